@@ -1,0 +1,63 @@
+# Touchpoint: the README's commands. `make demo` and `make test` build everything from nothing.
+#
+# One profile (release) and one target dir serve cargo and maturin, and both see the same PyO3
+# environment, so polars is compiled once (a changed PYO3_* variable would rebuild it).
+
+VENV        ?= .venv
+PY          := $(CURDIR)/$(VENV)/bin/python
+PYTHON      ?= python3
+STAMP       := $(VENV)/.deps-installed
+PY_DEPS     := "maturin>=1.9,<2" "polars>=2.1,<3" pandas pyarrow pytest matplotlib ruff mypy nbclient ipykernel nbformat
+
+export PYO3_PYTHON                 = $(PY)
+export PYTHON_SYS_EXECUTABLE       = $(PY)
+export PYO3_ENVIRONMENT_SIGNATURE  = cpython-$(shell $(PY) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null)-64bit
+export PYO3_BUILD_EXTENSION_MODULE = 1
+export VIRTUAL_ENV                 = $(CURDIR)/$(VENV)
+unexport CONDA_PREFIX
+
+CARGO_TEST := cargo test --release --workspace
+
+.PHONY: demo test test-rust test-python develop lint bench fmt clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PY_DEPS)
+	touch $@
+
+## Build the Rust core and the Python extension into .venv.
+develop: $(STAMP)
+	$(VENV)/bin/maturin develop --release --quiet
+
+## Run the main job on the bundled sample: model-comparison table + report files.
+demo: develop
+	$(PY) examples/demo.py --out out
+
+## Everything the project tests, Rust and Python (what CI runs).
+test: develop test-rust test-python
+
+test-rust:
+	$(CARGO_TEST)
+
+test-python: develop
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	cargo fmt --all -- --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python examples benches
+	$(VENV)/bin/ruff format --check python examples benches
+	$(PY) -m mypy.stubtest touchpoint._touchpoint --allowlist python/stubtest-allowlist.txt
+
+## Criterion benches and the peer comparison (needs `pip install channelattribution matplotlib` for the peer).
+bench: develop
+	cargo bench -p touchpoint-benches
+	$(PY) benches/peer_markov.py
+
+fmt:
+	cargo fmt --all
+	$(VENV)/bin/ruff format python examples benches
+
+clean:
+	rm -rf target $(VENV) out

@@ -1,0 +1,90 @@
+//! The `touchpoint` binary end to end: table, CSV and JSON output, and errors on stderr.
+use std::process::Command;
+
+fn touchpoint(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_touchpoint")).args(args).output().expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn sample(dir: &std::path::Path) -> String {
+    let p = dir.join("paths.csv");
+    std::fs::write(&p, "path;total_conversions;total_conversion_value;total_null\na > b;2;20;1\nb;1;5;3\n")
+        .unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn attribute_prints_a_table_csv_and_json() {
+    let dir = std::env::temp_dir().join(format!("tp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = sample(&dir);
+    let (code, out, err) = touchpoint(&[
+        "attribute",
+        "--paths",
+        &file,
+        "--delimiter",
+        ";",
+        "--model",
+        "linear",
+        "--model",
+        "last_touch",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("KPI `conversions`: credited conversions by channel"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("a ") && l.contains("1.00") && l.contains("0.00")), "{out}");
+
+    let (code, out, _) = touchpoint(&[
+        "attribute",
+        "--paths",
+        &file,
+        "--delimiter",
+        ";",
+        "--model",
+        "linear",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "model,kpi,channel,conversions,value,share");
+    assert_eq!(lines[1], "linear,conversions,a,1.0,10.0,0.3333333333333333");
+
+    let (code, out, _) = touchpoint(&[
+        "attribute",
+        "--paths",
+        &file,
+        "--delimiter",
+        ";",
+        "--model",
+        "markov",
+        "--order",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"order\": 2"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_reported_not_panicked() {
+    let (code, _, err) = touchpoint(&["attribute", "--paths", "/nonexistent/p.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read `/nonexistent/p.csv`: no such file"), "{err}");
+    let dir = std::env::temp_dir().join(format!("tp-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = sample(&dir);
+    let (code, _, err) =
+        touchpoint(&["attribute", "--paths", &file, "--delimiter", ";", "--model", "lastclick"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown model `lastclick`"), "{err}");
+    let (code, _, err) = touchpoint(&["attribute", "--paths", &file, "--model", "linear"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing column `path`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,362 @@
+//! Running models over journeys: the [`Attribution`] result and [`attribute`].
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::journeys::{Dimension, Journeys, KpiSummary, Unattributed};
+use crate::model::{Control, KpiView, ModelSpec, Unattended};
+
+/// Credit of one player for one KPI under one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Credit {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// Player name in the `by` dimension.
+    pub player: String,
+    /// Credited conversions.
+    pub conversions: f64,
+    /// Credited value from the data (before KPI valuation).
+    pub value: f64,
+    /// Part of the KPI's credited conversions under the model; `None` when the KPI has none.
+    pub share: Option<f64>,
+}
+
+/// Removal effect of a player (Markov).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemovalEffect {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// Player name.
+    pub player: String,
+    /// 1 - P(conversion without the player) / P(conversion).
+    pub removal_effect: f64,
+    /// The same ratio on expected value.
+    pub value_removal_effect: f64,
+}
+
+/// One transition probability of a Markov chain, states named by their players.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// From state.
+    pub from: String,
+    /// To state.
+    pub to: String,
+    /// Transition probability.
+    pub probability: f64,
+}
+
+/// Standard error of a sampled credit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandardError {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// Player name.
+    pub player: String,
+    /// Standard error, in credited conversions.
+    pub se: f64,
+}
+
+/// Credit booked at the position where a player first appears (ordered Shapley).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PositionCredit {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// Player name.
+    pub player: String,
+    /// 1-based position of the player's first touch.
+    pub position: u32,
+    /// Credited conversions.
+    pub conversions: f64,
+    /// Credited value.
+    pub value: f64,
+}
+
+/// A model run recorded in a result: its label and full parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// Label used in the tables.
+    pub label: String,
+    /// The model and every parameter.
+    pub spec: ModelSpec,
+}
+
+/// The result of [`attribute`]: credit per (model, KPI, player), model details, and what was left out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// The player dimension.
+    pub by: Dimension,
+    /// The models, in the order asked.
+    pub models: Vec<ModelRecord>,
+    /// Credit rows: per model, per KPI, players by name.
+    pub credits: Vec<Credit>,
+    /// Markov removal effects.
+    pub removal_effects: Vec<RemovalEffect>,
+    /// Markov transition probabilities.
+    pub transitions: Vec<Transition>,
+    /// Standard errors of sampled models.
+    pub standard_errors: Vec<StandardError>,
+    /// Ordered Shapley credit by position.
+    pub position_credits: Vec<PositionCredit>,
+    /// Conversions without journeys (from the journeys' ingestion).
+    pub unattributed: Vec<Unattributed>,
+    /// The journeys' ingestion summary.
+    pub summary: Vec<KpiSummary>,
+    /// Touches that entered per player of the `by` dimension (name, touches), for value per touch.
+    #[serde(default)]
+    pub touches: Vec<(String, f64)>,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+impl Attribution {
+    /// The credit rows of one model label.
+    pub fn model_credits<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a Credit> + 'a {
+        self.credits.iter().filter(move |c| c.model == label)
+    }
+
+    /// Credited conversions of (model, kpi, player), if such a row exists.
+    pub fn conversions_of(&self, model: &str, kpi: &str, player: &str) -> Option<f64> {
+        self.credits
+            .iter()
+            .find(|c| c.model == model && c.kpi == kpi && c.player == player)
+            .map(|c| c.conversions)
+    }
+}
+
+/// Labels for the specs: the bare name, or the long label where a name repeats.
+fn labels(models: &[ModelSpec]) -> Result<Vec<String>> {
+    let labels: Vec<String> = models
+        .iter()
+        .map(|m| {
+            if models.iter().filter(|o| o.name() == m.name()).count() > 1 {
+                m.long_label()
+            } else {
+                m.name().to_owned()
+            }
+        })
+        .collect();
+    for (i, l) in labels.iter().enumerate() {
+        if labels[..i].contains(l) {
+            return Err(Error::InvalidParameter {
+                model: models[i].name(),
+                parameter: "models",
+                value: l.clone(),
+                reason: "the same model with the same parameters is asked twice".into(),
+            });
+        }
+    }
+    Ok(labels)
+}
+
+/// Runs every model on every KPI of `journeys`, crediting players of dimension `by`.
+pub fn attribute(journeys: &Journeys, models: &[ModelSpec], by: Dimension) -> Result<Attribution> {
+    attribute_with(journeys, models, by, &Unattended)
+}
+
+/// [`attribute`] with progress reports and interruption.
+pub fn attribute_with(
+    journeys: &Journeys,
+    models: &[ModelSpec],
+    by: Dimension,
+    control: &dyn Control,
+) -> Result<Attribution> {
+    if models.is_empty() {
+        return Err(Error::InvalidParameter {
+            model: "?",
+            parameter: "models",
+            value: "[]".into(),
+            reason: "name at least one model".into(),
+        });
+    }
+    for m in models {
+        m.model().validate()?;
+    }
+    let labels = labels(models)?;
+    if journeys.is_empty() {
+        return Err(Error::NoJourneys);
+    }
+    let players = journeys.player_column(by);
+    let names = journeys.player_names(by);
+    let groups = (journeys.kpis().len() > 1).then(|| journeys.rows_by_kpi());
+    let n_kpis = journeys.kpis().len();
+
+    let mut out = Attribution {
+        by,
+        models: models
+            .iter()
+            .zip(&labels)
+            .map(|(spec, label)| ModelRecord { label: label.clone(), spec: spec.clone() })
+            .collect(),
+        credits: Vec::new(),
+        removal_effects: Vec::new(),
+        transitions: Vec::new(),
+        standard_errors: Vec::new(),
+        position_credits: Vec::new(),
+        unattributed: journeys.unattributed().to_vec(),
+        summary: journeys.summary(),
+        touches: {
+            let t = journeys.input_touches(by);
+            let mut rows: Vec<(String, f64)> =
+                names.iter().cloned().zip(t).filter(|(_, t)| *t > 0.0).collect();
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows
+        },
+        warnings: Vec::new(),
+    };
+
+    let total_steps = (models.len() * n_kpis) as u64;
+    for k in 0..n_kpis as u32 {
+        let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
+        let view = KpiView::new(journeys, k, rows, &players, &names);
+        // Players present in this KPI's journeys, listed by name.
+        let mut present = vec![false; names.len()];
+        for (_, ps) in view.iter() {
+            for &p in ps {
+                present[p as usize] = true;
+            }
+        }
+        let mut order: Vec<u32> = (0..names.len() as u32).filter(|&p| present[p as usize]).collect();
+        order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        let (total_conv, _) = view.totals();
+        if total_conv <= 0.0 {
+            out.warnings.push(format!(
+                "KPI `{}` has no attributed conversions: every player gets zero credit and a null share",
+                view.kpi_name
+            ));
+        }
+
+        for (mi, (spec, label)) in models.iter().zip(&labels).enumerate() {
+            control.checkpoint()?;
+            control.progress("attribute", (k as usize * models.len() + mi) as u64, total_steps);
+            let credit = if view.is_empty() || total_conv <= 0.0 {
+                crate::model::KpiCredit::zeros(names.len())
+            } else {
+                spec.model().credit(&view, control)?
+            };
+            out.warnings
+                .extend(credit.warnings.iter().map(|w| format!("{label}, KPI `{}`: {w}", view.kpi_name)));
+            let credited: f64 = order.iter().map(|&p| credit.conversions[p as usize]).sum();
+            for &p in &order {
+                let c = credit.conversions[p as usize];
+                out.credits.push(Credit {
+                    model: label.clone(),
+                    kpi: view.kpi_name.to_owned(),
+                    player: names[p as usize].clone(),
+                    conversions: c,
+                    value: credit.value[p as usize],
+                    share: (credited > 0.0).then(|| c / credited),
+                });
+            }
+            let row = |p: u32| (label.clone(), view.kpi_name.to_owned(), names[p as usize].clone());
+            let d = &credit.details;
+            if let Some(re) = &d.removal_effects {
+                for &p in &order {
+                    let (model, kpi, player) = row(p);
+                    let (removal_effect, value_removal_effect) = re[p as usize];
+                    out.removal_effects.push(RemovalEffect {
+                        model,
+                        kpi,
+                        player,
+                        removal_effect,
+                        value_removal_effect,
+                    });
+                }
+            }
+            if let Some(tr) = &d.transitions {
+                out.transitions.extend(tr.iter().map(|(from, to, probability)| Transition {
+                    model: label.clone(),
+                    kpi: view.kpi_name.to_owned(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    probability: *probability,
+                }));
+            }
+            if let Some(se) = &d.standard_errors {
+                for &p in &order {
+                    let (model, kpi, player) = row(p);
+                    out.standard_errors.push(StandardError { model, kpi, player, se: se[p as usize] });
+                }
+            }
+            if let Some(pc) = &d.position_credits {
+                let mut pc = pc.clone();
+                pc.sort_by(|a, b| names[a.0 as usize].cmp(&names[b.0 as usize]).then(a.1.cmp(&b.1)));
+                for (p, position, conversions, value) in pc {
+                    let (model, kpi, player) = row(p);
+                    out.position_credits.push(PositionCredit {
+                        model,
+                        kpi,
+                        player,
+                        position,
+                        conversions,
+                        value,
+                    });
+                }
+            }
+        }
+    }
+    control.progress("attribute", total_steps, total_steps);
+    Ok(out)
+}
+
+impl Attribution {
+    /// A plain-text table per KPI: one row per player, one column per model, credited conversions
+    /// (and a total row), for terminals and logs.
+    pub fn comparison_table(&self) -> String {
+        use std::fmt::Write;
+        let labels: Vec<&str> = self.models.iter().map(|m| m.label.as_str()).collect();
+        let mut kpis: Vec<&str> = Vec::new();
+        for c in &self.credits {
+            if !kpis.contains(&c.kpi.as_str()) {
+                kpis.push(&c.kpi);
+            }
+        }
+        let mut out = String::new();
+        for kpi in kpis {
+            let mut players: Vec<&str> = Vec::new();
+            for c in self.credits.iter().filter(|c| c.kpi == kpi) {
+                if !players.contains(&c.player.as_str()) {
+                    players.push(&c.player);
+                }
+            }
+            let width = players.iter().map(|p| p.len()).max().unwrap_or(0).max(self.by.as_str().len()).max(5);
+            let cols: Vec<usize> = labels.iter().map(|l| l.len().max(10)).collect();
+            let _ = writeln!(out, "KPI `{kpi}`: credited conversions by {}", self.by);
+            let _ = write!(out, "{:<width$}", self.by.as_str());
+            for (l, w) in labels.iter().zip(&cols) {
+                let _ = write!(out, "  {l:>w$}");
+            }
+            out.push('\n');
+            let mut totals = vec![0.0; labels.len()];
+            for p in &players {
+                let _ = write!(out, "{p:<width$}");
+                for (i, (l, w)) in labels.iter().zip(&cols).enumerate() {
+                    let v = self
+                        .credits
+                        .iter()
+                        .find(|c| c.kpi == kpi && c.model == *l && c.player == *p)
+                        .map_or(0.0, |c| c.conversions);
+                    totals[i] += v;
+                    let _ = write!(out, "  {v:>w$.2}");
+                }
+                out.push('\n');
+            }
+            let _ = write!(out, "{:<width$}", "total");
+            for (t, w) in totals.iter().zip(&cols) {
+                let _ = write!(out, "  {t:>w$.2}");
+            }
+            out.push_str("\n\n");
+        }
+        out
+    }
+}

@@ -1,0 +1,696 @@
+//! The columnar store of weighted journeys that every model reads (DESIGN section 2).
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::vocab::{Vocab, NONE_PLAYER, RESERVED_NAMES};
+
+/// A player dimension of a touch: what credit can be given to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// The medium: search, facebook, linkedin, email, direct...
+    Channel,
+    /// The campaign a touch belongs to.
+    Campaign,
+    /// What was done: post, reply, share, ad, check-in...
+    Activity,
+    /// Who did it: a brand account, an agency, an employee id.
+    Actor,
+    /// The actor's group, e.g. an advocacy training level.
+    ActorGroup,
+    /// The kind of interaction: click, impression, view...
+    Interaction,
+}
+
+impl Dimension {
+    /// Every dimension, in storage order.
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Channel,
+        Dimension::Campaign,
+        Dimension::Activity,
+        Dimension::Actor,
+        Dimension::ActorGroup,
+        Dimension::Interaction,
+    ];
+
+    /// Position in storage order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in tables and parameters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Channel => "channel",
+            Dimension::Campaign => "campaign",
+            Dimension::Activity => "activity",
+            Dimension::Actor => "actor",
+            Dimension::ActorGroup => "actor_group",
+            Dimension::Interaction => "interaction",
+        }
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Dimension {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Dimension::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| Error::UnknownDimension { name: s.to_owned() })
+    }
+}
+
+/// One row of the ingestion summary: what entered for one KPI and where it went.
+///
+/// Counts (`touches`, `journeys`, `null_journeys`) are of journey records; weights are in `conversions`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiSummary {
+    /// The KPI's name.
+    pub kpi: String,
+    /// Touches in the KPI's journey records (converting and null).
+    pub touches: u64,
+    /// Journey records with conversions > 0.
+    pub journeys: u64,
+    /// Journey records with nulls > 0.
+    pub null_journeys: u64,
+    /// Conversions that entered: attributed + unattributed.
+    pub conversions: f64,
+    /// Conversions carried by journeys, which models credit.
+    pub attributed: f64,
+    /// Conversions that no journey carries (see the unattributed table).
+    pub unattributed: f64,
+    /// Touches dropped by `max_touches`.
+    pub trimmed_touches: u64,
+}
+
+/// Conversions that could not be given a journey, with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unattributed {
+    /// The KPI's name.
+    pub kpi: String,
+    /// Why: `no_touch_in_window`, `unknown_person`, ...
+    pub reason: String,
+    /// Conversion weight.
+    pub conversions: f64,
+    /// Value from the data.
+    pub value: f64,
+}
+
+/// Weighted journeys in columns: offsets into flat touch arrays, one array per dimension.
+///
+/// Built once by [`JourneysBuilder`], read by every model. Journey `i` owns the touches
+/// `offsets[i]..offsets[i + 1]` of every touch column.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Journeys {
+    vocabs: [Vocab; 6],
+    kpis: Vocab,
+    offsets: Vec<usize>,
+    touches: [Option<Vec<u32>>; 6],
+    times: Option<Vec<i64>>,
+    kpi: Vec<u32>,
+    conversions: Vec<f64>,
+    value: Vec<f64>,
+    nulls: Vec<f64>,
+    conversion_time: Option<Vec<i64>>,
+    trimmed: Vec<u64>,
+    unattributed: Vec<Unattributed>,
+    /// Touches that entered, per dimension and player id (empty for absent dimensions).
+    #[serde(default)]
+    input_touches: Vec<Vec<f64>>,
+}
+
+/// One journey, borrowed from a [`Journeys`].
+#[derive(Clone, Copy, Debug)]
+pub struct JourneyRef<'a> {
+    /// Position in the store.
+    pub index: usize,
+    /// KPI id.
+    pub kpi: u32,
+    /// Channel ids of the touches, oldest first.
+    pub channels: &'a [u32],
+    /// Touch times (microseconds since the Unix epoch, UTC), when known.
+    pub times: Option<&'a [i64]>,
+    /// Conversion weight (>= 0).
+    pub conversions: f64,
+    /// Value from the data (>= 0).
+    pub value: f64,
+    /// Weight of identical journeys that did not convert (>= 0).
+    pub nulls: f64,
+    /// Conversion time, when known.
+    pub conversion_time: Option<i64>,
+}
+
+impl Journeys {
+    /// Number of journey records.
+    pub fn len(&self) -> usize {
+        self.kpi.len()
+    }
+
+    /// Whether there are no journeys.
+    pub fn is_empty(&self) -> bool {
+        self.kpi.is_empty()
+    }
+
+    /// Total touches over all journeys.
+    pub fn touch_count(&self) -> usize {
+        *self.offsets.last().unwrap_or(&0)
+    }
+
+    /// The vocabulary of a dimension.
+    pub fn vocab(&self, dim: Dimension) -> &Vocab {
+        &self.vocabs[dim.index()]
+    }
+
+    /// The KPI vocabulary.
+    pub fn kpis(&self) -> &Vocab {
+        &self.kpis
+    }
+
+    /// Whether touches carry a column for `dim` (else every touch is `(none)` there).
+    pub fn has_dimension(&self, dim: Dimension) -> bool {
+        self.touches[dim.index()].is_some()
+    }
+
+    /// Whether touches and conversions carry times.
+    pub fn has_times(&self) -> bool {
+        self.times.is_some()
+    }
+
+    /// The flat touch ids of `dim`, aligned with the channel column. `None` when the dimension is absent.
+    pub fn touch_ids(&self, dim: Dimension) -> Option<&[u32]> {
+        self.touches[dim.index()].as_deref()
+    }
+
+    /// Offsets into the flat touch arrays (length `len() + 1`).
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// KPI id per journey.
+    pub fn kpi_ids(&self) -> &[u32] {
+        &self.kpi
+    }
+
+    /// Conversions per journey.
+    pub fn conversions(&self) -> &[f64] {
+        &self.conversions
+    }
+
+    /// Value per journey.
+    pub fn values(&self) -> &[f64] {
+        &self.value
+    }
+
+    /// Nulls per journey.
+    pub fn nulls(&self) -> &[f64] {
+        &self.nulls
+    }
+
+    /// Journey `i`.
+    pub fn get(&self, i: usize) -> JourneyRef<'_> {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        JourneyRef {
+            index: i,
+            kpi: self.kpi[i],
+            channels: &self.touches[0].as_ref().expect("channel column")[a..b],
+            times: self.times.as_ref().map(|t| &t[a..b]),
+            conversions: self.conversions[i],
+            value: self.value[i],
+            nulls: self.nulls[i],
+            conversion_time: self.conversion_time.as_ref().map(|t| t[i]),
+        }
+    }
+
+    /// Iterates over all journeys.
+    pub fn iter(&self) -> impl Iterator<Item = JourneyRef<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Player ids of every touch for dimension `dim`: the stored column, or all `(none)` when absent.
+    pub fn player_column(&self, dim: Dimension) -> std::borrow::Cow<'_, [u32]> {
+        match &self.touches[dim.index()] {
+            Some(col) => std::borrow::Cow::Borrowed(col),
+            None => std::borrow::Cow::Owned(vec![0; self.touch_count()]),
+        }
+    }
+
+    /// The names of the players of `dim`, by id (`(none)` alone when the dimension is absent).
+    pub fn player_names(&self, dim: Dimension) -> Vec<String> {
+        if self.has_dimension(dim) {
+            self.vocabs[dim.index()].names().to_vec()
+        } else {
+            vec![NONE_PLAYER.to_owned()]
+        }
+    }
+
+    /// Touches that entered per player of `dim` (by id): rows of the touches table for event logs,
+    /// path length x (conversions + nulls) for path tables. All on `(none)` when `dim` is absent.
+    pub fn input_touches(&self, dim: Dimension) -> Vec<f64> {
+        match self.input_touches.get(dim.index()) {
+            Some(v) if self.has_dimension(dim) => {
+                let mut v = v.clone();
+                v.resize(self.vocabs[dim.index()].len(), 0.0);
+                v
+            }
+            _ => {
+                let total = self.input_touches.first().map_or(0.0, |v| v.iter().sum());
+                vec![total]
+            }
+        }
+    }
+
+    /// Conversions that entered but carry no journey.
+    pub fn unattributed(&self) -> &[Unattributed] {
+        &self.unattributed
+    }
+
+    /// The ingestion summary, one row per KPI in KPI-id order.
+    pub fn summary(&self) -> Vec<KpiSummary> {
+        let mut rows: Vec<KpiSummary> = self
+            .kpis
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(k, name)| KpiSummary {
+                kpi: name.clone(),
+                trimmed_touches: self.trimmed.get(k).copied().unwrap_or(0),
+                ..KpiSummary::default()
+            })
+            .collect();
+        for i in 0..self.len() {
+            let row = &mut rows[self.kpi[i] as usize];
+            row.touches += (self.offsets[i + 1] - self.offsets[i]) as u64;
+            if self.conversions[i] > 0.0 {
+                row.journeys += 1;
+                row.attributed += self.conversions[i];
+            }
+            if self.nulls[i] > 0.0 {
+                row.null_journeys += 1;
+            }
+        }
+        for u in &self.unattributed {
+            if let Some(k) = self.kpis.get(&u.kpi) {
+                rows[k as usize].unattributed += u.conversions;
+            }
+        }
+        for row in &mut rows {
+            row.conversions = row.attributed + row.unattributed;
+        }
+        rows
+    }
+
+    /// Journey indices grouped by KPI id (one group per KPI of the vocabulary, possibly empty).
+    pub fn rows_by_kpi(&self) -> Vec<Vec<u32>> {
+        let mut groups = vec![Vec::new(); self.kpis.len()];
+        for (i, &k) in self.kpi.iter().enumerate() {
+            groups[k as usize].push(i as u32);
+        }
+        groups
+    }
+
+    /// Concatenates two stores, remapping `other`'s ids into this one's vocabularies.
+    ///
+    /// Summaries add up and unattributed rows are kept, so partitions can be built apart and combined.
+    pub fn merge(mut self, other: Journeys) -> Result<Journeys> {
+        for d in Dimension::ALL {
+            if self.has_dimension(d) != other.has_dimension(d) {
+                return Err(Error::Merge { reason: format!("dimension `{d}` is present in one side only") });
+            }
+        }
+        if self.has_times() != other.has_times() {
+            return Err(Error::Merge { reason: "times are present in one side only".into() });
+        }
+        let kpi_map: Vec<u32> = other.kpis.names().iter().map(|n| self.kpis.intern(n)).collect();
+        for d in Dimension::ALL {
+            let i = d.index();
+            let map: Vec<u32> = other.vocabs[i].names().iter().map(|n| self.vocabs[i].intern(n)).collect();
+            if let (Some(mine), Some(theirs)) = (&mut self.touches[i], &other.touches[i]) {
+                mine.extend(theirs.iter().map(|&id| map[id as usize]));
+            }
+        }
+        let base = self.touch_count();
+        self.offsets.extend(other.offsets[1..].iter().map(|o| o + base));
+        if let (Some(mine), Some(theirs)) = (&mut self.times, &other.times) {
+            mine.extend_from_slice(theirs);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.conversion_time, &other.conversion_time) {
+            mine.extend_from_slice(theirs);
+        }
+        self.kpi.extend(other.kpi.iter().map(|&k| kpi_map[k as usize]));
+        self.conversions.extend_from_slice(&other.conversions);
+        self.value.extend_from_slice(&other.value);
+        self.nulls.extend_from_slice(&other.nulls);
+        self.trimmed.resize(self.kpis.len(), 0);
+        for (k, t) in other.trimmed.iter().enumerate() {
+            self.trimmed[kpi_map[k] as usize] += t;
+        }
+        for d in Dimension::ALL {
+            let i = d.index();
+            if !self.has_dimension(d) {
+                continue;
+            }
+            let map: Vec<u32> =
+                other.vocabs[i].names().iter().map(|n| self.vocabs[i].get(n).expect("interned")).collect();
+            let mine = &mut self.input_touches[i];
+            mine.resize(self.vocabs[i].len(), 0.0);
+            for (id, t) in other.input_touches[i].iter().enumerate() {
+                mine[map[id] as usize] += t;
+            }
+        }
+        self.unattributed.extend(other.unattributed);
+        Ok(self)
+    }
+}
+
+/// Builds a [`Journeys`] touch by touch, validating as it goes.
+#[derive(Debug)]
+pub struct JourneysBuilder {
+    j: Journeys,
+    pending: usize,
+    unattributed: HashMap<(u32, String), (f64, f64)>,
+    explicit_touches: [bool; 6],
+}
+
+impl JourneysBuilder {
+    /// A builder for journeys with the given extra dimensions (channel is always there) and,
+    /// when `with_times`, touch and conversion times.
+    pub fn new(dims: &[Dimension], with_times: bool) -> Self {
+        let touches = Dimension::ALL.map(|d| {
+            if d == Dimension::Channel || dims.contains(&d) {
+                Some(Vec::new())
+            } else {
+                None
+            }
+        });
+        JourneysBuilder {
+            j: Journeys {
+                vocabs: Default::default(),
+                kpis: Vocab::new(),
+                offsets: vec![0],
+                touches,
+                times: with_times.then(Vec::new),
+                kpi: Vec::new(),
+                conversions: Vec::new(),
+                value: Vec::new(),
+                nulls: Vec::new(),
+                conversion_time: with_times.then(Vec::new),
+                trimmed: Vec::new(),
+                unattributed: Vec::new(),
+                input_touches: vec![Vec::new(); 6],
+            },
+            pending: 0,
+            unattributed: HashMap::new(),
+            explicit_touches: [false; 6],
+        }
+    }
+
+    /// Reserves room for `journeys` journeys and `touches` touches.
+    pub fn reserve(&mut self, journeys: usize, touches: usize) {
+        for col in self.j.touches.iter_mut().flatten() {
+            col.reserve(touches);
+        }
+        if let Some(t) = &mut self.j.times {
+            t.reserve(touches);
+        }
+        self.j.offsets.reserve(journeys);
+        self.j.kpi.reserve(journeys);
+        self.j.conversions.reserve(journeys);
+        self.j.value.reserve(journeys);
+        self.j.nulls.reserve(journeys);
+    }
+
+    /// The id of a KPI, interning it.
+    pub fn kpi_id(&mut self, name: &str) -> u32 {
+        let id = self.j.kpis.intern(name);
+        if self.j.trimmed.len() < self.j.kpis.len() {
+            self.j.trimmed.resize(self.j.kpis.len(), 0);
+        }
+        id
+    }
+
+    /// The id of a player of `dim`, interning it; reserved state names are refused (row is for the message).
+    pub fn player_id(&mut self, dim: Dimension, name: &str, row: usize) -> Result<u32> {
+        let vocab = &mut self.j.vocabs[dim.index()];
+        if let Some(id) = vocab.get(name) {
+            return Ok(id);
+        }
+        if RESERVED_NAMES.contains(&name) {
+            return Err(Error::ReservedName { dimension: dim.as_str(), name: name.to_owned(), row });
+        }
+        Ok(vocab.intern(name))
+    }
+
+    /// The id of the `(none)` player of `dim`.
+    pub fn none_id(&mut self, dim: Dimension) -> u32 {
+        self.j.vocabs[dim.index()].intern(NONE_PLAYER)
+    }
+
+    /// Whether the journeys being built have a column for `dim`.
+    pub fn has_dimension(&self, dim: Dimension) -> bool {
+        self.j.has_dimension(dim)
+    }
+
+    /// Appends a touch to the journey being built. `ids` are per dimension in storage order
+    /// (ignored for absent dimensions); `time` is required exactly when the builder has times.
+    pub fn push_touch(&mut self, ids: [u32; 6], time: Option<i64>) {
+        for (col, id) in self.j.touches.iter_mut().zip(ids) {
+            if let Some(col) = col {
+                col.push(id);
+            }
+        }
+        if let Some(t) = &mut self.j.times {
+            t.push(time.unwrap_or(i64::MIN));
+        }
+        self.pending += 1;
+    }
+
+    /// Appends a touch given only its channel (other dimensions `(none)`).
+    pub fn push_channel(&mut self, channel: u32, time: Option<i64>) {
+        let mut ids = [0u32; 6];
+        ids[0] = channel;
+        for d in &Dimension::ALL[1..] {
+            if self.has_dimension(*d) {
+                ids[d.index()] = self.none_id(*d);
+            }
+        }
+        self.push_touch(ids, time);
+    }
+
+    /// Closes the journey whose touches were pushed since the last call.
+    ///
+    /// `row` names the input row in errors. Weights must be finite and >= 0; value needs conversions.
+    pub fn finish_journey(
+        &mut self,
+        row: usize,
+        kpi: u32,
+        conversions: f64,
+        value: f64,
+        nulls: f64,
+        conversion_time: Option<i64>,
+    ) -> Result<()> {
+        let check = |field: &'static str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::InvalidWeight { field, row, value: v })
+            }
+        };
+        let outcome = check("conversions", conversions)
+            .and_then(|_| check("value", value))
+            .and_then(|_| check("nulls", nulls))
+            .and_then(|_| if self.pending == 0 { Err(Error::EmptyPath { row }) } else { Ok(()) });
+        if let Err(e) = outcome {
+            self.discard_pending();
+            return Err(e);
+        }
+        if value > 0.0 && conversions == 0.0 {
+            self.discard_pending();
+            return Err(Error::InvalidWeight { field: "value (a row without conversions)", row, value });
+        }
+        let end = self.j.offsets.last().unwrap() + self.pending;
+        self.j.offsets.push(end);
+        self.pending = 0;
+        self.j.kpi.push(kpi);
+        self.j.conversions.push(conversions);
+        self.j.value.push(value);
+        self.j.nulls.push(nulls);
+        if let Some(ct) = &mut self.j.conversion_time {
+            let last_touch = self.j.times.as_ref().and_then(|t| t.last().copied()).unwrap_or(i64::MIN);
+            ct.push(conversion_time.unwrap_or(last_touch));
+        }
+        Ok(())
+    }
+
+    /// Drops the touches pushed since the last finished journey.
+    pub fn discard_pending(&mut self) {
+        let keep = *self.j.offsets.last().unwrap();
+        for col in self.j.touches.iter_mut().flatten() {
+            col.truncate(keep);
+        }
+        if let Some(t) = &mut self.j.times {
+            t.truncate(keep);
+        }
+        self.pending = 0;
+    }
+
+    /// Convenience for callers holding names: one journey of channel names.
+    pub fn push_path<S: AsRef<str>>(
+        &mut self,
+        row: usize,
+        kpi: &str,
+        channels: &[S],
+        conversions: f64,
+        value: f64,
+        nulls: f64,
+    ) -> Result<()> {
+        let k = self.kpi_id(kpi);
+        for (pos, c) in channels.iter().enumerate() {
+            let name = c.as_ref();
+            if name.is_empty() {
+                self.discard_pending();
+                return Err(Error::EmptyTouch { row, position: pos + 1 });
+            }
+            let id = match self.player_id(Dimension::Channel, name, row) {
+                Ok(id) => id,
+                Err(e) => {
+                    self.discard_pending();
+                    return Err(e);
+                }
+            };
+            self.push_channel(id, None);
+        }
+        self.finish_journey(row, k, conversions, value, nulls, None)
+    }
+
+    /// Records conversions that have no journey.
+    pub fn add_unattributed(&mut self, kpi: u32, reason: &str, conversions: f64, value: f64) {
+        let e = self.unattributed.entry((kpi, reason.to_owned())).or_insert((0.0, 0.0));
+        e.0 += conversions;
+        e.1 += value;
+    }
+
+    /// Records touches dropped by `max_touches`.
+    pub fn add_trimmed(&mut self, kpi: u32, touches: u64) {
+        self.j.trimmed[kpi as usize] += touches;
+    }
+
+    /// Sets the touches that entered per player of `dim` (by id), for inputs where a touch can sit in
+    /// several journeys or none (event logs). Otherwise they are counted from the journeys.
+    pub fn set_input_touches(&mut self, dim: Dimension, per_player: Vec<f64>) {
+        self.j.input_touches[dim.index()] = per_player;
+        self.explicit_touches[dim.index()] = true;
+    }
+
+    /// The finished store.
+    pub fn build(mut self) -> Journeys {
+        self.discard_pending();
+        for d in Dimension::ALL {
+            let i = d.index();
+            if self.explicit_touches[i] {
+                continue;
+            }
+            let Some(col) = &self.j.touches[i] else { continue };
+            let mut counts = vec![0.0; self.j.vocabs[i].len()];
+            for k in 0..self.j.kpi.len() {
+                let w = self.j.conversions[k] + self.j.nulls[k];
+                for &p in &col[self.j.offsets[k]..self.j.offsets[k + 1]] {
+                    counts[p as usize] += w;
+                }
+            }
+            self.j.input_touches[i] = counts;
+        }
+        let mut rows: Vec<_> = self.unattributed.into_iter().collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        self.j.unattributed = rows
+            .into_iter()
+            .map(|((k, reason), (c, v))| Unattributed {
+                kpi: self.j.kpis.name(k).to_owned(),
+                reason,
+                conversions: c,
+                value: v,
+            })
+            .collect();
+        self.j.trimmed.resize(self.j.kpis.len(), 0);
+        self.j
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Journeys {
+        let mut b = JourneysBuilder::new(&[], false);
+        b.push_path(1, "sales", &["a", "b"], 1.0, 10.0, 2.0).unwrap();
+        b.push_path(2, "sales", &["b"], 0.0, 0.0, 3.0).unwrap();
+        b.push_path(3, "leads", &["c", "a", "a"], 2.0, 0.0, 0.0).unwrap();
+        let k = b.kpi_id("leads");
+        b.add_unattributed(k, "no_touch_in_window", 1.5, 0.0);
+        b.build()
+    }
+
+    #[test]
+    fn stores_columns_and_summary() {
+        let j = sample();
+        assert_eq!(j.len(), 3);
+        assert_eq!(j.touch_count(), 6);
+        assert_eq!(j.get(2).channels, &[2, 0, 0]);
+        let s = j.summary();
+        assert_eq!(s[0].kpi, "sales");
+        assert_eq!((s[0].touches, s[0].journeys, s[0].null_journeys), (3, 1, 2));
+        assert_eq!((s[1].attributed, s[1].unattributed, s[1].conversions), (2.0, 1.5, 3.5));
+    }
+
+    #[test]
+    fn bad_rows_are_typed_and_leave_no_trace() {
+        let mut b = JourneysBuilder::new(&[], false);
+        let e = b.push_path(7, "k", &["a", ""], 1.0, 0.0, 0.0).unwrap_err();
+        assert_eq!(e.to_string(), "empty touch name at position 2 of the path in row 7");
+        let e = b.push_path::<&str>(8, "k", &[], 1.0, 0.0, 0.0).unwrap_err();
+        assert_eq!(e.to_string(), "empty path in row 8: a journey needs at least one touch");
+        let e = b.push_path(9, "k", &["a"], -1.0, 0.0, 0.0).unwrap_err();
+        assert_eq!(e.to_string(), "invalid conversions in row 9: -1 (must be finite and >= 0)");
+        let e = b.push_path(10, "k", &["a"], 1.0, f64::NAN, 0.0).unwrap_err();
+        assert_eq!(e.to_string(), "invalid value in row 10: NaN (must be finite and >= 0)");
+        let e = b.push_path(11, "k", &["a"], 1.0, 0.0, f64::INFINITY).unwrap_err();
+        assert_eq!(e.to_string(), "invalid nulls in row 11: inf (must be finite and >= 0)");
+        let e = b.push_path(12, "k", &["(start)"], 1.0, 0.0, 0.0).unwrap_err();
+        assert!(e.to_string().contains("`(start)` in row 12 is reserved"), "{e}");
+        let j = b.build();
+        assert_eq!((j.len(), j.touch_count()), (0, 0));
+    }
+
+    #[test]
+    fn merge_remaps_ids_and_adds_summaries() {
+        let a = sample();
+        let mut b = JourneysBuilder::new(&[], false);
+        b.push_path(1, "leads", &["z", "a"], 1.0, 0.0, 0.0).unwrap();
+        let m = a.merge(b.build()).unwrap();
+        assert_eq!(m.len(), 4);
+        let last = m.get(3);
+        assert_eq!(m.kpis().name(last.kpi), "leads");
+        let names: Vec<&str> = last.channels.iter().map(|&c| m.vocab(Dimension::Channel).name(c)).collect();
+        assert_eq!(names, ["z", "a"]);
+        assert_eq!(m.summary()[1].attributed, 3.0);
+    }
+
+    #[test]
+    fn dimension_names_round_trip() {
+        for d in Dimension::ALL {
+            assert_eq!(d.as_str().parse::<Dimension>().unwrap(), d);
+        }
+        assert!("colour".parse::<Dimension>().unwrap_err().to_string().contains("`colour`"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Touchpoint's core: journeys, attribution models and reports, with no polars and no Python.
+//!
+//! Journeys are built once into a columnar [`Journeys`] store; every [`Model`] credits one KPI's
+//! journeys to players of a [`Dimension`]; [`attribute`] runs models over every KPI into an
+//! [`Attribution`].
+pub mod attribution;
+pub mod duration;
+pub mod error;
+pub mod journeys;
+pub mod markov;
+pub mod model;
+pub mod rng;
+pub mod rules;
+pub mod shapley;
+pub mod vocab;
+
+pub use attribution::{attribute, attribute_with, Attribution, Credit};
+pub use error::{Error, Result};
+pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed};
+pub use markov::{choose_order, Markov, OrderChoice};
+pub use model::{Control, KpiCredit, KpiView, Model, ModelSpec, Unattended, MODEL_NAMES};
+pub use rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
+pub use shapley::{Game, Shapley};
+pub use vocab::{Vocab, NONE_PLAYER};
+pub mod goals;
+pub use goals::{contribution, ContributionReport, GoalBook, Kpi};

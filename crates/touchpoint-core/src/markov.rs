@@ -1,0 +1,573 @@
+//! Markov-chain removal effects of order k (Anderl, Becker, von Wangenheim & Schumann 2016,
+//! "Mapping the customer journey: Lessons learned from graph-based online attribution modeling",
+//! IJRM 33(3)), with ChannelAttribution's state conventions, solved exactly instead of simulated.
+//!
+//! States are `(start)`, sliding windows of `order` consecutive touches (a path shorter than the
+//! order is one shorter state), `(conversion)` and `(null)`; consecutive identical states collapse.
+//! A path's transitions weigh its conversions + nulls; its last state moves to `(conversion)` with
+//! weight conversions and to `(null)` with weight nulls.
+//!
+//! With `Q` the transitions among transient states and `b_s = P(s -> conversion)`, the absorption
+//! probabilities solve `(I - Q) x = b`; `P = sum_s P(start -> s) x_s`. Removing player `c` sends every
+//! state containing `c` to `(null)`: `P_-c` is the same solve with those states deleted, and
+//! `RE_c = 1 - P_-c / P`. Value uses the reward `r_s = P(s -> conversion) * mean value per conversion
+//! of paths ending in s` as right-hand side. Credit: `total * RE_c / sum RE`.
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{Control, Details, KpiCredit, KpiView, Model};
+use crate::rng::SplitMix64;
+
+/// Exact order-k Markov removal-effect attribution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Markov {
+    /// Number of consecutive touches in a state (>= 1).
+    pub order: u32,
+}
+
+impl Default for Markov {
+    fn default() -> Self {
+        Markov { order: 1 }
+    }
+}
+
+/// Largest chain solved by dense LU; above it, Gauss-Seidel sweeps.
+const DENSE_LIMIT: usize = 300;
+
+/// A Markov chain estimated from weighted paths.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// Players of each transient state.
+    pub states: Vec<Vec<u32>>,
+    /// Weight leaving `(start)` into each state.
+    pub start: Vec<f64>,
+    /// CSR transitions among transient states: row offsets.
+    row: Vec<usize>,
+    /// CSR targets.
+    col: Vec<u32>,
+    /// CSR weights.
+    weight: Vec<f64>,
+    /// Weight into `(conversion)` per state.
+    pub to_conversion: Vec<f64>,
+    /// Weight into `(null)` per state.
+    pub to_null: Vec<f64>,
+    /// Value of conversions ending in each state.
+    pub value: Vec<f64>,
+    /// Total weight leaving each state.
+    out: Vec<f64>,
+    /// Sweep order for Gauss-Seidel: states nearest absorption first.
+    sweep: Vec<u32>,
+}
+
+/// Splits `players` into the collapsed state sequence of order `k`, calling `emit` per state window.
+fn for_each_state<'a>(players: &'a [u32], k: usize, mut emit: impl FnMut(&'a [u32])) {
+    if players.len() <= k {
+        emit(players);
+        return;
+    }
+    let mut prev: Option<&'a [u32]> = None;
+    for w in players.windows(k) {
+        if prev != Some(w) {
+            emit(w);
+            prev = Some(w);
+        }
+    }
+}
+
+impl Chain {
+    /// Estimates the order-`k` chain from the view's journeys.
+    pub fn estimate(view: &KpiView<'_>, k: usize) -> Chain {
+        Self::estimate_rows(view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)), k)
+    }
+
+    /// Estimates the chain from (players, conversions, value, nulls) rows.
+    pub fn estimate_rows<'a>(rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>, k: usize) -> Chain {
+        let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut states: Vec<Vec<u32>> = Vec::new();
+        let mut start = Vec::new();
+        let mut to_conversion = Vec::new();
+        let mut to_null = Vec::new();
+        let mut value = Vec::new();
+        let mut depth: Vec<u32> = Vec::new();
+        let mut edges: HashMap<u64, f64> = HashMap::new();
+        let mut seq: Vec<u32> = Vec::new();
+        for (players, conv, val, nulls) in rows {
+            let w = conv + nulls;
+            if w <= 0.0 {
+                continue;
+            }
+            seq.clear();
+            for_each_state(players, k, |win| {
+                let id = match ids.get(win) {
+                    Some(&id) => id,
+                    None => {
+                        let id = states.len() as u32;
+                        ids.insert(win.to_vec(), id);
+                        states.push(win.to_vec());
+                        start.push(0.0);
+                        to_conversion.push(0.0);
+                        to_null.push(0.0);
+                        value.push(0.0);
+                        depth.push(u32::MAX);
+                        id
+                    }
+                };
+                seq.push(id);
+            });
+            start[seq[0] as usize] += w;
+            for pair in seq.windows(2) {
+                *edges.entry(((pair[0] as u64) << 32) | pair[1] as u64).or_insert(0.0) += w;
+            }
+            let last = *seq.last().unwrap() as usize;
+            to_conversion[last] += conv;
+            to_null[last] += nulls;
+            value[last] += val;
+            let n = seq.len();
+            for (i, &s) in seq.iter().enumerate() {
+                depth[s as usize] = depth[s as usize].min((n - 1 - i) as u32);
+            }
+        }
+        let n = states.len();
+        let mut edges: Vec<(u64, f64)> = edges.into_iter().collect();
+        edges.sort_unstable_by_key(|e| e.0);
+        let mut row = vec![0usize; n + 1];
+        for (key, _) in &edges {
+            row[(key >> 32) as usize + 1] += 1;
+        }
+        for i in 0..n {
+            row[i + 1] += row[i];
+        }
+        let col: Vec<u32> = edges.iter().map(|(key, _)| (key & 0xFFFF_FFFF) as u32).collect();
+        let weight: Vec<f64> = edges.iter().map(|e| e.1).collect();
+        let out: Vec<f64> = (0..n)
+            .map(|s| weight[row[s]..row[s + 1]].iter().sum::<f64>() + to_conversion[s] + to_null[s])
+            .collect();
+        let mut sweep: Vec<u32> = (0..n as u32).collect();
+        sweep.sort_by_key(|&s| (depth[s as usize], s));
+        Chain { states, start, row, col, weight, to_conversion, to_null, value, out, sweep }
+    }
+
+    /// Number of transient states.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the chain has no transient state.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// Transitions out of `s` among transient states: (target, probability).
+    pub fn successors(&self, s: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let out = self.out[s];
+        (self.row[s]..self.row[s + 1]).map(move |e| (self.col[e] as usize, self.weight[e] / out))
+    }
+
+    /// P(s -> conversion) and P(s -> null).
+    pub fn absorption_step(&self, s: usize) -> (f64, f64) {
+        (self.to_conversion[s] / self.out[s], self.to_null[s] / self.out[s])
+    }
+
+    /// Expected reward of state `s` per visit: P(s -> conversion) x mean value per conversion ending in s.
+    pub fn reward(&self, s: usize) -> f64 {
+        self.value[s] / self.out[s]
+    }
+
+    /// Absorption probability in `(conversion)` and expected value from every transient state, with the
+    /// states flagged in `removed` sent to `(null)`. Exact: dense LU when small, Gauss-Seidel to 1e-15.
+    pub fn solve(&self, removed: &[bool]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.len();
+        let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
+        let r: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.reward(s) }).collect();
+        if n <= DENSE_LIMIT {
+            return self.solve_dense(removed, &b, &r);
+        }
+        self.solve_iterative_rhs(removed, &b, &r)
+    }
+
+    /// [`Chain::solve`] by Gauss-Seidel sweeps whatever the size (states nearest absorption first,
+    /// until no value moves by more than 1e-15 relative).
+    pub fn solve_iterative(&self, removed: &[bool]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.len();
+        let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
+        let r: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.reward(s) }).collect();
+        self.solve_iterative_rhs(removed, &b, &r)
+    }
+
+    fn solve_iterative_rhs(&self, removed: &[bool], b: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.len();
+        let mut x = vec![0.0; n];
+        let mut y = vec![0.0; n];
+        let scale_y = r.iter().copied().fold(0.0, f64::max).max(1e-300);
+        for _sweep in 0..1_000_000 {
+            let mut delta: f64 = 0.0;
+            for &s in &self.sweep {
+                let s = s as usize;
+                if removed[s] {
+                    continue;
+                }
+                let (mut xs, mut ys) = (b[s], r[s]);
+                for (t, p) in self.successors(s) {
+                    xs += p * x[t];
+                    ys += p * y[t];
+                }
+                delta = delta.max((xs - x[s]).abs()).max((ys - y[s]).abs() / scale_y);
+                x[s] = xs;
+                y[s] = ys;
+            }
+            if delta <= 1e-15 {
+                break;
+            }
+        }
+        (x, y)
+    }
+
+    fn solve_dense(&self, removed: &[bool], b: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let keep: Vec<usize> = (0..self.len()).filter(|&s| !removed[s]).collect();
+        let mut pos = vec![usize::MAX; self.len()];
+        for (i, &s) in keep.iter().enumerate() {
+            pos[s] = i;
+        }
+        let m = keep.len();
+        let mut a = vec![0.0; m * m];
+        for (i, &s) in keep.iter().enumerate() {
+            a[i * m + i] += 1.0;
+            for (t, p) in self.successors(s) {
+                if pos[t] != usize::MAX {
+                    a[i * m + pos[t]] -= p;
+                }
+            }
+        }
+        let mut rhs: Vec<[f64; 2]> = keep.iter().map(|&s| [b[s], r[s]]).collect();
+        lu_solve(&mut a, m, &mut rhs);
+        let (mut x, mut y) = (vec![0.0; self.len()], vec![0.0; self.len()]);
+        for (i, &s) in keep.iter().enumerate() {
+            x[s] = rhs[i][0];
+            y[s] = rhs[i][1];
+        }
+        (x, y)
+    }
+
+    /// P(conversion) and expected value from `(start)`, given solved `x` and `y`.
+    pub fn from_start(&self, x: &[f64], y: &[f64]) -> (f64, f64) {
+        let total: f64 = self.start.iter().sum();
+        let p = self.start.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() / total;
+        let v = self.start.iter().zip(y).map(|(w, y)| w * y).sum::<f64>() / total;
+        (p, v)
+    }
+
+    /// P(conversion) from `(start)` with nothing removed.
+    pub fn conversion_probability(&self) -> f64 {
+        let (x, y) = self.solve(&vec![false; self.len()]);
+        self.from_start(&x, &y).0
+    }
+
+    /// The transition table with states named by their players (joined with " > ").
+    pub fn transitions(&self, names: &[String]) -> Vec<(String, String, f64)> {
+        let name = |s: usize| -> String {
+            self.states[s].iter().map(|&p| names[p as usize].as_str()).collect::<Vec<_>>().join(" > ")
+        };
+        let total: f64 = self.start.iter().sum();
+        let mut rows = Vec::new();
+        for s in 0..self.len() {
+            if self.start[s] > 0.0 {
+                rows.push(("(start)".to_owned(), name(s), self.start[s] / total));
+            }
+        }
+        for s in 0..self.len() {
+            let from = name(s);
+            for (t, p) in self.successors(s) {
+                rows.push((from.clone(), name(t), p));
+            }
+            let (pc, pn) = self.absorption_step(s);
+            if pc > 0.0 {
+                rows.push((from.clone(), "(conversion)".to_owned(), pc));
+            }
+            if pn > 0.0 {
+                rows.push((from, "(null)".to_owned(), pn));
+            }
+        }
+        rows
+    }
+}
+
+/// Solves `a x = rhs` in place (row-major `m x m`, two right-hand sides) by LU with partial pivoting.
+fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) {
+    for k in 0..m {
+        let piv = (k..m).max_by(|&i, &j| a[i * m + k].abs().total_cmp(&a[j * m + k].abs())).unwrap_or(k);
+        if piv != k {
+            for c in 0..m {
+                a.swap(k * m + c, piv * m + c);
+            }
+            rhs.swap(k, piv);
+        }
+        let d = a[k * m + k];
+        if d == 0.0 {
+            continue;
+        }
+        for i in k + 1..m {
+            let f = a[i * m + k] / d;
+            if f == 0.0 {
+                continue;
+            }
+            for c in k..m {
+                a[i * m + c] -= f * a[k * m + c];
+            }
+            let (rk, ri) = (rhs[k], &mut rhs[i]);
+            ri[0] -= f * rk[0];
+            ri[1] -= f * rk[1];
+        }
+    }
+    for k in (0..m).rev() {
+        let mut s = rhs[k];
+        for c in k + 1..m {
+            s[0] -= a[k * m + c] * rhs[c][0];
+            s[1] -= a[k * m + c] * rhs[c][1];
+        }
+        let d = a[k * m + k];
+        rhs[k] = if d == 0.0 { [0.0, 0.0] } else { [s[0] / d, s[1] / d] };
+    }
+}
+
+impl Markov {
+    fn check(&self) -> Result<usize> {
+        if self.order == 0 || self.order > 16 {
+            return Err(Error::InvalidParameter {
+                model: "markov",
+                parameter: "order",
+                value: self.order.to_string(),
+                reason: "the order must be between 1 and 16".into(),
+            });
+        }
+        Ok(self.order as usize)
+    }
+}
+
+impl Model for Markov {
+    fn name(&self) -> &'static str {
+        "markov"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.check().map(|_| ())
+    }
+
+    fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+        let k = self.check()?;
+        let chain = Chain::estimate(view, k);
+        let mut out = KpiCredit::zeros(view.n_players);
+        if view.total_nulls() <= 0.0 {
+            out.warnings.push(
+                "no null (non-converting) journeys: the chain is built on converting paths only, so every path converts and removal effects measure reach, not lift".into(),
+            );
+        }
+        let none = vec![false; chain.len()];
+        let (x, y) = chain.solve(&none);
+        let (p, v) = chain.from_start(&x, &y);
+        // Players present in the chain, and the states each one appears in.
+        let mut player_states: Vec<Vec<u32>> = vec![Vec::new(); view.n_players];
+        for (s, players) in chain.states.iter().enumerate() {
+            for &pl in players {
+                let list = &mut player_states[pl as usize];
+                if list.last() != Some(&(s as u32)) {
+                    list.push(s as u32);
+                }
+            }
+        }
+        let present: Vec<usize> = (0..view.n_players).filter(|&c| !player_states[c].is_empty()).collect();
+        let mut effects = vec![(0.0, 0.0); view.n_players];
+        let mut removed = vec![false; chain.len()];
+        for (done, &c) in present.iter().enumerate() {
+            control.checkpoint()?;
+            control.progress("markov removal effects", done as u64, present.len() as u64);
+            for &s in &player_states[c] {
+                removed[s as usize] = true;
+            }
+            let (xc, yc) = chain.solve(&removed);
+            let (pc, vc) = chain.from_start(&xc, &yc);
+            for &s in &player_states[c] {
+                removed[s as usize] = false;
+            }
+            let re = if p > 0.0 { (1.0 - pc / p).clamp(0.0, 1.0) } else { 0.0 };
+            let vre = if v > 0.0 { (1.0 - vc / v).clamp(0.0, 1.0) } else { 0.0 };
+            effects[c] = (re, vre);
+        }
+        let (total_conv, total_value) = view.totals();
+        let sum_re: f64 = effects.iter().map(|e| e.0).sum();
+        let sum_vre: f64 = effects.iter().map(|e| e.1).sum();
+        for c in present {
+            if sum_re > 0.0 {
+                out.conversions[c] = total_conv * effects[c].0 / sum_re;
+            }
+            if sum_vre > 0.0 {
+                out.value[c] = total_value * effects[c].1 / sum_vre;
+            }
+        }
+        out.details = Details {
+            removal_effects: Some(effects),
+            transitions: Some(chain.transitions(view.player_names)),
+            ..Details::default()
+        };
+        Ok(out)
+    }
+}
+
+/// Cross-validated AUC of one chain order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderScore {
+    /// Chain order.
+    pub order: u32,
+    /// Mean out-of-fold AUC of the predicted conversion probability.
+    pub auc: f64,
+}
+
+/// The result of [`choose_order`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderChoice {
+    /// One row per order.
+    pub scores: Vec<OrderScore>,
+    /// The order with the best AUC (the lowest within 1e-4 of the best).
+    pub suggested: u32,
+}
+
+/// Weighted AUC: the probability that a random conversion scores above a random null (ties half).
+pub fn weighted_auc(items: &mut [(f64, f64, f64)]) -> f64 {
+    items.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut neg_below, mut num) = (0.0, 0.0);
+    let (tot_pos, tot_neg): (f64, f64) = items.iter().fold((0.0, 0.0), |a, i| (a.0 + i.1, a.1 + i.2));
+    let mut i = 0;
+    while i < items.len() {
+        let mut j = i;
+        let (mut pos, mut neg) = (0.0, 0.0);
+        while j < items.len() && items[j].0 == items[i].0 {
+            pos += items[j].1;
+            neg += items[j].2;
+            j += 1;
+        }
+        num += pos * (neg_below + 0.5 * neg);
+        neg_below += neg;
+        i = j;
+    }
+    if tot_pos > 0.0 && tot_neg > 0.0 {
+        num / (tot_pos * tot_neg)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Chooses the Markov order by k-fold cross-validation over journey records (Anderl et al. 2016,
+/// section 4.2): for each order, fit the chain on the other folds and score each held-out journey by
+/// the probability that its last state is absorbed in `(conversion)`; journeys whose last state was
+/// never seen get the training conversion rate. Conversions are positives and nulls negatives.
+pub fn choose_order(
+    view: &KpiView<'_>,
+    max_order: u32,
+    folds: u32,
+    seed: u64,
+    control: &dyn Control,
+) -> Result<OrderChoice> {
+    let bad = |parameter: &'static str, value: u32, reason: &str| Error::InvalidParameter {
+        model: "markov",
+        parameter,
+        value: value.to_string(),
+        reason: reason.to_owned(),
+    };
+    if max_order == 0 || max_order > 16 {
+        return Err(bad("max_order", max_order, "must be between 1 and 16"));
+    }
+    if folds < 2 {
+        return Err(bad("folds", folds, "cross-validation needs at least 2 folds"));
+    }
+    if view.total_nulls() <= 0.0 {
+        return Err(Error::Unsupported {
+            model: "markov".into(),
+            kpi: view.kpi_name.to_owned(),
+            reason: "choosing an order needs null (non-converting) journeys to score against".into(),
+        });
+    }
+    let rows: Vec<(&[u32], f64, f64, f64)> =
+        view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)).collect();
+    let mut rng = SplitMix64::new(seed);
+    let fold: Vec<u32> = rows.iter().map(|_| rng.below(folds as usize) as u32).collect();
+    let mut scores = Vec::new();
+    for order in 1..=max_order {
+        let k = order as usize;
+        let mut aucs = Vec::new();
+        for f in 0..folds {
+            control.checkpoint()?;
+            control.progress("choose_order", ((order - 1) * folds + f) as u64, (max_order * folds) as u64);
+            let train = rows.iter().zip(&fold).filter(|(_, &g)| g != f).map(|(r, _)| *r);
+            let chain = Chain::estimate_rows(train, k);
+            let (c, n): (f64, f64) = chain
+                .to_conversion
+                .iter()
+                .zip(&chain.to_null)
+                .fold((0.0, 0.0), |a, (c, n)| (a.0 + c, a.1 + n));
+            let base = if c + n > 0.0 { c / (c + n) } else { 0.0 };
+            let mut index: HashMap<&[u32], usize> = HashMap::new();
+            for (s, st) in chain.states.iter().enumerate() {
+                index.insert(st.as_slice(), s);
+            }
+            let mut items = Vec::new();
+            for ((players, conv, _, nulls), _) in rows.iter().zip(&fold).filter(|(_, &g)| g == f) {
+                let mut last: &[u32] = &[];
+                for_each_state(players, k, |w| last = w);
+                let score = match index.get(last) {
+                    Some(&s) if chain.to_conversion[s] + chain.to_null[s] > 0.0 => {
+                        chain.to_conversion[s] / (chain.to_conversion[s] + chain.to_null[s])
+                    }
+                    _ => base,
+                };
+                items.push((score, *conv, *nulls));
+            }
+            let auc = weighted_auc(&mut items);
+            if auc.is_finite() {
+                aucs.push(auc);
+            }
+        }
+        let auc = if aucs.is_empty() { f64::NAN } else { aucs.iter().sum::<f64>() / aucs.len() as f64 };
+        scores.push(OrderScore { order, auc });
+    }
+    let best = scores.iter().map(|s| s.auc).filter(|a| a.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let suggested = scores.iter().find(|s| s.auc >= best - 1e-4).map_or(1, |s| s.order);
+    Ok(OrderChoice { scores, suggested })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_slide_and_collapse() {
+        let mut got = Vec::new();
+        for_each_state(&[1, 1, 2, 2, 2, 1], 1, |w| got.push(w.to_vec()));
+        assert_eq!(got, vec![vec![1], vec![2], vec![1]]);
+        got.clear();
+        for_each_state(&[1, 1, 1, 2], 2, |w| got.push(w.to_vec()));
+        assert_eq!(got, vec![vec![1, 1], vec![1, 2]]);
+        got.clear();
+        for_each_state(&[3, 4], 3, |w| got.push(w.to_vec()));
+        assert_eq!(got, vec![vec![3, 4]]);
+    }
+
+    #[test]
+    fn weighted_auc_by_hand() {
+        // Scores 0.1 (1 null), 0.5 (1 conversion, 1 null), 0.9 (2 conversions).
+        let mut items = vec![(0.9, 2.0, 0.0), (0.1, 0.0, 1.0), (0.5, 1.0, 1.0)];
+        // Pairs: conv@0.5 vs null@0.1 win (1), vs null@0.5 tie (0.5); conv@0.9 x2 beat both (4).
+        assert!((weighted_auc(&mut items) - 5.5 / 6.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn lu_matches_hand_solution() {
+        // [2 1; 1 3] x = [3; 5] -> x = [0.8, 1.4]
+        let mut a = vec![2.0, 1.0, 1.0, 3.0];
+        let mut rhs = vec![[3.0, 1.0], [5.0, 2.0]];
+        lu_solve(&mut a, 2, &mut rhs);
+        assert!((rhs[0][0] - 0.8).abs() < 1e-15 && (rhs[1][0] - 1.4).abs() < 1e-15);
+        assert!((rhs[0][1] - 0.2).abs() < 1e-15 && (rhs[1][1] - 0.6).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,310 @@
+//! The model trait, the view of one KPI's journeys that models read, and model specifications.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::journeys::{JourneyRef, Journeys};
+use crate::rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
+
+/// Lets long work report progress and be interrupted.
+pub trait Control: Sync {
+    /// Called between units of work; an `Err` (usually [`Error::Interrupted`]) stops the run.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reports `done` of `total` units of the named stage.
+    fn progress(&self, _stage: &str, _done: u64, _total: u64) {}
+}
+
+/// A [`Control`] that never interrupts and reports nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unattended;
+
+impl Control for Unattended {}
+
+/// The journeys of one KPI, with the player id of every touch in the chosen dimension.
+#[derive(Clone, Copy, Debug)]
+pub struct KpiView<'a> {
+    /// KPI id.
+    pub kpi: u32,
+    /// KPI name.
+    pub kpi_name: &'a str,
+    /// The whole store.
+    pub journeys: &'a Journeys,
+    rows: Option<&'a [u32]>,
+    players: &'a [u32],
+    /// Number of player ids of the dimension (ids are `0..n_players`).
+    pub n_players: usize,
+    /// Player names by id.
+    pub player_names: &'a [String],
+}
+
+impl<'a> KpiView<'a> {
+    /// A view over `rows` (or every journey when `None`), with `players` the flat player ids.
+    pub fn new(
+        journeys: &'a Journeys,
+        kpi: u32,
+        rows: Option<&'a [u32]>,
+        players: &'a [u32],
+        player_names: &'a [String],
+    ) -> Self {
+        KpiView {
+            kpi,
+            kpi_name: journeys.kpis().name(kpi),
+            journeys,
+            rows,
+            players,
+            n_players: player_names.len(),
+            player_names,
+        }
+    }
+
+    /// Number of journeys in the view.
+    pub fn len(&self) -> usize {
+        self.rows.map_or(self.journeys.len(), <[u32]>::len)
+    }
+
+    /// Whether the view holds no journey.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The journeys with the player ids of their touches, in store order.
+    pub fn iter(&self) -> impl Iterator<Item = (JourneyRef<'a>, &'a [u32])> + 'a {
+        let journeys = self.journeys;
+        let players = self.players;
+        let offsets = journeys.offsets();
+        let one = move |i: usize| (journeys.get(i), &players[offsets[i]..offsets[i + 1]]);
+        let rows = self.rows;
+        let n = journeys.len();
+        let all = rows.is_none();
+        let from_rows = rows.unwrap_or(&[]).iter().map(|&i| i as usize);
+        let from_all = (0..if all { n } else { 0 }).map(|i| i);
+        from_all.chain(from_rows).map(one)
+    }
+
+    /// Total conversions and value of the view's journeys.
+    pub fn totals(&self) -> (f64, f64) {
+        self.iter().fold((0.0, 0.0), |(c, v), (j, _)| (c + j.conversions, v + j.value))
+    }
+
+    /// Total null weight of the view's journeys.
+    pub fn total_nulls(&self) -> f64 {
+        self.iter().map(|(j, _)| j.nulls).sum()
+    }
+}
+
+/// Extra output of a model beyond the credit, kept per KPI.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    /// Removal effect (conversions, value) per player id (Markov).
+    pub removal_effects: Option<Vec<(f64, f64)>>,
+    /// Transition probabilities between named states (Markov): from, to, probability.
+    pub transitions: Option<Vec<(String, String, f64)>>,
+    /// Standard error of credited conversions per player id (sampled Shapley).
+    pub standard_errors: Option<Vec<f64>>,
+    /// Credit by first position (1-based): player id, position, conversions, value (ordered Shapley).
+    pub position_credits: Option<Vec<(u32, u32, f64, f64)>>,
+}
+
+/// What a model returns for one KPI.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KpiCredit {
+    /// Credited conversions per player id.
+    pub conversions: Vec<f64>,
+    /// Credited value per player id.
+    pub value: Vec<f64>,
+    /// Model-specific detail.
+    pub details: Details,
+    /// Things the user should know (e.g. the chain was built without null paths).
+    pub warnings: Vec<String>,
+}
+
+impl KpiCredit {
+    /// Zero credit for `n` players.
+    pub fn zeros(n: usize) -> Self {
+        KpiCredit { conversions: vec![0.0; n], value: vec![0.0; n], ..Default::default() }
+    }
+}
+
+/// An attribution model: validated parameters that turn one KPI's journeys into credit per player.
+///
+/// Every model conserves: credited conversions sum to the view's conversions and credited value to its
+/// value (to rounding), whenever the view has conversions.
+pub trait Model: fmt::Debug + Send + Sync {
+    /// The model's name (`"markov"`).
+    fn name(&self) -> &'static str;
+
+    /// Checks every parameter, with a typed error per bad value. Called once before any work.
+    fn validate(&self) -> Result<()>;
+
+    /// Credit for one KPI.
+    fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit>;
+}
+
+/// A model and its parameters, serialisable so a result records what made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// [`FirstTouch`].
+    FirstTouch(FirstTouch),
+    /// [`LastTouch`].
+    LastTouch(LastTouch),
+    /// [`LastNonDirect`].
+    LastNonDirect(LastNonDirect),
+    /// [`Linear`].
+    Linear(Linear),
+    /// [`PositionBased`].
+    PositionBased(PositionBased),
+    /// [`TimeDecay`].
+    TimeDecay(TimeDecay),
+    /// [`crate::markov::Markov`].
+    Markov(crate::markov::Markov),
+    /// [`crate::shapley::Shapley`].
+    Shapley(crate::shapley::Shapley),
+}
+
+/// Model names accepted by [`ModelSpec::from_name`].
+pub const MODEL_NAMES: [&str; 8] = [
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "position_based",
+    "time_decay",
+    "markov",
+    "shapley",
+];
+
+impl ModelSpec {
+    /// The model with default parameters, by name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Ok(match name {
+            "first_touch" => ModelSpec::FirstTouch(FirstTouch),
+            "last_touch" => ModelSpec::LastTouch(LastTouch),
+            "last_non_direct" => ModelSpec::LastNonDirect(LastNonDirect::default()),
+            "linear" => ModelSpec::Linear(Linear),
+            "position_based" => ModelSpec::PositionBased(PositionBased::default()),
+            "time_decay" => ModelSpec::TimeDecay(TimeDecay::default()),
+            "markov" => ModelSpec::Markov(crate::markov::Markov::default()),
+            "shapley" => ModelSpec::Shapley(crate::shapley::Shapley::default()),
+            _ => return Err(Error::UnknownModel { name: name.to_owned(), known: MODEL_NAMES.join(", ") }),
+        })
+    }
+
+    /// Reads a spec from JSON (`{"model": "markov", "order": 2}`), with defaults for missing parameters.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::InvalidParameter {
+            model: "?",
+            parameter: "spec",
+            value: text.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let name = value.get("model").and_then(|m| m.as_str()).unwrap_or_default();
+        let mut merged = serde_json::to_value(Self::from_name(name)?).expect("specs serialise");
+        if let (Some(into), Some(from)) = (merged.as_object_mut(), value.as_object()) {
+            for (k, v) in from {
+                if !into.contains_key(k) {
+                    return Err(Error::InvalidParameter {
+                        model: Self::from_name(name)?.model().name(),
+                        parameter: "spec",
+                        value: k.clone(),
+                        reason: format!("no such parameter; parameters: {}", param_names(into)),
+                    });
+                }
+                into.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::from_value(merged).map_err(|e| Error::InvalidParameter {
+            model: "?",
+            parameter: "spec",
+            value: text.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The spec as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("specs serialise")
+    }
+
+    /// The model behind the spec.
+    pub fn model(&self) -> &dyn Model {
+        match self {
+            ModelSpec::FirstTouch(m) => m,
+            ModelSpec::LastTouch(m) => m,
+            ModelSpec::LastNonDirect(m) => m,
+            ModelSpec::Linear(m) => m,
+            ModelSpec::PositionBased(m) => m,
+            ModelSpec::TimeDecay(m) => m,
+            ModelSpec::Markov(m) => m,
+            ModelSpec::Shapley(m) => m,
+        }
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &'static str {
+        self.model().name()
+    }
+
+    /// The parameters that differ from the defaults, as `key=value` in field order.
+    pub fn non_default_params(&self) -> Vec<String> {
+        let mine = serde_json::to_value(self).expect("specs serialise");
+        let default =
+            serde_json::to_value(Self::from_name(self.name()).expect("own name")).expect("specs serialise");
+        let (Some(mine), Some(default)) = (mine.as_object(), default.as_object()) else {
+            return Vec::new();
+        };
+        mine.iter()
+            .filter(|(k, v)| k.as_str() != "model" && default.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k}={}", v.to_string().replace('"', "")))
+            .collect()
+    }
+
+    /// `name(k=v, ...)` with the non-default parameters, or the bare name.
+    pub fn long_label(&self) -> String {
+        let params = self.non_default_params();
+        if params.is_empty() {
+            self.name().to_owned()
+        } else {
+            format!("{}({})", self.name(), params.join(", "))
+        }
+    }
+}
+
+fn param_names(obj: &serde_json::Map<String, serde_json::Value>) -> String {
+    let names: Vec<&str> = obj.keys().map(String::as_str).filter(|k| *k != "model").collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_is_typed() {
+        for name in MODEL_NAMES {
+            let spec = ModelSpec::from_name(name).unwrap();
+            assert_eq!(spec.name(), name);
+            assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+            assert_eq!(spec.long_label(), name);
+        }
+        let e = ModelSpec::from_name("markow").unwrap_err().to_string();
+        assert!(e.starts_with("unknown model `markow`; known models: first_touch"), "{e}");
+    }
+
+    #[test]
+    fn json_fills_defaults_and_refuses_unknown_parameters() {
+        let spec = ModelSpec::from_json(r#"{"model": "position_based", "first": 0.2, "last": 0.6}"#).unwrap();
+        assert_eq!(spec.long_label(), "position_based(first=0.2, last=0.6)");
+        let e = ModelSpec::from_json(r#"{"model": "linear", "alpha": 1}"#).unwrap_err().to_string();
+        assert!(e.contains("`alpha`") || e.contains("alpha"), "{e}");
+        assert!(e.contains("no such parameter"), "{e}");
+    }
+}

@@ -1,0 +1,208 @@
+//! Goal books and contribution reports: a hand-computed report with every cell checked, conservation
+//! across dimensions, bad goal files.
+use std::collections::BTreeMap;
+
+use touchpoint_core::{attribute, contribution, Dimension, GoalBook, JourneysBuilder, Kpi, ModelSpec};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * 1f64.max(a.abs()).max(b.abs())
+}
+
+fn journeys() -> touchpoint_core::Journeys {
+    let mut b = JourneysBuilder::new(&[], false);
+    b.push_path(1, "sales", &["facebook", "search"], 2.0, 300.0, 0.0).unwrap();
+    b.push_path(2, "sales", &["search"], 1.0, 50.0, 0.0).unwrap();
+    b.push_path(3, "tickets_deflected", &["facebook"], 4.0, 0.0, 0.0).unwrap();
+    b.push_path(4, "tickets_deflected", &["linkedin", "facebook"], 2.0, 0.0, 0.0).unwrap();
+    b.push_path(5, "hires", &["linkedin"], 0.0, 0.0, 3.0).unwrap();
+    b.build()
+}
+
+fn goals() -> GoalBook {
+    let costs: BTreeMap<String, f64> = [("search".to_owned(), 100.0), ("linkedin".to_owned(), 0.0)].into();
+    GoalBook::new(
+        vec![
+            Kpi::new("sales", "sales"),
+            Kpi::new("tickets_deflected", "service").with_unit_value(12.5, Some("ticket")),
+            Kpi::new("hires", "hr").with_unit_value(4000.0, Some("hire")),
+        ],
+        costs,
+        vec!["facebook".into(), "linkedin".into(), "twitter".into()],
+    )
+    .unwrap()
+}
+
+#[test]
+fn hand_computed_report() {
+    let specs = [ModelSpec::from_name("first_touch").unwrap(), ModelSpec::from_name("last_touch").unwrap()];
+    let r = attribute(&journeys(), &specs, Dimension::Channel).unwrap();
+    let rep = contribution(&r, &goals(), None).unwrap();
+    let cell = |model: &str, player: &str, kpi: &str| {
+        rep.rows
+            .iter()
+            .find(|x| x.model == model && x.player == player && x.kpi == kpi)
+            .map(|x| (x.conversions, x.value, x.function.as_str()))
+    };
+    assert_eq!(cell("first_touch", "facebook", "sales"), Some((2.0, 300.0, "sales")));
+    assert_eq!(cell("first_touch", "search", "sales"), Some((1.0, 50.0, "sales")));
+    assert_eq!(cell("first_touch", "facebook", "tickets_deflected"), Some((4.0, 50.0, "service")));
+    assert_eq!(cell("first_touch", "linkedin", "tickets_deflected"), Some((2.0, 25.0, "service")));
+    assert_eq!(cell("first_touch", "linkedin", "hires"), Some((0.0, 0.0, "hr")));
+    assert_eq!(cell("last_touch", "search", "sales"), Some((3.0, 350.0, "sales")));
+    assert_eq!(cell("last_touch", "facebook", "tickets_deflected"), Some((6.0, 75.0, "service")));
+    assert_eq!(cell("last_touch", "linkedin", "tickets_deflected"), Some((0.0, 0.0, "service")));
+    assert_eq!(rep.rows.len(), 2 * 5);
+
+    let s = |model: &str, player: &str| {
+        rep.summary.iter().find(|x| x.model == model && x.player == player).unwrap()
+    };
+    let fb = s("first_touch", "facebook");
+    assert_eq!((fb.value, fb.touches, fb.cost, fb.roi, fb.social), (350.0, 8.0, None, None, Some(true)));
+    assert!(close(fb.value_share.unwrap(), 350.0 / 425.0) && close(fb.value_per_touch.unwrap(), 43.75));
+    let se = s("first_touch", "search");
+    assert_eq!(
+        (se.value, se.touches, se.cost, se.roi, se.social),
+        (50.0, 3.0, Some(100.0), Some(-0.5), Some(false))
+    );
+    let li = s("first_touch", "linkedin");
+    // Zero cost: ROI is null, not infinite.
+    assert_eq!((li.value, li.touches, li.cost, li.roi), (25.0, 5.0, Some(0.0), None));
+    assert!(close(li.value_per_touch.unwrap(), 5.0));
+    let se = s("last_touch", "search");
+    assert_eq!((se.value, se.roi), (350.0, Some(2.5)));
+    assert!(close(se.value_share.unwrap(), 350.0 / 425.0));
+
+    let social: Vec<_> = rep.social.iter().filter(|x| x.model == "first_touch").collect();
+    assert_eq!(
+        (social[0].social, social[0].value, social[0].cost, social[0].roi),
+        (false, 50.0, 100.0, Some(-0.5))
+    );
+    assert_eq!((social[1].social, social[1].value, social[1].cost, social[1].roi), (true, 375.0, 0.0, None));
+    // The KPI with no conversions is flagged.
+    assert!(
+        rep.warnings.iter().any(|w| w.contains("`hires` has no attributed conversions")),
+        "{:?}",
+        rep.warnings
+    );
+}
+
+#[test]
+fn totals_equal_valued_conversions_and_agree_across_dimensions() {
+    let mut b = JourneysBuilder::new(&[Dimension::Actor, Dimension::ActorGroup], false);
+    let k = b.kpi_id("tickets_deflected");
+    let s = b.kpi_id("sales");
+    let rows: [(&[(&str, &str, &str)], u32, f64, f64); 3] = [
+        (&[("twitter", "emp_1", "trained"), ("search", "brand", "brand")], k, 3.0, 0.0),
+        (&[("linkedin", "emp_2", "untrained")], k, 1.0, 0.0),
+        (&[("linkedin", "agency_x", "agency"), ("email", "brand", "brand")], s, 2.0, 90.0),
+    ];
+    for (i, (touches, kpi, c, v)) in rows.iter().enumerate() {
+        for (ch, actor, group) in touches.iter() {
+            let ids = [
+                b.player_id(Dimension::Channel, ch, i).unwrap(),
+                b.none_id(Dimension::Campaign),
+                b.none_id(Dimension::Activity),
+                b.player_id(Dimension::Actor, actor, i).unwrap(),
+                b.player_id(Dimension::ActorGroup, group, i).unwrap(),
+                b.none_id(Dimension::Interaction),
+            ];
+            b.push_touch(ids, None);
+        }
+        b.finish_journey(i, *kpi, *c, *v, 0.0, None).unwrap();
+    }
+    let j = b.build();
+    let goals = GoalBook::new(
+        vec![
+            Kpi::new("sales", "sales"),
+            Kpi::new("tickets_deflected", "service").with_unit_value(12.5, None),
+        ],
+        BTreeMap::new(),
+        vec![],
+    )
+    .unwrap();
+    let specs: Vec<ModelSpec> =
+        ["linear", "markov", "shapley"].iter().map(|m| ModelSpec::from_name(m).unwrap()).collect();
+    let mut totals = Vec::new();
+    for by in [Dimension::Channel, Dimension::Actor, Dimension::ActorGroup] {
+        let rep = contribution(&attribute(&j, &specs, by).unwrap(), &goals, None).unwrap();
+        for m in ["linear", "markov", "shapley"] {
+            let tickets: f64 = rep
+                .rows
+                .iter()
+                .filter(|r| r.model == m && r.kpi == "tickets_deflected")
+                .map(|r| r.value)
+                .sum();
+            let sales: f64 =
+                rep.rows.iter().filter(|r| r.model == m && r.kpi == "sales").map(|r| r.value).sum();
+            assert!(close(tickets, 12.5 * 4.0) && close(sales, 90.0), "{by} {m}: {tickets} {sales}");
+            let total: f64 = rep.summary.iter().filter(|r| r.model == m).map(|r| r.value).sum();
+            totals.push(total);
+        }
+    }
+    assert!(totals.iter().all(|t| close(*t, 140.0)), "{totals:?}");
+}
+
+#[test]
+fn unknown_kpi_and_unused_costs() {
+    let r = attribute(&journeys(), &[ModelSpec::from_name("linear").unwrap()], Dimension::Channel).unwrap();
+    let partial = GoalBook::new(vec![Kpi::new("sales", "sales")], BTreeMap::new(), vec![]).unwrap();
+    let e = contribution(&r, &partial, None).unwrap_err().to_string();
+    assert!(e.starts_with("KPI `tickets_deflected` is attributed but the goal book has no such KPI"), "{e}");
+    let costs: BTreeMap<String, f64> = [("tiktok".to_owned(), 10.0)].into();
+    let rep = contribution(&r, &goals(), Some(&costs)).unwrap();
+    assert!(
+        rep.warnings.iter().any(|w| w == "costs given for players that never appear by channel: tiktok"),
+        "{:?}",
+        rep.warnings
+    );
+    // The override replaced the book's costs.
+    assert!(rep.summary.iter().all(|s| s.cost.is_none()));
+}
+
+#[test]
+fn bad_goal_files_are_typed_errors_naming_key_and_file() {
+    let cases = [
+        (
+            "[[kpi]]\nname = \"sales\"\nunit_value = -3.0\n",
+            "goals.toml: kpi `sales`: `unit_value` = -3 must be finite and >= 0",
+        ),
+        (
+            "[[kpi]]\nname = \"sales\"\n[[kpi]]\nname = \"sales\"\n",
+            "goals.toml: kpi `sales` is defined twice",
+        ),
+        ("[[kpi]]\nfunction = \"hr\"\n", "goals.toml: kpi #1 has no `name`"),
+        ("[[kpi]\nname = \"sales\"\n", "goals.toml: malformed TOML"),
+        ("[costs]\nsearch = -1.0\n", "goals.toml: costs: `search` = -1 must be finite and >= 0"),
+        ("[[kpi]]\nname = \"x\"\nvalue = 3\n", "goals.toml: malformed TOML"),
+    ];
+    for (text, want) in cases {
+        let e = GoalBook::from_toml(text, "goals.toml").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("goal book {want}")), "{e}\nwant: {want}");
+    }
+    let e = GoalBook::from_json(r#"{"kpi": [{"name": "a", "unit_value": -1}]}"#, "g.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("g.json: kpi `a`: `unit_value` = -1"), "{e}");
+}
+
+#[test]
+fn load_from_files_and_round_trip() {
+    let dir = std::env::temp_dir().join(format!("tp-goals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml_path = dir.join("goals.toml");
+    std::fs::write(
+        &toml_path,
+        "social = [\"facebook\"]\n[[kpi]]\nname = \"sales\"\nfunction = \"sales\"\n[[kpi]]\nname = \"hires\"\nfunction = \"hr\"\nunit_value = 4000.0\nunit = \"hire\"\n[costs]\nfacebook = 10.0\n",
+    )
+    .unwrap();
+    let book = GoalBook::load(&toml_path).unwrap();
+    assert_eq!(book.kpis.len(), 2);
+    assert_eq!(book.kpi("hires").unwrap().unit_value, Some(4000.0));
+    assert_eq!(book.kpi("sales").unwrap().unit_value, None);
+    let json_path = dir.join("goals.json");
+    std::fs::write(&json_path, serde_json::to_string(&book).unwrap()).unwrap();
+    assert_eq!(GoalBook::load(&json_path).unwrap(), book);
+    let e = GoalBook::load(&dir.join("missing.toml")).unwrap_err().to_string();
+    assert!(e.contains("missing.toml: cannot read"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,42 @@
+//! The error type of touchpoint-frame: every variant names the column, row, file or value at fault.
+use polars::prelude::PolarsError;
+
+/// Result alias of touchpoint-frame.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn in_table(table: &Option<&'static str>) -> String {
+    table.map(|t| format!(" of the {t} table")).unwrap_or_default()
+}
+
+/// What can go wrong turning tables into journeys and results into tables.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column that the table lacks.
+    #[error("missing column `{column}`{}; the table has: {available}", in_table(.table))]
+    MissingColumn { column: String, table: Option<&'static str>, available: String },
+    /// A column whose values cannot be read as the needed type.
+    #[error("column `{column}` must be {expected}, found {found}")]
+    ColumnType { column: String, expected: &'static str, found: String },
+    /// A null where a value is required.
+    #[error("null in column `{column}`{} at row {row}", in_table(.table))]
+    NullValue { column: String, table: Option<&'static str>, row: usize },
+    /// A timestamp that cannot be read.
+    #[error("unparseable timestamp in column `{column}` at row {row}: {value:?} is {reason}")]
+    Timestamp { column: String, row: usize, value: String, reason: String },
+    /// A file that cannot be read.
+    #[error("cannot read `{path}`: {message}")]
+    Read { path: String, message: String },
+    /// A file whose type is not CSV or Parquet.
+    #[error("cannot tell the format of `{path}`: expected a .csv or .parquet file")]
+    FileType { path: String },
+    /// An option out of its domain.
+    #[error("invalid option `{option}` = {value:?}: {reason}")]
+    InvalidOption { option: &'static str, value: String, reason: String },
+    /// A core error (bad weights, empty paths, reserved names...).
+    #[error(transparent)]
+    Core(#[from] touchpoint_core::Error),
+    /// polars failed.
+    #[error("polars: {0}")]
+    Polars(#[from] PolarsError),
+}

@@ -1,0 +1,573 @@
+//! Journeys from event logs: a touches table and a conversions table, per person and KPI, with
+//! lookback windows (DESIGN section 4).
+//!
+//! A conversion at `t` gets the person's touches in `(max(t - lookback, t_prev), t]`, where `t_prev` is
+//! the person's previous conversion of the same KPI; touches of an interaction with its own window
+//! (`interaction_lookback`) must also lie within that window. Same-instant conversions merge. Every
+//! person with touches gets, per KPI, a null journey of the touches after their last conversion and
+//! within the lookback of their last touch. Conversions with no touch in their window, and conversions
+//! of persons without touches, are counted as unattributed.
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use polars::prelude::*;
+use touchpoint_core::duration::parse_duration_us;
+use touchpoint_core::{Dimension, Journeys, JourneysBuilder, NONE_PLAYER};
+
+use crate::error::{Error, Result};
+use crate::table::{f64_column, require};
+
+/// How to read the two tables and cut journeys.
+#[derive(Clone, Debug)]
+pub struct EventOptions {
+    /// Person id column, in both tables.
+    pub person: String,
+    /// Timestamp column, in both tables.
+    pub time: String,
+    /// Channel column of the touches.
+    pub channel: String,
+    /// KPI column of the conversions; when it is absent every conversion is KPI `conversions`.
+    pub kpi: String,
+    /// Value column of the conversions (nulls are 0), if any.
+    pub value: Option<String>,
+    /// Extra dimensions, each read from the column of the same name.
+    pub dims: Vec<Dimension>,
+    /// Lookback window for every KPI (e.g. "30d").
+    pub lookback: String,
+    /// Lookback windows of particular KPIs.
+    pub lookback_by_kpi: Vec<(String, String)>,
+    /// Shorter windows for touches of particular interactions (`impression` -> "1d").
+    pub interaction_lookback: Vec<(String, String)>,
+    /// Keep at most this many most recent touches per journey.
+    pub max_touches: Option<usize>,
+    /// Time zone of naive timestamps (IANA name).
+    pub tz: String,
+}
+
+impl Default for EventOptions {
+    fn default() -> Self {
+        EventOptions {
+            person: "user_id".into(),
+            time: "ts".into(),
+            channel: "channel".into(),
+            kpi: "kpi".into(),
+            value: Some("value".into()),
+            dims: Vec::new(),
+            lookback: "30d".into(),
+            lookback_by_kpi: Vec::new(),
+            interaction_lookback: Vec::new(),
+            max_touches: None,
+            tz: "UTC".into(),
+        }
+    }
+}
+
+fn duration(option: &'static str, text: &str) -> Result<i64> {
+    parse_duration_us(text).map_err(|e| Error::InvalidOption {
+        option,
+        value: text.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Microseconds since the epoch (UTC) of every row of a timestamp column.
+pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
+    let zone: chrono_tz::Tz = tz.parse().map_err(|_| Error::InvalidOption {
+        option: "tz",
+        value: tz.to_owned(),
+        reason: "not an IANA time zone name such as \"UTC\" or \"Europe/Paris\"".into(),
+    })?;
+    let utc = zone == chrono_tz::UTC;
+    let local = |row: usize, naive: NaiveDateTime| -> Result<i64> {
+        if utc {
+            return Ok(naive.and_utc().timestamp_micros());
+        }
+        zone.from_local_datetime(&naive).earliest().map(|d| d.timestamp_micros()).ok_or_else(|| {
+            Error::Timestamp {
+                column: name.to_owned(),
+                row,
+                value: naive.to_string(),
+                reason: format!("a local time that does not exist in {tz} (a daylight-saving gap)"),
+            }
+        })
+    };
+    let null = |row: usize| Error::NullValue { column: name.to_owned(), table: None, row };
+    match col.dtype() {
+        DataType::Datetime(unit, zone_of_col) => {
+            let phys = col.cast(&DataType::Int64)?;
+            let phys = phys.i64()?;
+            let to_us = |v: i64| match unit {
+                TimeUnit::Nanoseconds => v.div_euclid(1000),
+                TimeUnit::Microseconds => v,
+                TimeUnit::Milliseconds => v * 1000,
+            };
+            let aware = zone_of_col.is_some();
+            phys.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = to_us(v.ok_or_else(|| null(i + 1))?);
+                    if aware || utc {
+                        Ok(v)
+                    } else {
+                        let naive = DateTime::<Utc>::from_timestamp_micros(v).expect("in range").naive_utc();
+                        local(i + 1, naive)
+                    }
+                })
+                .collect()
+        }
+        DataType::Date => {
+            let days = col.cast(&DataType::Int32)?;
+            days.i32()?
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let d = d.ok_or_else(|| null(i + 1))?;
+                    let date = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                        + chrono::Duration::days(i64::from(d));
+                    local(i + 1, date.and_hms_opt(0, 0, 0).expect("midnight"))
+                })
+                .collect()
+        }
+        DataType::String => col
+            .str()?
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.ok_or_else(|| null(i + 1))?;
+                parse_timestamp(s.trim(), &local, i + 1).ok_or_else(|| Error::Timestamp {
+                    column: name.to_owned(),
+                    row: i + 1,
+                    value: s.to_owned(),
+                    reason: "not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
+                        .into(),
+                })?
+            })
+            .collect(),
+        other => Err(Error::ColumnType {
+            column: name.to_owned(),
+            expected: "a datetime, a date or ISO-8601 text",
+            found: other.to_string(),
+        }),
+    }
+}
+
+/// Parses ISO-8601 text: with an offset or `Z` it is an instant; without, local time via `local`.
+fn parse_timestamp(
+    s: &str,
+    local: &dyn Fn(usize, NaiveDateTime) -> Result<i64>,
+    row: usize,
+) -> Option<Result<i64>> {
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(Ok(d.timestamp_micros()));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(d) = DateTime::parse_from_str(s, f) {
+            return Some(Ok(d.timestamp_micros()));
+        }
+    }
+    if let Some(rest) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
+        for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(n) = NaiveDateTime::parse_from_str(rest, f) {
+                return Some(Ok(n.and_utc().timestamp_micros()));
+            }
+        }
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(local(row, n));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(local(row, d.and_hms_opt(0, 0, 0).expect("midnight")));
+    }
+    None
+}
+
+/// Person ids of both tables as dense u32, equal ids for equal persons; ids follow the persons' sort
+/// order (numeric for integer ids, bytewise for text), so the output does not depend on row order.
+fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec<u32>, Vec<u32>, usize)> {
+    let both_int = touches.dtype().is_integer() && conversions.dtype().is_integer();
+    let null = |row: usize, table: &'static str| Error::NullValue {
+        column: name.to_owned(),
+        table: Some(table),
+        row,
+    };
+    if both_int {
+        let a = touches.cast(&DataType::Int64)?;
+        let b = conversions.cast(&DataType::Int64)?;
+        let (a, b) = (a.i64()?, b.i64()?);
+        let av: Vec<i64> = a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| null(i + 1, "touches")))
+            .collect::<Result<_>>()?;
+        let bv: Vec<i64> = b
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| null(i + 1, "conversions")))
+            .collect::<Result<_>>()?;
+        let mut uniq: Vec<i64> = av.iter().chain(&bv).copied().collect();
+        uniq.sort_unstable();
+        uniq.dedup();
+        let id = |v: &i64| uniq.binary_search(v).expect("present") as u32;
+        return Ok((av.iter().map(id).collect(), bv.iter().map(id).collect(), uniq.len()));
+    }
+    let a = touches.cast(&DataType::String)?;
+    let b = conversions.cast(&DataType::String)?;
+    let (a, b) = (a.str()?, b.str()?);
+    let mut map: HashMap<&str, u32> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut av = Vec::with_capacity(a.len());
+    for (i, v) in a.iter().enumerate() {
+        let v = v.ok_or_else(|| null(i + 1, "touches"))?;
+        av.push(*map.entry(v).or_insert_with(|| {
+            names.push(v);
+            (names.len() - 1) as u32
+        }));
+    }
+    let mut bv = Vec::with_capacity(b.len());
+    for (i, v) in b.iter().enumerate() {
+        let v = v.ok_or_else(|| null(i + 1, "conversions"))?;
+        bv.push(*map.entry(v).or_insert_with(|| {
+            names.push(v);
+            (names.len() - 1) as u32
+        }));
+    }
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| names[i as usize]);
+    let mut rank = vec![0u32; names.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    Ok((
+        av.iter().map(|&i| rank[i as usize]).collect(),
+        bv.iter().map(|&i| rank[i as usize]).collect(),
+        names.len(),
+    ))
+}
+
+/// Names of a text column interned in sorted order (so ids compare like names); nulls are `(none)`
+/// unless `required`.
+fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec<String>)> {
+    let s = match col.dtype() {
+        DataType::String => col.clone(),
+        dt if dt.is_primitive_numeric() || dt.is_bool() || dt == &DataType::Null => {
+            col.cast(&DataType::String)?
+        }
+        other => {
+            return Err(Error::ColumnType {
+                column: name.to_owned(),
+                expected: "text",
+                found: other.to_string(),
+            })
+        }
+    };
+    let s = s.str()?;
+    let mut map: HashMap<&str, u32> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut raw = Vec::with_capacity(s.len());
+    for (i, v) in s.iter().enumerate() {
+        let v = match v {
+            Some(v) if !v.trim().is_empty() => v.trim(),
+            _ if required => {
+                return Err(Error::NullValue { column: name.to_owned(), table: None, row: i + 1 })
+            }
+            _ => NONE_PLAYER,
+        };
+        let id = *map.entry(v).or_insert_with(|| {
+            names.push(v);
+            (names.len() - 1) as u32
+        });
+        raw.push(id);
+    }
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| names[i as usize].as_bytes());
+    let mut rank = vec![0u32; names.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let sorted: Vec<String> = order.iter().map(|&i| names[i as usize].to_owned()).collect();
+    Ok((raw.iter().map(|&i| rank[i as usize]).collect(), sorted))
+}
+
+/// Builds journeys from a touches table and a conversions table.
+pub fn journeys_from_events(
+    touches: &DataFrame,
+    conversions: &DataFrame,
+    opts: &EventOptions,
+) -> Result<Journeys> {
+    // Options first: a bad window fails before any data is read.
+    let default_lb = duration("lookback", &opts.lookback)?;
+    let mut kpi_lb: HashMap<&str, i64> = HashMap::new();
+    for (k, d) in &opts.lookback_by_kpi {
+        kpi_lb.insert(k.as_str(), duration("lookback", d)?);
+    }
+    let mut inter_lb: Vec<(&str, i64)> = Vec::new();
+    for (k, d) in &opts.interaction_lookback {
+        inter_lb.push((k.as_str(), duration("interaction_lookback", d)?));
+    }
+    if !inter_lb.is_empty() && !opts.dims.contains(&Dimension::Interaction) {
+        return Err(Error::InvalidOption {
+            option: "interaction_lookback",
+            value: format!("{:?}", opts.interaction_lookback),
+            reason: "needs the `interaction` dimension: add \"interaction\" to dims".into(),
+        });
+    }
+    if opts.max_touches == Some(0) {
+        return Err(Error::InvalidOption {
+            option: "max_touches",
+            value: "0".into(),
+            reason: "a journey keeps at least one touch".into(),
+        });
+    }
+
+    // Columns.
+    let n = touches.height();
+    let (p_touch, p_conv, _) = person_ids(
+        require(touches, &opts.person)?,
+        require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
+        &opts.person,
+    )?;
+    let t_touch = times_us(require(touches, &opts.time)?, &opts.time, &opts.tz)?;
+    let t_conv = times_us(
+        require(conversions, &opts.time).map_err(|e| rename_table(e, "conversions"))?,
+        &opts.time,
+        &opts.tz,
+    )?;
+    let mut dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)> = Vec::new();
+    let (ch, ch_names) = sorted_ids(require(touches, &opts.channel)?, &opts.channel, true)?;
+    dim_ids.push((Dimension::Channel, ch, ch_names));
+    for &d in &opts.dims {
+        if d == Dimension::Channel {
+            continue;
+        }
+        let (ids, names) = sorted_ids(require(touches, d.as_str())?, d.as_str(), false)?;
+        dim_ids.push((d, ids, names));
+    }
+    let (kpi_ids, kpi_names) = match conversions.column(&opts.kpi) {
+        Ok(col) => sorted_ids(col, &opts.kpi, true)?,
+        Err(_) if opts.kpi == "kpi" => (vec![0; conversions.height()], vec!["conversions".to_owned()]),
+        Err(_) => return Err(rename_table(require(conversions, &opts.kpi).unwrap_err(), "conversions")),
+    };
+    for k in kpi_lb.keys() {
+        if !kpi_names.iter().any(|n| n == k) {
+            return Err(Error::InvalidOption {
+                option: "lookback",
+                value: (*k).to_owned(),
+                reason: format!("no such KPI in the conversions table (it has: {})", kpi_names.join(", ")),
+            });
+        }
+    }
+    let values: Vec<f64> = match opts.value.as_deref() {
+        Some(v) => match conversions.column(v) {
+            Ok(col) => {
+                let c = f64_column(col, v)?;
+                c.f64()?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        let x = x.unwrap_or(0.0);
+                        if x.is_finite() && x >= 0.0 {
+                            Ok(x)
+                        } else {
+                            Err(touchpoint_core::Error::InvalidWeight {
+                                field: "value",
+                                row: i + 1,
+                                value: x,
+                            }
+                            .into())
+                        }
+                    })
+                    .collect::<Result<_>>()?
+            }
+            Err(_) if v == "value" => vec![0.0; conversions.height()],
+            Err(_) => return Err(rename_table(require(conversions, v).unwrap_err(), "conversions")),
+        },
+        None => vec![0.0; conversions.height()],
+    };
+
+    // Touch order: person, time, then names of channel, campaign, activity, actor, actor_group, interaction.
+    let mut slot = [usize::MAX; 6];
+    for (i, (d, _, _)) in dim_ids.iter().enumerate() {
+        slot[d.index()] = i;
+    }
+    let key = |i: usize| {
+        let mut k = [0u32; 6];
+        for (s, kk) in slot.iter().zip(k.iter_mut()) {
+            if *s != usize::MAX {
+                *kk = dim_ids[*s].1[i];
+            }
+        }
+        (p_touch[i], t_touch[i], k)
+    };
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by_key(|&i| key(i as usize));
+    let mut corder: Vec<u32> = (0..conversions.height() as u32).collect();
+    corder.sort_unstable_by_key(|&i| (p_conv[i as usize], kpi_ids[i as usize], t_conv[i as usize]));
+
+    // Interaction windows by interaction id.
+    let inter_slot = slot[Dimension::Interaction.index()];
+    let inter_window: Vec<Option<i64>> = if inter_slot == usize::MAX {
+        Vec::new()
+    } else {
+        dim_ids[inter_slot]
+            .2
+            .iter()
+            .map(|name| inter_lb.iter().find(|(k, _)| k == name).map(|(_, w)| *w))
+            .collect()
+    };
+
+    let inter_col: Option<&[u32]> = (inter_slot != usize::MAX).then(|| dim_ids[inter_slot].1.as_slice());
+
+    // Builder with vocabularies interned in sorted order (ids equal the ranks above).
+    let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
+    let mut b = JourneysBuilder::new(&dims, true);
+    b.reserve(conversions.height(), n);
+    for name in &kpi_names {
+        b.kpi_id(name);
+    }
+    for (d, ids, names) in &dim_ids {
+        for (id, name) in names.iter().enumerate() {
+            let first_row = ids.iter().position(|&x| x as usize == id).map_or(0, |r| r + 1);
+            b.player_id(*d, name, first_row)?;
+        }
+    }
+    for (d, ids, names) in &dim_ids {
+        let mut counts = vec![0.0; names.len()];
+        for &i in ids {
+            counts[i as usize] += 1.0;
+        }
+        b.set_input_touches(*d, counts);
+    }
+    let lookbacks: Vec<i64> =
+        kpi_names.iter().map(|k| kpi_lb.get(k.as_str()).copied().unwrap_or(default_lb)).collect();
+    let n_kpis = kpi_names.len();
+
+    let mut ti = 0usize; // cursor in `order`
+    let mut ci = 0usize; // cursor in `corder`
+    let mut window: Vec<u32> = Vec::new();
+    let mut conv_by_kpi: Vec<Vec<(i64, f64, f64)>> = vec![Vec::new(); n_kpis];
+    while ti < n || ci < corder.len() {
+        let next_touch_person = (ti < n).then(|| p_touch[order[ti] as usize]);
+        let next_conv_person = (ci < corder.len()).then(|| p_conv[corder[ci] as usize]);
+        let person = match (next_touch_person, next_conv_person) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
+        };
+        let t_start = ti;
+        while ti < n && p_touch[order[ti] as usize] == person {
+            ti += 1;
+        }
+        let my_touches = &order[t_start..ti];
+        for v in conv_by_kpi.iter_mut() {
+            v.clear();
+        }
+        while ci < corder.len() && p_conv[corder[ci] as usize] == person {
+            let r = corder[ci] as usize;
+            let list = &mut conv_by_kpi[kpi_ids[r] as usize];
+            match list.last_mut() {
+                Some(last) if last.0 == t_conv[r] => {
+                    last.1 += 1.0;
+                    last.2 += values[r];
+                }
+                _ => list.push((t_conv[r], 1.0, values[r])),
+            }
+            ci += 1;
+        }
+        if my_touches.is_empty() {
+            for (k, list) in conv_by_kpi.iter().enumerate() {
+                for &(_, c, v) in list {
+                    b.add_unattributed(k as u32, "unknown_person", c, v);
+                }
+            }
+            continue;
+        }
+        let times: Vec<i64> = my_touches.iter().map(|&i| t_touch[i as usize]).collect();
+        let t_last = *times.last().expect("non-empty");
+        let allowed = |i: u32, anchor: i64| -> bool {
+            match inter_col.map(|col| inter_window[col[i as usize] as usize]) {
+                Some(Some(w)) => t_touch[i as usize] > anchor - w,
+                _ => true,
+            }
+        };
+        for k in 0..n_kpis {
+            let lb = lookbacks[k];
+            let mut t_prev = i64::MIN;
+            for &(t, c, v) in &conv_by_kpi[k] {
+                let lower = t.saturating_sub(lb).max(t_prev);
+                let a = times.partition_point(|&x| x <= lower);
+                let z = times.partition_point(|&x| x <= t);
+                window.clear();
+                window.extend(my_touches[a..z].iter().copied().filter(|&i| allowed(i, t)));
+                t_prev = t;
+                if window.is_empty() {
+                    b.add_unattributed(k as u32, "no_touch_in_window", c, v);
+                    continue;
+                }
+                push_journey(&mut b, &window, &dim_ids, &t_touch, opts.max_touches, k as u32, c, v, 0.0, t)?;
+            }
+            let lower = t_prev.max(t_last.saturating_sub(lb));
+            let a = times.partition_point(|&x| x <= lower);
+            window.clear();
+            window.extend(my_touches[a..].iter().copied().filter(|&i| allowed(i, t_last)));
+            if !window.is_empty() {
+                push_journey(
+                    &mut b,
+                    &window,
+                    &dim_ids,
+                    &t_touch,
+                    opts.max_touches,
+                    k as u32,
+                    0.0,
+                    0.0,
+                    1.0,
+                    t_last,
+                )?;
+            }
+        }
+    }
+    Ok(b.build())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_journey(
+    b: &mut JourneysBuilder,
+    window: &[u32],
+    dim_ids: &[(Dimension, Vec<u32>, Vec<String>)],
+    t_touch: &[i64],
+    max_touches: Option<usize>,
+    kpi: u32,
+    conversions: f64,
+    value: f64,
+    nulls: f64,
+    t: i64,
+) -> Result<()> {
+    let keep = match max_touches {
+        Some(m) if window.len() > m => {
+            b.add_trimmed(kpi, (window.len() - m) as u64);
+            &window[window.len() - m..]
+        }
+        _ => window,
+    };
+    for &i in keep {
+        let mut ids = [0u32; 6];
+        for (d, col, _) in dim_ids {
+            ids[d.index()] = col[i as usize];
+        }
+        b.push_touch(ids, Some(t_touch[i as usize]));
+    }
+    b.finish_journey(0, kpi, conversions, value, nulls, Some(t))?;
+    Ok(())
+}
+
+fn rename_table(e: Error, table: &'static str) -> Error {
+    match e {
+        Error::MissingColumn { column, available, .. } => {
+            Error::MissingColumn { column, table: Some(table), available }
+        }
+        Error::NullValue { column, row, .. } => Error::NullValue { column, table: Some(table), row },
+        other => other,
+    }
+}

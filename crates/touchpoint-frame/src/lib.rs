@@ -1,0 +1,16 @@
+//! Touchpoint's polars edge: path tables and event logs in as [`touchpoint_core::Journeys`], results
+//! out as DataFrames; CSV and Parquet, read lazily.
+pub mod error;
+pub mod paths;
+pub mod table;
+
+pub use error::{Error, Result};
+pub use paths::{journeys_from_path_file, journeys_from_paths, paths_frame, read_table, PathOptions};
+pub use polars;
+pub use table::{
+    contribution_frame, contribution_summary_frame, credits_frame, position_credits_frame,
+    removal_effects_frame, social_frame, standard_errors_frame, summary_frame, transitions_frame,
+    unattributed_frame,
+};
+pub mod events;
+pub use events::{journeys_from_events, times_us, EventOptions};

@@ -1,0 +1,192 @@
+//! Column access with typed errors, and results as DataFrames.
+use polars::prelude::*;
+use touchpoint_core::{Attribution, Journeys};
+
+use crate::error::{Error, Result};
+
+/// The column `name` of `df`, or an error listing the columns there are.
+pub fn require<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(|_| Error::MissingColumn {
+        column: name.to_owned(),
+        table: None,
+        available: df.get_column_names().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// The column as strings (strings only; other types are a typed error).
+pub fn str_column(col: &Column, name: &str) -> Result<Column> {
+    match col.dtype() {
+        DataType::String => Ok(col.clone()),
+        other => {
+            Err(Error::ColumnType { column: name.to_owned(), expected: "text", found: other.to_string() })
+        }
+    }
+}
+
+/// The column as f64 (any numeric type; text is a typed error).
+pub fn f64_column(col: &Column, name: &str) -> Result<Column> {
+    let dt = col.dtype();
+    if dt.is_primitive_numeric() || dt.is_bool() {
+        Ok(col.cast(&DataType::Float64)?)
+    } else if dt == &DataType::Null {
+        Ok(col.cast(&DataType::Float64)?)
+    } else {
+        Err(Error::ColumnType { column: name.to_owned(), expected: "numeric", found: dt.to_string() })
+    }
+}
+
+fn strings(name: &str, v: Vec<String>) -> Column {
+    Column::new(name.into(), v)
+}
+
+fn floats(name: &str, v: Vec<f64>) -> Column {
+    Column::new(name.into(), v)
+}
+
+/// Credit rows: `model, kpi, <by>, conversions, value, share`.
+pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
+    let c = &r.credits;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", c.iter().map(|x| x.model.clone()).collect()),
+        strings("kpi", c.iter().map(|x| x.kpi.clone()).collect()),
+        strings(r.by.as_str(), c.iter().map(|x| x.player.clone()).collect()),
+        floats("conversions", c.iter().map(|x| x.conversions).collect()),
+        floats("value", c.iter().map(|x| x.value).collect()),
+        Column::new("share".into(), c.iter().map(|x| x.share).collect::<Vec<Option<f64>>>()),
+    ])?)
+}
+
+/// Removal effects: `model, kpi, <by>, removal_effect, value_removal_effect`.
+pub fn removal_effects_frame(r: &Attribution) -> Result<DataFrame> {
+    let e = &r.removal_effects;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", e.iter().map(|x| x.model.clone()).collect()),
+        strings("kpi", e.iter().map(|x| x.kpi.clone()).collect()),
+        strings(r.by.as_str(), e.iter().map(|x| x.player.clone()).collect()),
+        floats("removal_effect", e.iter().map(|x| x.removal_effect).collect()),
+        floats("value_removal_effect", e.iter().map(|x| x.value_removal_effect).collect()),
+    ])?)
+}
+
+/// Transition probabilities of one model and KPI (all when `None`): `from, to, probability`
+/// (with `model, kpi` first when unfiltered).
+pub fn transitions_frame(r: &Attribution, model: Option<&str>, kpi: Option<&str>) -> Result<DataFrame> {
+    let rows: Vec<_> = r
+        .transitions
+        .iter()
+        .filter(|t| model.is_none_or(|m| t.model == m) && kpi.is_none_or(|k| t.kpi == k))
+        .collect();
+    let mut cols = Vec::new();
+    if model.is_none() || kpi.is_none() {
+        cols.push(strings("model", rows.iter().map(|x| x.model.clone()).collect()));
+        cols.push(strings("kpi", rows.iter().map(|x| x.kpi.clone()).collect()));
+    }
+    cols.push(strings("from", rows.iter().map(|x| x.from.clone()).collect()));
+    cols.push(strings("to", rows.iter().map(|x| x.to.clone()).collect()));
+    cols.push(floats("probability", rows.iter().map(|x| x.probability).collect()));
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// Standard errors: `model, kpi, <by>, se`.
+pub fn standard_errors_frame(r: &Attribution) -> Result<DataFrame> {
+    let e = &r.standard_errors;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", e.iter().map(|x| x.model.clone()).collect()),
+        strings("kpi", e.iter().map(|x| x.kpi.clone()).collect()),
+        strings(r.by.as_str(), e.iter().map(|x| x.player.clone()).collect()),
+        floats("se", e.iter().map(|x| x.se).collect()),
+    ])?)
+}
+
+/// Ordered-Shapley credit by position: `model, kpi, <by>, position, conversions, value`.
+pub fn position_credits_frame(r: &Attribution) -> Result<DataFrame> {
+    let e = &r.position_credits;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", e.iter().map(|x| x.model.clone()).collect()),
+        strings("kpi", e.iter().map(|x| x.kpi.clone()).collect()),
+        strings(r.by.as_str(), e.iter().map(|x| x.player.clone()).collect()),
+        Column::new("position".into(), e.iter().map(|x| x.position).collect::<Vec<u32>>()),
+        floats("conversions", e.iter().map(|x| x.conversions).collect()),
+        floats("value", e.iter().map(|x| x.value).collect()),
+    ])?)
+}
+
+/// The ingestion summary: `kpi, touches, journeys, null_journeys, conversions, attributed, unattributed,
+/// trimmed_touches`.
+pub fn summary_frame(j: &Journeys) -> Result<DataFrame> {
+    summary_rows_frame(&j.summary())
+}
+
+/// [`summary_frame`] from summary rows.
+pub fn summary_rows_frame(s: &[touchpoint_core::KpiSummary]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        strings("kpi", s.iter().map(|x| x.kpi.clone()).collect()),
+        Column::new("touches".into(), s.iter().map(|x| x.touches).collect::<Vec<u64>>()),
+        Column::new("journeys".into(), s.iter().map(|x| x.journeys).collect::<Vec<u64>>()),
+        Column::new("null_journeys".into(), s.iter().map(|x| x.null_journeys).collect::<Vec<u64>>()),
+        floats("conversions", s.iter().map(|x| x.conversions).collect()),
+        floats("attributed", s.iter().map(|x| x.attributed).collect()),
+        floats("unattributed", s.iter().map(|x| x.unattributed).collect()),
+        Column::new("trimmed_touches".into(), s.iter().map(|x| x.trimmed_touches).collect::<Vec<u64>>()),
+    ])?)
+}
+
+/// The unattributed table: `kpi, reason, conversions, value`.
+pub fn unattributed_frame(u: &[touchpoint_core::Unattributed]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        strings("kpi", u.iter().map(|x| x.kpi.clone()).collect()),
+        strings("reason", u.iter().map(|x| x.reason.clone()).collect()),
+        floats("conversions", u.iter().map(|x| x.conversions).collect()),
+        floats("value", u.iter().map(|x| x.value).collect()),
+    ])?)
+}
+
+/// Contribution rows: `model, <by>, kpi, function, conversions, value`.
+pub fn contribution_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
+    let r = &rep.rows;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", r.iter().map(|x| x.model.clone()).collect()),
+        strings(rep.by.as_str(), r.iter().map(|x| x.player.clone()).collect()),
+        strings("kpi", r.iter().map(|x| x.kpi.clone()).collect()),
+        strings("function", r.iter().map(|x| x.function.clone()).collect()),
+        floats("conversions", r.iter().map(|x| x.conversions).collect()),
+        floats("value", r.iter().map(|x| x.value).collect()),
+    ])?)
+}
+
+/// Contribution summary: `model, <by>, value, value_share, touches, value_per_touch, cost, roi`
+/// (+ `social` by channel).
+pub fn contribution_summary_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
+    let s = &rep.summary;
+    let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+    let mut cols = vec![
+        strings("model", s.iter().map(|x| x.model.clone()).collect()),
+        strings(rep.by.as_str(), s.iter().map(|x| x.player.clone()).collect()),
+        floats("value", s.iter().map(|x| x.value).collect()),
+        opt("value_share", s.iter().map(|x| x.value_share).collect()),
+        floats("touches", s.iter().map(|x| x.touches).collect()),
+        opt("value_per_touch", s.iter().map(|x| x.value_per_touch).collect()),
+        opt("cost", s.iter().map(|x| x.cost).collect()),
+        opt("roi", s.iter().map(|x| x.roi).collect()),
+    ];
+    if rep.by == touchpoint_core::Dimension::Channel {
+        cols.push(Column::new(
+            "social".into(),
+            s.iter().map(|x| x.social.unwrap_or(false)).collect::<Vec<bool>>(),
+        ));
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// Social vs non-social totals: `model, social, value, value_share, cost, roi`.
+pub fn social_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
+    let s = &rep.social;
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", s.iter().map(|x| x.model.clone()).collect()),
+        Column::new("social".into(), s.iter().map(|x| x.social).collect::<Vec<bool>>()),
+        floats("value", s.iter().map(|x| x.value).collect()),
+        Column::new("value_share".into(), s.iter().map(|x| x.value_share).collect::<Vec<Option<f64>>>()),
+        floats("cost", s.iter().map(|x| x.cost).collect()),
+        Column::new("roi".into(), s.iter().map(|x| x.roi).collect::<Vec<Option<f64>>>()),
+    ])?)
+}

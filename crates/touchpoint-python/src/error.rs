@@ -1,0 +1,76 @@
+//! One mapping from the crates' errors to the Python exceptions of `touchpoint.exceptions`.
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
+use pyo3::prelude::*;
+use touchpoint_core::Error as CoreError;
+use touchpoint_frame::Error as FrameError;
+
+/// Any error of ours on its way to Python.
+#[derive(Debug)]
+pub enum PyTpErr {
+    /// From touchpoint-core.
+    Core(CoreError),
+    /// From touchpoint-frame.
+    Frame(FrameError),
+}
+
+impl From<CoreError> for PyTpErr {
+    fn from(e: CoreError) -> Self {
+        PyTpErr::Core(e)
+    }
+}
+
+impl From<FrameError> for PyTpErr {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Core(c) => PyTpErr::Core(c),
+            other => PyTpErr::Frame(other),
+        }
+    }
+}
+
+/// The exception class (in `touchpoint.exceptions`) for a core error.
+fn core_class(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::InvalidParameter { .. }
+        | CoreError::UnknownModel { .. }
+        | CoreError::UnknownDimension { .. } => "ParameterError",
+        CoreError::NoTimes | CoreError::Unsupported { .. } => "UnsupportedError",
+        CoreError::GoalBook { .. } | CoreError::UnknownKpi { .. } => "GoalBookError",
+        _ => "InputError",
+    }
+}
+
+fn raise(class: &str, message: String) -> PyErr {
+    Python::attach(|py| {
+        let made = py
+            .import("touchpoint.exceptions")
+            .and_then(|m| m.getattr(class))
+            .and_then(|cls| cls.call1((message.clone(),)));
+        match made {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(_) => PyRuntimeError::new_err(message),
+        }
+    })
+}
+
+impl From<PyTpErr> for PyErr {
+    fn from(e: PyTpErr) -> PyErr {
+        match e {
+            PyTpErr::Core(CoreError::Interrupted) => PyKeyboardInterrupt::new_err("interrupted"),
+            PyTpErr::Core(c) => raise(core_class(&c), c.to_string()),
+            PyTpErr::Frame(f) => {
+                let class = match &f {
+                    FrameError::MissingColumn { .. } | FrameError::ColumnType { .. } => "ColumnError",
+                    FrameError::Read { .. } => "ReadError",
+                    FrameError::InvalidOption { .. } => "ParameterError",
+                    FrameError::Polars(_) => "TouchpointError",
+                    _ => "InputError",
+                };
+                raise(class, f.to_string())
+            }
+        }
+    }
+}
+
+/// Result alias for bindings.
+pub type PyTpResult<T> = Result<T, PyTpErr>;

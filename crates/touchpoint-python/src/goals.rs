@@ -1,0 +1,93 @@
+//! Goal books and contribution reports for Python.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3_polars::PyDataFrame;
+use touchpoint_core::{contribution as value_attribution, ContributionReport, GoalBook};
+use touchpoint_frame as frame;
+
+use crate::attribution::PyAttribution;
+use crate::error::PyTpErr;
+
+/// An attribution valued with a goal book.
+#[pyclass(module = "touchpoint._touchpoint", name = "ContributionReport", frozen, skip_from_py_object)]
+#[derive(Clone, Debug)]
+pub struct PyContribution {
+    inner: Arc<ContributionReport>,
+}
+
+fn frame_result(df: frame::Result<polars::prelude::DataFrame>) -> PyResult<PyDataFrame> {
+    Ok(PyDataFrame(df.map_err(PyTpErr::from)?))
+}
+
+#[pymethods]
+impl PyContribution {
+    /// Long rows: model, <by>, kpi, function, conversions, value.
+    fn rows(&self) -> PyResult<PyDataFrame> {
+        frame_result(frame::contribution_frame(&self.inner))
+    }
+
+    /// Per model and player: value, value_share, touches, value_per_touch, cost, roi (+ social).
+    fn summary(&self) -> PyResult<PyDataFrame> {
+        frame_result(frame::contribution_summary_frame(&self.inner))
+    }
+
+    /// Social vs non-social totals per model (by channel only).
+    fn social(&self) -> PyResult<PyDataFrame> {
+        frame_result(frame::social_frame(&self.inner))
+    }
+
+    /// Things to know.
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+
+    /// The player dimension.
+    fn by(&self) -> &'static str {
+        self.inner.by.as_str()
+    }
+
+    /// The report as JSON.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&*self.inner)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+    }
+}
+
+/// Loads a goal book (TOML or JSON) and returns it as JSON, validated.
+#[pyfunction]
+pub fn load_goal_book(path: std::path::PathBuf) -> PyResult<String> {
+    let book = GoalBook::load(&path).map_err(PyTpErr::from)?;
+    Ok(serde_json::to_string(&book).expect("goal books serialise"))
+}
+
+/// Validates a goal book given as JSON and returns it normalised.
+#[pyfunction]
+pub fn validate_goal_book(json: &str) -> PyResult<String> {
+    let book = GoalBook::from_json(json, "(in memory)").map_err(PyTpErr::from)?;
+    Ok(serde_json::to_string(&book).expect("goal books serialise"))
+}
+
+/// Values an attribution with a goal book (JSON); `costs` (JSON object) overrides the book's costs.
+#[pyfunction]
+#[pyo3(signature = (attribution, goals, costs=None))]
+pub fn contribution(
+    attribution: &PyAttribution,
+    goals: &str,
+    costs: Option<&str>,
+) -> PyResult<PyContribution> {
+    let book = GoalBook::from_json(goals, "(in memory)").map_err(PyTpErr::from)?;
+    let costs: Option<BTreeMap<String, f64>> = costs
+        .map(|c| {
+            serde_json::from_str(c).map_err(|e| {
+                PyTpErr::Core(touchpoint_core::Error::GoalBook {
+                    source_name: "costs".into(),
+                    reason: e.to_string(),
+                })
+            })
+        })
+        .transpose()?;
+    let rep = value_attribution(attribution.inner(), &book, costs.as_ref()).map_err(PyTpErr::from)?;
+    Ok(PyContribution { inner: Arc::new(rep) })
+}

@@ -1,0 +1,163 @@
+//! `Journeys` for Python: built from path tables (DataFrames or files), read back as DataFrames.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3_polars::PyDataFrame;
+use touchpoint_core::{Dimension, Journeys};
+use touchpoint_frame::{
+    journeys_from_events, journeys_from_path_file, journeys_from_paths, paths_frame, summary_frame,
+    unattributed_frame, EventOptions, PathOptions,
+};
+
+use crate::error::{PyTpErr, PyTpResult};
+
+/// Weighted journeys in columns, read once and used by every model.
+#[pyclass(module = "touchpoint._touchpoint", name = "Journeys", frozen, skip_from_py_object)]
+#[derive(Clone, Debug)]
+pub struct PyJourneys {
+    pub(crate) inner: Arc<Journeys>,
+}
+
+fn delimiter_byte(delimiter: &str) -> PyTpResult<u8> {
+    match delimiter.as_bytes() {
+        [b] => Ok(*b),
+        _ => Err(PyTpErr::Frame(touchpoint_frame::Error::InvalidOption {
+            option: "delimiter",
+            value: delimiter.to_owned(),
+            reason: "the CSV delimiter must be a single byte, such as \",\" or \";\"".into(),
+        })),
+    }
+}
+
+#[pymethods]
+impl PyJourneys {
+    /// Reads a path table held in a polars DataFrame.
+    #[staticmethod]
+    #[pyo3(signature = (df, path, conversions, value, nulls, sep, kpi))]
+    fn from_paths_frame(
+        py: Python<'_>,
+        df: PyDataFrame,
+        path: String,
+        conversions: String,
+        value: Option<String>,
+        nulls: Option<String>,
+        sep: String,
+        kpi: String,
+    ) -> PyResult<Self> {
+        let opts = PathOptions { path, conversions, value, nulls, sep, kpi, delimiter: b',' };
+        let j = py.detach(|| journeys_from_paths(&df.0, &opts)).map_err(PyTpErr::from)?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    /// Reads a path table from a CSV or Parquet file.
+    #[staticmethod]
+    #[pyo3(signature = (file, path, conversions, value, nulls, sep, kpi, delimiter))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_paths_file(
+        py: Python<'_>,
+        file: PathBuf,
+        path: String,
+        conversions: String,
+        value: Option<String>,
+        nulls: Option<String>,
+        sep: String,
+        kpi: String,
+        delimiter: &str,
+    ) -> PyResult<Self> {
+        let delimiter = delimiter_byte(delimiter)?;
+        let opts = PathOptions { path, conversions, value, nulls, sep, kpi, delimiter };
+        let j = py.detach(|| journeys_from_path_file(&file, &opts)).map_err(PyTpErr::from)?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    /// Builds journeys from a touches table and a conversions table (polars DataFrames).
+    #[staticmethod]
+    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_events_frames(
+        py: Python<'_>,
+        touches: PyDataFrame,
+        conversions: PyDataFrame,
+        person: String,
+        time: String,
+        channel: String,
+        kpi: String,
+        value: Option<String>,
+        lookback: String,
+        lookback_by_kpi: Vec<(String, String)>,
+        dims: Vec<String>,
+        interaction_lookback: Vec<(String, String)>,
+        max_touches: Option<usize>,
+        tz: String,
+    ) -> PyResult<Self> {
+        let dims = dims
+            .iter()
+            .map(|d| d.parse::<Dimension>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PyTpErr::from)?;
+        let opts = EventOptions {
+            person,
+            time,
+            channel,
+            kpi,
+            value,
+            dims,
+            lookback,
+            lookback_by_kpi,
+            interaction_lookback,
+            max_touches,
+            tz,
+        };
+        let j =
+            py.detach(|| journeys_from_events(&touches.0, &conversions.0, &opts)).map_err(PyTpErr::from)?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    /// The journeys as a path table: kpi, path, total_conversions, total_conversion_value, total_null.
+    #[pyo3(signature = (sep=">"))]
+    fn to_paths(&self, sep: &str) -> PyResult<PyDataFrame> {
+        Ok(PyDataFrame(paths_frame(&self.inner, sep).map_err(PyTpErr::from)?))
+    }
+
+    /// The ingestion summary, one row per KPI.
+    fn summary(&self) -> PyResult<PyDataFrame> {
+        Ok(PyDataFrame(summary_frame(&self.inner).map_err(PyTpErr::from)?))
+    }
+
+    /// Conversions that entered without a journey: kpi, reason, conversions, value.
+    fn unattributed(&self) -> PyResult<PyDataFrame> {
+        Ok(PyDataFrame(unattributed_frame(self.inner.unattributed()).map_err(PyTpErr::from)?))
+    }
+
+    /// KPI names.
+    fn kpis(&self) -> Vec<String> {
+        self.inner.kpis().names().to_vec()
+    }
+
+    /// Player names of a dimension.
+    fn players(&self, by: &str) -> PyResult<Vec<String>> {
+        let dim: Dimension = by.parse().map_err(PyTpErr::from)?;
+        Ok(self.inner.player_names(dim))
+    }
+
+    /// Number of touches over all journeys.
+    fn n_touches(&self) -> usize {
+        self.inner.touch_count()
+    }
+
+    /// Whether touches carry times.
+    fn has_times(&self) -> bool {
+        self.inner.has_times()
+    }
+
+    /// Concatenation of two stores (ids remapped, summaries added).
+    fn merge(&self, other: &PyJourneys) -> PyResult<Self> {
+        let j = (*self.inner).clone().merge((*other.inner).clone()).map_err(PyTpErr::from)?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}

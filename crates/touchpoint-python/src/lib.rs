@@ -1,0 +1,30 @@
+//! Python bindings of Touchpoint: conversions, error mapping and thin wrappers only.
+//! Everything that computes lives in touchpoint-core and touchpoint-frame.
+mod attribution;
+mod control;
+mod error;
+mod goals;
+mod journeys;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+mod _touchpoint {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::attribution::{attribute, choose_order, model_names, validate_model, PyAttribution};
+    #[pymodule_export]
+    use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
+    #[pymodule_export]
+    use crate::journeys::PyJourneys;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// Keeps `Python` in scope for the macro-generated code of sibling modules.
+#[allow(dead_code)]
+fn _python_in_scope(_: Python<'_>) {}

@@ -1,0 +1,45 @@
+"""Touchpoint: how every channel, campaign and person contributes to an organisation's goals.
+
+>>> import touchpoint as tp
+>>> j = tp.Journeys.from_paths("paths.csv", delimiter=";")          # doctest: +SKIP
+>>> r = tp.attribute(j, models=["first_touch", "linear", "markov"])  # doctest: +SKIP
+>>> r.to_polars()                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from . import models
+from ._touchpoint import __version__
+from .attribution import Attribution, OrderChoice, attribute, choose_order
+from .exceptions import (
+    ColumnError,
+    GoalBookError,
+    InputError,
+    ParameterError,
+    ReadError,
+    TouchpointError,
+    UnsupportedError,
+)
+from .goals import ContributionReport, GoalBook, Kpi, contribution
+from .journeys import Journeys
+
+__all__ = [
+    "__version__",
+    "Journeys",
+    "Attribution",
+    "OrderChoice",
+    "attribute",
+    "choose_order",
+    "Kpi",
+    "GoalBook",
+    "ContributionReport",
+    "contribution",
+    "models",
+    "TouchpointError",
+    "InputError",
+    "ColumnError",
+    "ParameterError",
+    "UnsupportedError",
+    "GoalBookError",
+    "ReadError",
+]

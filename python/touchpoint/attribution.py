@@ -1,0 +1,205 @@
+"""Running models over journeys, and the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from . import _touchpoint
+from .journeys import Journeys
+from .models import Model, from_spec, to_spec
+
+__all__ = ["attribute", "Attribution", "choose_order", "OrderChoice"]
+
+DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley")
+
+
+class _Progress:
+    """A one-line progress report on stderr, rewritten in place."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        pct = 100 * done // total if total else 100
+        line = f"\r{stage}: {done}/{total} ({pct}%)"
+        if line != self._last:
+            sys.stderr.write(line + ("\n" if done >= total else ""))
+            sys.stderr.flush()
+            self._last = line
+
+
+def attribute(
+    journeys: Journeys,
+    models: Sequence[str | Model] = DEFAULT_MODELS,
+    by: str = "channel",
+    progress: bool = False,
+) -> Attribution:
+    """Credits every KPI's conversions and value to players, with each model.
+
+    Args:
+        journeys: the journeys.
+        models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``).
+        by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
+        progress: report progress on stderr.
+
+    Returns:
+        An :class:`Attribution`.
+
+    Raises:
+        ParameterError: unknown model name or dimension, bad parameters.
+        UnsupportedError: a model cannot run on this data.
+        KeyboardInterrupt: the run was interrupted.
+
+    Example:
+        >>> r = tp.attribute(j, models=["linear", tp.models.Markov(order=2)])  # doctest: +SKIP
+    """
+    if isinstance(models, (str, Model)):
+        models = [models]
+    specs = [to_spec(m) for m in models]
+    cb = _Progress() if progress else None
+    return Attribution(_touchpoint.attribute(journeys._inner, specs, by, cb))
+
+
+class Attribution:
+    """Credit per (model, KPI, player), model details, and what could not be attributed."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _touchpoint.Attribution) -> None:
+        self._inner = inner
+
+    @property
+    def by(self) -> str:
+        """The player dimension."""
+        return self._inner.by()
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """The models run, by label, with every parameter."""
+        return {label: from_spec(spec) for label, spec in self._inner.models()}
+
+    def to_polars(self) -> pl.DataFrame:
+        """Columns: model, kpi, <by>, conversions, value, share."""
+        return self._inner.credits()
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_polars` as a pandas DataFrame (needs pandas and pyarrow)."""
+        return self.to_polars().to_pandas()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole result as plain Python data."""
+        return json.loads(self._inner.to_json())
+
+    @property
+    def unattributed(self) -> pl.DataFrame:
+        """Conversions without journeys: kpi, reason, conversions, value."""
+        return self._inner.unattributed()
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """The journeys' ingestion summary."""
+        return self._inner.summary()
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things to know about this result."""
+        return self._inner.warnings()
+
+    def removal_effects(self) -> pl.DataFrame:
+        """Markov removal effects: model, kpi, <by>, removal_effect, value_removal_effect."""
+        return self._inner.removal_effects()
+
+    def transition_matrix(self, model: str = "markov", kpi: str | None = None) -> pl.DataFrame:
+        """Transition probabilities of a Markov model for one KPI: from, to, probability.
+
+        Args:
+            model: the model label (``"markov"``, or ``"markov(order=2)"`` when several ran).
+            kpi: the KPI; may be omitted when there is one.
+        """
+        if kpi is None:
+            kpis = self.to_polars()["kpi"].unique(maintain_order=True).to_list()
+            if len(kpis) != 1:
+                from .exceptions import ParameterError
+
+                raise ParameterError(f"name the KPI: this result has {', '.join(kpis)}")
+            kpi = kpis[0]
+        labels = [label for label, _ in self._inner.models()]
+        if model not in labels:
+            from .exceptions import ParameterError
+
+            raise ParameterError(f"no model `{model}` in this result; it has: {', '.join(labels)}")
+        return self._inner.transitions(model, kpi)
+
+    def standard_errors(self) -> pl.DataFrame:
+        """Standard errors of sampled credit (sampled Shapley): model, kpi, <by>, se."""
+        return self._inner.standard_errors()
+
+    def position_credits(self) -> pl.DataFrame:
+        """Ordered Shapley credit by first position: model, kpi, <by>, position, conversions, value."""
+        return self._inner.position_credits()
+
+    def plot(self, kpi: str | None = None, value: str = "share") -> Any:
+        """Grouped bars of credit by player and model for one KPI; returns the matplotlib Figure."""
+        from .plotting import credit_bars
+
+        return credit_bars(self, kpi, value)
+
+    def comparison_table(self) -> str:
+        """Players x models, credited conversions, per KPI, as text."""
+        return self._inner.comparison_table()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_from_json, (self._inner.to_json(),))
+
+    def __repr__(self) -> str:
+        df = self.to_polars()
+        labels = ", ".join(label for label, _ in self._inner.models())
+        kpis = df["kpi"].n_unique() if df.height else 0
+        return f"Attribution(by={self.by!r}, models=[{labels}], {kpis} KPI(s), {df.height} rows)"
+
+
+def _from_json(text: str) -> Attribution:
+    return Attribution(_touchpoint.Attribution.from_json(text))
+
+
+@dataclass(frozen=True)
+class OrderChoice:
+    """Cross-validated AUC per Markov order."""
+
+    table: pl.DataFrame
+    suggested: int
+
+
+def choose_order(
+    journeys: Journeys,
+    max_order: int = 4,
+    folds: int = 5,
+    seed: int = 0,
+    kpi: str | None = None,
+    by: str = "channel",
+    progress: bool = False,
+) -> OrderChoice:
+    """Chooses the Markov order by k-fold cross-validation (AUC of predicted conversion).
+
+    Args:
+        journeys: journeys with null (non-converting) records.
+        max_order: highest order tried.
+        folds: number of folds (>= 2).
+        seed: seed of the fold split.
+        kpi: the KPI (may be omitted when there is one).
+        by: the player dimension.
+        progress: report progress on stderr.
+
+    Returns:
+        An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested``.
+    """
+    cb = _Progress() if progress else None
+    rows, suggested = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)
+    table = pl.DataFrame(rows, schema={"order": pl.UInt32, "auc": pl.Float64}, orient="row")
+    return OrderChoice(table=table, suggested=suggested)

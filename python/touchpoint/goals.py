@@ -1,0 +1,203 @@
+"""Business goals: KPIs valued in money and owned by functions, costs, social channels; and the
+contribution report that values an attribution with them."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import polars as pl
+
+from . import _touchpoint
+from .attribution import Attribution
+
+__all__ = ["Kpi", "GoalBook", "ContributionReport", "contribution"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A goal of the organisation.
+
+    Args:
+        name: the KPI's name, as in the journeys.
+        function: the business function that owns it (marketing, sales, service, hr, ...).
+        unit_value: money per conversion; when None the value from the data is used.
+        unit: display unit, e.g. ``"ticket"``.
+    """
+
+    name: str
+    function: str = "unassigned"
+    unit_value: float | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class GoalBook:
+    """The KPIs, the costs of the analysis window per player, and the social channels.
+
+    Args:
+        kpis: the KPIs (names unique).
+        costs: cost per player name (channel, campaign, actor, ...) for the analysis window.
+        social: channel names that count as social.
+
+    Raises:
+        GoalBookError: a KPI without a name or defined twice, a negative unit value or cost.
+
+    Example:
+        >>> goals = tp.GoalBook([tp.Kpi("sales", function="sales")], costs={"search": 5000.0})
+    """
+
+    kpis: Sequence[Kpi]
+    costs: Mapping[str, float] = field(default_factory=dict)
+    social: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kpis", tuple(self.kpis))
+        object.__setattr__(self, "costs", dict(self.costs))
+        object.__setattr__(self, "social", tuple(self.social))
+        _touchpoint.validate_goal_book(self.to_json())
+
+    def to_json(self) -> str:
+        """The goal book as JSON (the format `load` reads from .json files)."""
+        return json.dumps(
+            {"kpi": [asdict(k) for k in self.kpis], "costs": dict(self.costs), "social": list(self.social)}
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> GoalBook:
+        """Loads a goal book from a TOML or JSON file.
+
+        Raises:
+            GoalBookError: the file is malformed; the message names the file and key.
+        """
+        data = json.loads(_touchpoint.load_goal_book(os.fspath(path)))
+        return cls(
+            kpis=[Kpi(**k) for k in data.get("kpi", [])],
+            costs=data.get("costs", {}),
+            social=data.get("social", []),
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+
+def contribution(
+    result: Attribution, goals: GoalBook, costs: Mapping[str, float] | pl.DataFrame | Any = None
+) -> ContributionReport:
+    """Values an attribution with a goal book: money per player and KPI, totals per player across
+    functions, touches, value per touch, cost and ROI, social vs non-social totals (by channel).
+
+    Args:
+        result: an :class:`Attribution`.
+        goals: the :class:`GoalBook`.
+        costs: overrides the goal book's costs: a dict, or a DataFrame with a player column and a
+            ``cost`` column.
+
+    Returns:
+        A :class:`ContributionReport`.
+
+    Raises:
+        GoalBookError: a KPI of the attribution is missing from the goal book, or a cost is negative.
+    """
+    cost_json = None
+    if costs is not None:
+        if not isinstance(costs, Mapping):
+            from ._frames import as_polars
+
+            df = as_polars(costs, "costs")
+            key = next(c for c in df.columns if c != "cost")
+            costs = dict(
+                zip(df[key].cast(pl.String).to_list(), df["cost"].cast(pl.Float64).to_list(), strict=False)
+            )
+        cost_json = json.dumps({str(k): float(v) for k, v in costs.items()})
+    return ContributionReport(_touchpoint.contribution(result._inner, goals.to_json(), cost_json))
+
+
+class ContributionReport:
+    """An attribution valued with a goal book. ``to_polars()`` is long (one row per model, player and
+    KPI); ``summary()`` is per model and player."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _touchpoint.ContributionReport) -> None:
+        self._inner = inner
+
+    @property
+    def by(self) -> str:
+        """The player dimension."""
+        return self._inner.by()
+
+    def to_polars(self) -> pl.DataFrame:
+        """Columns: model, <by>, kpi, function, conversions, value (money)."""
+        return self._inner.rows()
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_polars` as pandas."""
+        return self.to_polars().to_pandas()
+
+    def summary(self) -> pl.DataFrame:
+        """Per model and player: value, value_share, touches, value_per_touch, cost, roi (+ social by
+        channel). ROI is null at zero or unknown cost."""
+        return self._inner.summary()
+
+    def social(self) -> pl.DataFrame:
+        """Social vs non-social totals per model: model, social, value, value_share, cost, roi."""
+        return self._inner.social()
+
+    def by_function(self) -> pl.DataFrame:
+        """Value per model, player and business function."""
+        return (
+            self.to_polars()
+            .group_by(["model", self.by, "function"], maintain_order=True)
+            .agg(pl.col("value").sum())
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things to know (costs for players that never appear, KPIs without conversions...)."""
+        return self._inner.warnings()
+
+    def plot(self, model: str | None = None) -> Any:
+        """Stacked bars of value by player and function for one model (the first by default).
+
+        Returns:
+            The matplotlib Figure (``plt.show()`` is not called).
+        """
+        from .plotting import contribution_bars
+
+        return contribution_bars(self, model)
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        models = s["model"].unique(maintain_order=True).to_list()
+        kpis = self.to_polars()["kpi"].unique(maintain_order=True).to_list()
+        title = f"<b>Contribution report</b> by {html.escape(self.by)}"
+        parts = [f"<p>{title}; KPIs: {html.escape(', '.join(kpis))}</p>"]
+        for m in models:
+            rows = s.filter(pl.col("model") == m).sort("value", descending=True)
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in rows.columns if c != "model")
+            body = ""
+            for r in rows.iter_rows(named=True):
+                cells = "".join(f"<td>{_fmt(r[c])}</td>" for c in rows.columns if c != "model")
+                body += f"<tr>{cells}</tr>"
+            parts.append(
+                f"<p>{html.escape(m)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        models, players = s["model"].n_unique(), s[self.by].n_unique()
+        return f"ContributionReport(by={self.by!r}, models={models}, players={players})"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "&ndash;"
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
+    return html.escape(str(v))

@@ -1,0 +1,203 @@
+"""Journeys: the weighted touch sequences every model reads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import _touchpoint
+from ._frames import as_polars, is_file_path
+
+__all__ = ["Journeys"]
+
+_DEFAULT_VALUE = "total_conversion_value"
+
+
+def _read(table: Any, what: str) -> pl.DataFrame:
+    """A DataFrame from a DataFrame or a CSV/Parquet file (scanned lazily)."""
+    if is_file_path(table):
+        path = Path(table)
+        if not path.exists():
+            from .exceptions import ReadError
+
+            raise ReadError(f"cannot read `{path}`: no such file")
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return pl.scan_parquet(path).collect()
+        if suffix in (".csv", ".txt", ".tsv"):
+            return pl.scan_csv(path, try_parse_dates=False).collect()
+        from .exceptions import InputError
+
+        raise InputError(f"cannot tell the format of `{path}`: expected a .csv or .parquet file")
+    return as_polars(table, what)
+
+
+_DEFAULT_NULLS = "total_null"
+
+
+class Journeys:
+    """Weighted journeys in columns (one record per path-table row or per person and conversion).
+
+    Build with :meth:`from_paths`; pass to :func:`touchpoint.attribute`.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _touchpoint.Journeys) -> None:
+        self._inner = inner
+
+    @classmethod
+    def from_paths(
+        cls,
+        df: Any,
+        path: str = "path",
+        conversions: str = "total_conversions",
+        value: str | None = _DEFAULT_VALUE,
+        nulls: str | None = _DEFAULT_NULLS,
+        sep: str = ">",
+        kpi: str | None = None,
+        delimiter: str = ",",
+    ) -> Journeys:
+        """Reads a ChannelAttribution-style path table.
+
+        Args:
+            df: a polars or pandas DataFrame, or the path of a CSV or Parquet file.
+            path: column of paths such as ``"search > email > direct"``.
+            conversions: column of conversion weights (>= 0, fractional allowed).
+            value: column of conversion values, or None. The default name may be absent.
+            nulls: column of non-converting weights, or None. The default name may be absent.
+            sep: separator between touches (any non-empty string); names are trimmed.
+            kpi: the KPI that every row measures (default ``"conversions"``).
+            delimiter: CSV field delimiter, for files.
+
+        Returns:
+            Journeys, one record per row.
+
+        Raises:
+            ColumnError: a named column is missing or not of the right type.
+            InputError: an empty path or touch, a negative, NaN or infinite weight, a reserved name.
+            ReadError: the file cannot be read.
+
+        Example:
+            >>> j = tp.Journeys.from_paths(pl.DataFrame({"path": ["a > b"], "total_conversions": [1]}))
+        """
+        kpi = "conversions" if kpi is None else kpi
+        if is_file_path(df):
+            inner = _touchpoint.Journeys.from_paths_file(
+                os.fspath(df), path, conversions, value, nulls, sep, kpi, delimiter
+            )
+            return cls(inner)
+        frame = as_polars(df, "from_paths")
+        if value == _DEFAULT_VALUE and value not in frame.columns:
+            value = None
+        if nulls == _DEFAULT_NULLS and nulls not in frame.columns:
+            nulls = None
+        return cls(_touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi))
+
+    @classmethod
+    def from_events(
+        cls,
+        touches: Any,
+        conversions: Any,
+        person: str = "user_id",
+        time: str = "ts",
+        channel: str = "channel",
+        kpi: str = "kpi",
+        value: str | None = "value",
+        lookback: str | Mapping[str, str] = "30d",
+        dims: Sequence[str] = (),
+        interaction_lookback: Mapping[str, str] | None = None,
+        max_touches: int | None = None,
+        tz: str = "UTC",
+    ) -> Journeys:
+        """Cuts journeys from an event log: who was touched where and when, and who converted.
+
+        A conversion at ``t`` gets the person's touches in ``(max(t - lookback, t_prev), t]``, ``t_prev``
+        being their previous conversion of the same KPI. Each person with touches also gets, per KPI, a
+        null journey of the touches after their last conversion. Conversions with no touch in their
+        window, or of persons absent from the touches, are counted in :attr:`unattributed`.
+
+        Args:
+            touches: table with ``person``, ``time``, ``channel`` and the ``dims`` columns (a polars or
+                pandas DataFrame, or a CSV or Parquet file, read lazily).
+            conversions: table with ``person``, ``time``, ``kpi`` (optional: one KPI ``conversions``)
+                and ``value`` (optional; nulls are 0).
+            person: person id column (text or integers) in both tables.
+            time: timestamp column in both tables: datetimes (zone-aware ones are converted to UTC) or
+                ISO-8601 text.
+            channel: channel column of the touches.
+            kpi: KPI column of the conversions.
+            value: value column of the conversions, or None.
+            lookback: a fixed-unit duration (``"30d"``, ``"12h"``, ``"1w"``) or a dict per KPI (KPIs not
+                named get ``"30d"``).
+            dims: extra dimensions to carry, each from the column of that name: campaign, activity,
+                actor, actor_group, interaction. Touches without a value count under ``(none)``.
+            interaction_lookback: shorter windows per interaction type, e.g. ``{"impression": "1d"}``
+                (needs ``"interaction"`` in ``dims``).
+            max_touches: keep at most this many most recent touches per journey.
+            tz: time zone of naive timestamps.
+
+        Returns:
+            Journeys with touch and conversion times.
+
+        Raises:
+            ColumnError: a column is missing or of the wrong type.
+            InputError: an unparseable timestamp, a null person id, a negative value.
+            ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension.
+        """
+        t = _read(touches, "touches")
+        c = _read(conversions, "conversions")
+        if isinstance(lookback, Mapping):
+            per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
+            default = "30d"
+        else:
+            per_kpi, default = [], lookback
+        inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
+        inner = _touchpoint.Journeys.from_events_frames(
+            t, c, person, time, channel, kpi, value, default, per_kpi, list(dims), inter, max_touches, tz
+        )
+        return cls(inner)
+
+    def to_paths(self, sep: str = ">") -> pl.DataFrame:
+        """The journeys as a ChannelAttribution-style path table (identical paths aggregated):
+        kpi, path, total_conversions, total_conversion_value, total_null."""
+        return self._inner.to_paths(sep)
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """One row per KPI: kpi, touches, journeys, null_journeys, conversions, attributed,
+        unattributed, trimmed_touches. Counts are of journey records; weights are in conversions."""
+        return self._inner.summary()
+
+    @property
+    def unattributed(self) -> pl.DataFrame:
+        """Conversions that entered without a journey: kpi, reason, conversions, value."""
+        return self._inner.unattributed()
+
+    @property
+    def kpis(self) -> list[str]:
+        """The KPI names."""
+        return self._inner.kpis()
+
+    def players(self, by: str = "channel") -> list[str]:
+        """The player names of a dimension (channel, campaign, activity, actor, actor_group, interaction)."""
+        return self._inner.players(by)
+
+    @property
+    def n_touches(self) -> int:
+        """Touches over all journeys."""
+        return self._inner.n_touches()
+
+    def merge(self, other: Journeys) -> Journeys:
+        """Both stores in one (ids remapped, summaries and unattributed rows added)."""
+        return Journeys(self._inner.merge(other._inner))
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def __repr__(self) -> str:
+        return f"Journeys({len(self):,} journeys, {self.n_touches:,} touches, KPIs: {', '.join(self.kpis)})"

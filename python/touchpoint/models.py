@@ -1,0 +1,174 @@
+"""Attribution models and their parameters.
+
+Each class is a plain record of parameters, checked by the Rust core when it is made (a bad value
+raises :class:`touchpoint.ParameterError` at once), serialisable, and accepted by
+:func:`touchpoint.attribute` alongside the bare model names (``"markov"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from . import _touchpoint
+
+__all__ = [
+    "Model",
+    "FirstTouch",
+    "LastTouch",
+    "LastNonDirect",
+    "Linear",
+    "PositionBased",
+    "TimeDecay",
+    "Markov",
+    "Shapley",
+    "from_spec",
+    "to_spec",
+]
+
+
+@dataclass(frozen=True)
+class Model:
+    """Base of the model records. ``name`` is the model's name in results."""
+
+    name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        _touchpoint.validate_model(self.to_json())
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as a dict."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """The spec the Rust core reads: ``{"model": name, **params}``."""
+        return json.dumps({"model": self.name, **self.params()})
+
+
+@dataclass(frozen=True)
+class FirstTouch(Model):
+    """All credit to the first touch of each converting journey."""
+
+    name: ClassVar[str] = "first_touch"
+
+
+@dataclass(frozen=True)
+class LastTouch(Model):
+    """All credit to the last touch of each converting journey."""
+
+    name: ClassVar[str] = "last_touch"
+
+
+@dataclass(frozen=True)
+class LastNonDirect(Model):
+    """All credit to the last touch whose channel is not direct (the last touch when all are).
+
+    Args:
+        direct: channel names that count as direct.
+    """
+
+    name: ClassVar[str] = "last_non_direct"
+    direct: list[str] = field(default_factory=lambda: ["direct"])
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(self.direct)))
+
+
+@dataclass(frozen=True)
+class Linear(Model):
+    """Equal credit to every touch (repeats count)."""
+
+    name: ClassVar[str] = "linear"
+
+
+@dataclass(frozen=True)
+class PositionBased(Model):
+    """Fixed shares for the first and last touch, the rest spread over the middle.
+
+    Adobe's U-shape is ``(0.4, 0.4)``, the J-curve ``(0.2, 0.6)``, the inverse J ``(0.6, 0.2)``.
+    Two touches split in the ratio ``first : last``; one touch takes everything.
+
+    Args:
+        first: share of the first touch, in [0, 1].
+        last: share of the last touch, in [0, 1]; ``first + last <= 1``.
+    """
+
+    name: ClassVar[str] = "position_based"
+    first: float = 0.4
+    last: float = 0.4
+
+
+@dataclass(frozen=True)
+class TimeDecay(Model):
+    """Credit halving every ``half_life`` before the conversion.
+
+    Args:
+        half_life: a duration such as ``"7d"`` or ``"12h"``, used when journeys carry times.
+        half_life_touches: a half-life counted in touches, used when journeys carry no times.
+    """
+
+    name: ClassVar[str] = "time_decay"
+    half_life: str = "7d"
+    half_life_touches: float | None = None
+
+
+@dataclass(frozen=True)
+class Markov(Model):
+    """Exact order-k Markov removal effects (Anderl et al. 2016), solved, not simulated.
+
+    Args:
+        order: consecutive touches per state, >= 1.
+    """
+
+    name: ClassVar[str] = "markov"
+    order: int = 1
+
+
+@dataclass(frozen=True)
+class Shapley(Model):
+    """Shapley values of a cooperative game per KPI.
+
+    Args:
+        game: ``"conversions"`` (Zhao et al. 2018, closed form) or ``"rate"`` (conversion rate of the
+            best observed player set; needs null journeys).
+        ordered: book credit at the position where each player first appears (conversions game).
+        exact: ``None`` exact up to 20 players and sampled above; ``True`` exact or an error;
+            ``False`` always sampled.
+        samples: permutations drawn when sampling.
+        seed: seed of the permutation stream.
+        min_support: least weight (conversions + nulls) for a player set to count in the rate game.
+    """
+
+    name: ClassVar[str] = "shapley"
+    game: Literal["conversions", "rate"] = "conversions"
+    ordered: bool = False
+    exact: bool | None = None
+    samples: int = 10_000
+    seed: int = 0
+    min_support: float = 1.0
+
+
+_CLASSES: dict[str, type[Model]] = {
+    c.name: c
+    for c in (FirstTouch, LastTouch, LastNonDirect, Linear, PositionBased, TimeDecay, Markov, Shapley)
+}
+
+
+def from_spec(spec: str | dict[str, Any]) -> Model:
+    """A model record from a JSON spec or dict (``{"model": "markov", "order": 2}``)."""
+    data = json.loads(spec) if isinstance(spec, str) else dict(spec)
+    full = json.loads(_touchpoint.validate_model(json.dumps(data)))
+    cls = _CLASSES[full.pop("model")]
+    return cls(**full)
+
+
+def to_spec(model: str | Model) -> str:
+    """The JSON spec of a model record or model name (unknown names raise ParameterError)."""
+    if isinstance(model, Model):
+        return model.to_json()
+    if isinstance(model, str):
+        return _touchpoint.validate_model(json.dumps({"model": model}))
+    raise TypeError(
+        f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}"
+    )

@@ -1,0 +1,30 @@
+//! Touchpoint: attribution of an organisation's goals to channels, campaigns and people.
+//!
+//! The facade over the workspace: [`core`] holds journeys, models and reports (no polars);
+//! [`frame`] (feature `frame`) reads path tables and event logs with polars and writes results as
+//! DataFrames.
+//!
+//! ```
+//! use touchpoint::prelude::*;
+//!
+//! let mut b = JourneysBuilder::new(&[], false);
+//! b.push_path(1, "sales", &["search", "email"], 1.0, 50.0, 3.0)?;
+//! let r = attribute(&b.build(), &[ModelSpec::from_name("linear")?], Dimension::Channel)?;
+//! assert_eq!(r.conversions_of("linear", "sales", "email"), Some(0.5));
+//! # Ok::<(), touchpoint::core::Error>(())
+//! ```
+pub use touchpoint_core as core;
+#[cfg(feature = "frame")]
+pub use touchpoint_frame as frame;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use touchpoint_core::{
+        attribute, Attribution, Dimension, Journeys, JourneysBuilder, Model, ModelSpec, Result,
+    };
+}
+
+/// The README's Rust quick start, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
