@@ -18,7 +18,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint bench fmt clean
+.PHONY: demo test test-rust test-python develop lint bench fmt clean cli
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: develop test-rust test-python
 
 test-rust:
 	$(CARGO_TEST)
+
+## The `touchpoint` binary at target/release/touchpoint (built the way the tests build it, so
+## polars is not compiled a second time with other features).
+cli: $(STAMP)
+	$(CARGO_TEST) --no-run
 
 test-python: develop
 	$(PY) -m pytest -q

@@ -22,6 +22,7 @@ from .exceptions import (
 )
 from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
+from .simulation import SCENARIOS, Simulation, benchmark, simulate
 
 __all__ = [
     "__version__",
@@ -34,6 +35,10 @@ __all__ = [
     "GoalBook",
     "ContributionReport",
     "contribution",
+    "simulate",
+    "benchmark",
+    "Simulation",
+    "SCENARIOS",
     "models",
     "TouchpointError",
     "InputError",

@@ -510,7 +510,7 @@ impl JourneysBuilder {
         let outcome = check("conversions", conversions)
             .and_then(|_| check("value", value))
             .and_then(|_| check("nulls", nulls))
-            .and_then(|_| if self.pending == 0 { Err(Error::EmptyPath { row }) } else { Ok(()) });
+            .and(if self.pending == 0 { Err(Error::EmptyPath { row }) } else { Ok(()) });
         if let Err(e) = outcome {
             self.discard_pending();
             return Err(e);

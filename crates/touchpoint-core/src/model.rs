@@ -81,7 +81,7 @@ impl<'a> KpiView<'a> {
         let n = journeys.len();
         let all = rows.is_none();
         let from_rows = rows.unwrap_or(&[]).iter().map(|&i| i as usize);
-        let from_all = (0..if all { n } else { 0 }).map(|i| i);
+        let from_all = 0..if all { n } else { 0 };
         from_all.chain(from_rows).map(one)
     }
 

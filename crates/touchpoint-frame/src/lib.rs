@@ -9,7 +9,7 @@ pub use paths::{journeys_from_path_file, journeys_from_paths, paths_frame, read_
 pub use polars;
 pub use table::{
     contribution_frame, contribution_summary_frame, credits_frame, position_credits_frame,
-    removal_effects_frame, social_frame, standard_errors_frame, summary_frame, transitions_frame,
+    removal_effects_frame, rows_frame, social_frame, standard_errors_frame, summary_frame, transitions_frame,
     unattributed_frame,
 };
 pub mod events;

@@ -190,3 +190,33 @@ pub fn social_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFra
         Column::new("roi".into(), s.iter().map(|x| x.roi).collect::<Vec<Option<f64>>>()),
     ])?)
 }
+
+/// A DataFrame from rows of a flat serde struct, with `columns` in the order given (each the name of
+/// a field: text, numbers, booleans or options of them). For small result tables.
+pub fn rows_frame<T: serde::Serialize>(rows: &[T], columns: &[&str]) -> Result<DataFrame> {
+    let values: Vec<serde_json::Value> =
+        rows.iter().map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null)).collect();
+    let mut cols = Vec::with_capacity(columns.len());
+    for &name in columns {
+        let cells: Vec<&serde_json::Value> =
+            values.iter().map(|v| v.get(name).unwrap_or(&serde_json::Value::Null)).collect();
+        let first = cells.iter().find(|c| !c.is_null());
+        let col = match first {
+            Some(serde_json::Value::String(_)) => Column::new(
+                name.into(),
+                cells.iter().map(|c| c.as_str().map(str::to_owned)).collect::<Vec<_>>(),
+            ),
+            Some(serde_json::Value::Bool(_)) => {
+                Column::new(name.into(), cells.iter().map(|c| c.as_bool()).collect::<Vec<_>>())
+            }
+            Some(serde_json::Value::Number(n))
+                if n.is_u64() && cells.iter().all(|c| c.is_u64() || c.is_null()) =>
+            {
+                Column::new(name.into(), cells.iter().map(|c| c.as_u64()).collect::<Vec<_>>())
+            }
+            _ => Column::new(name.into(), cells.iter().map(|c| c.as_f64()).collect::<Vec<Option<f64>>>()),
+        };
+        cols.push(col);
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
+}

@@ -40,6 +40,11 @@ fn core_class(e: &CoreError) -> &'static str {
     }
 }
 
+/// A `touchpoint.exceptions.ParameterError` with `message`.
+pub fn parameter_error(message: String) -> PyErr {
+    raise("ParameterError", message)
+}
+
 fn raise(class: &str, message: String) -> PyErr {
     Python::attach(|py| {
         let made = py

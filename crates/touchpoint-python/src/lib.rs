@@ -5,6 +5,7 @@ mod control;
 mod error;
 mod goals;
 mod journeys;
+mod sim;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,8 @@ mod _touchpoint {
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]
     use crate::journeys::PyJourneys;
+    #[pymodule_export]
+    use crate::sim::{benchmark, scenario_names, simulate};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,0 +1,117 @@
+//! The simulator and the benchmark for Python.
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3_polars::PyDataFrame;
+use touchpoint_core::ModelSpec;
+use touchpoint_frame::rows_frame;
+use touchpoint_sim::{benchmark_with, simulate_with, SimParams};
+
+use crate::control::PyControl;
+use crate::error::PyTpErr;
+use crate::journeys::PyJourneys;
+
+/// Columns of the truth table.
+pub const TRUTH_COLUMNS: [&str; 10] = [
+    "kpi",
+    "channel",
+    "removal",
+    "shapley",
+    "removal_value",
+    "shapley_value",
+    "removal_share",
+    "shapley_share",
+    "shapley_se",
+    "social",
+];
+
+/// Columns of the benchmark table.
+pub const SCORE_COLUMNS: [&str; 8] = [
+    "scenario",
+    "kpi",
+    "model",
+    "tv_shapley",
+    "tv_removal",
+    "spearman_shapley",
+    "spearman_removal",
+    "social_share_error",
+];
+
+fn sim_err(e: touchpoint_sim::Error) -> PyErr {
+    match e {
+        touchpoint_sim::Error::Core(c) => PyTpErr::from(c).into(),
+        other => crate::error::parameter_error(other.to_string()),
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Simulates a named scenario (or a TOML scenario): (journeys, truth table, parameters as JSON).
+#[pyfunction]
+#[pyo3(signature = (scenario, people=None, seed=None, toml=None, progress=None))]
+pub fn simulate(
+    py: Python<'_>,
+    scenario: &str,
+    people: Option<u64>,
+    seed: Option<u64>,
+    toml: Option<&str>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(PyJourneys, PyDataFrame, String)> {
+    let mut params = match toml {
+        Some(text) => SimParams::from_toml(text),
+        None => SimParams::scenario(scenario),
+    }
+    .map_err(sim_err)?;
+    if let Some(p) = people {
+        params.people = p;
+    }
+    if let Some(s) = seed {
+        params.seed = s;
+    }
+    let control = PyControl::new(progress);
+    let sim = py.detach(|| simulate_with(&params, threads(), &control)).map_err(sim_err)?;
+    let social: Vec<bool> = sim
+        .truth
+        .iter()
+        .map(|t| sim.params.channels.iter().any(|c| c.name == t.channel && c.social))
+        .collect();
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        truth: &'a touchpoint_sim::TruthRow,
+        social: bool,
+    }
+    let rows: Vec<Row<'_>> =
+        sim.truth.iter().zip(social).map(|(truth, social)| Row { truth, social }).collect();
+    let truth = rows_frame(&rows, &TRUTH_COLUMNS).map_err(PyTpErr::from)?;
+    let params_json = serde_json::to_string(&sim.params).expect("parameters serialise");
+    Ok((PyJourneys { inner: Arc::new(sim.journeys) }, PyDataFrame(truth), params_json))
+}
+
+/// Simulates scenarios, runs the models (JSON specs; the default set when empty) and scores them.
+#[pyfunction]
+#[pyo3(signature = (scenarios, people, seed, specs, progress=None))]
+pub fn benchmark(
+    py: Python<'_>,
+    scenarios: Vec<String>,
+    people: u64,
+    seed: u64,
+    specs: Vec<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<PyDataFrame> {
+    let specs: Vec<ModelSpec> =
+        specs.iter().map(|s| ModelSpec::from_json(s).map_err(PyTpErr::from)).collect::<Result<_, _>>()?;
+    let names: Vec<&str> = scenarios.iter().map(String::as_str).collect();
+    let control = PyControl::new(progress);
+    let rows =
+        py.detach(|| benchmark_with(&names, people, seed, &specs, threads(), &control)).map_err(sim_err)?;
+    Ok(PyDataFrame(rows_frame(&rows, &SCORE_COLUMNS).map_err(PyTpErr::from)?))
+}
+
+/// The names of the built-in scenarios.
+#[pyfunction]
+pub fn scenario_names() -> Vec<&'static str> {
+    touchpoint_sim::SCENARIO_NAMES.to_vec()
+}

@@ -1,0 +1,29 @@
+//! Touchpoint's simulator: journeys from a generative model with a known truth, and a benchmark that
+//! scores attribution models against it (DESIGN section 5).
+//!
+//! People have a latent intent; each channel exposes them by a Poisson process whose rate may ride on
+//! intent (selection bias). Conversions of each KPI come from additive hazards (after Zhang, Wei & Ren
+//! 2014, "A probabilistic multi-touch attribution model", ICDM): the baseline and every exposure fire
+//! events from their own random streams, an exposure's rate decaying with a half-life after it, with
+//! optional diminishing returns and synergies. Every draw of a person is fixed first (common random
+//! numbers), so a person's conversions are a deterministic function of which channels are active, and
+//! two truths follow per KPI and channel: the removal effect and the Shapley value of each person's
+//! game, summed over people ([`TruthRow`]).
+//!
+//! [`simulate()`] gives the journeys (one per conversion event, cut as event logs are, plus null
+//! journeys) and the truths; [`score()`] compares an attribution with them; [`benchmark`] does both for
+//! named scenarios ([`SimParams::scenario`]).
+pub mod error;
+pub mod params;
+pub mod person;
+mod sampling;
+pub mod score;
+pub mod simulate;
+pub mod truth;
+
+pub use error::{Error, Result};
+pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELINE_ROW, SCENARIO_NAMES};
+pub use person::{person, ConversionEvent, Exposure, Person, START_US};
+pub use score::{benchmark, benchmark_with, default_models, score, spearman, total_variation, ScoreRow};
+pub use simulate::{simulate, simulate_with, Simulation};
+pub use truth::{TruthRow, EXACT_LIMIT};

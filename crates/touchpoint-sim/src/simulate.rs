@@ -1,0 +1,255 @@
+//! Running a simulation: people in fixed blocks (on one or several threads, with the same result bit
+//! for bit), journeys cut from the actual world by the event-log rule, and the truths.
+//!
+//! A conversion at `t` gets the person's exposures in `(max(t - lookback, t_prev), t]`, `t_prev` being
+//! the person's previous conversion of the same KPI (as touchpoint-frame's event logs do); conversions
+//! at the same microsecond merge into one journey. A conversion with no exposure in its window is
+//! unattributed (`no_touch_in_window`). Every person with exposures gets, per KPI, a null journey of
+//! the exposures after their last conversion and within the lookback of their last exposure.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use touchpoint_core::{Control, Dimension, Journeys, JourneysBuilder, Unattended};
+
+use crate::error::Result;
+use crate::params::SimParams;
+use crate::person::{to_us, Draw, Model};
+use crate::truth::{GameScratch, TruthAcc, TruthRow};
+
+/// People per block: the unit of work, of interrupt checks and of partial sums. Results do not depend
+/// on the number of threads because blocks are summed in block order.
+pub const BLOCK: u64 = 4096;
+
+/// Journeys simulated from a scenario, with the truth they were made from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Simulation {
+    /// The observed journeys (with times), one per conversion event plus null journeys.
+    pub journeys: Journeys,
+    /// Per KPI: one row per channel in parameter order, then the `(baseline)` row.
+    pub truth: Vec<TruthRow>,
+    /// The parameters that made it.
+    pub params: SimParams,
+}
+
+impl Simulation {
+    /// The truth row of (KPI, channel), channel `(baseline)` for the baseline.
+    pub fn truth_of(&self, kpi: &str, channel: &str) -> Option<&TruthRow> {
+        self.truth.iter().find(|r| r.kpi == kpi && r.channel == channel)
+    }
+}
+
+/// One journey cut from a person, its touches in the block's flat arrays.
+#[derive(Clone, Copy, Debug)]
+struct JourneyRec {
+    kpi: u32,
+    touches: u32,
+    conversions: f64,
+    value: f64,
+    nulls: f64,
+    time: i64,
+}
+
+/// What a block of people produces.
+#[derive(Debug)]
+struct BlockOut {
+    touch_channel: Vec<u32>,
+    touch_time: Vec<i64>,
+    journeys: Vec<JourneyRec>,
+    /// Unattributed (conversions, value) per KPI.
+    unattributed: Vec<(f64, f64)>,
+    /// Exposures per channel.
+    exposures: Vec<u64>,
+    truth: TruthAcc,
+}
+
+/// A worker's buffers, allocated once per run.
+#[derive(Debug, Default)]
+struct Scratch {
+    draw: Draw,
+    game: GameScratch,
+    observed: Vec<u32>,
+    touches: Vec<(i64, u32)>,
+    /// Observed events: (KPI, time, candidate index, value).
+    events: Vec<(u32, i64, u32, f64)>,
+}
+
+/// Simulates `params` on one thread.
+pub fn simulate(params: &SimParams) -> Result<Simulation> {
+    simulate_with(params, 1, &Unattended)
+}
+
+/// [`simulate`] on `threads` threads (0 counts as 1), with progress reports (stage `simulate`, in
+/// people) and interruption every block. The result does not depend on `threads`.
+pub fn simulate_with(params: &SimParams, threads: usize, control: &dyn Control) -> Result<Simulation> {
+    let model = Model::new(params)?;
+    let people = params.people;
+    let n_blocks = people.div_ceil(BLOCK);
+    let threads = (threads.max(1) as u64).min(n_blocks) as usize;
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let work = |first: u64| -> Result<Vec<(u64, BlockOut)>> {
+        let mut scratch = Scratch::default();
+        let mut outs = Vec::new();
+        for block in (first..n_blocks).step_by(threads) {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Err(e) = control.checkpoint() {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e.into());
+            }
+            let out = run_block(&model, block, people, &mut scratch);
+            let n = (people - block * BLOCK).min(BLOCK);
+            let so_far = done.fetch_add(n, Ordering::Relaxed) + n;
+            control.progress("simulate", so_far, people);
+            outs.push((block, out));
+        }
+        Ok(outs)
+    };
+    let parts: Vec<Result<Vec<(u64, BlockOut)>>> = if threads == 1 {
+        vec![work(0)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads as u64).map(|t| s.spawn(move || work(t))).collect();
+            handles.into_iter().map(|h| h.join().expect("a simulation worker panicked")).collect()
+        })
+    };
+    let mut blocks: Vec<Option<BlockOut>> = (0..n_blocks).map(|_| None).collect();
+    for part in parts {
+        for (i, out) in part? {
+            blocks[i as usize] = Some(out);
+        }
+    }
+    let blocks: Vec<BlockOut> = blocks.into_iter().map(|b| b.expect("every block ran")).collect();
+    assemble(params, &model, blocks, control)
+}
+
+/// Draws, books and cuts the people of one block.
+fn run_block(model: &Model, block: u64, people: u64, s: &mut Scratch) -> BlockOut {
+    let (nk, nc) = (model.n_kpis, model.n_channels);
+    let mut out = BlockOut {
+        touch_channel: Vec::new(),
+        touch_time: Vec::new(),
+        journeys: Vec::new(),
+        unattributed: vec![(0.0, 0.0); nk],
+        exposures: vec![0; nc],
+        truth: TruthAcc::new(nk, nc),
+    };
+    let end = ((block + 1) * BLOCK).min(people);
+    for i in block * BLOCK..end {
+        model.draw(i, &mut s.draw);
+        out.truth.person(model, &s.draw, &mut s.game, &mut s.observed);
+        cut_journeys(model, s, &mut out);
+    }
+    out
+}
+
+/// Cuts one person's journeys from their exposures and actual-world conversions.
+fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
+    let d = &s.draw;
+    s.touches.clear();
+    for (&t, &c) in d.exp_time.iter().zip(&d.exp_chan) {
+        s.touches.push((to_us(t), c));
+        out.exposures[c as usize] += 1;
+    }
+    s.touches.sort_unstable();
+    s.events.clear();
+    for &i in &s.observed {
+        let c = &d.cands[i as usize];
+        s.events.push((c.kpi, to_us(c.time), i, c.value));
+    }
+    s.events.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+    let touches = &s.touches;
+    let lb = model.lookback_us;
+    let push = |out: &mut BlockOut, from: usize, to: usize, rec: JourneyRec| {
+        for &(t, c) in &touches[from..to] {
+            out.touch_channel.push(c);
+            out.touch_time.push(t);
+        }
+        out.journeys.push(JourneyRec { touches: (to - from) as u32, ..rec });
+    };
+    let mut e = 0;
+    for j in 0..model.n_kpis as u32 {
+        let mut t_prev = i64::MIN;
+        while e < s.events.len() && s.events[e].0 == j {
+            let t = s.events[e].1;
+            let (mut conversions, mut value) = (0.0, 0.0);
+            while e < s.events.len() && s.events[e].0 == j && s.events[e].1 == t {
+                conversions += 1.0;
+                value += s.events[e].3;
+                e += 1;
+            }
+            let lower = (t - lb).max(t_prev);
+            let a = touches.partition_point(|x| x.0 <= lower);
+            let z = touches.partition_point(|x| x.0 <= t);
+            t_prev = t;
+            if a == z {
+                let u = &mut out.unattributed[j as usize];
+                u.0 += conversions;
+                u.1 += value;
+            } else {
+                push(out, a, z, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time: t });
+            }
+        }
+        if let Some(&(t_last, _)) = touches.last() {
+            let lower = t_prev.max(t_last - lb);
+            let a = touches.partition_point(|x| x.0 <= lower);
+            if a < touches.len() {
+                let rec =
+                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time: t_last };
+                push(out, a, touches.len(), rec);
+            }
+        }
+    }
+}
+
+/// Builds the journeys and the truth rows from the blocks, in block order.
+fn assemble(
+    params: &SimParams,
+    model: &Model,
+    blocks: Vec<BlockOut>,
+    control: &dyn Control,
+) -> Result<Simulation> {
+    let mut b = JourneysBuilder::new(&[], true);
+    for k in &params.kpis {
+        b.kpi_id(&k.name);
+    }
+    for (i, c) in params.channels.iter().enumerate() {
+        b.player_id(Dimension::Channel, &c.name, i + 1)?;
+    }
+    let n_journeys: usize = blocks.iter().map(|o| o.journeys.len()).sum();
+    let n_touches: usize = blocks.iter().map(|o| o.touch_channel.len()).sum();
+    b.reserve(n_journeys, n_touches);
+    let mut truth = TruthAcc::new(model.n_kpis, model.n_channels);
+    let mut exposures = vec![0u64; model.n_channels];
+    let mut row = 0usize;
+    for (i, out) in blocks.into_iter().enumerate() {
+        if i % 64 == 0 {
+            control.checkpoint()?;
+            control.progress("journeys", row as u64, n_journeys as u64);
+        }
+        let mut t = 0usize;
+        for r in &out.journeys {
+            for k in t..t + r.touches as usize {
+                b.push_channel(out.touch_channel[k], Some(out.touch_time[k]));
+            }
+            t += r.touches as usize;
+            row += 1;
+            b.finish_journey(row, r.kpi, r.conversions, r.value, r.nulls, Some(r.time))?;
+        }
+        for (j, &(c, v)) in out.unattributed.iter().enumerate() {
+            if c > 0.0 {
+                b.add_unattributed(j as u32, "no_touch_in_window", c, v);
+            }
+        }
+        for (sum, e) in exposures.iter_mut().zip(&out.exposures) {
+            *sum += e;
+        }
+        truth.add(&out.truth);
+    }
+    control.progress("journeys", n_journeys as u64, n_journeys as u64);
+    b.set_input_touches(Dimension::Channel, exposures.iter().map(|&e| e as f64).collect());
+    let kpis: Vec<String> = params.kpis.iter().map(|k| k.name.clone()).collect();
+    let channels: Vec<String> = params.channels.iter().map(|c| c.name.clone()).collect();
+    Ok(Simulation { journeys: b.build(), truth: truth.rows(&kpis, &channels), params: params.clone() })
+}

@@ -1,0 +1,88 @@
+"""The simulator and benchmark from Python; GIL release and interrupts of long calls."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import polars as pl
+import pytest
+
+import touchpoint as tp
+
+
+def test_simulate_is_deterministic_and_truthful() -> None:
+    a = tp.simulate("baseline", people=5000, seed=3)
+    b = tp.simulate("baseline", people=5000, seed=3)
+    assert a.truth.equals(b.truth)
+    assert a.journeys.to_paths().equals(b.journeys.to_paths())
+    assert a.truth.columns == [
+        "kpi",
+        "channel",
+        "removal",
+        "shapley",
+        "removal_value",
+        "shapley_value",
+        "removal_share",
+        "shapley_share",
+        "shapley_se",
+        "social",
+    ]
+    channels = a.truth.filter(pl.col("channel") != "(baseline)")
+    assert (channels["removal"] - channels["shapley"]).abs().max() < 1e-9
+    assert channels["shapley_share"].sum() == pytest.approx(1.0)
+    assert a.params["name"] == "baseline" and a.params["people"] == 5000
+
+
+def test_unknown_scenario() -> None:
+    with pytest.raises(tp.ParameterError, match="unknown scenario"):
+        tp.simulate("moon_landing")
+
+
+def test_benchmark_columns() -> None:
+    df = tp.benchmark(["baseline"], people=3000, seed=1, models=["last_touch", tp.models.Markov()])
+    assert df.columns == [
+        "scenario",
+        "kpi",
+        "model",
+        "tv_shapley",
+        "tv_removal",
+        "spearman_shapley",
+        "spearman_removal",
+        "social_share_error",
+    ]
+    assert set(df["model"]) == {"last_touch", "markov"}
+    assert df["tv_shapley"].is_between(0, 1).all()
+
+
+def test_long_attribution_releases_the_gil() -> None:
+    sim = tp.simulate("long_journeys", people=60_000, seed=1)
+    done = threading.Event()
+    ticks = 0
+
+    def work() -> None:
+        tp.attribute(sim.journeys, models=[tp.models.Markov(order=3), "shapley"] * 1)
+        done.set()
+
+    worker = threading.Thread(target=work)
+    start = time.perf_counter()
+    worker.start()
+    while not done.is_set() and time.perf_counter() - start < 120:
+        ticks += 1
+        time.sleep(0.001)
+    worker.join(timeout=120)
+    assert done.is_set()
+    assert ticks > 5, "the main thread did not run while Rust worked"
+
+
+def test_ctrl_c_interrupts_a_long_sampled_shapley() -> None:
+    sim = tp.simulate("many_channels", people=20_000, seed=2)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        tp.attribute(sim.journeys, models=[tp.models.Shapley(game="rate", exact=False, samples=50_000_000)])
+    timer.cancel()
+    assert time.perf_counter() - start < 60
