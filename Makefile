@@ -18,7 +18,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint bench fmt clean cli
+.PHONY: demo test test-rust test-python develop lint bench benchmark-doc fmt clean cli
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ lint: $(STAMP)
 bench: develop
 	cargo bench -p touchpoint-benches
 	$(PY) benches/peer_markov.py
+
+## Regenerate docs/benchmark.md (every model against the simulator's truth, every scenario).
+benchmark-doc: develop
+	$(PY) benches/benchmark_doc.py --people 100000 --seed 7
 
 fmt:
 	cargo fmt --all

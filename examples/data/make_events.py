@@ -60,9 +60,7 @@ def main(people: int = 2500, seed: int = 7) -> None:
                 activity = rng.choice(activities)
                 if channel == "twitter" and has_issue and rng.random() < 0.6:
                     actor, activity = "brand_support", "reply"
-                inter = (
-                    "impression" if activity in ("ad", "post", "story") and rng.random() < 0.6 else "click"
-                )
+                inter = "impression" if activity in ("ad", "post", "story") and rng.random() < 0.6 else "click"
                 mine.append((t, channel, actor, activity, inter))
         mine.sort()
         for t, channel, actor, activity, inter in mine:
@@ -76,9 +74,7 @@ def main(people: int = 2500, seed: int = 7) -> None:
         logit = -3.0 + 0.8 * intent + sum(LIFT[c] for c in seen)
         if rng.random() < 1 / (1 + math.exp(-logit)):
             value = round(rng.lognormvariate(4.2, 0.6), 2)
-            conversions.append(
-                [person, stamp(last + timedelta(hours=rng.randrange(1, 48))), "sales", str(value)]
-            )
+            conversions.append([person, stamp(last + timedelta(hours=rng.randrange(1, 48))), "sales", str(value)])
         replies = [m for m in mine if m[3] == "reply"]
         if has_issue and replies and rng.random() < 0.55:
             t = replies[-1][0] + timedelta(hours=rng.randrange(1, 12))
@@ -91,9 +87,7 @@ def main(people: int = 2500, seed: int = 7) -> None:
     here = Path(__file__).parent
     with (here / "touches.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(
-            ["user_id", "ts", "channel", "campaign", "activity", "actor", "actor_group", "interaction"]
-        )
+        w.writerow(["user_id", "ts", "channel", "campaign", "activity", "actor", "actor_group", "interaction"])
         w.writerows(touches)
     with (here / "conversions.csv").open("w", newline="") as f:
         w = csv.writer(f)

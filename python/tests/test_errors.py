@@ -32,9 +32,7 @@ def test_empty_touch() -> None:
 
 
 def test_missing_column() -> None:
-    with pytest.raises(
-        tp.ColumnError, match=r"missing column `conv`; the table has: `path`, `total_conversions`"
-    ):
+    with pytest.raises(tp.ColumnError, match=r"missing column `conv`; the table has: `path`, `total_conversions`"):
         tp.Journeys.from_paths(paths(["a"], [1]), conversions="conv")
 
 
@@ -62,12 +60,8 @@ def test_text_in_numeric_column() -> None:
 def test_bad_weights(column: str, bad: float, shown: str) -> None:
     cols = {"total_conversions": [1.0, 1.0], "total_conversion_value": [1.0, 1.0], "total_null": [0.0, 0.0]}
     cols[column] = [1.0, bad]
-    field = {"total_conversions": "conversions", "total_conversion_value": "value", "total_null": "nulls"}[
-        column
-    ]
-    with pytest.raises(
-        tp.InputError, match=rf"invalid {field} in row 2: {shown} \(must be finite and >= 0\)"
-    ):
+    field = {"total_conversions": "conversions", "total_conversion_value": "value", "total_null": "nulls"}[column]
+    with pytest.raises(tp.InputError, match=rf"invalid {field} in row 2: {shown} \(must be finite and >= 0\)"):
         tp.Journeys.from_paths(pl.DataFrame({"path": ["a", "b"], **cols}))
 
 
@@ -116,9 +110,7 @@ def test_bad_parameters_fail_at_construction(make, message: str) -> None:
 
 def test_time_decay_by_duration_without_times() -> None:
     j = tp.Journeys.from_paths(paths(["a > b"], [1]))
-    with pytest.raises(
-        tp.UnsupportedError, match=r"time_decay with half_life needs touch and conversion times"
-    ):
+    with pytest.raises(tp.UnsupportedError, match=r"time_decay with half_life needs touch and conversion times"):
         tp.attribute(j, models=["time_decay"])
 
 

@@ -128,9 +128,7 @@ def test_bad_rows() -> None:
     bad_ts = t.with_columns(
         pl.when(pl.int_range(4) == 2).then(pl.lit("last tuesday")).otherwise(pl.col("ts")).alias("ts")
     )
-    with pytest.raises(
-        tp.InputError, match=r"unparseable timestamp in column `ts` at row 3: \"last tuesday\""
-    ):
+    with pytest.raises(tp.InputError, match=r"unparseable timestamp in column `ts` at row 3: \"last tuesday\""):
         tp.Journeys.from_events(bad_ts, c)
     null_person = c.with_columns(pl.lit(None, dtype=pl.String).alias("user_id"))
     with pytest.raises(tp.InputError, match=r"null in column `user_id` of the conversions table at row 1"):
@@ -165,6 +163,4 @@ def test_kaggle_journeys_reconcile() -> None:
     assert social <= set(j.players())
     r = tp.attribute(j, models=["linear", "markov", tp.models.TimeDecay(half_life="3d")])
     for m in ("linear", "markov", "time_decay"):
-        assert r.to_polars().filter(pl.col("model") == m)["conversions"].sum() == pytest.approx(
-            s["attributed"]
-        )
+        assert r.to_polars().filter(pl.col("model") == m)["conversions"].sum() == pytest.approx(s["attributed"])

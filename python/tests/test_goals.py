@@ -77,9 +77,7 @@ def test_costs_override_and_warnings(report: tp.ContributionReport) -> None:
 def test_unknown_kpi_is_an_error() -> None:
     j = tp.Journeys.from_events(DATA / "touches.csv", DATA / "conversions.csv")
     r = tp.attribute(j, models=["linear"])
-    with pytest.raises(
-        tp.GoalBookError, match=r"KPI `hires` is attributed but the goal book has no such KPI"
-    ):
+    with pytest.raises(tp.GoalBookError, match=r"KPI `hires` is attributed but the goal book has no such KPI"):
         tp.contribution(r, tp.GoalBook([tp.Kpi("sales"), tp.Kpi("tickets_deflected")]))
 
 
@@ -114,8 +112,6 @@ def test_by_actor_group_advocacy() -> None:
     totals = []
     for by in ("channel", "actor", "actor_group"):
         rep = tp.contribution(tp.attribute(j, models=["linear", "shapley"], by=by), goals)
-        totals.append(
-            rep.summary().group_by("model").agg(pl.col("value").sum()).sort("model")["value"].to_list()
-        )
+        totals.append(rep.summary().group_by("model").agg(pl.col("value").sum()).sort("model")["value"].to_list())
         assert by in rep.summary().columns
     assert totals[0] == pytest.approx(totals[1]) and totals[0] == pytest.approx(totals[2])

@@ -31,9 +31,7 @@ ALL = [
 
 def test_every_model_conserves_conversions_and_value(journeys: tp.Journeys) -> None:
     df = tp.attribute(journeys, models=ALL).to_polars()
-    totals = df.group_by("model").agg(
-        pl.col("conversions").sum(), pl.col("value").sum(), pl.col("share").sum()
-    )
+    totals = df.group_by("model").agg(pl.col("conversions").sum(), pl.col("value").sum(), pl.col("share").sum())
     assert totals.height == len(ALL)
     for row in totals.iter_rows(named=True):
         assert row["conversions"] == pytest.approx(6.0, rel=1e-9), row

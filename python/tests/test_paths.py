@@ -58,9 +58,7 @@ def test_sep_and_trimming() -> None:
 def test_heuristics_equal_channelattribution_reference() -> None:
     data = shared("channelattribution-pathdata", "Data.csv")
     ref = pl.read_csv(shared("channelattribution-reference", "heuristic_models.csv"))
-    r = tp.attribute(
-        tp.Journeys.from_paths(data, delimiter=";"), models=["first_touch", "last_touch", "linear"]
-    )
+    r = tp.attribute(tp.Journeys.from_paths(data, delimiter=";"), models=["first_touch", "last_touch", "linear"])
     got = r.to_polars()
     for model, prefix in [
         ("first_touch", "first_touch"),

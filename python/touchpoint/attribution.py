@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,27 +10,13 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._progress import ProgressLine
 from .journeys import Journeys
 from .models import Model, from_spec, to_spec
 
 __all__ = ["attribute", "Attribution", "choose_order", "OrderChoice"]
 
 DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley")
-
-
-class _Progress:
-    """A one-line progress report on stderr, rewritten in place."""
-
-    def __init__(self) -> None:
-        self._last = ""
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        pct = 100 * done // total if total else 100
-        line = f"\r{stage}: {done}/{total} ({pct}%)"
-        if line != self._last:
-            sys.stderr.write(line + ("\n" if done >= total else ""))
-            sys.stderr.flush()
-            self._last = line
 
 
 def attribute(
@@ -62,7 +47,7 @@ def attribute(
     if isinstance(models, (str, Model)):
         models = [models]
     specs = [to_spec(m) for m in models]
-    cb = _Progress() if progress else None
+    cb = ProgressLine() if progress else None
     return Attribution(_touchpoint.attribute(journeys._inner, specs, by, cb))
 
 
@@ -154,6 +139,30 @@ class Attribution:
         """Players x models, credited conversions, per KPI, as text."""
         return self._inner.comparison_table()
 
+    def _repr_html_(self) -> str:
+        """A compact table: per model and KPI, the top players by credited share."""
+        import html
+
+        df = self.to_polars()
+        rows = []
+        for (model, kpi), part in df.group_by(["model", "kpi"], maintain_order=True):
+            top = part.sort("conversions", descending=True).head(5)
+            cells = ", ".join(
+                f"{html.escape(str(p))} {s:.1%}" if s is not None else html.escape(str(p))
+                for p, s in zip(top[self.by], top["share"], strict=True)
+            )
+            total = part["conversions"].sum()
+            rows.append(
+                f"<tr><td>{html.escape(str(model))}</td><td>{html.escape(str(kpi))}</td>"
+                f"<td style='text-align:right'>{total:,.1f}</td><td>{cells}</td></tr>"
+            )
+        head = f"<tr><th>model</th><th>KPI</th><th>conversions</th><th>top {html.escape(self.by)}s (share)</th></tr>"
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (
+            f"<p><b>Attribution</b> by {html.escape(self.by)}</p><table><thead>{head}</thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_json, (self._inner.to_json(),))
 
@@ -199,7 +208,7 @@ def choose_order(
     Returns:
         An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested``.
     """
-    cb = _Progress() if progress else None
+    cb = ProgressLine() if progress else None
     rows, suggested = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)
     table = pl.DataFrame(rows, schema={"order": pl.UInt32, "auc": pl.Float64}, orient="row")
     return OrderChoice(table=table, suggested=suggested)

@@ -110,9 +110,7 @@ def contribution(
 
             df = as_polars(costs, "costs")
             key = next(c for c in df.columns if c != "cost")
-            costs = dict(
-                zip(df[key].cast(pl.String).to_list(), df["cost"].cast(pl.Float64).to_list(), strict=False)
-            )
+            costs = dict(zip(df[key].cast(pl.String).to_list(), df["cost"].cast(pl.Float64).to_list(), strict=False))
         cost_json = json.dumps({str(k): float(v) for k, v in costs.items()})
     return ContributionReport(_touchpoint.contribution(result._inner, goals.to_json(), cost_json))
 
@@ -150,11 +148,7 @@ class ContributionReport:
 
     def by_function(self) -> pl.DataFrame:
         """Value per model, player and business function."""
-        return (
-            self.to_polars()
-            .group_by(["model", self.by, "function"], maintain_order=True)
-            .agg(pl.col("value").sum())
-        )
+        return self.to_polars().group_by(["model", self.by, "function"], maintain_order=True).agg(pl.col("value").sum())
 
     @property
     def warnings(self) -> list[str]:
@@ -184,9 +178,7 @@ class ContributionReport:
             for r in rows.iter_rows(named=True):
                 cells = "".join(f"<td>{_fmt(r[c])}</td>" for c in rows.columns if c != "model")
                 body += f"<tr>{cells}</tr>"
-            parts.append(
-                f"<p>{html.escape(m)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            )
+            parts.append(f"<p>{html.escape(m)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         return "".join(parts)
 
     def __repr__(self) -> str:

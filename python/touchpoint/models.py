@@ -150,8 +150,7 @@ class Shapley(Model):
 
 
 _CLASSES: dict[str, type[Model]] = {
-    c.name: c
-    for c in (FirstTouch, LastTouch, LastNonDirect, Linear, PositionBased, TimeDecay, Markov, Shapley)
+    c.name: c for c in (FirstTouch, LastTouch, LastNonDirect, Linear, PositionBased, TimeDecay, Markov, Shapley)
 }
 
 
@@ -169,6 +168,4 @@ def to_spec(model: str | Model) -> str:
         return model.to_json()
     if isinstance(model, str):
         return _touchpoint.validate_model(json.dumps({"model": model}))
-    raise TypeError(
-        f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}"
-    )
+    raise TypeError(f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}")

@@ -15,9 +15,6 @@ __all__ = ["credit_bars", "contribution_bars"]
 
 def _pyplot() -> Any:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("plots need matplotlib: pip install 'touchpoint[plot]'") from e
@@ -39,9 +36,7 @@ def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share
         sub = {r[result.by]: r[value] for r in df.filter(pl.col("model") == m).iter_rows(named=True)}
         xs = [p + i * width for p in range(len(players))]
         ax.bar(xs, [sub.get(p) or 0.0 for p in players], width, label=m)
-    ax.set_xticks(
-        [p + width * (len(models) - 1) / 2 for p in range(len(players))], players, rotation=30, ha="right"
-    )
+    ax.set_xticks([p + width * (len(models) - 1) / 2 for p in range(len(players))], players, rotation=30, ha="right")
     ax.set_ylabel(value)
     ax.set_title(f"Credit by {result.by}, KPI `{kpi}`")
     ax.legend(fontsize="small")
@@ -69,5 +64,81 @@ def contribution_bars(report: ContributionReport, model: str | None = None) -> A
     ax.set_title(f"Business value by {by} and function ({model})")
     ax.tick_params(axis="x", rotation=30)
     ax.legend(title="function", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def agreement_heatmap(result: Attribution, kpi: str | None = None) -> Any:
+    """How much the models agree for one KPI: 1 - total variation distance between their credit shares
+    (1 = identical credit), as a heat map with the values written in."""
+    plt = _pyplot()
+    df = result.to_polars()
+    kpi = kpi or df["kpi"][0]
+    df = df.filter(pl.col("kpi") == kpi)
+    models = df["model"].unique(maintain_order=True).to_list()
+    shares = {
+        m: {r[result.by]: (r["share"] or 0.0) for r in df.filter(pl.col("model") == m).iter_rows(named=True)}
+        for m in models
+    }
+    players = sorted({p for s in shares.values() for p in s})
+    grid = [
+        [1 - 0.5 * sum(abs(shares[a].get(p, 0.0) - shares[b].get(p, 0.0)) for p in players) for b in models]
+        for a in models
+    ]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(models), 0.8 + 0.7 * len(models)))
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(models)), models, rotation=40, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    for i in range(len(models)):
+        for j in range(len(models)):
+            ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", fontsize="x-small", color="w")
+    ax.set_title(f"Model agreement (1 - TV distance), KPI `{kpi}`")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def transition_heatmap(result: Attribution, model: str = "markov", kpi: str | None = None) -> Any:
+    """The Markov chain's transition probabilities (rows: from, columns: to) as a heat map."""
+    plt = _pyplot()
+    tm = result.transition_matrix(model=model, kpi=kpi)
+    sources = ["(start)"] + sorted(s for s in tm["from"].unique().to_list() if s != "(start)")
+    targets = sorted(t for t in tm["to"].unique().to_list() if t not in ("(conversion)", "(null)"))
+    targets += [t for t in ("(conversion)", "(null)") if t in set(tm["to"])]
+    probs = {(r["from"], r["to"]): r["probability"] for r in tm.iter_rows(named=True)}
+    grid = [[probs.get((s, t), 0.0) for t in targets] for s in sources]
+    fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(targets), 1.0 + 0.4 * len(sources)))
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="magma")
+    ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
+    ax.set_yticks(range(len(sources)), sources)
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    ax.set_title(f"Transition probabilities ({model})")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = None) -> Any:
+    """Grouped bars per channel: the simulated Shapley truth's share next to each model's share."""
+    plt = _pyplot()
+    df = result.to_polars()
+    kpi = kpi or df["kpi"][0]
+    df = df.filter(pl.col("kpi") == kpi)
+    t = truth.filter((pl.col("kpi") == kpi) & (pl.col("channel") != "(baseline)"))
+    channels = t.sort("shapley_share", descending=True)["channel"].to_list()
+    series = {"truth (Shapley)": dict(zip(t["channel"], t["shapley_share"], strict=True))}
+    for m in df["model"].unique(maintain_order=True).to_list():
+        sub = df.filter(pl.col("model") == m)
+        series[m] = dict(zip(sub["channel"], sub["share"], strict=True))
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(channels) * len(series) / 2), 4))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [c + i * width for c in range(len(channels))]
+        ax.bar(xs, [values.get(c) or 0.0 for c in channels], width, label=name, hatch="//" if i == 0 else None)
+    ax.set_xticks([c + width * (len(series) - 1) / 2 for c in range(len(channels))], channels, rotation=30, ha="right")
+    ax.set_ylabel("share of credited conversions")
+    ax.set_title(f"Simulated truth vs models, KPI `{kpi}`")
+    ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
-from .attribution import _Progress
+from ._progress import ProgressLine
 from .journeys import Journeys
 from .models import Model, to_spec
 
@@ -59,7 +59,7 @@ def simulate(
     Raises:
         ParameterError: an unknown scenario or a bad parameter (negative rate, half-life <= 0, ...).
     """
-    cb = _Progress() if progress else None
+    cb = ProgressLine() if progress else None
     inner, truth, params = _touchpoint.simulate(scenario, people, seed, toml, cb)
     return Simulation(journeys=Journeys(inner), truth=truth, params=json.loads(params))
 
@@ -85,5 +85,5 @@ def benchmark(
         social_share_error (model's social share minus the Shapley truth's).
     """
     specs = [to_spec(m) for m in models] if models else []
-    cb = _Progress() if progress else None
+    cb = ProgressLine() if progress else None
     return _touchpoint.benchmark(list(scenarios), people, seed, specs, cb)
