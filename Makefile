@@ -18,7 +18,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint bench benchmark-doc fmt clean cli
+.PHONY: demo test test-rust test-python develop lint bench benchmark-doc docs fmt clean cli
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ bench: develop
 ## Regenerate docs/benchmark.md (every model against the simulator's truth, every scenario).
 benchmark-doc: develop
 	$(PY) benches/benchmark_doc.py --people 100000 --seed 7
+
+## Regenerate docs/python.md from the docstrings.
+docs: develop
+	$(PY) docs/gen_python_api.py
 
 fmt:
 	cargo fmt --all

@@ -101,9 +101,7 @@ def main() -> None:
     rows = []
     for order in (1, 3):
         ours = median_time(
-            lambda order=order: tp.attribute(
-                tp.Journeys.from_paths(table), models=[tp.models.Markov(order=order)]
-            ),
+            lambda order=order: tp.attribute(tp.Journeys.from_paths(table), models=[tp.models.Markov(order=order)]),
             args.repeat,
         )
         theirs = None
@@ -142,10 +140,7 @@ def main() -> None:
             theirs_t = statistics.median(t for t, _ in theirs_p)
             rss_theirs = max(r for _, r in theirs_p)
         rows.append(("whole process, order 1", t_ours, theirs_t))
-        print(
-            f"peak RSS: touchpoint CLI {rss_ours:.0f} MiB"
-            + (f", peer process {rss_theirs:.0f} MiB" if peer else "")
-        )
+        print(f"peak RSS: touchpoint CLI {rss_ours:.0f} MiB" + (f", peer process {rss_theirs:.0f} MiB" if peer else ""))
     else:
         print(f"(no {CLI}: run `cargo test --release --workspace --no-run` to build the CLI)")
 
@@ -153,9 +148,7 @@ def main() -> None:
     for what, ours, theirs in rows:
         ratio = f"{theirs / ours:.1f}x" if theirs else "peer not installed"
         print(
-            f"| {what} | {ours:.3f} | {theirs:.3f} | {ratio} |"
-            if theirs
-            else f"| {what} | {ours:.3f} | - | {ratio} |"
+            f"| {what} | {ours:.3f} | {theirs:.3f} | {ratio} |" if theirs else f"| {what} | {ours:.3f} | - | {ratio} |"
         )
 
 

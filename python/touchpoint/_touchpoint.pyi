@@ -2,13 +2,31 @@
 
 from collections.abc import Callable
 from os import PathLike
+from typing import final
 
 import polars as pl
 
 __version__: str
+__all__ = [
+    "Attribution",
+    "ContributionReport",
+    "Journeys",
+    "__version__",
+    "attribute",
+    "benchmark",
+    "choose_order",
+    "contribution",
+    "load_goal_book",
+    "model_names",
+    "scenario_names",
+    "simulate",
+    "validate_goal_book",
+    "validate_model",
+]
 
 _Progress = Callable[[str, int, int], object] | None
 
+@final
 class Journeys:
     @staticmethod
     def from_paths_frame(
@@ -57,6 +75,7 @@ class Journeys:
     def merge(self, other: Journeys) -> Journeys: ...
     def __len__(self) -> int: ...
 
+@final
 class Attribution:
     def credits(self) -> pl.DataFrame: ...
     def removal_effects(self) -> pl.DataFrame: ...
@@ -86,6 +105,7 @@ def choose_order(
     progress: _Progress = None,
 ) -> tuple[list[tuple[int, float]], int]: ...
 
+@final
 class ContributionReport:
     def rows(self) -> pl.DataFrame: ...
     def summary(self) -> pl.DataFrame: ...
