@@ -56,9 +56,11 @@ lint: $(STAMP)
 	$(PY) -m mypy.stubtest touchpoint._touchpoint --allowlist python/stubtest-allowlist.txt
 
 ## Criterion benches and the peer comparison (needs `pip install channelattribution matplotlib` for the peer).
-bench: develop
+bench: develop cli
 	cargo bench -p touchpoint-benches
+	$(PY) benches/python_overhead.py
 	$(PY) benches/peer_markov.py
+	$(PY) benches/events_ingest.py
 
 ## Regenerate docs/benchmark.md (every model against the simulator's truth, every scenario).
 benchmark-doc: develop

@@ -2,7 +2,8 @@
 //!
 //! - rule-based models on 10M journeys, 4 touches on average (target: under 1 s each, single-threaded);
 //! - `rate` Shapley, exact, 12 channels, on 10M journeys (target: under 2 s);
-//! - Markov order 1 and 3 on 1M journeys over 12 channels.
+//! - Markov order 1 and 3 on 1M journeys over 12 channels;
+//! - the simulator: `baseline` with 1M people, truths included, on one thread (target: under 10 s).
 use criterion::{criterion_group, criterion_main, Criterion};
 use touchpoint_benches::journeys;
 use touchpoint_core::{attribute, Dimension, ModelSpec};
@@ -42,5 +43,16 @@ fn markov(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rule_based, markov);
+fn simulator(c: &mut Criterion) {
+    let mut params = touchpoint_sim::SimParams::scenario("baseline").unwrap();
+    params.people = 1_000_000;
+    let mut g = c.benchmark_group("simulate");
+    g.sample_size(10);
+    g.bench_function("baseline, 1M people, 1 thread", |b| {
+        b.iter(|| touchpoint_sim::simulate_with(&params, 1, &touchpoint_core::Unattended).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, rule_based, markov, simulator);
 criterion_main!(benches);

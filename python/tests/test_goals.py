@@ -115,3 +115,19 @@ def test_by_actor_group_advocacy() -> None:
         totals.append(rep.summary().group_by("model").agg(pl.col("value").sum()).sort("model")["value"].to_list())
         assert by in rep.summary().columns
     assert totals[0] == pytest.approx(totals[1]) and totals[0] == pytest.approx(totals[2])
+
+
+def test_report_pickles_and_converts(report: tp.ContributionReport) -> None:
+    import pickle
+
+    from polars.testing import assert_frame_equal
+
+    back = pickle.loads(pickle.dumps(report))
+    # Floats travel as JSON; serde_json's default parser may land one ulp away (its exact
+    # `float_roundtrip` feature would change serde_json's features inside polars' build).
+    assert_frame_equal(back.summary(), report.summary(), rel_tol=1e-15, abs_tol=0)
+    assert_frame_equal(back.to_polars(), report.to_polars(), rel_tol=1e-15, abs_tol=0)
+    d = report.to_dict()
+    assert d["by"] == "channel" and len(d["rows"]) == report.to_polars().height
+    assert report.to_pandas().shape == report.to_polars().shape
+    assert "ContributionReport(by='channel'" in repr(report)

@@ -9,18 +9,23 @@ __all__ = ["ProgressLine"]
 
 
 class ProgressLine:
-    """Called by the Rust core as ``(stage, done, total)``; redraws at most every ``interval`` seconds,
-    and ends a stage's line when it completes or another stage starts."""
+    """Called by the Rust core as ``(stage, done, total)``; silent for the first ``delay`` seconds of a
+    call (short calls print nothing), then redraws at most every ``interval`` seconds and ends a stage's
+    line when it completes or another stage starts."""
 
-    def __init__(self, interval: float = 0.1, stream=None) -> None:
+    def __init__(self, interval: float = 0.1, delay: float = 0.5, stream=None) -> None:
         self._interval = interval
+        self._delay = delay
         self._stream = stream or sys.stderr
         self._stage: str | None = None
         self._last = 0.0
         self._start = time.perf_counter()
+        self._born = self._start
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.perf_counter()
+        if now - self._born < self._delay:
+            return
         if stage != self._stage:
             if self._stage is not None:
                 self._stream.write("\n")

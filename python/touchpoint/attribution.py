@@ -23,7 +23,7 @@ def attribute(
     journeys: Journeys,
     models: Sequence[str | Model] = DEFAULT_MODELS,
     by: str = "channel",
-    progress: bool = False,
+    progress: bool = True,
 ) -> Attribution:
     """Credits every KPI's conversions and value to players, with each model.
 
@@ -31,7 +31,7 @@ def attribute(
         journeys: the journeys.
         models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``).
         by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
-        progress: report progress on stderr.
+        progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
         An :class:`Attribution`.
@@ -70,7 +70,15 @@ class Attribution:
         return {label: from_spec(spec) for label, spec in self._inner.models()}
 
     def to_polars(self) -> pl.DataFrame:
-        """Columns: model, kpi, <by>, conversions, value, share."""
+        """The credit table.
+
+        Returns:
+            One row per (model, KPI, player): model, kpi, <by>, conversions, value, share. Shares sum to 1
+            per model and KPI; a KPI without conversions has null shares.
+
+        Example:
+            >>> r.to_polars().filter(pl.col("model") == "markov")  # doctest: +SKIP
+        """
         return self._inner.credits()
 
     def to_pandas(self) -> Any:
@@ -97,7 +105,12 @@ class Attribution:
         return self._inner.warnings()
 
     def removal_effects(self) -> pl.DataFrame:
-        """Markov removal effects: model, kpi, <by>, removal_effect, value_removal_effect."""
+        """Markov removal effects.
+
+        Returns:
+            model, kpi, <by>, removal_effect (1 - P(conversion without the player) / P(conversion)),
+            value_removal_effect (the same ratio on expected value); empty without a Markov model.
+        """
         return self._inner.removal_effects()
 
     def transition_matrix(self, model: str = "markov", kpi: str | None = None) -> pl.DataFrame:
@@ -106,6 +119,13 @@ class Attribution:
         Args:
             model: the model label (``"markov"``, or ``"markov(order=2)"`` when several ran).
             kpi: the KPI; may be omitted when there is one.
+
+        Returns:
+            from, to, probability; states are named by their players (``"a > b"`` at order 2), with
+            ``(start)``, ``(conversion)`` and ``(null)``.
+
+        Raises:
+            ParameterError: no such model in the result, or several KPIs and none named.
         """
         if kpi is None:
             kpis = self.to_polars()["kpi"].unique(maintain_order=True).to_list()
@@ -122,11 +142,20 @@ class Attribution:
         return self._inner.transitions(model, kpi)
 
     def standard_errors(self) -> pl.DataFrame:
-        """Standard errors of sampled credit (sampled Shapley): model, kpi, <by>, se."""
+        """Standard errors of sampled credit (the sampled `rate` Shapley game).
+
+        Returns:
+            model, kpi, <by>, se, in credited conversions; empty when nothing was sampled.
+        """
         return self._inner.standard_errors()
 
     def position_credits(self) -> pl.DataFrame:
-        """Ordered Shapley credit by first position: model, kpi, <by>, position, conversions, value."""
+        """Ordered Shapley credit by the position where each player first appears.
+
+        Returns:
+            model, kpi, <by>, position (1-based), conversions, value; summed over positions it equals the
+            main table. Empty without ``Shapley(ordered=True)``.
+        """
         return self._inner.position_credits()
 
     def plot(self, kpi: str | None = None, value: str = "share") -> Any:
@@ -192,7 +221,7 @@ def choose_order(
     seed: int = 0,
     kpi: str | None = None,
     by: str = "channel",
-    progress: bool = False,
+    progress: bool = True,
 ) -> OrderChoice:
     """Chooses the Markov order by k-fold cross-validation (AUC of predicted conversion).
 
@@ -203,7 +232,7 @@ def choose_order(
         seed: seed of the fold split.
         kpi: the KPI (may be omitted when there is one).
         by: the player dimension.
-        progress: report progress on stderr.
+        progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
         An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested``.

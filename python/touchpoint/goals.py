@@ -165,6 +165,13 @@ class ContributionReport:
 
         return contribution_bars(self, model)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as plain Python data."""
+        return json.loads(self._inner.to_json())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_report_from_json, (self._inner.to_json(),))
+
     def _repr_html_(self) -> str:
         s = self.summary()
         models = s["model"].unique(maintain_order=True).to_list()
@@ -185,6 +192,10 @@ class ContributionReport:
         s = self.summary()
         models, players = s["model"].n_unique(), s[self.by].n_unique()
         return f"ContributionReport(by={self.by!r}, models={models}, players={players})"
+
+
+def _report_from_json(text: str) -> ContributionReport:
+    return ContributionReport(_touchpoint.ContributionReport.from_json(text))
 
 
 def _fmt(v: Any) -> str:

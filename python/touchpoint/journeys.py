@@ -11,6 +11,7 @@ import polars as pl
 
 from . import _touchpoint
 from ._frames import as_polars, is_file_path
+from ._progress import ProgressLine
 
 __all__ = ["Journeys"]
 
@@ -113,6 +114,7 @@ class Journeys:
         interaction_lookback: Mapping[str, str] | None = None,
         max_touches: int | None = None,
         tz: str = "UTC",
+        progress: bool = True,
     ) -> Journeys:
         """Cuts journeys from an event log: who was touched where and when, and who converted.
 
@@ -140,6 +142,7 @@ class Journeys:
                 (needs ``"interaction"`` in ``dims``).
             max_touches: keep at most this many most recent touches per journey.
             tz: time zone of naive timestamps.
+            progress: show a progress line on stderr when the call takes more than half a second.
 
         Returns:
             Journeys with touch and conversion times.
@@ -158,7 +161,20 @@ class Journeys:
             per_kpi, default = [], lookback
         inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
         inner = _touchpoint.Journeys.from_events_frames(
-            t, c, person, time, channel, kpi, value, default, per_kpi, list(dims), inter, max_touches, tz
+            t,
+            c,
+            person,
+            time,
+            channel,
+            kpi,
+            value,
+            default,
+            per_kpi,
+            list(dims),
+            inter,
+            max_touches,
+            tz,
+            ProgressLine() if progress else None,
         )
         return cls(inner)
 

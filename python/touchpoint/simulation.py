@@ -41,7 +41,7 @@ def simulate(
     people: int | None = None,
     seed: int | None = None,
     toml: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> Simulation:
     """Simulates people with known incremental effects (DESIGN section 5).
 
@@ -51,7 +51,7 @@ def simulate(
         people: number of people (the scenario's default when None).
         seed: seed (the scenario's default when None); the same seed gives the same result, bit for bit.
         toml: a scenario written in TOML instead of a built-in one.
-        progress: report progress on stderr.
+        progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
         A :class:`Simulation`.
@@ -69,7 +69,7 @@ def benchmark(
     people: int = 100_000,
     seed: int = 7,
     models: Sequence[str | Model] | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> pl.DataFrame:
     """Scores attribution models against simulated truth, per scenario and KPI.
 
@@ -78,7 +78,7 @@ def benchmark(
         people: people per scenario.
         seed: seed.
         models: models to score (a default set of nine when None).
-        progress: report progress on stderr.
+        progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
         scenario, kpi, model, tv_shapley, tv_removal, spearman_shapley, spearman_removal,

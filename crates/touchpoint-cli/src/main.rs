@@ -10,7 +10,9 @@ use touchpoint_frame::{
     contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events,
     journeys_from_path_file, paths_frame, read_table, rows_frame, social_frame, EventOptions, PathOptions,
 };
-use touchpoint_sim::{benchmark_with, simulate_with, SimParams, SCENARIO_NAMES};
+use touchpoint_sim::{
+    benchmark_with, simulate_with, SimParams, SCENARIO_NAMES, SCORE_COLUMNS, TRUTH_COLUMNS,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -398,31 +400,6 @@ fn run_bench(a: &BenchArgs) -> AnyResult<()> {
     eprintln!("wrote {}, {}", csv.display(), md.display());
     Ok(())
 }
-
-/// Columns of the truth table.
-const TRUTH_COLUMNS: [&str; 9] = [
-    "kpi",
-    "channel",
-    "removal",
-    "shapley",
-    "removal_value",
-    "shapley_value",
-    "removal_share",
-    "shapley_share",
-    "shapley_se",
-];
-
-/// Columns of the benchmark table.
-const SCORE_COLUMNS: [&str; 8] = [
-    "scenario",
-    "kpi",
-    "model",
-    "tv_shapley",
-    "tv_removal",
-    "spearman_shapley",
-    "spearman_removal",
-    "social_share_error",
-];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -296,6 +296,16 @@ pub fn journeys_from_events(
     conversions: &DataFrame,
     opts: &EventOptions,
 ) -> Result<Journeys> {
+    journeys_from_events_with(touches, conversions, opts, &touchpoint_core::Unattended)
+}
+
+/// [`journeys_from_events`] with progress reports (per person) and interruption.
+pub fn journeys_from_events_with(
+    touches: &DataFrame,
+    conversions: &DataFrame,
+    opts: &EventOptions,
+    control: &dyn touchpoint_core::Control,
+) -> Result<Journeys> {
     // Options first: a bad window fails before any data is read.
     let default_lb = duration("lookback", &opts.lookback)?;
     let mut kpi_lb: HashMap<&str, i64> = HashMap::new();
@@ -391,17 +401,22 @@ pub fn journeys_from_events(
     for (i, (d, _, _)) in dim_ids.iter().enumerate() {
         slot[d.index()] = i;
     }
-    let key = |i: usize| {
-        let mut k = [0u32; 6];
-        for (s, kk) in slot.iter().zip(k.iter_mut()) {
-            if *s != usize::MAX {
-                *kk = dim_ids[*s].1[i];
-            }
-        }
-        (p_touch[i], t_touch[i], k)
-    };
+    let dim_cols: Vec<&[u32]> = Dimension::ALL
+        .iter()
+        .filter(|d| slot[d.index()] != usize::MAX)
+        .map(|d| dim_ids[slot[d.index()]].1.as_slice())
+        .collect();
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by_key(|&i| key(i as usize));
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        p_touch[a].cmp(&p_touch[b]).then(t_touch[a].cmp(&t_touch[b])).then_with(|| {
+            dim_cols
+                .iter()
+                .map(|col| col[a].cmp(&col[b]))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
     let mut corder: Vec<u32> = (0..conversions.height() as u32).collect();
     corder.sort_unstable_by_key(|&i| (p_conv[i as usize], kpi_ids[i as usize], t_conv[i as usize]));
 
@@ -446,8 +461,15 @@ pub fn journeys_from_events(
     let mut ti = 0usize; // cursor in `order`
     let mut ci = 0usize; // cursor in `corder`
     let mut window: Vec<u32> = Vec::new();
+    let mut times: Vec<i64> = Vec::new();
     let mut conv_by_kpi: Vec<Vec<(i64, f64, f64)>> = vec![Vec::new(); n_kpis];
+    let mut persons_done = 0u64;
     while ti < n || ci < corder.len() {
+        persons_done += 1;
+        if persons_done % 65_536 == 0 {
+            control.checkpoint()?;
+            control.progress("journeys from events", (ti + ci) as u64, (n + corder.len()) as u64);
+        }
         let next_touch_person = (ti < n).then(|| p_touch[order[ti] as usize]);
         let next_conv_person = (ci < corder.len()).then(|| p_conv[corder[ci] as usize]);
         let person = match (next_touch_person, next_conv_person) {
@@ -484,7 +506,8 @@ pub fn journeys_from_events(
             }
             continue;
         }
-        let times: Vec<i64> = my_touches.iter().map(|&i| t_touch[i as usize]).collect();
+        times.clear();
+        times.extend(my_touches.iter().map(|&i| t_touch[i as usize]));
         let t_last = *times.last().expect("non-empty");
         let allowed = |i: u32, anchor: i64| -> bool {
             match inter_col.map(|col| inter_window[col[i as usize] as usize]) {
@@ -528,6 +551,7 @@ pub fn journeys_from_events(
             }
         }
     }
+    control.progress("journeys from events", (n + corder.len()) as u64, (n + corder.len()) as u64);
     Ok(b.build())
 }
 

@@ -13,4 +13,4 @@ pub use table::{
     unattributed_frame,
 };
 pub mod events;
-pub use events::{journeys_from_events, times_us, EventOptions};
+pub use events::{journeys_from_events, journeys_from_events_with, times_us, EventOptions};

@@ -192,3 +192,31 @@ pub fn choose_order(
         .map_err(PyTpErr::from)?;
     Ok((choice.scores.iter().map(|s| (s.order, s.auc)).collect(), choice.suggested))
 }
+
+/// Times `attribute` inside Rust (GIL released), `repeat` runs: the baseline against which the Python
+/// call's overhead is measured (`benches/python_overhead.py`). Returns seconds per run.
+#[pyfunction]
+#[pyo3(signature = (journeys, specs, by, repeat))]
+pub fn time_attribute(
+    py: Python<'_>,
+    journeys: &PyJourneys,
+    specs: Vec<String>,
+    by: &str,
+    repeat: usize,
+) -> PyResult<Vec<f64>> {
+    let specs = parse_specs(&specs)?;
+    let by: Dimension = by.parse().map_err(PyTpErr::from)?;
+    let j = journeys.inner.clone();
+    let times = py
+        .detach(|| {
+            (0..repeat)
+                .map(|_| {
+                    let t0 = std::time::Instant::now();
+                    attribute_with(&j, &specs, by, &touchpoint_core::Unattended)
+                        .map(|_| t0.elapsed().as_secs_f64())
+                })
+                .collect::<Result<Vec<f64>, _>>()
+        })
+        .map_err(PyTpErr::from)?;
+    Ok(times)
+}

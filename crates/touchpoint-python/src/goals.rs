@@ -53,6 +53,14 @@ impl PyContribution {
         serde_json::to_string(&*self.inner)
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
     }
+
+    /// A report back from [`PyContribution::to_json`].
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        let inner: ContributionReport = serde_json::from_str(text)
+            .map_err(|e| crate::error::parameter_error(format!("not a contribution report: {e}")))?;
+        Ok(PyContribution { inner: Arc::new(inner) })
+    }
 }
 
 /// Loads a goal book (TOML or JSON) and returns it as JSON, validated.

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
 use touchpoint_core::{Dimension, Journeys};
 use touchpoint_frame::{
-    journeys_from_events, journeys_from_path_file, journeys_from_paths, paths_frame, summary_frame,
+    journeys_from_events_with, journeys_from_path_file, journeys_from_paths, paths_frame, summary_frame,
     unattributed_frame, EventOptions, PathOptions,
 };
 
@@ -73,7 +73,7 @@ impl PyJourneys {
 
     /// Builds journeys from a touches table and a conversions table (polars DataFrames).
     #[staticmethod]
-    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz))]
+    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_events_frames(
         py: Python<'_>,
@@ -90,6 +90,7 @@ impl PyJourneys {
         interaction_lookback: Vec<(String, String)>,
         max_touches: Option<usize>,
         tz: String,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let dims = dims
             .iter()
@@ -109,8 +110,10 @@ impl PyJourneys {
             max_touches,
             tz,
         };
-        let j =
-            py.detach(|| journeys_from_events(&touches.0, &conversions.0, &opts)).map_err(PyTpErr::from)?;
+        let control = crate::control::PyControl::new(progress);
+        let j = py
+            .detach(|| journeys_from_events_with(&touches.0, &conversions.0, &opts, &control))
+            .map_err(PyTpErr::from)?;
         Ok(PyJourneys { inner: Arc::new(j) })
     }
 

@@ -14,7 +14,9 @@ mod _touchpoint {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::attribution::{attribute, choose_order, model_names, validate_model, PyAttribution};
+    use crate::attribution::{
+        attribute, choose_order, model_names, time_attribute, validate_model, PyAttribution,
+    };
     #[pymodule_export]
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]

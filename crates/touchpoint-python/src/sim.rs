@@ -5,37 +5,11 @@ use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
 use touchpoint_core::ModelSpec;
 use touchpoint_frame::rows_frame;
-use touchpoint_sim::{benchmark_with, simulate_with, SimParams};
+use touchpoint_sim::{benchmark_with, simulate_with, SimParams, SCORE_COLUMNS, TRUTH_COLUMNS};
 
 use crate::control::PyControl;
 use crate::error::PyTpErr;
 use crate::journeys::PyJourneys;
-
-/// Columns of the truth table.
-pub const TRUTH_COLUMNS: [&str; 10] = [
-    "kpi",
-    "channel",
-    "removal",
-    "shapley",
-    "removal_value",
-    "shapley_value",
-    "removal_share",
-    "shapley_share",
-    "shapley_se",
-    "social",
-];
-
-/// Columns of the benchmark table.
-pub const SCORE_COLUMNS: [&str; 8] = [
-    "scenario",
-    "kpi",
-    "model",
-    "tv_shapley",
-    "tv_removal",
-    "spearman_shapley",
-    "spearman_removal",
-    "social_share_error",
-];
 
 fn sim_err(e: touchpoint_sim::Error) -> PyErr {
     match e {
@@ -85,7 +59,8 @@ pub fn simulate(
     }
     let rows: Vec<Row<'_>> =
         sim.truth.iter().zip(social).map(|(truth, social)| Row { truth, social }).collect();
-    let truth = rows_frame(&rows, &TRUTH_COLUMNS).map_err(PyTpErr::from)?;
+    let columns: Vec<&str> = TRUTH_COLUMNS.iter().copied().chain(["social"]).collect();
+    let truth = rows_frame(&rows, &columns).map_err(PyTpErr::from)?;
     let params_json = serde_json::to_string(&sim.params).expect("parameters serialise");
     Ok((PyJourneys { inner: Arc::new(sim.journeys) }, PyDataFrame(truth), params_json))
 }

@@ -24,6 +24,8 @@ pub mod truth;
 pub use error::{Error, Result};
 pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELINE_ROW, SCENARIO_NAMES};
 pub use person::{person, ConversionEvent, Exposure, Person, START_US};
-pub use score::{benchmark, benchmark_with, default_models, score, spearman, total_variation, ScoreRow};
+pub use score::{
+    benchmark, benchmark_with, default_models, score, spearman, total_variation, ScoreRow, SCORE_COLUMNS,
+};
 pub use simulate::{simulate, simulate_with, Simulation};
-pub use truth::{TruthRow, EXACT_LIMIT};
+pub use truth::{TruthRow, EXACT_LIMIT, TRUTH_COLUMNS};

@@ -1,5 +1,5 @@
 //! Samplers built on the project's SplitMix64 uniforms, so every draw is a fixed function of the seed:
-//! exponential by inversion, Poisson by inversion, normal by Box-Muller, gamma by Marsaglia-Tsang.
+//! exponential by inversion, Poisson by inversion, normal by inversion (statrs), gamma by Marsaglia-Tsang.
 use touchpoint_core::rng::SplitMix64;
 
 /// A uniform draw in the open interval (0, 1): never 0, so logarithms stay finite.
@@ -42,12 +42,12 @@ pub(crate) fn poisson(rng: &mut SplitMix64, mean: f64) -> u32 {
     total
 }
 
-/// A standard normal draw (Box & Muller 1958, "A note on the generation of random normal deviates"),
-/// from two uniforms; the sine twin is dropped so every draw uses exactly two uniforms.
+/// A standard normal draw by inversion: statrs' normal quantile of one uniform in (0, 1), so every
+/// draw uses exactly one uniform of the person's fixed stream.
 #[inline]
 pub(crate) fn normal(rng: &mut SplitMix64) -> f64 {
-    let r = (-2.0 * open01(rng).ln()).sqrt();
-    r * (std::f64::consts::TAU * rng.next_f64()).cos()
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::standard().inverse_cdf(open01(rng))
 }
 
 /// A gamma draw of shape `shape` (> 0) and scale 1 (Marsaglia & Tsang 2000, "A simple method for

@@ -13,6 +13,18 @@ use crate::error::Result;
 use crate::params::SimParams;
 use crate::simulate::{simulate_with, Simulation};
 
+/// Column names of the benchmark table, in [`ScoreRow`] field order.
+pub const SCORE_COLUMNS: [&str; 8] = [
+    "scenario",
+    "kpi",
+    "model",
+    "tv_shapley",
+    "tv_removal",
+    "spearman_shapley",
+    "spearman_removal",
+    "social_share_error",
+];
+
 /// How one model did on one KPI of one scenario. Metrics are `None` when the model or the truth has
 /// no share to compare (no credited conversions, a zero truth total, a constant ranking).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

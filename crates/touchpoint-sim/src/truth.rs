@@ -19,6 +19,19 @@ use crate::person::{Candidate, Draw, Model, BASELINE};
 /// Most players of a candidate's game solved exactly (2^12 coalitions).
 pub const EXACT_LIMIT: usize = 12;
 
+/// Column names of the truth table, in [`TruthRow`] field order.
+pub const TRUTH_COLUMNS: [&str; 9] = [
+    "kpi",
+    "channel",
+    "removal",
+    "shapley",
+    "removal_value",
+    "shapley_value",
+    "removal_share",
+    "shapley_share",
+    "shapley_se",
+];
+
 /// The truth for one KPI and channel (or the `(baseline)` row).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TruthRow {
