@@ -14,7 +14,6 @@ The peer runs only when `import ChannelAttribution` works (`pip install channela
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -69,14 +68,21 @@ def median_time(fn, repeat: int) -> float:
 
 
 def process(cmd: list[str]) -> tuple[float, float]:
-    """Wall time (s) and peak RSS (MiB) of one process."""
+    """Wall time (s) and peak RSS (MiB) of one process.
+
+    RSS comes from GNU time when present: a child forked from this (large) Python process would
+    report this process's high-water mark as its own (Linux keeps it across exec), so the measured
+    command must be forked from a small process."""
+    timer = Path("/usr/bin/time")
+    wrapped = [str(timer), "-f", "%M", *cmd] if timer.exists() else cmd
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed with status {proc.returncode}: {proc.stderr[-500:]}")
+    lines = proc.stderr.strip().splitlines()
+    rss = int(lines[-1]) / 1024 if timer.exists() and lines and lines[-1].isdigit() else float("nan")
+    return elapsed, rss
 
 
 def main() -> None:

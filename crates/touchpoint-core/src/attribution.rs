@@ -221,14 +221,15 @@ pub fn attribute_with(
         let view = KpiView::new(journeys, k, rows, &players, &names);
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
-        for (_, ps) in view.iter() {
+        let mut total_conv = 0.0;
+        for (j, ps) in view.iter() {
+            total_conv += j.conversions;
             for &p in ps {
                 present[p as usize] = true;
             }
         }
         let mut order: Vec<u32> = (0..names.len() as u32).filter(|&p| present[p as usize]).collect();
         order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
-        let (total_conv, _) = view.totals();
         if total_conv <= 0.0 {
             out.warnings.push(format!(
                 "KPI `{}` has no attributed conversions: every player gets zero credit and a null share",

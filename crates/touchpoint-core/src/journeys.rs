@@ -381,6 +381,7 @@ pub struct JourneysBuilder {
     pending: usize,
     unattributed: HashMap<(u32, String), (f64, f64)>,
     explicit_touches: [bool; 6],
+    extra_dims: bool,
 }
 
 impl JourneysBuilder {
@@ -413,6 +414,7 @@ impl JourneysBuilder {
             pending: 0,
             unattributed: HashMap::new(),
             explicit_touches: [false; 6],
+            extra_dims: dims.iter().any(|d| *d != Dimension::Channel),
         }
     }
 
@@ -452,6 +454,12 @@ impl JourneysBuilder {
         Ok(vocab.intern(name))
     }
 
+    /// The id of a player of `dim` already interned, without interning (the fast path of readers).
+    #[inline]
+    pub fn known_player_id(&self, dim: Dimension, name: &str) -> Option<u32> {
+        self.j.vocabs[dim.index()].get(name)
+    }
+
     /// The id of the `(none)` player of `dim`.
     pub fn none_id(&mut self, dim: Dimension) -> u32 {
         self.j.vocabs[dim.index()].intern(NONE_PLAYER)
@@ -478,14 +486,22 @@ impl JourneysBuilder {
 
     /// Appends a touch given only its channel (other dimensions `(none)`).
     pub fn push_channel(&mut self, channel: u32, time: Option<i64>) {
-        let mut ids = [0u32; 6];
-        ids[0] = channel;
-        for d in &Dimension::ALL[1..] {
-            if self.has_dimension(*d) {
-                ids[d.index()] = self.none_id(*d);
+        if self.extra_dims {
+            let mut ids = [0u32; 6];
+            ids[0] = channel;
+            for d in &Dimension::ALL[1..] {
+                if self.has_dimension(*d) {
+                    ids[d.index()] = self.none_id(*d);
+                }
             }
+            self.push_touch(ids, time);
+            return;
         }
-        self.push_touch(ids, time);
+        self.j.touches[0].as_mut().expect("channel column").push(channel);
+        if let Some(t) = &mut self.j.times {
+            t.push(time.unwrap_or(i64::MIN));
+        }
+        self.pending += 1;
     }
 
     /// Closes the journey whose touches were pushed since the last call.

@@ -6,6 +6,8 @@
 pub mod attribution;
 pub mod duration;
 pub mod error;
+pub mod goals;
+pub mod hashing;
 pub mod journeys;
 pub mod markov;
 pub mod model;
@@ -16,11 +18,10 @@ pub mod vocab;
 
 pub use attribution::{attribute, attribute_with, Attribution, Credit};
 pub use error::{Error, Result};
+pub use goals::{contribution, ContributionReport, GoalBook, Kpi};
 pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed};
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{Control, KpiCredit, KpiView, Model, ModelSpec, Unattended, MODEL_NAMES};
 pub use rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 pub use shapley::{Game, Shapley};
 pub use vocab::{Vocab, NONE_PLAYER};
-pub mod goals;
-pub use goals::{contribution, ContributionReport, GoalBook, Kpi};

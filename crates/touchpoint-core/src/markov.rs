@@ -14,6 +14,8 @@
 //! of paths ending in s` as right-hand side. Credit: `total * RE_c / sum RE`.
 use std::collections::HashMap;
 
+use crate::hashing::FastMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -80,19 +82,36 @@ fn for_each_state<'a>(players: &'a [u32], k: usize, mut emit: impl FnMut(&'a [u3
 impl Chain {
     /// Estimates the order-`k` chain from the view's journeys.
     pub fn estimate(view: &KpiView<'_>, k: usize) -> Chain {
-        Self::estimate_rows(view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)), k)
+        Self::estimate_rows_sized(
+            view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)),
+            k,
+            Some(view.n_players),
+        )
     }
 
     /// Estimates the chain from (players, conversions, value, nulls) rows.
     pub fn estimate_rows<'a>(rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>, k: usize) -> Chain {
-        let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        Self::estimate_rows_sized(rows, k, None)
+    }
+
+    /// [`Chain::estimate_rows`] knowing that player ids are below `n_players`: at order 1 with few
+    /// players, transitions are then counted in a dense matrix instead of a hash map.
+    pub fn estimate_rows_sized<'a>(
+        rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>,
+        k: usize,
+        n_players: Option<usize>,
+    ) -> Chain {
+        let dense_n = n_players.filter(|&n| k == 1 && n <= 1024);
+        let mut matrix: Vec<f64> = vec![0.0; dense_n.map_or(0, |n| n * n)];
+        let mut ids: FastMap<Vec<u32>, u32> = FastMap::default();
+        let mut dense: Vec<u32> = Vec::new();
         let mut states: Vec<Vec<u32>> = Vec::new();
         let mut start = Vec::new();
         let mut to_conversion = Vec::new();
         let mut to_null = Vec::new();
         let mut value = Vec::new();
         let mut depth: Vec<u32> = Vec::new();
-        let mut edges: HashMap<u64, f64> = HashMap::new();
+        let mut edges: FastMap<u64, f64> = FastMap::default();
         let mut seq: Vec<u32> = Vec::new();
         for (players, conv, val, nulls) in rows {
             let w = conv + nulls;
@@ -101,11 +120,25 @@ impl Chain {
             }
             seq.clear();
             for_each_state(players, k, |win| {
-                let id = match ids.get(win) {
-                    Some(&id) => id,
+                // Order 1: a state is one player, found in a dense table; higher orders hash the window.
+                let known = if k == 1 {
+                    dense.get(win[0] as usize).copied().filter(|&id| id != u32::MAX)
+                } else {
+                    ids.get(win).copied()
+                };
+                let id = match known {
+                    Some(id) => id,
                     None => {
                         let id = states.len() as u32;
-                        ids.insert(win.to_vec(), id);
+                        if k == 1 {
+                            let p = win[0] as usize;
+                            if p >= dense.len() {
+                                dense.resize(p + 1, u32::MAX);
+                            }
+                            dense[p] = id;
+                        } else {
+                            ids.insert(win.to_vec(), id);
+                        }
                         states.push(win.to_vec());
                         start.push(0.0);
                         to_conversion.push(0.0);
@@ -119,7 +152,10 @@ impl Chain {
             });
             start[seq[0] as usize] += w;
             for pair in seq.windows(2) {
-                *edges.entry(((pair[0] as u64) << 32) | pair[1] as u64).or_insert(0.0) += w;
+                match dense_n {
+                    Some(n) => matrix[pair[0] as usize * n + pair[1] as usize] += w,
+                    None => *edges.entry(((pair[0] as u64) << 32) | pair[1] as u64).or_insert(0.0) += w,
+                }
             }
             let last = *seq.last().unwrap() as usize;
             to_conversion[last] += conv;
@@ -131,6 +167,16 @@ impl Chain {
             }
         }
         let n = states.len();
+        if let Some(dn) = dense_n {
+            for a in 0..n {
+                for b in 0..n {
+                    let w = matrix[a * dn + b];
+                    if w != 0.0 {
+                        edges.insert(((a as u64) << 32) | b as u64, w);
+                    }
+                }
+            }
+        }
         let mut edges: Vec<(u64, f64)> = edges.into_iter().collect();
         edges.sort_unstable_by_key(|e| e.0);
         let mut row = vec![0usize; n + 1];
@@ -359,7 +405,11 @@ impl Model for Markov {
         let k = self.check()?;
         let chain = Chain::estimate(view, k);
         let mut out = KpiCredit::zeros(view.n_players);
-        if view.total_nulls() <= 0.0 {
+        // Totals from the chain (every row with weight is in it), not another pass over the journeys.
+        let total_conv: f64 = chain.to_conversion.iter().sum();
+        let total_nulls: f64 = chain.to_null.iter().sum();
+        let total_value: f64 = chain.value.iter().sum();
+        if total_nulls <= 0.0 {
             out.warnings.push(
                 "no null (non-converting) journeys: the chain is built on converting paths only, so every path converts and removal effects measure reach, not lift".into(),
             );
@@ -395,7 +445,6 @@ impl Model for Markov {
             let vre = if v > 0.0 { (1.0 - vc / v).clamp(0.0, 1.0) } else { 0.0 };
             effects[c] = (re, vre);
         }
-        let (total_conv, total_value) = view.totals();
         let sum_re: f64 = effects.iter().map(|e| e.0).sum();
         let sum_vre: f64 = effects.iter().map(|e| e.1).sum();
         for c in present {

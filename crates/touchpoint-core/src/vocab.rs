@@ -1,7 +1,7 @@
 //! Interning of categorical values: every name is stored once and referred to by a `u32` id.
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
+
+use crate::hashing::FastMap;
 
 /// The name given to a touch that has no value for a dimension.
 pub const NONE_PLAYER: &str = "(none)";
@@ -10,11 +10,17 @@ pub const NONE_PLAYER: &str = "(none)";
 pub const RESERVED_NAMES: [&str; 3] = ["(start)", "(conversion)", "(null)"];
 
 /// An interner: names in first-seen order, ids are positions.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
 pub struct Vocab {
     names: Vec<String>,
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
+}
+
+impl PartialEq for Vocab {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+    }
 }
 
 impl Vocab {

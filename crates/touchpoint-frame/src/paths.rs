@@ -73,51 +73,158 @@ pub fn journeys_from_paths(df: &DataFrame, opts: &PathOptions) -> Result<Journey
     let null_col =
         opts.nulls.as_deref().map(|c| require(df, c).and_then(|col| f64_column(col, c))).transpose()?;
     let paths = path_col.str()?;
-    let convs = conv_col.f64()?;
-    let values = value_col.as_ref().map(|c| c.f64()).transpose()?;
-    let nulls = null_col.as_ref().map(|c| c.f64()).transpose()?;
+    let convs: Vec<Option<f64>> = conv_col.f64()?.iter().collect();
+    let values: Option<Vec<Option<f64>>> =
+        value_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
+    let nulls: Option<Vec<Option<f64>>> =
+        null_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
+    let cols = Weights { convs: &convs, values: values.as_deref(), nulls: nulls.as_deref() };
 
-    let mut b = JourneysBuilder::new(&[], false);
-    b.reserve(df.height(), df.height() * 4);
-    let kpi = b.kpi_id(&opts.kpi);
+    // Large tables are read in row ranges on every core, then merged: vocabularies come out in
+    // first-seen order exactly as a sequential read gives them.
+    let n = df.height();
+    let threads =
+        if n >= 50_000 { std::thread::available_parallelism().map_or(1, |t| t.get()).min(8) } else { 1 };
+    if threads <= 1 {
+        return read_rows(paths, &cols, 0, opts);
+    }
+    let step = n.div_ceil(threads);
+    let parts: Vec<Result<Journeys>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (start, len) = (t * step, step.min(n.saturating_sub(t * step)));
+                let chunk = paths.slice(start as i64, len);
+                let cols = &cols;
+                scope.spawn(move || read_rows(&chunk, cols, start, opts))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
+    });
+    let mut merged: Option<Journeys> = None;
+    for part in parts {
+        let part = part?;
+        merged = Some(match merged {
+            None => part,
+            Some(m) => m.merge(part)?,
+        });
+    }
+    Ok(merged.expect("at least one part"))
+}
+
+/// The weight columns of a path table, as plain vectors.
+struct Weights<'a> {
+    convs: &'a [Option<f64>],
+    values: Option<&'a [Option<f64>]>,
+    nulls: Option<&'a [Option<f64>]>,
+}
+
+/// Reads the rows `offset..offset + paths.len()` of a path table.
+fn read_rows(
+    paths: &StringChunked,
+    cols: &Weights<'_>,
+    offset: usize,
+    opts: &PathOptions,
+) -> Result<Journeys> {
     let sep = opts.sep.as_str();
-    let num = |col: Option<&Float64Chunked>, name: &Option<String>, i: usize| -> Result<f64> {
+    let sep_byte = match sep.as_bytes() {
+        [b] if b.is_ascii() => Some(*b),
+        _ => None,
+    };
+    // Room for every touch at once: separators + 1 per path.
+    let touches: usize = paths
+        .iter()
+        .flatten()
+        .map(|p| match sep_byte {
+            Some(s) => p.bytes().filter(|&b| b == s).count() + 1,
+            None => p.matches(sep).count() + 1,
+        })
+        .sum();
+    let mut b = JourneysBuilder::new(&[], false);
+    b.reserve(paths.len(), touches);
+    let kpi = b.kpi_id(&opts.kpi);
+    let num = |col: Option<&[Option<f64>]>, name: &Option<String>, i: usize| -> Result<f64> {
         match col {
             None => Ok(0.0),
-            Some(c) => c.get(i).ok_or_else(|| Error::NullValue {
+            Some(c) => c[i].ok_or_else(|| Error::NullValue {
                 column: name.clone().unwrap_or_default(),
                 table: None,
                 row: i + 1,
             }),
         }
     };
-    for i in 0..df.height() {
+    let mut short: touchpoint_core::hashing::FastMap<u128, u32> = Default::default();
+    for (k, path) in paths.iter().enumerate() {
+        let i = offset + k;
         let row = i + 1;
-        let path =
-            paths.get(i).ok_or_else(|| Error::NullValue { column: opts.path.clone(), table: None, row })?;
-        if path.trim().is_empty() {
+        let path = path.ok_or_else(|| Error::NullValue { column: opts.path.clone(), table: None, row })?;
+        if path.trim_ascii().is_empty() {
             return Err(touchpoint_core::Error::EmptyPath { row }.into());
         }
-        for (pos, part) in path.split(sep).enumerate() {
-            let name = part.trim();
-            if name.is_empty() {
-                b.discard_pending();
-                return Err(touchpoint_core::Error::EmptyTouch { row, position: pos + 1 }.into());
+        // A one-byte separator splits by `char` (a memchr scan) rather than by substring search;
+        // known names take the lookup-only path, new ones are interned (and checked) once.
+        let mut bad = None;
+        let mut push = |pos: usize, part: &str| -> bool {
+            let name = part.trim_ascii();
+            // Short names (almost all) are found by a 128-bit key, without hashing or comparing text.
+            let key = short_key(name);
+            if let Some(&id) = key.and_then(|k| short.get(&k)) {
+                b.push_channel(id, None);
+                return true;
             }
-            let id = b.player_id(Dimension::Channel, name, row).inspect_err(|_| b.discard_pending())?;
+            let id = match b.known_player_id(Dimension::Channel, name) {
+                Some(id) => id,
+                None if name.is_empty() => {
+                    bad = Some(touchpoint_core::Error::EmptyTouch { row, position: pos + 1 });
+                    return false;
+                }
+                None => match b.player_id(Dimension::Channel, name, row) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        bad = Some(e);
+                        return false;
+                    }
+                },
+            };
+            if let Some(k) = key {
+                short.insert(k, id);
+            }
             b.push_channel(id, None);
+            true
+        };
+        let complete = match sep_byte {
+            Some(ch) => path.split(ch as char).enumerate().all(|(pos, part)| push(pos, part)),
+            None => path.split(sep).enumerate().all(|(pos, part)| push(pos, part)),
+        };
+        if !complete {
+            b.discard_pending();
+            return Err(bad.expect("set when a touch is refused").into());
         }
-        let c = convs.get(i).ok_or_else(|| Error::NullValue {
-            column: opts.conversions.clone(),
-            table: None,
-            row,
-        });
-        let c = c.inspect_err(|_| b.discard_pending())?;
-        let v = num(values, &opts.value, i).inspect_err(|_| b.discard_pending())?;
-        let n = num(nulls, &opts.nulls, i).inspect_err(|_| b.discard_pending())?;
-        b.finish_journey(row, kpi, c, v, n, None)?;
+        let weights = cols.convs[i]
+            .ok_or_else(|| Error::NullValue { column: opts.conversions.clone(), table: None, row })
+            .and_then(|c| Ok((c, num(cols.values, &opts.value, i)?, num(cols.nulls, &opts.nulls, i)?)));
+        match weights {
+            Ok((c, v, n)) => b.finish_journey(row, kpi, c, v, n, None)?,
+            Err(e) => {
+                b.discard_pending();
+                return Err(e);
+            }
+        }
     }
     Ok(b.build())
+}
+
+/// A name of at most 15 bytes packed with its length into one integer (a map key that needs no text
+/// comparison); `None` for longer names.
+#[inline]
+fn short_key(name: &str) -> Option<u128> {
+    let bytes = name.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(buf))
 }
 
 /// Reads a CSV or Parquet file (by extension) lazily into a DataFrame.
