@@ -90,26 +90,36 @@ def main() -> None:
     ap.add_argument("--journeys", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    table = generate(args.journeys)
+    tmp = Path(tempfile.mkdtemp())
+    csv = tmp / "paths.csv"
+    table.write_csv(csv)
+    print(f"{args.journeys:,} journeys -> {table.height:,} distinct paths ({csv})")
+    # Ours first, before the peer is imported (its import brings matplotlib and its own threads).
+    ours = {
+        order: median_time(
+            lambda order=order: tp.attribute(tp.Journeys.from_paths(table), models=[tp.models.Markov(order=order)]),
+            args.repeat,
+        )
+        for order in (1, 3)
+    }
+    if CLI.exists():
+        cli_runs = [
+            process([str(CLI), "attribute", "--paths", str(csv), "--model", "markov", "--format", "csv"])
+            for _ in range(args.repeat)
+        ]
+    else:
+        cli_runs = []
+        print(f"(no {CLI}: run `make cli` to build the CLI)")
     try:
         import ChannelAttribution as ca  # noqa: N813
 
         peer = ca
     except Exception:  # not installed, or its undeclared matplotlib import fails
         peer = None
-
-    table = generate(args.journeys)
-    tmp = Path(tempfile.mkdtemp())
-    csv = tmp / "paths.csv"
-    table.write_csv(csv)
-    print(f"{args.journeys:,} journeys -> {table.height:,} distinct paths ({csv})")
     pdf = table.to_pandas() if peer else None
-
     rows = []
     for order in (1, 3):
-        ours = median_time(
-            lambda order=order: tp.attribute(tp.Journeys.from_paths(table), models=[tp.models.Markov(order=order)]),
-            args.repeat,
-        )
         theirs = None
         if peer:
             theirs = median_time(
@@ -125,15 +135,11 @@ def main() -> None:
                 ),
                 max(1, args.repeat // 2),
             )
-        rows.append((f"library call, order {order}", ours, theirs))
+        rows.append((f"library call, order {order}", ours[order], theirs))
 
-    if CLI.exists():
-        ours_p = [
-            process([str(CLI), "attribute", "--paths", str(csv), "--model", "markov", "--format", "csv"])
-            for _ in range(args.repeat)
-        ]
-        t_ours = statistics.median(t for t, _ in ours_p)
-        rss_ours = max(r for _, r in ours_p)
+    if cli_runs:
+        t_ours = statistics.median(t for t, _ in cli_runs)
+        rss_ours = max(r for _, r in cli_runs)
         theirs_t, rss_theirs = None, None
         if peer:
             script = (
@@ -147,8 +153,6 @@ def main() -> None:
             rss_theirs = max(r for _, r in theirs_p)
         rows.append(("whole process, order 1", t_ours, theirs_t))
         print(f"peak RSS: touchpoint CLI {rss_ours:.0f} MiB" + (f", peer process {rss_theirs:.0f} MiB" if peer else ""))
-    else:
-        print(f"(no {CLI}: run `cargo test --release --workspace --no-run` to build the CLI)")
 
     print("\n| what | touchpoint (s) | ChannelAttribution (s) | ratio |\n|---|---:|---:|---:|")
     for what, ours, theirs in rows:
