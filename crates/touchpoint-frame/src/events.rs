@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use polars::prelude::*;
 use touchpoint_core::duration::parse_duration_us;
+use touchpoint_core::hashing::FastMap;
 use touchpoint_core::{Dimension, Journeys, JourneysBuilder, NONE_PLAYER};
 
 use crate::error::{Error, Result};
@@ -94,8 +95,7 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
     let null = |row: usize| Error::NullValue { column: name.to_owned(), table: None, row };
     match col.dtype() {
         DataType::Datetime(unit, zone_of_col) => {
-            let phys = col.cast(&DataType::Int64)?;
-            let phys = phys.i64()?;
+            let phys = col.datetime()?.physical();
             let to_us = |v: i64| match unit {
                 TimeUnit::Nanoseconds => v.div_euclid(1000),
                 TimeUnit::Microseconds => v,
@@ -196,26 +196,38 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
         let a = touches.cast(&DataType::Int64)?;
         let b = conversions.cast(&DataType::Int64)?;
         let (a, b) = (a.i64()?, b.i64()?);
-        let av: Vec<i64> = a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or_else(|| null(i + 1, "touches")))
-            .collect::<Result<_>>()?;
-        let bv: Vec<i64> = b
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or_else(|| null(i + 1, "conversions")))
-            .collect::<Result<_>>()?;
-        let mut uniq: Vec<i64> = av.iter().chain(&bv).copied().collect();
-        uniq.sort_unstable();
-        uniq.dedup();
-        let id = |v: &i64| uniq.binary_search(v).expect("present") as u32;
-        return Ok((av.iter().map(id).collect(), bv.iter().map(id).collect(), uniq.len()));
+        // Dense ids in first-seen order through a hash map, then renumbered by sorted key.
+        let mut map: FastMap<i64, u32> = FastMap::default();
+        let mut keys: Vec<i64> = Vec::new();
+        let mut intern = |v: i64| {
+            *map.entry(v).or_insert_with(|| {
+                keys.push(v);
+                (keys.len() - 1) as u32
+            })
+        };
+        let mut av = Vec::with_capacity(a.len());
+        for (i, v) in a.iter().enumerate() {
+            av.push(intern(v.ok_or_else(|| null(i + 1, "touches"))?));
+        }
+        let mut bv = Vec::with_capacity(b.len());
+        for (i, v) in b.iter().enumerate() {
+            bv.push(intern(v.ok_or_else(|| null(i + 1, "conversions"))?));
+        }
+        drop(map);
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| keys[i as usize]);
+        let mut rank = vec![0u32; keys.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        av.iter_mut().for_each(|x| *x = rank[*x as usize]);
+        bv.iter_mut().for_each(|x| *x = rank[*x as usize]);
+        return Ok((av, bv, keys.len()));
     }
     let a = touches.cast(&DataType::String)?;
     let b = conversions.cast(&DataType::String)?;
     let (a, b) = (a.str()?, b.str()?);
-    let mut map: HashMap<&str, u32> = HashMap::new();
+    let mut map: FastMap<&str, u32> = FastMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut av = Vec::with_capacity(a.len());
     for (i, v) in a.iter().enumerate() {
@@ -263,7 +275,7 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
         }
     };
     let s = s.str()?;
-    let mut map: HashMap<&str, u32> = HashMap::new();
+    let mut map: FastMap<&str, u32> = FastMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut raw = Vec::with_capacity(s.len());
     for (i, v) in s.iter().enumerate() {
@@ -333,7 +345,7 @@ pub fn journeys_from_events_with(
 
     // Columns.
     let n = touches.height();
-    let (p_touch, p_conv, _) = person_ids(
+    let (p_touch, p_conv, n_persons) = person_ids(
         require(touches, &opts.person)?,
         require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
         &opts.person,
@@ -406,17 +418,46 @@ pub fn journeys_from_events_with(
         .filter(|d| slot[d.index()] != usize::MAX)
         .map(|d| dim_ids[slot[d.index()]].1.as_slice())
         .collect();
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        p_touch[a].cmp(&p_touch[b]).then(t_touch[a].cmp(&t_touch[b])).then_with(|| {
+    // Touch order: a counting sort by person (ids follow the persons' sort order), then each person's
+    // few touches by time and names. Sorting all indices by keys held elsewhere would chase memory at
+    // random for every comparison; this reads the person column once and each group locally.
+    let mut order = vec![0u32; n];
+    {
+        let mut start = vec![0u32; n_persons + 1];
+        for &p in &p_touch {
+            start[p as usize + 1] += 1;
+        }
+        for i in 0..n_persons {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        for (i, &p) in p_touch.iter().enumerate() {
+            let slot = &mut fill[p as usize];
+            order[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        drop(fill);
+        let ties = |a: u32, b: u32| {
             dim_cols
                 .iter()
-                .map(|col| col[a].cmp(&col[b]))
+                .map(|col| col[a as usize].cmp(&col[b as usize]))
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    });
+        };
+        let mut buf: Vec<(i64, u32)> = Vec::new();
+        for p in 0..n_persons {
+            let (lo, hi) = (start[p] as usize, start[p + 1] as usize);
+            if hi - lo < 2 {
+                continue;
+            }
+            buf.clear();
+            buf.extend(order[lo..hi].iter().map(|&i| (t_touch[i as usize], i)));
+            buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
+            for (slot, &(_, i)) in order[lo..hi].iter_mut().zip(&buf) {
+                *slot = i;
+            }
+        }
+    }
     let mut corder: Vec<u32> = (0..conversions.height() as u32).collect();
     corder.sort_unstable_by_key(|&i| (p_conv[i as usize], kpi_ids[i as usize], t_conv[i as usize]));
 
@@ -437,7 +478,10 @@ pub fn journeys_from_events_with(
     // Builder with vocabularies interned in sorted order (ids equal the ranks above).
     let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
     let mut b = JourneysBuilder::new(&dims, true);
-    b.reserve(conversions.height(), n);
+    // Upper bounds, reserved at once: a touch sits in at most one journey per KPI, and there is at most
+    // one journey per conversion plus one null journey per person and KPI. Untouched capacity stays
+    // virtual (not resident), while growing by doubling would copy (and briefly hold) everything twice.
+    b.reserve(conversions.height() + n_persons * kpi_names.len(), n * kpi_names.len());
     for name in &kpi_names {
         b.kpi_id(name);
     }
