@@ -91,7 +91,8 @@ fn totals_equal_valued_conversions_and_agree_across_dimensions() {
     let mut b = JourneysBuilder::new(&[Dimension::Actor, Dimension::ActorGroup], false);
     let k = b.kpi_id("tickets_deflected");
     let s = b.kpi_id("sales");
-    let rows: [(&[(&str, &str, &str)], u32, f64, f64); 3] = [
+    type Row<'a> = (&'a [(&'a str, &'a str, &'a str)], u32, f64, f64);
+    let rows: [Row<'_>; 3] = [
         (&[("twitter", "emp_1", "trained"), ("search", "brand", "brand")], k, 3.0, 0.0),
         (&[("linkedin", "emp_2", "untrained")], k, 1.0, 0.0),
         (&[("linkedin", "agency_x", "agency"), ("email", "brand", "brand")], s, 2.0, 90.0),

@@ -81,11 +81,12 @@ fn dense_reference(chain: &Chain, removed: &[bool]) -> Vec<f64> {
     for k in 0..n {
         let piv = (k..n).max_by(|&i, &j| a[i][k].abs().total_cmp(&a[j][k].abs())).unwrap();
         a.swap(k, piv);
-        for i in 0..n {
+        let pivot = a[k].clone();
+        for (i, row) in a.iter_mut().enumerate() {
             if i != k {
-                let f = a[i][k] / a[k][k];
-                for c in k..=n {
-                    a[i][c] -= f * a[k][c];
+                let f = row[k] / pivot[k];
+                for (x, p) in row[k..].iter_mut().zip(&pivot[k..]) {
+                    *x -= f * p;
                 }
             }
         }

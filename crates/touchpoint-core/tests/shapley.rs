@@ -37,8 +37,11 @@ fn ordered_books_credit_at_first_positions() {
     assert_eq!(credit(&r, "a"), credit(&plain, "a"));
 }
 
+/// A raw journey: player indices, conversions, value, nulls.
+type Raw = (Vec<usize>, f64, f64, f64);
+
 /// Random journeys over `m` players with integer weights; nulls on every row so `rate` has support.
-fn random_journeys(seed: u64, m: usize, rows: usize) -> (Journeys, Vec<(Vec<usize>, f64, f64, f64)>) {
+fn random_journeys(seed: u64, m: usize, rows: usize) -> (Journeys, Vec<Raw>) {
     let mut rng = SplitMix64::new(seed);
     let names: Vec<String> = (0..m).map(|i| format!("p{i}")).collect();
     let mut b = JourneysBuilder::new(&[], false);

@@ -26,9 +26,7 @@ pub fn str_column(col: &Column, name: &str) -> Result<Column> {
 /// The column as f64 (any numeric type; text is a typed error).
 pub fn f64_column(col: &Column, name: &str) -> Result<Column> {
     let dt = col.dtype();
-    if dt.is_primitive_numeric() || dt.is_bool() {
-        Ok(col.cast(&DataType::Float64)?)
-    } else if dt == &DataType::Null {
+    if dt.is_primitive_numeric() || dt.is_bool() || dt == &DataType::Null {
         Ok(col.cast(&DataType::Float64)?)
     } else {
         Err(Error::ColumnType { column: name.to_owned(), expected: "numeric", found: dt.to_string() })

@@ -35,6 +35,7 @@ impl PyJourneys {
     /// Reads a path table held in a polars DataFrame.
     #[staticmethod]
     #[pyo3(signature = (df, path, conversions, value, nulls, sep, kpi))]
+    #[allow(clippy::too_many_arguments)]
     fn from_paths_frame(
         py: Python<'_>,
         df: PyDataFrame,

@@ -14,8 +14,11 @@ pub fn paths(rows: &[Row<'_>]) -> Journeys {
     b.build()
 }
 
+/// One timed row: (channel, time) touches, conversions, value, nulls, conversion time.
+pub type TimedRow<'a> = (&'a [(&'a str, i64)], f64, f64, f64, i64);
+
 /// Journeys with touch times (microseconds) and conversion times.
-pub fn timed(rows: &[(&[(&str, i64)], f64, f64, f64, i64)]) -> Journeys {
+pub fn timed(rows: &[TimedRow<'_>]) -> Journeys {
     let mut b = JourneysBuilder::new(&[], true);
     let k = b.kpi_id("sales");
     for (i, (touches, c, v, n, t_conv)) in rows.iter().enumerate() {
