@@ -82,11 +82,20 @@ class Attribution:
         return self._inner.credits()
 
     def to_pandas(self) -> Any:
-        """:meth:`to_polars` as a pandas DataFrame (needs pandas and pyarrow)."""
+        """:meth:`to_polars` as a pandas DataFrame.
+
+        Returns:
+            A pandas DataFrame with the same columns (needs pandas and pyarrow).
+        """
         return self.to_polars().to_pandas()
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole result as plain Python data."""
+        """The whole result as plain Python data.
+
+        Returns:
+            A dict with the models and their parameters, the credit rows, model details, the
+            unattributed table, the ingestion summary and the warnings (what pickling stores).
+        """
         return json.loads(self._inner.to_json())
 
     @property
@@ -159,7 +168,15 @@ class Attribution:
         return self._inner.position_credits()
 
     def plot(self, kpi: str | None = None, value: str = "share") -> Any:
-        """Grouped bars of credit by player and model for one KPI; returns the matplotlib Figure."""
+        """Grouped bars of credit by player and model for one KPI.
+
+        Args:
+            kpi: the KPI (the first by default).
+            value: ``"share"``, ``"conversions"`` or ``"value"``.
+
+        Returns:
+            The matplotlib Figure (``plt.show()`` is not called).
+        """
         from .plotting import credit_bars
 
         return credit_bars(self, kpi, value)
@@ -235,7 +252,15 @@ def choose_order(
         progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
-        An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested``.
+        An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested`` (the best AUC; the lowest
+        order within 1e-4 of it).
+
+    Raises:
+        ParameterError: max_order outside 1..16, fewer than 2 folds, several KPIs and none named.
+        UnsupportedError: the KPI has no null journeys to score against.
+
+    Example:
+        >>> tp.choose_order(j, max_order=3).suggested  # doctest: +SKIP
     """
     cb = ProgressLine() if progress else None
     rows, suggested = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)

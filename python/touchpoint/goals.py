@@ -102,6 +102,10 @@ def contribution(
 
     Raises:
         GoalBookError: a KPI of the attribution is missing from the goal book, or a cost is negative.
+
+    Example:
+        >>> rep = tp.contribution(tp.attribute(j, models=["linear", "shapley"]), goals)  # doctest: +SKIP
+        >>> rep.summary()  # doctest: +SKIP
     """
     cost_json = None
     if costs is not None:

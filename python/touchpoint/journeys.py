@@ -179,8 +179,17 @@ class Journeys:
         return cls(inner)
 
     def to_paths(self, sep: str = ">") -> pl.DataFrame:
-        """The journeys as a ChannelAttribution-style path table (identical paths aggregated):
-        kpi, path, total_conversions, total_conversion_value, total_null."""
+        """The journeys as a ChannelAttribution-style path table, identical (KPI, path) rows aggregated.
+
+        Args:
+            sep: the separator written between touches (surrounded by spaces).
+
+        Returns:
+            kpi, path, total_conversions, total_conversion_value, total_null, sorted by KPI and path.
+
+        Example:
+            >>> tp.Journeys.from_events(touches, conversions).to_paths()  # doctest: +SKIP
+        """
         return self._inner.to_paths(sep)
 
     @property
@@ -200,7 +209,17 @@ class Journeys:
         return self._inner.kpis()
 
     def players(self, by: str = "channel") -> list[str]:
-        """The player names of a dimension (channel, campaign, activity, actor, actor_group, interaction)."""
+        """The player names of a dimension.
+
+        Args:
+            by: channel, campaign, activity, actor, actor_group or interaction.
+
+        Returns:
+            The names by id; ``["(none)"]`` for a dimension the journeys do not carry.
+
+        Raises:
+            ParameterError: an unknown dimension.
+        """
         return self._inner.players(by)
 
     @property
@@ -209,7 +228,17 @@ class Journeys:
         return self._inner.n_touches()
 
     def merge(self, other: Journeys) -> Journeys:
-        """Both stores in one (ids remapped, summaries and unattributed rows added)."""
+        """Both stores in one: partitions built apart (say, per month) and combined.
+
+        Args:
+            other: journeys with the same dimensions (and both with or both without times).
+
+        Returns:
+            New journeys; ids are remapped, summaries and unattributed rows add up.
+
+        Raises:
+            InputError: the two stores carry different dimensions or one lacks times.
+        """
         return Journeys(self._inner.merge(other._inner))
 
     def __len__(self) -> int:

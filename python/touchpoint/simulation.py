@@ -58,6 +58,10 @@ def simulate(
 
     Raises:
         ParameterError: an unknown scenario or a bad parameter (negative rate, half-life <= 0, ...).
+
+    Example:
+        >>> sim = tp.simulate("selection_bias", people=50_000, seed=7)  # doctest: +SKIP
+        >>> tp.attribute(sim.journeys, models=["last_touch", "shapley"])  # doctest: +SKIP
     """
     cb = ProgressLine() if progress else None
     inner, truth, params = _touchpoint.simulate(scenario, people, seed, toml, cb)
@@ -83,6 +87,12 @@ def benchmark(
     Returns:
         scenario, kpi, model, tv_shapley, tv_removal, spearman_shapley, spearman_removal,
         social_share_error (model's social share minus the Shapley truth's).
+
+    Raises:
+        ParameterError: an unknown scenario or model.
+
+    Example:
+        >>> tp.benchmark(["baseline", "synergy"], people=20_000)  # doctest: +SKIP
     """
     specs = [to_spec(m) for m in models] if models else []
     cb = ProgressLine() if progress else None
