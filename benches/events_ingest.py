@@ -1,11 +1,13 @@
 """Event logs into journeys at scale: 50M touches and 2M conversions (generated) -> Journeys.
 
-    python benches/events_ingest.py [--touches 50000000] [--conversions 2000000] [--people 5000000]
+    python benches/events_ingest.py [--touches 50000000] [--conversions 2000000] [--people 5000000] [--kpis 1]
 
 The log is generated and written to Parquet first; a fresh process then reads it and builds the
 journeys, so its peak RSS counts the input DataFrames and the ingestion, not the generator. Prints the
 time of `tp.Journeys.from_events`, touches per second, the peak RSS of that process and the input
-DataFrames' `estimated_size()` (target: peak RSS under 3x the inputs).
+DataFrames' `estimated_size()` (target: peak RSS under 3x the inputs). With several KPIs each touch
+can sit in one journey per KPI (every person gets a null journey per KPI), so the journeys grow with
+the number of KPIs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def generate(folder: Path, touches: int, conversions: int, people: int) -> None:
+def generate(folder: Path, touches: int, conversions: int, people: int, kpis: int) -> None:
     rng = np.random.default_rng(11)
     start = np.datetime64("2026-01-01T00:00:00", "us").astype(np.int64)
     span = 90 * 86_400_000_000
@@ -38,12 +40,12 @@ def generate(folder: Path, touches: int, conversions: int, people: int) -> None:
             "channel": channels.gather(rng.integers(0, len(channels), touches)),
         }
     ).write_parquet(folder / "touches.parquet")
-    kpis = pl.Series(["sales", "tickets_deflected", "hires"])
+    names = pl.Series(["sales", "tickets_deflected", "hires"][:kpis])
     pl.DataFrame(
         {
             "user_id": rng.integers(0, people, conversions),
             "ts": pl.Series(start + rng.integers(0, span, conversions)).cast(pl.Datetime("us", "UTC")),
-            "kpi": kpis.gather(rng.integers(0, 3, conversions)),
+            "kpi": names.gather(rng.integers(0, kpis, conversions)),
             "value": rng.gamma(2.0, 50.0, conversions),
         }
     ).write_parquet(folder / "conversions.parquet")
@@ -75,6 +77,7 @@ def main() -> None:
     ap.add_argument("--touches", type=int, default=50_000_000)
     ap.add_argument("--conversions", type=int, default=2_000_000)
     ap.add_argument("--people", type=int, default=5_000_000)
+    ap.add_argument("--kpis", type=int, default=1, choices=[1, 2, 3], help="KPIs the conversions spread over")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -83,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        generate(folder, args.touches, args.conversions, args.people)
+        generate(folder, args.touches, args.conversions, args.people, args.kpis)
         print(f"generated in {time.perf_counter() - t0:.1f} s")
         subprocess.run([sys.executable, __file__, "--worker", str(folder)], check=True)
 

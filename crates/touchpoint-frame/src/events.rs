@@ -408,35 +408,56 @@ pub fn journeys_from_events_with(
         None => vec![0.0; conversions.height()],
     };
 
-    // Touch order: person, time, then names of channel, campaign, activity, actor, actor_group, interaction.
+    // Builder with vocabularies interned in sorted order (ids equal the ranks above); reserved names and
+    // input touch counts are checked on the columns in input order (rows in errors are input rows).
+    let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
+    let mut b = JourneysBuilder::new(&dims, true);
+    for name in &kpi_names {
+        b.kpi_id(name);
+    }
+    for (d, ids, names) in &dim_ids {
+        for (id, name) in names.iter().enumerate() {
+            let first_row = ids.iter().position(|&x| x as usize == id).map_or(0, |r| r + 1);
+            b.player_id(*d, name, first_row)?;
+        }
+        let mut counts = vec![0.0; names.len()];
+        for &i in ids {
+            counts[i as usize] += 1.0;
+        }
+        b.set_input_touches(*d, counts);
+    }
+
+    // Touch order: person, time, then names of channel, campaign, activity, actor, actor_group,
+    // interaction. A counting sort by person (ids follow the persons' sort order), then each person's
+    // few touches by time and names: sorting all indices by keys held elsewhere would chase memory at
+    // random for every comparison.
     let mut slot = [usize::MAX; 6];
     for (i, (d, _, _)) in dim_ids.iter().enumerate() {
         slot[d.index()] = i;
     }
-    let dim_cols: Vec<&[u32]> = Dimension::ALL
-        .iter()
-        .filter(|d| slot[d.index()] != usize::MAX)
-        .map(|d| dim_ids[slot[d.index()]].1.as_slice())
-        .collect();
-    // Touch order: a counting sort by person (ids follow the persons' sort order), then each person's
-    // few touches by time and names. Sorting all indices by keys held elsewhere would chase memory at
-    // random for every comparison; this reads the person column once and each group locally.
+    let mut start = vec![0u32; n_persons + 1];
+    for &p in &p_touch {
+        start[p as usize + 1] += 1;
+    }
+    for i in 0..n_persons {
+        start[i + 1] += start[i];
+    }
     let mut order = vec![0u32; n];
     {
-        let mut start = vec![0u32; n_persons + 1];
-        for &p in &p_touch {
-            start[p as usize + 1] += 1;
-        }
-        for i in 0..n_persons {
-            start[i + 1] += start[i];
-        }
         let mut fill = start.clone();
         for (i, &p) in p_touch.iter().enumerate() {
-            let slot = &mut fill[p as usize];
-            order[*slot as usize] = i as u32;
-            *slot += 1;
+            let at = &mut fill[p as usize];
+            order[*at as usize] = i as u32;
+            *at += 1;
         }
-        drop(fill);
+    }
+    drop(p_touch);
+    {
+        let dim_cols: Vec<&[u32]> = Dimension::ALL
+            .iter()
+            .filter(|d| slot[d.index()] != usize::MAX)
+            .map(|d| dim_ids[slot[d.index()]].1.as_slice())
+            .collect();
         let ties = |a: u32, b: u32| {
             dim_cols
                 .iter()
@@ -453,11 +474,20 @@ pub fn journeys_from_events_with(
             buf.clear();
             buf.extend(order[lo..hi].iter().map(|&i| (t_touch[i as usize], i)));
             buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
-            for (slot, &(_, i)) in order[lo..hi].iter_mut().zip(&buf) {
-                *slot = i;
+            for (at, &(_, i)) in order[lo..hi].iter_mut().zip(&buf) {
+                *at = i;
             }
         }
     }
+    // Every touch column in that order; the input-order copies are freed, so the journey loop below
+    // reads each person's touches as one contiguous run.
+    let times: Vec<i64> = order.iter().map(|&i| t_touch[i as usize]).collect();
+    drop(t_touch);
+    for (_, ids, _) in dim_ids.iter_mut() {
+        let sorted: Vec<u32> = order.iter().map(|&i| ids[i as usize]).collect();
+        *ids = sorted;
+    }
+    drop(order);
     let mut corder: Vec<u32> = (0..conversions.height() as u32).collect();
     corder.sort_unstable_by_key(|&i| (p_conv[i as usize], kpi_ids[i as usize], t_conv[i as usize]));
 
@@ -472,65 +502,36 @@ pub fn journeys_from_events_with(
             .map(|name| inter_lb.iter().find(|(k, _)| k == name).map(|(_, w)| *w))
             .collect()
     };
-
     let inter_col: Option<&[u32]> = (inter_slot != usize::MAX).then(|| dim_ids[inter_slot].1.as_slice());
 
-    // Builder with vocabularies interned in sorted order (ids equal the ranks above).
-    let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
-    let mut b = JourneysBuilder::new(&dims, true);
     // Upper bounds, reserved at once: a touch sits in at most one journey per KPI, and there is at most
     // one journey per conversion plus one null journey per person and KPI. Untouched capacity stays
     // virtual (not resident), while growing by doubling would copy (and briefly hold) everything twice.
     b.reserve(conversions.height() + n_persons * kpi_names.len(), n * kpi_names.len());
-    for name in &kpi_names {
-        b.kpi_id(name);
-    }
-    for (d, ids, names) in &dim_ids {
-        for (id, name) in names.iter().enumerate() {
-            let first_row = ids.iter().position(|&x| x as usize == id).map_or(0, |r| r + 1);
-            b.player_id(*d, name, first_row)?;
-        }
-    }
-    for (d, ids, names) in &dim_ids {
-        let mut counts = vec![0.0; names.len()];
-        for &i in ids {
-            counts[i as usize] += 1.0;
-        }
-        b.set_input_touches(*d, counts);
-    }
     let lookbacks: Vec<i64> =
         kpi_names.iter().map(|k| kpi_lb.get(k.as_str()).copied().unwrap_or(default_lb)).collect();
     let n_kpis = kpi_names.len();
 
-    let mut ti = 0usize; // cursor in `order`
+    let allowed = |k: usize, anchor: i64| -> bool {
+        match inter_col.map(|col| inter_window[col[k] as usize]) {
+            Some(Some(w)) => times[k] > anchor - w,
+            _ => true,
+        }
+    };
     let mut ci = 0usize; // cursor in `corder`
     let mut window: Vec<u32> = Vec::new();
-    let mut times: Vec<i64> = Vec::new();
     let mut conv_by_kpi: Vec<Vec<(i64, f64, f64)>> = vec![Vec::new(); n_kpis];
-    let mut persons_done = 0u64;
-    while ti < n || ci < corder.len() {
-        persons_done += 1;
-        if persons_done % 65_536 == 0 {
+    let total = (n + corder.len()) as u64;
+    for person in 0..n_persons {
+        if person % 65_536 == 65_535 {
             control.checkpoint()?;
-            control.progress("journeys from events", (ti + ci) as u64, (n + corder.len()) as u64);
+            control.progress("journeys from events", start[person] as u64 + ci as u64, total);
         }
-        let next_touch_person = (ti < n).then(|| p_touch[order[ti] as usize]);
-        let next_conv_person = (ci < corder.len()).then(|| p_conv[corder[ci] as usize]);
-        let person = match (next_touch_person, next_conv_person) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => break,
-        };
-        let t_start = ti;
-        while ti < n && p_touch[order[ti] as usize] == person {
-            ti += 1;
-        }
-        let my_touches = &order[t_start..ti];
+        let (lo, hi) = (start[person] as usize, start[person + 1] as usize);
         for v in conv_by_kpi.iter_mut() {
             v.clear();
         }
-        while ci < corder.len() && p_conv[corder[ci] as usize] == person {
+        while ci < corder.len() && p_conv[corder[ci] as usize] as usize == person {
             let r = corder[ci] as usize;
             let list = &mut conv_by_kpi[kpi_ids[r] as usize];
             match list.last_mut() {
@@ -542,7 +543,7 @@ pub fn journeys_from_events_with(
             }
             ci += 1;
         }
-        if my_touches.is_empty() {
+        if lo == hi {
             for (k, list) in conv_by_kpi.iter().enumerate() {
                 for &(_, c, v) in list {
                     b.add_unattributed(k as u32, "unknown_person", c, v);
@@ -550,41 +551,34 @@ pub fn journeys_from_events_with(
             }
             continue;
         }
-        times.clear();
-        times.extend(my_touches.iter().map(|&i| t_touch[i as usize]));
-        let t_last = *times.last().expect("non-empty");
-        let allowed = |i: u32, anchor: i64| -> bool {
-            match inter_col.map(|col| inter_window[col[i as usize] as usize]) {
-                Some(Some(w)) => t_touch[i as usize] > anchor - w,
-                _ => true,
-            }
-        };
+        let mine = &times[lo..hi];
+        let t_last = mine[mine.len() - 1];
         for k in 0..n_kpis {
             let lb = lookbacks[k];
             let mut t_prev = i64::MIN;
             for &(t, c, v) in &conv_by_kpi[k] {
                 let lower = t.saturating_sub(lb).max(t_prev);
-                let a = times.partition_point(|&x| x <= lower);
-                let z = times.partition_point(|&x| x <= t);
+                let a = lo + mine.partition_point(|&x| x <= lower);
+                let z = lo + mine.partition_point(|&x| x <= t);
                 window.clear();
-                window.extend(my_touches[a..z].iter().copied().filter(|&i| allowed(i, t)));
+                window.extend((a..z).filter(|&q| allowed(q, t)).map(|q| q as u32));
                 t_prev = t;
                 if window.is_empty() {
                     b.add_unattributed(k as u32, "no_touch_in_window", c, v);
                     continue;
                 }
-                push_journey(&mut b, &window, &dim_ids, &t_touch, opts.max_touches, k as u32, c, v, 0.0, t)?;
+                push_journey(&mut b, &window, &dim_ids, &times, opts.max_touches, k as u32, c, v, 0.0, t)?;
             }
             let lower = t_prev.max(t_last.saturating_sub(lb));
-            let a = times.partition_point(|&x| x <= lower);
+            let a = lo + mine.partition_point(|&x| x <= lower);
             window.clear();
-            window.extend(my_touches[a..].iter().copied().filter(|&i| allowed(i, t_last)));
+            window.extend((a..hi).filter(|&q| allowed(q, t_last)).map(|q| q as u32));
             if !window.is_empty() {
                 push_journey(
                     &mut b,
                     &window,
                     &dim_ids,
-                    &t_touch,
+                    &times,
                     opts.max_touches,
                     k as u32,
                     0.0,
@@ -595,7 +589,7 @@ pub fn journeys_from_events_with(
             }
         }
     }
-    control.progress("journeys from events", (n + corder.len()) as u64, (n + corder.len()) as u64);
+    control.progress("journeys from events", total, total);
     Ok(b.build())
 }
 
