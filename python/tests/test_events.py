@@ -128,7 +128,9 @@ def test_bad_rows() -> None:
     bad_ts = t.with_columns(
         pl.when(pl.int_range(4) == 2).then(pl.lit("last tuesday")).otherwise(pl.col("ts")).alias("ts")
     )
-    with pytest.raises(tp.InputError, match=r"unparseable timestamp in column `ts` at row 3: \"last tuesday\""):
+    with pytest.raises(
+        tp.InputError, match=r"unparseable timestamp in column `ts` of the touches table at row 3: \"last tuesday\""
+    ):
         tp.Journeys.from_events(bad_ts, c)
     null_person = c.with_columns(pl.lit(None, dtype=pl.String).alias("user_id"))
     with pytest.raises(tp.InputError, match=r"null in column `user_id` of the conversions table at row 1"):
@@ -164,3 +166,15 @@ def test_kaggle_journeys_reconcile() -> None:
     r = tp.attribute(j, models=["linear", "markov", tp.models.TimeDecay(half_life="3d")])
     for m in ("linear", "markov", "time_decay"):
         assert r.to_polars().filter(pl.col("model") == m)["conversions"].sum() == pytest.approx(s["attributed"])
+
+
+def test_pandas_categories_and_float_ids() -> None:
+    t, c = log()
+    pt = t.to_pandas()
+    pt["channel"] = pt["channel"].astype("category")
+    assert tp.Journeys.from_events(pt, c.to_pandas()).to_paths().equals(tp.Journeys.from_events(t, c).to_paths())
+    ti = pl.DataFrame({"user_id": [1, 2], "ts": ["2024-01-01", "2024-01-01"], "channel": ["a", "b"]})
+    cf = pl.DataFrame({"user_id": [1.0], "ts": ["2024-01-02"], "kpi": ["sales"]})
+    assert tp.Journeys.from_events(ti, cf).unattributed.height == 0
+    with pytest.raises(tp.InputError, match=r"person id 1.5 .* is not a whole number"):
+        tp.Journeys.from_events(ti, cf.with_columns(pl.lit(1.5).alias("user_id")))

@@ -369,7 +369,15 @@ impl Journeys {
                 mine[map[id] as usize] += t;
             }
         }
-        self.unattributed.extend(other.unattributed);
+        for u in other.unattributed {
+            match self.unattributed.iter_mut().find(|x| x.kpi == u.kpi && x.reason == u.reason) {
+                Some(x) => {
+                    x.conversions += u.conversions;
+                    x.value += u.value;
+                }
+                None => self.unattributed.push(u),
+            }
+        }
         Ok(self)
     }
 }
@@ -700,6 +708,20 @@ mod tests {
         let names: Vec<&str> = last.channels.iter().map(|&c| m.vocab(Dimension::Channel).name(c)).collect();
         assert_eq!(names, ["z", "a"]);
         assert_eq!(m.summary()[1].attributed, 3.0);
+    }
+
+    #[test]
+    fn merge_combines_unattributed_rows() {
+        let part = || {
+            let mut b = JourneysBuilder::new(&[], false);
+            b.push_path(1, "k", &["a"], 1.0, 0.0, 0.0).unwrap();
+            let k = b.kpi_id("k");
+            b.add_unattributed(k, "unknown_person", 2.0, 5.0);
+            b.build()
+        };
+        let m = part().merge(part()).unwrap();
+        assert_eq!(m.unattributed().len(), 1);
+        assert_eq!((m.unattributed()[0].conversions, m.unattributed()[0].value), (4.0, 10.0));
     }
 
     #[test]

@@ -264,7 +264,9 @@ impl Chain {
                 x[s] = xs;
                 y[s] = ys;
             }
-            if delta <= 1e-15 {
+            // Converged when nothing moves by more than 1e-15 relative (values are at most 1 for x and
+            // scaled for y); a sweep that changes nothing at all also ends it.
+            if delta <= 1e-15 * (1.0 + x.iter().copied().fold(0.0, f64::max)) || delta == 0.0 {
                 break;
             }
         }

@@ -22,8 +22,13 @@ pub enum Error {
     #[error("null in column `{column}`{} at row {row}", in_table(.table))]
     NullValue { column: String, table: Option<&'static str>, row: usize },
     /// A timestamp that cannot be read.
-    #[error("unparseable timestamp in column `{column}` at row {row}: {value:?} is {reason}")]
-    Timestamp { column: String, row: usize, value: String, reason: String },
+    #[error("unparseable timestamp in column `{column}`{} at row {row}: {value:?} is {reason}", in_table(.table))]
+    Timestamp { column: String, table: Option<&'static str>, row: usize, value: String, reason: String },
+    /// A numeric person id that is not a whole number.
+    #[error(
+        "person id {value} in column `{column}` of the {table} table at row {row} is not a whole number"
+    )]
+    PersonId { column: String, table: &'static str, row: usize, value: f64 },
     /// A file that cannot be read.
     #[error("cannot read `{path}`: {message}")]
     Read { path: String, message: String },

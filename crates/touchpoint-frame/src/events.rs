@@ -86,6 +86,7 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
         zone.from_local_datetime(&naive).earliest().map(|d| d.timestamp_micros()).ok_or_else(|| {
             Error::Timestamp {
                 column: name.to_owned(),
+                table: None,
                 row,
                 value: naive.to_string(),
                 reason: format!("a local time that does not exist in {tz} (a daylight-saving gap)"),
@@ -97,19 +98,29 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
         DataType::Datetime(unit, zone_of_col) => {
             let phys = col.datetime()?.physical();
             let to_us = |v: i64| match unit {
-                TimeUnit::Nanoseconds => v.div_euclid(1000),
-                TimeUnit::Microseconds => v,
-                TimeUnit::Milliseconds => v * 1000,
+                TimeUnit::Nanoseconds => Some(v.div_euclid(1000)),
+                TimeUnit::Microseconds => Some(v),
+                TimeUnit::Milliseconds => v.checked_mul(1000),
             };
             let aware = zone_of_col.is_some();
+            let out_of_range = |row: usize, v: i64| Error::Timestamp {
+                column: name.to_owned(),
+                table: None,
+                row,
+                value: v.to_string(),
+                reason: "out of the representable range of dates".into(),
+            };
             phys.iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let v = to_us(v.ok_or_else(|| null(i + 1))?);
+                    let raw = v.ok_or_else(|| null(i + 1))?;
+                    let v = to_us(raw).ok_or_else(|| out_of_range(i + 1, raw))?;
                     if aware || utc {
                         Ok(v)
                     } else {
-                        let naive = DateTime::<Utc>::from_timestamp_micros(v).expect("in range").naive_utc();
+                        let naive = DateTime::<Utc>::from_timestamp_micros(v)
+                            .ok_or_else(|| out_of_range(i + 1, raw))?
+                            .naive_utc();
                         local(i + 1, naive)
                     }
                 })
@@ -122,8 +133,15 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
                 .enumerate()
                 .map(|(i, d)| {
                     let d = d.ok_or_else(|| null(i + 1))?;
-                    let date = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
-                        + chrono::Duration::days(i64::from(d));
+                    let date = NaiveDate::from_ymd_opt(1970, 1, 1)
+                        .and_then(|e| e.checked_add_signed(chrono::Duration::days(i64::from(d))))
+                        .ok_or_else(|| Error::Timestamp {
+                            column: name.to_owned(),
+                            table: None,
+                            row: i + 1,
+                            value: d.to_string(),
+                            reason: "out of the representable range of dates".into(),
+                        })?;
                     local(i + 1, date.and_hms_opt(0, 0, 0).expect("midnight"))
                 })
                 .collect()
@@ -136,6 +154,7 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
                 let s = s.ok_or_else(|| null(i + 1))?;
                 parse_timestamp(s.trim(), &local, i + 1).ok_or_else(|| Error::Timestamp {
                     column: name.to_owned(),
+                    table: None,
                     row: i + 1,
                     value: s.to_owned(),
                     reason: "not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
@@ -186,7 +205,26 @@ fn parse_timestamp(
 /// Person ids of both tables as dense u32, equal ids for equal persons; ids follow the persons' sort
 /// order (numeric for integer ids, bytewise for text), so the output does not depend on row order.
 fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec<u32>, Vec<u32>, usize)> {
-    let both_int = touches.dtype().is_integer() && conversions.dtype().is_integer();
+    let numeric = |c: &Column| c.dtype().is_primitive_numeric();
+    let both_int = numeric(touches) && numeric(conversions);
+    // Ids read as numbers on both sides must be whole numbers (1.0 is person 1, as 1 is).
+    let whole = |c: &Column, table: &'static str| -> Result<Column> {
+        if c.dtype().is_integer() {
+            return Ok(c.clone());
+        }
+        let f = c.cast(&DataType::Float64)?;
+        if let Some((row, v)) =
+            f.f64()?.iter().enumerate().find_map(|(i, v)| v.filter(|x| x.fract() != 0.0).map(|x| (i + 1, x)))
+        {
+            return Err(Error::PersonId { column: name.to_owned(), table, row, value: v });
+        }
+        Ok(f.cast(&DataType::Int64)?)
+    };
+    let (touches, conversions) = if both_int {
+        (&whole(touches, "touches")?, &whole(conversions, "conversions")?)
+    } else {
+        (touches, conversions)
+    };
     let null = |row: usize, table: &'static str| Error::NullValue {
         column: name.to_owned(),
         table: Some(table),
@@ -263,7 +301,12 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
 fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec<String>)> {
     let s = match col.dtype() {
         DataType::String => col.clone(),
-        dt if dt.is_primitive_numeric() || dt.is_bool() || dt == &DataType::Null => {
+        dt if dt.is_primitive_numeric()
+            || dt.is_bool()
+            || dt == &DataType::Null
+            || dt.is_categorical()
+            || dt.is_enum() =>
+        {
             col.cast(&DataType::String)?
         }
         other => {
@@ -350,12 +393,14 @@ pub fn journeys_from_events_with(
         require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
         &opts.person,
     )?;
-    let t_touch = times_us(require(touches, &opts.time)?, &opts.time, &opts.tz)?;
+    let t_touch = times_us(require(touches, &opts.time)?, &opts.time, &opts.tz)
+        .map_err(|e| rename_table(e, "touches"))?;
     let t_conv = times_us(
         require(conversions, &opts.time).map_err(|e| rename_table(e, "conversions"))?,
         &opts.time,
         &opts.tz,
-    )?;
+    )
+    .map_err(|e| rename_table(e, "conversions"))?;
     let mut dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)> = Vec::new();
     let (ch, ch_names) = sorted_ids(require(touches, &opts.channel)?, &opts.channel, true)?;
     dim_ids.push((Dimension::Channel, ch, ch_names));
@@ -371,6 +416,13 @@ pub fn journeys_from_events_with(
         Err(_) if opts.kpi == "kpi" => (vec![0; conversions.height()], vec!["conversions".to_owned()]),
         Err(_) => return Err(rename_table(require(conversions, &opts.kpi).unwrap_err(), "conversions")),
     };
+    if kpi_names.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "conversions",
+            value: "0 rows".into(),
+            reason: "the conversions table is empty: there is no KPI to cut journeys for".into(),
+        });
+    }
     for k in kpi_lb.keys() {
         if !kpi_names.iter().any(|n| n == k) {
             return Err(Error::InvalidOption {
@@ -416,9 +468,12 @@ pub fn journeys_from_events_with(
         b.kpi_id(name);
     }
     for (d, ids, names) in &dim_ids {
+        let mut first_row = vec![0usize; names.len()];
+        for (row, &id) in ids.iter().enumerate().rev() {
+            first_row[id as usize] = row + 1;
+        }
         for (id, name) in names.iter().enumerate() {
-            let first_row = ids.iter().position(|&x| x as usize == id).map_or(0, |r| r + 1);
-            b.player_id(*d, name, first_row)?;
+            b.player_id(*d, name, first_row[id])?;
         }
         let mut counts = vec![0.0; names.len()];
         for &i in ids {
@@ -502,6 +557,16 @@ pub fn journeys_from_events_with(
             .map(|name| inter_lb.iter().find(|(k, _)| k == name).map(|(_, w)| *w))
             .collect()
     };
+    if inter_slot != usize::MAX {
+        let known = &dim_ids[inter_slot].2;
+        if let Some((name, _)) = inter_lb.iter().find(|(k, _)| !known.iter().any(|n| n == k)) {
+            return Err(Error::InvalidOption {
+                option: "interaction_lookback",
+                value: (*name).to_owned(),
+                reason: format!("no such interaction in the touches (they have: {})", known.join(", ")),
+            });
+        }
+    }
     let inter_col: Option<&[u32]> = (inter_slot != usize::MAX).then(|| dim_ids[inter_slot].1.as_slice());
 
     // Upper bounds, reserved at once: a touch sits in at most one journey per KPI, and there is at most
@@ -630,6 +695,9 @@ fn rename_table(e: Error, table: &'static str) -> Error {
             Error::MissingColumn { column, table: Some(table), available }
         }
         Error::NullValue { column, row, .. } => Error::NullValue { column, table: Some(table), row },
+        Error::Timestamp { column, row, value, reason, .. } => {
+            Error::Timestamp { column, table: Some(table), row, value, reason }
+        }
         other => other,
     }
 }

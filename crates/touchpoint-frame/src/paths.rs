@@ -259,7 +259,8 @@ pub fn journeys_from_path_file(path: &Path, opts: &PathOptions) -> Result<Journe
 pub fn paths_frame(j: &Journeys, sep: &str) -> Result<DataFrame> {
     let names = j.vocab(Dimension::Channel).names();
     let mut agg: std::collections::HashMap<(u32, String), [f64; 3]> = std::collections::HashMap::new();
-    let joiner = format!(" {} ", sep.trim());
+    // A whitespace separator is written as is (padding it would make empty touches on reading back).
+    let joiner = if sep.trim().is_empty() { sep.to_owned() } else { format!(" {} ", sep.trim()) };
     for r in j.iter() {
         let path = r.channels.iter().map(|&c| names[c as usize].as_str()).collect::<Vec<_>>().join(&joiner);
         let e = agg.entry((r.kpi, path)).or_insert([0.0; 3]);

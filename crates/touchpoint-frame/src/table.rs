@@ -17,6 +17,7 @@ pub fn require<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
 pub fn str_column(col: &Column, name: &str) -> Result<Column> {
     match col.dtype() {
         DataType::String => Ok(col.clone()),
+        dt if dt.is_categorical() || dt.is_enum() => Ok(col.cast(&DataType::String)?),
         other => {
             Err(Error::ColumnType { column: name.to_owned(), expected: "text", found: other.to_string() })
         }

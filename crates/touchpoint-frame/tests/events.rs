@@ -294,7 +294,7 @@ fn bad_input_is_a_typed_error_with_the_culprit() {
     let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
     assert_eq!(
         e,
-        "unparseable timestamp in column `ts` at row 2: \"yesterday\" is not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
+        "unparseable timestamp in column `ts` of the touches table at row 2: \"yesterday\" is not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
     );
     let t = touches(&[("u", "2024-01-01", "a")]);
     let o = EventOptions { person: "person".into(), ..opts("30d") };
@@ -370,4 +370,57 @@ fn the_window_is_open_at_its_lower_bound() {
     let c = conversions(&[("u", "2024-01-02", "sale", 1.0)]);
     let j = journeys_from_events(&t, &c, &opts("1d")).unwrap();
     assert_eq!(flat(&j), vec![row("sale", &["b"], 1.0, 1.0, 0.0)]);
+}
+
+#[test]
+fn review_cases_person_types_categoricals_tables_and_options() {
+    // Integer ids in one table and float ids in the other are the same persons.
+    let t =
+        df!("user_id" => [1i64, 2], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "b"]).unwrap();
+    let c = df!("user_id" => [1.0f64], "ts" => ["2024-01-02"], "kpi" => ["sale"]).unwrap();
+    let j = journeys_from_events(&t, &c, &opts("30d")).unwrap();
+    assert_eq!(flat(&j)[0], row("sale", &["a"], 1.0, 0.0, 0.0));
+    assert!(j.unattributed().is_empty());
+    let c = df!("user_id" => [1.5f64], "ts" => ["2024-01-02"], "kpi" => ["sale"]).unwrap();
+    let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "person id 1.5 in column `user_id` of the conversions table at row 1 is not a whole number"
+    );
+    // Categorical channels read as text.
+    let cat = t
+        .clone()
+        .lazy()
+        .with_column(col("channel").cast(DataType::from_categories(Categories::global())))
+        .collect()
+        .unwrap();
+    let c = df!("user_id" => [1i64], "ts" => ["2024-01-02"], "kpi" => ["sale"]).unwrap();
+    assert_eq!(
+        flat(&journeys_from_events(&cat, &c, &opts("30d")).unwrap()),
+        flat(&journeys_from_events(&t, &c, &opts("30d")).unwrap())
+    );
+    // A bad timestamp in the conversions table names that table.
+    let c = df!("user_id" => [1i64], "ts" => ["soon"], "kpi" => ["sale"]).unwrap();
+    let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
+    assert!(e.starts_with("unparseable timestamp in column `ts` of the conversions table at row 1"), "{e}");
+    // An empty conversions table is an error, not silence.
+    let c = df!("user_id" => Vec::<i64>::new(), "ts" => Vec::<String>::new(), "kpi" => Vec::<String>::new())
+        .unwrap();
+    let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
+    assert!(e.contains("the conversions table is empty"), "{e}");
+    // A misspelt interaction in interaction_lookback is refused.
+    let ti =
+        df!("user_id" => [1i64], "ts" => ["2024-01-01"], "channel" => ["a"], "interaction" => ["impression"])
+            .unwrap();
+    let c = df!("user_id" => [1i64], "ts" => ["2024-01-02"], "kpi" => ["sale"]).unwrap();
+    let o = EventOptions {
+        dims: vec![Dimension::Interaction],
+        interaction_lookback: vec![("impresion".into(), "1d".into())],
+        ..opts("30d")
+    };
+    let e = journeys_from_events(&ti, &c, &o).unwrap_err().to_string();
+    assert!(
+        e.contains("`interaction_lookback` = \"impresion\"") && e.contains("they have: impression"),
+        "{e}"
+    );
 }
