@@ -61,6 +61,7 @@ bench: develop cli
 	$(PY) benches/python_overhead.py
 	$(PY) benches/peer_markov.py
 	$(PY) benches/events_ingest.py
+	$(PY) benches/hazard_fit.py
 
 ## Regenerate docs/benchmark.md (every model against the simulator's truth, every scenario).
 benchmark-doc: develop

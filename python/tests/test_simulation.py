@@ -28,10 +28,13 @@ def test_simulate_is_deterministic_and_truthful() -> None:
         "removal_share",
         "shapley_share",
         "shapley_se",
+        "fired",
         "social",
     ]
     channels = a.truth.filter(pl.col("channel") != "(baseline)")
     assert (channels["removal"] - channels["shapley"]).abs().max() < 1e-9
+    # Without synergy every conversion a channel fired is its own in both truths.
+    assert (channels["fired"] - channels["shapley"]).abs().max() < 1e-9
     assert channels["shapley_share"].sum() == pytest.approx(1.0)
     assert a.params["name"] == "baseline" and a.params["people"] == 5000
 

@@ -22,7 +22,8 @@ from .exceptions import (
 )
 from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
-from .simulation import SCENARIOS, Simulation, benchmark, simulate
+from .models import LiftTest
+from .simulation import SCENARIOS, Simulation, benchmark, lift_test, simulate
 
 __all__ = [
     "__version__",
@@ -40,6 +41,8 @@ __all__ = [
     "Simulation",
     "SCENARIOS",
     "models",
+    "LiftTest",
+    "lift_test",
     "TouchpointError",
     "InputError",
     "ColumnError",

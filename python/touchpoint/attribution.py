@@ -16,12 +16,13 @@ from .models import Model, from_spec, to_spec
 
 __all__ = ["attribute", "Attribution", "choose_order", "OrderChoice"]
 
-DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley")
+DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley", "additive_hazard")
+TIMELINE_MODELS = frozenset({"additive_hazard"})
 
 
 def attribute(
     journeys: Journeys,
-    models: Sequence[str | Model] = DEFAULT_MODELS,
+    models: Sequence[str | Model] | None = None,
     by: str = "channel",
     progress: bool = True,
 ) -> Attribution:
@@ -29,7 +30,9 @@ def attribute(
 
     Args:
         journeys: the journeys.
-        models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``).
+        models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``). By default
+            first_touch, last_touch, linear, position_based, markov, shapley and, when the journeys
+            carry person timelines (:meth:`Journeys.from_events`), additive_hazard.
         by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
         progress: show a progress line on stderr when the call takes more than half a second.
 
@@ -44,6 +47,8 @@ def attribute(
     Example:
         >>> r = tp.attribute(j, models=["linear", tp.models.Markov(order=2)])  # doctest: +SKIP
     """
+    if models is None:
+        models = [m for m in DEFAULT_MODELS if journeys.has_timelines or m not in TIMELINE_MODELS]
     if isinstance(models, (str, Model)):
         models = [models]
     specs = [to_spec(m) for m in models]
@@ -74,7 +79,10 @@ class Attribution:
 
         Returns:
             One row per (model, KPI, player): model, kpi, <by>, conversions, value, share. Shares sum to 1
-            per model and KPI; a KPI without conversions has null shares.
+            per model and KPI over the players; a KPI without conversions has null shares. Models with a
+            baseline (``additive_hazard``) add a ``(baseline)`` row: the conversions that would have
+            happened anyway, with a null share; their players' conversions are incremental, and players
+            plus baseline sum to every conversion in the period.
 
         Example:
             >>> r.to_polars().filter(pl.col("model") == "markov")  # doctest: +SKIP
@@ -112,6 +120,32 @@ class Attribution:
     def warnings(self) -> list[str]:
         """Things to know about this result."""
         return self._inner.warnings()
+
+    @property
+    def table_names(self) -> list[str]:
+        """The names of the model tables in this result (see :meth:`table`)."""
+        return self._inner.table_names()
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A table of model output beyond the credit, by name.
+
+        The additive-hazard model writes ``hazard_parameters`` (per player: beta, the expected extra
+        conversions per exposure, and its standard error; half_life_days and its standard error;
+        expected_conversions = beta x the exposures' kernel mass inside the period; and per baseline
+        group baseline_per_day with its standard error), ``hazard_fit`` (method, iterations, the
+        reached Newton decrement, log-likelihood, people) and, with lift tests, ``lift_tests`` (each
+        test's influence: the observational beta, z of the difference, credit before and after).
+
+        Args:
+            name: the table's name.
+
+        Returns:
+            model, kpi, then the model's columns.
+
+        Raises:
+            ParameterError: no table of that name (the message lists the ones there are).
+        """
+        return self._inner.table(name)
 
     def removal_effects(self) -> pl.DataFrame:
         """Markov removal effects.

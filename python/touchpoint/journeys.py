@@ -12,6 +12,7 @@ import polars as pl
 from . import _touchpoint
 from ._frames import as_polars, is_file_path
 from ._progress import ProgressLine
+from .exceptions import ParameterError
 
 __all__ = ["Journeys"]
 
@@ -114,6 +115,8 @@ class Journeys:
         interaction_lookback: Mapping[str, str] | None = None,
         max_touches: int | None = None,
         tz: str = "UTC",
+        period: tuple[Any, Any] | None = None,
+        population: int | None = None,
         progress: bool = True,
     ) -> Journeys:
         """Cuts journeys from an event log: who was touched where and when, and who converted.
@@ -142,15 +145,23 @@ class Journeys:
                 (needs ``"interaction"`` in ``dims``).
             max_touches: keep at most this many most recent touches per journey.
             tz: time zone of naive timestamps.
+            period: the observation period ``(start, end)``, end excluded, as datetimes or ISO-8601 text;
+                by default from the first event to just after the last one. Every conversion must lie in
+                it; touches before the start are kept (their effect reaches into the period).
+            population: the number of people at risk, including those with no event at all, whom a
+                log never shows. Models with a baseline (``additive_hazard``) need it to estimate the
+                baseline rate; without it they estimate it from the people in the log and say so.
             progress: show a progress line on stderr when the call takes more than half a second.
 
         Returns:
-            Journeys with touch and conversion times.
+            Journeys with touch and conversion times, and each person's timeline (every touch and
+            conversion, and the period) for models that read timelines.
 
         Raises:
             ColumnError: a column is missing or of the wrong type.
             InputError: an unparseable timestamp, a null person id, a negative value.
-            ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension.
+            ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension,
+                a period whose end is not after its start, a conversion outside the period.
         """
         t = _read(touches, "touches")
         c = _read(conversions, "conversions")
@@ -174,6 +185,8 @@ class Journeys:
             inter,
             max_touches,
             tz,
+            _period_text(period),
+            population,
             ProgressLine() if progress else None,
         )
         return cls(inner)
@@ -223,6 +236,46 @@ class Journeys:
         return self._inner.players(by)
 
     @property
+    def has_timelines(self) -> bool:
+        """Whether the journeys carry person timelines (built by :meth:`from_events` or simulated)."""
+        return self._inner.has_timelines()
+
+    @property
+    def period(self) -> tuple[Any, Any] | None:
+        """The observation period ``(start, end)`` as UTC datetimes (end excluded), or None without
+        timelines."""
+        p = self._inner.period()
+        if p is None:
+            return None
+        import datetime as _dt
+
+        epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        return tuple(epoch + _dt.timedelta(microseconds=x) for x in p)  # type: ignore[return-value]
+
+    @property
+    def population(self) -> int | None:
+        """The number of people at risk given to :meth:`from_events` (None when not given)."""
+        return self._inner.population()
+
+    def timelines(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The person timelines as the two tables :meth:`from_events` reads.
+
+        Returns:
+            ``(touches, conversions)``: touches with person, ts (UTC), channel and every other
+            dimension carried; conversions with person, ts, kpi, value (one row per conversion).
+            Persons are numbered by their position.
+
+        Raises:
+            UnsupportedError: the journeys have no timelines (they came from a path table).
+        """
+        out = self._inner.timeline_frames()
+        if out is None:
+            from .exceptions import UnsupportedError
+
+            raise UnsupportedError("these journeys have no person timelines: build them with from_events")
+        return out
+
+    @property
     def n_touches(self) -> int:
         """Touches over all journeys."""
         return self._inner.n_touches()
@@ -246,3 +299,12 @@ class Journeys:
 
     def __repr__(self) -> str:
         return f"Journeys({len(self):,} journeys, {self.n_touches:,} touches, KPIs: {', '.join(self.kpis)})"
+
+
+def _period_text(period: tuple[Any, Any] | None) -> tuple[str, str] | None:
+    """The period as two ISO-8601 strings (datetimes and dates through ``isoformat``)."""
+    if period is None:
+        return None
+    if isinstance(period, (str, bytes)) or len(period) != 2:
+        raise ParameterError(f"period must be a pair (start, end), got {period!r}")
+    return tuple(p.isoformat() if hasattr(p, "isoformat") else str(p) for p in period)  # type: ignore[return-value]

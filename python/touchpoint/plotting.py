@@ -28,6 +28,8 @@ def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share
     df = result.to_polars()
     kpi = kpi or df["kpi"][0]
     df = df.filter(pl.col("kpi") == kpi)
+    if value == "share":  # the baseline of incremental models has no share
+        df = df.filter(pl.col(result.by) != "(baseline)")
     players = sorted(df[result.by].unique().to_list())
     models = df["model"].unique(maintain_order=True).to_list()
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(players) * max(1, len(models)) / 3), 4))

@@ -12,9 +12,9 @@ import polars as pl
 from . import _touchpoint
 from ._progress import ProgressLine
 from .journeys import Journeys
-from .models import Model, to_spec
+from .models import LiftTest, Model, to_spec
 
-__all__ = ["Simulation", "simulate", "benchmark", "SCENARIOS"]
+__all__ = ["Simulation", "simulate", "benchmark", "lift_test", "SCENARIOS"]
 
 SCENARIOS: tuple[str, ...] = tuple(_touchpoint.scenario_names())
 
@@ -25,7 +25,9 @@ class Simulation:
 
     Attributes:
         journeys: one journey per conversion event (with the person's exposures in the lookback
-            window) plus null journeys.
+            window) plus null journeys, cut by the same window rule as :meth:`Journeys.from_events`,
+            with every person's timeline (the observation period is the horizon, the population every
+            simulated person).
         truth: per KPI and channel (and a ``(baseline)`` row): removal, shapley, removal_value,
             shapley_value, removal_share, shapley_share, shapley_se, social.
         params: every parameter of the scenario (a dict; ``tp.simulate(toml=...)`` reads them back).
@@ -34,6 +36,29 @@ class Simulation:
     journeys: Journeys
     truth: pl.DataFrame
     params: dict[str, Any]
+
+    @property
+    def touches(self) -> pl.DataFrame:
+        """The simulated event log's touches (person, ts, channel), in the shape
+        :meth:`Journeys.from_events` reads."""
+        return self.journeys.timelines()[0]
+
+    @property
+    def conversions(self) -> pl.DataFrame:
+        """The simulated event log's conversions (person, ts, kpi, value), one row per conversion."""
+        return self.journeys.timelines()[1]
+
+    @property
+    def period(self) -> tuple[Any, Any]:
+        """The observation period (start, end) as UTC datetimes: the simulated horizon."""
+        p = self.journeys.period
+        assert p is not None  # simulated journeys always carry timelines
+        return p
+
+    @property
+    def population(self) -> int:
+        """Everybody simulated, including people without any event."""
+        return int(self.params["people"])
 
 
 def simulate(
@@ -97,3 +122,40 @@ def benchmark(
     specs = [to_spec(m) for m in models] if models else []
     cb = ProgressLine() if progress else None
     return _touchpoint.benchmark(list(scenarios), people, seed, specs, cb)
+
+
+def lift_test(
+    scenario: str = "baseline",
+    channel: str = "search",
+    kpi: str = "sales",
+    people: int = 1_000_000,
+    seed: int = 0,
+    toml: str | None = None,
+) -> LiftTest:
+    """Runs a randomised 50% holdout of one channel on a fresh cohort of a scenario.
+
+    What an analyst gets from a platform's conversion-lift study: the cohort is drawn from a seed
+    derived from ``seed`` (so it never shares people with a benchmark or a :func:`simulate` run), the
+    channel is held out of the control half, and conversions are counted until its effect has run
+    its course. The effect per exposure is the difference in mean conversions divided by the treated
+    half's mean exposures, its standard error by the delta method.
+
+    Args:
+        scenario: a built-in scenario (see :data:`SCENARIOS`).
+        channel: the channel held out.
+        kpi: the KPI counted.
+        people: people in the cohort (both halves).
+        seed: seed from which the cohort's is derived.
+        toml: a scenario written in TOML instead of a built-in one.
+
+    Returns:
+        A :class:`LiftTest` for ``tp.models.AdditiveHazard(lift_tests=[...])``.
+
+    Raises:
+        ParameterError: an unknown scenario, channel or KPI, too few people.
+
+    Example:
+        >>> t = tp.lift_test("selection_bias", channel="search", kpi="sales", people=200_000)  # doctest: +SKIP
+    """
+    per_exposure, se, _treated, _control, _exposures = _touchpoint.lift_test(scenario, channel, kpi, people, seed, toml)
+    return LiftTest(channel=channel, kpi=kpi, per_exposure=per_exposure, se=se)

@@ -124,6 +124,12 @@ struct Input {
     /// Time zone of naive timestamps.
     #[arg(long, default_value = "UTC")]
     tz: String,
+    /// Observation period of event logs, START,END (ISO-8601; END excluded). Default: the events' span.
+    #[arg(long)]
+    period: Option<String>,
+    /// People at risk, including those with no event at all (for models with a baseline).
+    #[arg(long)]
+    population: Option<u64>,
     /// CSV field delimiter.
     #[arg(long, default_value = ",")]
     delimiter: String,
@@ -249,6 +255,14 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
         interaction_lookback,
         max_touches: input.max_touches,
         tz: input.tz.clone(),
+        period: match &input.period {
+            None => None,
+            Some(p) => match p.split_once(',') {
+                Some((a, z)) => Some((a.trim().to_owned(), z.trim().to_owned())),
+                None => return Err(format!("--period: expected START,END, got `{p}`").into()),
+            },
+        },
+        population: input.population,
     };
     let t = read_table(touches, delimiter)?;
     let c = read_table(conversions, delimiter)?;

@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::journeys::{Dimension, Journeys, KpiSummary, Unattributed};
-use crate::model::{Control, KpiView, ModelSpec, Unattended};
+use crate::model::{Control, KpiView, ModelSpec, Table, Unattended};
+use crate::vocab::BASELINE_PLAYER;
 
 /// Credit of one player for one KPI under one model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +116,10 @@ pub struct Attribution {
     /// Touches that entered per player of the `by` dimension (name, touches), for value per touch.
     #[serde(default)]
     pub touches: Vec<(String, f64)>,
+    /// Every other model output, by table name, each with `model` and `kpi` columns first (see
+    /// [`crate::model::Details::tables`]).
+    #[serde(default)]
+    pub tables: Vec<Table>,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -181,9 +186,12 @@ pub fn attribute_with(
     }
     for m in models {
         m.model().validate()?;
+        if m.model().needs_timelines() && journeys.timelines().is_none() {
+            return Err(Error::NeedsTimelines { model: m.name().to_owned() });
+        }
     }
     let labels = labels(models)?;
-    if journeys.is_empty() {
+    if journeys.is_empty() && journeys.timelines().is_none() {
         return Err(Error::NoJourneys);
     }
     let players = journeys.player_column(by);
@@ -212,13 +220,14 @@ pub fn attribute_with(
             rows.sort_by(|a, b| a.0.cmp(&b.0));
             rows
         },
+        tables: Vec::new(),
         warnings: Vec::new(),
     };
 
     let total_steps = (models.len() * n_kpis) as u64;
     for k in 0..n_kpis as u32 {
         let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
-        let view = KpiView::new(journeys, k, rows, &players, &names);
+        let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
         let mut total_conv = 0.0;
@@ -230,7 +239,9 @@ pub fn attribute_with(
         }
         let mut order: Vec<u32> = (0..names.len() as u32).filter(|&p| present[p as usize]).collect();
         order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
-        if total_conv <= 0.0 {
+        // Timeline models credit every conversion in the period, journeys or not.
+        let period_conv = journeys.timelines().map_or(0.0, |t| t.conversions_of(k).0);
+        if total_conv <= 0.0 && period_conv <= 0.0 {
             out.warnings.push(format!(
                 "KPI `{}` has no attributed conversions: every player gets zero credit and a null share",
                 view.kpi_name
@@ -240,11 +251,25 @@ pub fn attribute_with(
         for (mi, (spec, label)) in models.iter().zip(&labels).enumerate() {
             control.checkpoint()?;
             control.progress("attribute", (k as usize * models.len() + mi) as u64, total_steps);
-            let credit = if view.is_empty() || total_conv <= 0.0 {
-                crate::model::KpiCredit::zeros(names.len())
-            } else {
+            let timeline_model = spec.model().needs_timelines();
+            let has_work =
+                if timeline_model { period_conv > 0.0 } else { !view.is_empty() && total_conv > 0.0 };
+            let credit = if has_work {
                 spec.model().credit(&view, control)?
+            } else {
+                crate::model::KpiCredit::zeros(names.len())
             };
+            // A timeline model may credit players whose touches sit in no journey.
+            let mut order = order.clone();
+            if timeline_model {
+                let extra: Vec<u32> = (0..names.len() as u32)
+                    .filter(|&p| !present[p as usize] && credit.conversions[p as usize] != 0.0)
+                    .collect();
+                if !extra.is_empty() {
+                    order.extend(extra);
+                    order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+                }
+            }
             out.warnings
                 .extend(credit.warnings.iter().map(|w| format!("{label}, KPI `{}`: {w}", view.kpi_name)));
             let credited: f64 = order.iter().map(|&p| credit.conversions[p as usize]).sum();
@@ -257,6 +282,16 @@ pub fn attribute_with(
                     conversions: c,
                     value: credit.value[p as usize],
                     share: (credited > 0.0).then(|| c / credited),
+                });
+            }
+            if let Some((conversions, value)) = credit.baseline {
+                out.credits.push(Credit {
+                    model: label.clone(),
+                    kpi: view.kpi_name.to_owned(),
+                    player: BASELINE_PLAYER.to_owned(),
+                    conversions,
+                    value,
+                    share: None,
                 });
             }
             let row = |p: u32| (label.clone(), view.kpi_name.to_owned(), names[p as usize].clone());
@@ -287,6 +322,25 @@ pub fn attribute_with(
                 for &p in &order {
                     let (model, kpi, player) = row(p);
                     out.standard_errors.push(StandardError { model, kpi, player, se: se[p as usize] });
+                }
+            }
+            for t in &d.tables {
+                let h = t.height();
+                let mut full = Table::new(&t.name)
+                    .with("model", crate::model::Values::Text(vec![label.clone(); h]))
+                    .with("kpi", crate::model::Values::Text(vec![view.kpi_name.to_owned(); h]));
+                full.columns.extend(t.columns.iter().cloned());
+                match out.tables.iter_mut().find(|x| x.name == t.name) {
+                    Some(existing) => {
+                        if !existing.append(full) {
+                            out.warnings.push(format!(
+                                "{label}, KPI `{}`: table `{}` has other columns than the same table of \
+                                 an earlier model or KPI, and is left out",
+                                view.kpi_name, t.name
+                            ));
+                        }
+                    }
+                    None => out.tables.push(full),
                 }
             }
             if let Some(pc) = &d.position_credits {

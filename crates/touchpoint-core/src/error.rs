@@ -29,7 +29,7 @@ pub enum Error {
     #[error("row {row} has zero conversions and zero nulls: it says nothing")]
     EmptyWeight { row: usize },
     /// A name that collides with a reserved state name.
-    #[error("{dimension} name `{name}` in row {row} is reserved (the names `(start)`, `(conversion)` and `(null)` name Markov states)")]
+    #[error("{dimension} name `{name}` in row {row} is reserved (the names `(start)`, `(conversion)` and `(null)` name Markov states, `(baseline)` the conversions that happen anyway)")]
     ReservedName { dimension: &'static str, name: String, row: usize },
     /// Time decay by duration on journeys that carry no times.
     #[error("time_decay with half_life needs touch and conversion times, and these journeys have none: pass half_life_touches to decay by touch count")]
@@ -52,6 +52,15 @@ pub enum Error {
     /// A KPI that the goal book does not define.
     #[error("KPI `{kpi}` is attributed but the goal book has no such KPI (it defines: {known})")]
     UnknownKpi { kpi: String, known: String },
+    /// An observation period that cannot hold events.
+    #[error("invalid observation period [{start}, {end}) (microseconds since the Unix epoch): {reason}")]
+    InvalidPeriod { start: i64, end: i64, reason: String },
+    /// A model that reads person timelines, run on journeys that have none.
+    #[error("model `{model}` needs person timelines (touch and conversion times per person and the observation period), and these journeys have none: build the journeys with from_events")]
+    NeedsTimelines { model: String },
+    /// A fit that stopped before it converged.
+    #[error("model `{model}` on KPI `{kpi}` did not converge in {iterations} iterations (reached {reached:e}, asked {tol:e}): raise max_iter or loosen tol")]
+    NotConverged { model: String, kpi: String, iterations: u32, reached: f64, tol: f64 },
     /// The run was interrupted (Ctrl-C, kernel interrupt).
     #[error("interrupted")]
     Interrupted,

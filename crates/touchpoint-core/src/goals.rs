@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attribution::Attribution;
 use crate::error::{Error, Result};
+use crate::vocab::BASELINE_PLAYER;
 
 /// A goal of the organisation: what converts, which function owns it, what one conversion is worth.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -209,6 +210,10 @@ fn roi(value: f64, cost: Option<f64>) -> Option<f64> {
 
 /// Values `attribution` with `goals`: money per player and KPI, totals per player with touches, cost and
 /// ROI, and social vs non-social totals when by channel. `costs` overrides the goal book's costs.
+///
+/// For a model with a baseline (`additive_hazard`) the players' conversions are incremental, so their
+/// value and ROI are incremental too; the `(baseline)` row, what would have happened anyway, is reported
+/// on its own line with no share, cost or ROI, and is in no value-share denominator.
 pub fn contribution(
     attribution: &Attribution,
     goals: &GoalBook,
@@ -248,9 +253,25 @@ pub fn contribution(
         for r in rows.iter().filter(|r| r.model == m.label) {
             *per.entry(r.player.as_str()).or_insert(0.0) += r.value;
         }
-        let total: f64 = per.values().sum();
+        // The baseline (conversions that would have happened anyway) is its own line: in no share, no
+        // social group and no ROI, so every player's value and ROI are incremental.
+        let total: f64 = per.iter().filter(|(p, _)| **p != BASELINE_PLAYER).map(|(_, v)| v).sum();
         let mut groups = [(0.0, 0.0), (0.0, 0.0)];
         for (player, value) in &per {
+            if *player == BASELINE_PLAYER {
+                summary.push(ContributionSummary {
+                    model: m.label.clone(),
+                    player: (*player).to_owned(),
+                    value: *value,
+                    value_share: None,
+                    touches: 0.0,
+                    value_per_touch: None,
+                    cost: None,
+                    roi: None,
+                    social: None,
+                });
+                continue;
+            }
             let t = touches.get(player).copied().unwrap_or(0.0);
             let cost = costs.get(*player).copied();
             let is_social = goals.social.iter().any(|s| s == player);

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::timelines::Timelines;
 use crate::vocab::{Vocab, NONE_PLAYER, RESERVED_NAMES};
 
 /// A player dimension of a touch: what credit can be given to.
@@ -129,6 +130,9 @@ pub struct Journeys {
     /// Touches that entered, per dimension and player id (empty for absent dimensions).
     #[serde(default)]
     input_touches: Vec<Vec<f64>>,
+    /// Every person's touches and conversions with times, when built from an event log.
+    #[serde(default)]
+    timelines: Option<Timelines>,
 }
 
 /// One journey, borrowed from a [`Journeys`].
@@ -271,6 +275,11 @@ impl Journeys {
         }
     }
 
+    /// The person timelines, when the journeys were built from an event log.
+    pub fn timelines(&self) -> Option<&Timelines> {
+        self.timelines.as_ref()
+    }
+
     /// Conversions that entered but carry no journey.
     pub fn unattributed(&self) -> &[Unattributed] {
         &self.unattributed
@@ -332,13 +341,22 @@ impl Journeys {
         if self.has_times() != other.has_times() {
             return Err(Error::Merge { reason: "times are present in one side only".into() });
         }
+        if self.timelines.is_some() != other.timelines.is_some() {
+            return Err(Error::Merge { reason: "person timelines are present in one side only".into() });
+        }
         let kpi_map: Vec<u32> = other.kpis.names().iter().map(|n| self.kpis.intern(n)).collect();
+        let mut maps: [Vec<u32>; 6] = Default::default();
         for d in Dimension::ALL {
             let i = d.index();
             let map: Vec<u32> = other.vocabs[i].names().iter().map(|n| self.vocabs[i].intern(n)).collect();
             if let (Some(mine), Some(theirs)) = (&mut self.touches[i], &other.touches[i]) {
                 mine.extend(theirs.iter().map(|&id| map[id as usize]));
             }
+            maps[i] = map;
+        }
+        if let (Some(mine), Some(mut theirs)) = (self.timelines.as_mut(), other.timelines) {
+            theirs.remap(&maps, &kpi_map);
+            mine.append(theirs)?;
         }
         let base = self.touch_count();
         self.offsets.extend(other.offsets[1..].iter().map(|o| o + base));
@@ -418,6 +436,7 @@ impl JourneysBuilder {
                 trimmed: Vec::new(),
                 unattributed: Vec::new(),
                 input_touches: vec![Vec::new(); 6],
+                timelines: None,
             },
             pending: 0,
             unattributed: HashMap::new(),
@@ -603,6 +622,11 @@ impl JourneysBuilder {
         let e = self.unattributed.entry((kpi, reason.to_owned())).or_insert((0.0, 0.0));
         e.0 += conversions;
         e.1 += value;
+    }
+
+    /// Attaches the person timelines the journeys were cut from (ids in this builder's vocabularies).
+    pub fn set_timelines(&mut self, timelines: Timelines) {
+        self.j.timelines = Some(timelines);
     }
 
     /// Records touches dropped by `max_touches`.

@@ -4,7 +4,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::journeys::{JourneyRef, Journeys};
+use crate::hazard::AdditiveHazard;
+use crate::journeys::{Dimension, JourneyRef, Journeys};
 use crate::rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 
 /// Lets long work report progress and be interrupted.
@@ -39,6 +40,8 @@ pub struct KpiView<'a> {
     pub n_players: usize,
     /// Player names by id.
     pub player_names: &'a [String],
+    /// The player dimension.
+    pub by: Dimension,
 }
 
 impl<'a> KpiView<'a> {
@@ -58,7 +61,13 @@ impl<'a> KpiView<'a> {
             players,
             n_players: player_names.len(),
             player_names,
+            by: Dimension::Channel,
         }
+    }
+
+    /// The same view, crediting players of `by` (the dimension `players` was taken from).
+    pub fn with_by(self, by: Dimension) -> Self {
+        KpiView { by, ..self }
     }
 
     /// Number of journeys in the view.
@@ -107,6 +116,104 @@ pub struct Details {
     pub standard_errors: Option<Vec<f64>>,
     /// Credit by first position (1-based): player id, position, conversions, value (ordered Shapley).
     pub position_credits: Option<Vec<(u32, u32, f64, f64)>>,
+    /// Named tables of any other output (fitted parameters, fit diagnostics...). The attribution
+    /// prepends `model` and `kpi` columns and stacks the tables of one name over models and KPIs, and
+    /// every edge (DataFrames, Python, CLI) shows them without knowing the model.
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+/// The values of one column of a [`Table`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "values", rename_all = "snake_case")]
+pub enum Values {
+    /// Text.
+    Text(Vec<String>),
+    /// Numbers, `None` where undefined.
+    Float(Vec<Option<f64>>),
+    /// Whole numbers.
+    Int(Vec<i64>),
+    /// Flags.
+    Bool(Vec<bool>),
+}
+
+impl Values {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Bool(v) => v.len(),
+        }
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn append(&mut self, other: Values) -> bool {
+        match (self, other) {
+            (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Float(a), Values::Float(b)) => a.extend(b),
+            (Values::Int(a), Values::Int(b)) => a.extend(b),
+            (Values::Bool(a), Values::Bool(b)) => a.extend(b),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A named column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Its values.
+    pub values: Values,
+}
+
+/// A named table of model output, in columns of equal length.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Table name, e.g. `hazard_parameters`.
+    pub name: String,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(name: &str) -> Self {
+        Table { name: name.to_owned(), columns: Vec::new() }
+    }
+
+    /// Adds a column (builder style).
+    pub fn with(mut self, name: &str, values: Values) -> Self {
+        self.columns.push(Column { name: name.to_owned(), values });
+        self
+    }
+
+    /// Number of rows.
+    pub fn height(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.values.len())
+    }
+
+    /// The column of that name.
+    pub fn column(&self, name: &str) -> Option<&Values> {
+        self.columns.iter().find(|c| c.name == name).map(|c| &c.values)
+    }
+
+    /// Stacks `other` (same column names and types) under this table; `false` when they differ.
+    pub fn append(&mut self, other: Table) -> bool {
+        let same = self.columns.len() == other.columns.len()
+            && self.columns.iter().zip(&other.columns).all(|(a, b)| a.name == b.name);
+        if !same {
+            return false;
+        }
+        self.columns.iter_mut().zip(other.columns).all(|(a, b)| a.values.append(b.values))
+    }
 }
 
 /// What a model returns for one KPI.
@@ -120,6 +227,8 @@ pub struct KpiCredit {
     pub details: Details,
     /// Things the user should know (e.g. the chain was built without null paths).
     pub warnings: Vec<String>,
+    /// Conversions and value that would have happened anyway (models with a baseline).
+    pub baseline: Option<(f64, f64)>,
 }
 
 impl KpiCredit {
@@ -142,6 +251,12 @@ pub trait Model: fmt::Debug + Send + Sync {
 
     /// Credit for one KPI.
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit>;
+
+    /// Whether the model reads person timelines ([`Journeys::timelines`]) rather than journeys. Such a
+    /// model credits every conversion in the observation period (players plus the baseline).
+    fn needs_timelines(&self) -> bool {
+        false
+    }
 }
 
 /// A model and its parameters, serialisable so a result records what made it.
@@ -164,10 +279,12 @@ pub enum ModelSpec {
     Markov(crate::markov::Markov),
     /// [`crate::shapley::Shapley`].
     Shapley(crate::shapley::Shapley),
+    /// [`AdditiveHazard`].
+    AdditiveHazard(AdditiveHazard),
 }
 
 /// Model names accepted by [`ModelSpec::from_name`].
-pub const MODEL_NAMES: [&str; 8] = [
+pub const MODEL_NAMES: [&str; 9] = [
     "first_touch",
     "last_touch",
     "last_non_direct",
@@ -176,6 +293,7 @@ pub const MODEL_NAMES: [&str; 8] = [
     "time_decay",
     "markov",
     "shapley",
+    "additive_hazard",
 ];
 
 impl ModelSpec {
@@ -190,6 +308,7 @@ impl ModelSpec {
             "time_decay" => ModelSpec::TimeDecay(TimeDecay::default()),
             "markov" => ModelSpec::Markov(crate::markov::Markov::default()),
             "shapley" => ModelSpec::Shapley(crate::shapley::Shapley::default()),
+            "additive_hazard" => ModelSpec::AdditiveHazard(AdditiveHazard::default()),
             _ => return Err(Error::UnknownModel { name: name.to_owned(), known: MODEL_NAMES.join(", ") }),
         })
     }
@@ -241,6 +360,7 @@ impl ModelSpec {
             ModelSpec::TimeDecay(m) => m,
             ModelSpec::Markov(m) => m,
             ModelSpec::Shapley(m) => m,
+            ModelSpec::AdditiveHazard(m) => m,
         }
     }
 
@@ -259,7 +379,11 @@ impl ModelSpec {
         };
         mine.iter()
             .filter(|(k, v)| k.as_str() != "model" && default.get(*k) != Some(*v))
-            .map(|(k, v)| format!("{k}={}", v.to_string().replace('"', "")))
+            .map(|(k, v)| match v.as_array() {
+                // Lists (lift tests) by their length: the label names a run, the spec holds the rest.
+                Some(items) => format!("{k}={}", items.len()),
+                None => format!("{k}={}", v.to_string().replace('"', "")),
+            })
             .collect()
     }
 

@@ -6,8 +6,11 @@ use crate::hashing::FastMap;
 /// The name given to a touch that has no value for a dimension.
 pub const NONE_PLAYER: &str = "(none)";
 
-/// Names reserved for Markov states; no player may carry them.
-pub const RESERVED_NAMES: [&str; 3] = ["(start)", "(conversion)", "(null)"];
+/// The player that holds the conversions that would have happened anyway (incremental models).
+pub const BASELINE_PLAYER: &str = "(baseline)";
+
+/// Names reserved for Markov states and the baseline row; no player may carry them.
+pub const RESERVED_NAMES: [&str; 4] = ["(start)", "(conversion)", "(null)", BASELINE_PLAYER];
 
 /// An interner: names in first-seen order, ids are positions.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use polars::prelude::*;
 use touchpoint_core::duration::parse_duration_us;
 use touchpoint_core::hashing::FastMap;
-use touchpoint_core::{Dimension, Journeys, JourneysBuilder, NONE_PLAYER};
+use touchpoint_core::{Cut, Dimension, Journeys, JourneysBuilder, Timelines, WindowRule, NONE_PLAYER};
 
 use crate::error::{Error, Result};
 use crate::table::{f64_column, require};
@@ -43,6 +43,11 @@ pub struct EventOptions {
     pub max_touches: Option<usize>,
     /// Time zone of naive timestamps (IANA name).
     pub tz: String,
+    /// Observation period `[start, end)` as timestamps (ISO-8601 text, read like the time column);
+    /// by default from the first event to just after the last one.
+    pub period: Option<(String, String)>,
+    /// People at risk, including those with no event at all (the log cannot show them).
+    pub population: Option<u64>,
 }
 
 impl Default for EventOptions {
@@ -59,6 +64,8 @@ impl Default for EventOptions {
             interaction_lookback: Vec::new(),
             max_touches: None,
             tz: "UTC".into(),
+            period: None,
+            population: None,
         }
     }
 }
@@ -401,6 +408,16 @@ pub fn journeys_from_events_with(
         &opts.tz,
     )
     .map_err(|e| rename_table(e, "conversions"))?;
+    let period = observation_period(opts, &t_touch, &t_conv)?;
+    if let Some((row, &t)) = t_conv.iter().enumerate().find(|(_, &t)| t < period.0 || t >= period.1) {
+        return Err(Error::Timestamp {
+            column: opts.time.clone(),
+            table: Some("conversions"),
+            row: row + 1,
+            value: iso(t),
+            reason: format!("outside the observation period [{}, {})", iso(period.0), iso(period.1)),
+        });
+    }
     let mut dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)> = Vec::new();
     let (ch, ch_names) = sorted_ids(require(touches, &opts.channel)?, &opts.channel, true)?;
     dim_ids.push((Dimension::Channel, ch, ch_names));
@@ -577,15 +594,14 @@ pub fn journeys_from_events_with(
         kpi_names.iter().map(|k| kpi_lb.get(k.as_str()).copied().unwrap_or(default_lb)).collect();
     let n_kpis = kpi_names.len();
 
-    let allowed = |k: usize, anchor: i64| -> bool {
-        match inter_col.map(|col| inter_window[col[k] as usize]) {
-            Some(Some(w)) => times[k] > anchor - w,
-            _ => true,
-        }
-    };
     let mut ci = 0usize; // cursor in `corder`
     let mut window: Vec<u32> = Vec::new();
+    let mut touch_window: Vec<Option<i64>> = Vec::new();
     let mut conv_by_kpi: Vec<Vec<(i64, f64, f64)>> = vec![Vec::new(); n_kpis];
+    // The timelines' conversions, person by person, by KPI then time (same instants merged).
+    let mut conv_offsets = Vec::with_capacity(n_persons + 1);
+    conv_offsets.push(0usize);
+    let mut conv_cols: (Vec<u32>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
     let total = (n + corder.len()) as u64;
     for person in 0..n_persons {
         if person % 65_536 == 65_535 {
@@ -608,6 +624,15 @@ pub fn journeys_from_events_with(
             }
             ci += 1;
         }
+        for (k, list) in conv_by_kpi.iter().enumerate() {
+            for &(t, c, v) in list {
+                conv_cols.0.push(k as u32);
+                conv_cols.1.push(t);
+                conv_cols.2.push(c);
+                conv_cols.3.push(v);
+            }
+        }
+        conv_offsets.push(conv_cols.0.len());
         if lo == hi {
             for (k, list) in conv_by_kpi.iter().enumerate() {
                 for &(_, c, v) in list {
@@ -616,77 +641,117 @@ pub fn journeys_from_events_with(
             }
             continue;
         }
+        touch_window.clear();
+        if let Some(col) = inter_col {
+            touch_window.extend(col[lo..hi].iter().map(|&i| inter_window[i as usize]));
+        }
         let mine = &times[lo..hi];
-        let t_last = mine[mine.len() - 1];
         for k in 0..n_kpis {
-            let lb = lookbacks[k];
-            let mut t_prev = i64::MIN;
-            for &(t, c, v) in &conv_by_kpi[k] {
-                let lower = t.saturating_sub(lb).max(t_prev);
-                let a = lo + mine.partition_point(|&x| x <= lower);
-                let z = lo + mine.partition_point(|&x| x <= t);
-                window.clear();
-                window.extend((a..z).filter(|&q| allowed(q, t)).map(|q| q as u32));
-                t_prev = t;
-                if window.is_empty() {
-                    b.add_unattributed(k as u32, "no_touch_in_window", c, v);
-                    continue;
+            let rule = WindowRule {
+                lookback: lookbacks[k],
+                max_touches: opts.max_touches,
+                touch_window: &touch_window,
+            };
+            rule.cut(mine, &conv_by_kpi[k], &mut window, |cut| -> Result<()> {
+                let kpi = k as u32;
+                match cut {
+                    Cut::Unattributed { conversions, value, .. } => {
+                        b.add_unattributed(kpi, "no_touch_in_window", conversions, value);
+                        Ok(())
+                    }
+                    Cut::Journey { touches, time, conversions, value, trimmed } => {
+                        b.add_trimmed(kpi, trimmed as u64);
+                        push_journey(&mut b, lo, touches, &dim_ids, &times, kpi, conversions, value, 0.0, time)
+                    }
+                    Cut::Null { touches, time, trimmed } => {
+                        b.add_trimmed(kpi, trimmed as u64);
+                        push_journey(&mut b, lo, touches, &dim_ids, &times, kpi, 0.0, 0.0, 1.0, time)
+                    }
                 }
-                push_journey(&mut b, &window, &dim_ids, &times, opts.max_touches, k as u32, c, v, 0.0, t)?;
-            }
-            let lower = t_prev.max(t_last.saturating_sub(lb));
-            let a = lo + mine.partition_point(|&x| x <= lower);
-            window.clear();
-            window.extend((a..hi).filter(|&q| allowed(q, t_last)).map(|q| q as u32));
-            if !window.is_empty() {
-                push_journey(
-                    &mut b,
-                    &window,
-                    &dim_ids,
-                    &times,
-                    opts.max_touches,
-                    k as u32,
-                    0.0,
-                    0.0,
-                    1.0,
-                    t_last,
-                )?;
-            }
+            })?;
         }
     }
+    // The sorted touch columns become the timelines' (moved, not copied).
+    let mut touch_ids: [Option<Vec<u32>>; 6] = Default::default();
+    for (d, ids, _) in dim_ids {
+        touch_ids[d.index()] = Some(ids);
+    }
+    let timelines = Timelines::from_parts(
+        period,
+        opts.population,
+        start.iter().map(|&x| x as usize).collect(),
+        times,
+        touch_ids,
+        conv_offsets,
+        conv_cols,
+    )?;
+    b.set_timelines(timelines);
     control.progress("journeys from events", total, total);
     Ok(b.build())
 }
 
+/// Pushes one journey: `touches` are indices relative to the person's first touch `lo`.
 #[allow(clippy::too_many_arguments)]
 fn push_journey(
     b: &mut JourneysBuilder,
-    window: &[u32],
+    lo: usize,
+    touches: &[u32],
     dim_ids: &[(Dimension, Vec<u32>, Vec<String>)],
     t_touch: &[i64],
-    max_touches: Option<usize>,
     kpi: u32,
     conversions: f64,
     value: f64,
     nulls: f64,
     t: i64,
 ) -> Result<()> {
-    let keep = match max_touches {
-        Some(m) if window.len() > m => {
-            b.add_trimmed(kpi, (window.len() - m) as u64);
-            &window[window.len() - m..]
-        }
-        _ => window,
-    };
-    for &i in keep {
+    for &i in touches {
+        let i = lo + i as usize;
         let mut ids = [0u32; 6];
         for (d, col, _) in dim_ids {
-            ids[d.index()] = col[i as usize];
+            ids[d.index()] = col[i];
         }
-        b.push_touch(ids, Some(t_touch[i as usize]));
+        b.push_touch(ids, Some(t_touch[i]));
     }
     b.finish_journey(0, kpi, conversions, value, nulls, Some(t))?;
     Ok(())
+}
+
+/// A timestamp as RFC 3339 text, for messages.
+fn iso(us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us).map_or_else(|| us.to_string(), |d| d.to_rfc3339())
+}
+
+/// The observation period: the caller's, or from the first event to just after the last one.
+fn observation_period(opts: &EventOptions, touches: &[i64], conversions: &[i64]) -> Result<(i64, i64)> {
+    if opts.population == Some(0) {
+        return Err(Error::InvalidOption {
+            option: "population",
+            value: "0".into(),
+            reason: "at least one person is at risk".into(),
+        });
+    }
+    let Some((a, z)) = &opts.period else {
+        let first = touches.iter().chain(conversions).copied().min().unwrap_or(0);
+        let last = touches.iter().chain(conversions).copied().max().unwrap_or(0);
+        return Ok((first, last.saturating_add(1)));
+    };
+    let parse = |text: &str| -> Result<i64> {
+        let col = Column::new("period".into(), [text]);
+        times_us(&col, "period", &opts.tz).map(|v| v[0]).map_err(|_| Error::InvalidOption {
+            option: "period",
+            value: text.to_owned(),
+            reason: "not an ISO-8601 timestamp (e.g. 2024-05-01T00:00:00Z or 2024-05-01)".into(),
+        })
+    };
+    let (start, end) = (parse(a)?, parse(z)?);
+    if end <= start {
+        return Err(Error::InvalidOption {
+            option: "period",
+            value: format!("({a}, {z})"),
+            reason: "the end must be after the start".into(),
+        });
+    }
+    Ok((start, end))
 }
 
 fn rename_table(e: Error, table: &'static str) -> Error {

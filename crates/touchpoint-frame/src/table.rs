@@ -219,3 +219,87 @@ pub fn rows_frame<T: serde::Serialize>(rows: &[T], columns: &[&str]) -> Result<D
     }
     Ok(DataFrame::new_infer_height(cols)?)
 }
+
+/// A model's named output table (see [`touchpoint_core::Table`]) as a DataFrame, columns in order.
+pub fn model_table_frame(t: &touchpoint_core::Table) -> Result<DataFrame> {
+    use touchpoint_core::Values;
+    let cols: Vec<Column> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let name = c.name.as_str().into();
+            match &c.values {
+                Values::Text(v) => Column::new(name, v),
+                Values::Float(v) => Column::new(name, v),
+                Values::Int(v) => Column::new(name, v),
+                Values::Bool(v) => Column::new(name, v),
+            }
+        })
+        .collect();
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// The named model table of an attribution, or a typed error listing the tables there are.
+pub fn attribution_table_frame(r: &Attribution, name: &str) -> Result<DataFrame> {
+    match r.tables.iter().find(|t| t.name == name) {
+        Some(t) => model_table_frame(t),
+        None => {
+            let known: Vec<&str> = r.tables.iter().map(|t| t.name.as_str()).collect();
+            Err(Error::InvalidOption {
+                option: "table",
+                value: name.to_owned(),
+                reason: if known.is_empty() {
+                    "the models of this result wrote no table".to_owned()
+                } else {
+                    format!("no such table; this result has: {}", known.join(", "))
+                },
+            })
+        }
+    }
+}
+
+/// The person timelines of journeys built from an event log (or simulated) as the two tables
+/// `from_events` reads: touches (`person, ts, channel` and every other dimension present) and
+/// conversions (`person, ts, kpi, value`, one row per conversion; merged same-instant conversions are
+/// split back into rows that share their value equally). Persons are numbered by their position.
+pub fn timelines_frames(j: &Journeys) -> Result<Option<(DataFrame, DataFrame)>> {
+    use touchpoint_core::Dimension;
+    let Some(t) = j.timelines() else { return Ok(None) };
+    let n = t.touch_count();
+    let mut person = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let (mut c_person, mut c_ts, mut c_kpi, mut c_value) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in 0..t.persons() {
+        let r = t.person(p);
+        person.extend(std::iter::repeat_n(p as u64, r.touch_times.len()));
+        ts.extend_from_slice(r.touch_times);
+        for i in 0..r.conv_kpi.len() {
+            let count = r.conv_count[i];
+            let rows = count.round().max(1.0) as usize;
+            for _ in 0..rows {
+                c_person.push(p as u64);
+                c_ts.push(r.conv_time[i]);
+                c_kpi.push(j.kpis().name(r.conv_kpi[i]).to_owned());
+                c_value.push(r.conv_value[i] / rows as f64);
+            }
+        }
+    }
+    let datetime = |name: &str, v: Vec<i64>| -> Result<Column> {
+        Ok(Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?)
+    };
+    let mut cols = vec![Column::new("person".into(), person), datetime("ts", ts)?];
+    for d in Dimension::ALL {
+        if let Some(ids) = t.touch_ids(d) {
+            let vocab = j.vocab(d);
+            cols.push(strings(d.as_str(), ids.iter().map(|&i| vocab.name(i).to_owned()).collect()));
+        }
+    }
+    let touches = DataFrame::new_infer_height(cols)?;
+    let conversions = DataFrame::new_infer_height(vec![
+        Column::new("person".into(), c_person),
+        datetime("ts", c_ts)?,
+        strings("kpi", c_kpi),
+        floats("value", c_value),
+    ])?;
+    Ok(Some((touches, conversions)))
+}

@@ -66,6 +66,16 @@ impl PyAttribution {
         frame_result(frame::table::summary_rows_frame(&self.inner.summary))
     }
 
+    /// Names of the model tables (fitted parameters, fit diagnostics, lift tests...).
+    fn table_names(&self) -> Vec<String> {
+        self.inner.tables.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// One model table by name: model, kpi, then the model's columns.
+    fn table(&self, name: &str) -> PyResult<PyDataFrame> {
+        frame_result(frame::attribution_table_frame(&self.inner, name))
+    }
+
     /// Things the user should know.
     fn warnings(&self) -> Vec<String> {
         self.inner.warnings.clone()

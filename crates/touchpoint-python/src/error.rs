@@ -34,7 +34,11 @@ fn core_class(e: &CoreError) -> &'static str {
         CoreError::InvalidParameter { .. }
         | CoreError::UnknownModel { .. }
         | CoreError::UnknownDimension { .. } => "ParameterError",
-        CoreError::NoTimes | CoreError::Unsupported { .. } => "UnsupportedError",
+        CoreError::NoTimes | CoreError::Unsupported { .. } | CoreError::NeedsTimelines { .. } => {
+            "UnsupportedError"
+        }
+        CoreError::InvalidPeriod { .. } => "ParameterError",
+        CoreError::NotConverged { .. } => "TouchpointError",
         CoreError::GoalBook { .. } | CoreError::UnknownKpi { .. } => "GoalBookError",
         _ => "InputError",
     }

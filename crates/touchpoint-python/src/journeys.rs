@@ -74,7 +74,7 @@ impl PyJourneys {
 
     /// Builds journeys from a touches table and a conversions table (polars DataFrames).
     #[staticmethod]
-    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, progress=None))]
+    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None, population=None, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_events_frames(
         py: Python<'_>,
@@ -91,6 +91,8 @@ impl PyJourneys {
         interaction_lookback: Vec<(String, String)>,
         max_touches: Option<usize>,
         tz: String,
+        period: Option<(String, String)>,
+        population: Option<u64>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let dims = dims
@@ -110,6 +112,8 @@ impl PyJourneys {
             interaction_lookback,
             max_touches,
             tz,
+            period,
+            population,
         };
         let control = crate::control::PyControl::new(progress);
         let j = py
@@ -151,6 +155,27 @@ impl PyJourneys {
     }
 
     /// Whether touches carry times.
+    fn has_timelines(&self) -> bool {
+        self.inner.timelines().is_some()
+    }
+
+    /// The observation period (start, end) in microseconds since the epoch (UTC), when there are
+    /// timelines.
+    fn period(&self) -> Option<(i64, i64)> {
+        self.inner.timelines().map(|t| t.period)
+    }
+
+    /// The population at risk given to from_events, when there are timelines and it was given.
+    fn population(&self) -> Option<u64> {
+        self.inner.timelines().and_then(|t| t.population)
+    }
+
+    /// The timelines as the (touches, conversions) tables from_events reads, or None.
+    fn timeline_frames(&self, py: Python<'_>) -> PyResult<Option<(PyDataFrame, PyDataFrame)>> {
+        let out = py.detach(|| touchpoint_frame::timelines_frames(&self.inner)).map_err(PyTpErr::from)?;
+        Ok(out.map(|(a, b)| (PyDataFrame(a), PyDataFrame(b))))
+    }
+
     fn has_times(&self) -> bool {
         self.inner.has_times()
     }

@@ -22,7 +22,7 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::journeys::PyJourneys;
     #[pymodule_export]
-    use crate::sim::{benchmark, scenario_names, simulate};
+    use crate::sim::{benchmark, lift_test, scenario_names, simulate};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -85,6 +85,30 @@ pub fn benchmark(
     Ok(PyDataFrame(rows_frame(&rows, &SCORE_COLUMNS).map_err(PyTpErr::from)?))
 }
 
+/// A simulated randomised holdout of one channel on a fresh cohort of a scenario:
+/// (per_exposure, se, treated, control, exposures).
+#[pyfunction]
+#[pyo3(signature = (scenario, channel, kpi, people, seed, toml=None))]
+pub fn lift_test(
+    py: Python<'_>,
+    scenario: &str,
+    channel: &str,
+    kpi: &str,
+    people: u64,
+    seed: u64,
+    toml: Option<&str>,
+) -> PyResult<(f64, f64, u64, u64, u64)> {
+    let params = match toml {
+        Some(text) => SimParams::from_toml(text),
+        None => SimParams::scenario(scenario),
+    }
+    .map_err(sim_err)?;
+    let m = py
+        .detach(|| touchpoint_sim::lift_test(&params, channel, kpi, people, seed))
+        .map_err(sim_err)?;
+    Ok((m.per_exposure, m.se, m.treated, m.control, m.exposures))
+}
+
 /// The names of the built-in scenarios.
 #[pyfunction]
 pub fn scenario_names() -> Vec<&'static str> {

@@ -14,6 +14,7 @@
 //! journeys) and the truths; [`score()`] compares an attribution with them; [`benchmark`] does both for
 //! named scenarios ([`SimParams::scenario`]).
 pub mod error;
+pub mod lift;
 pub mod params;
 pub mod person;
 mod sampling;
@@ -22,6 +23,7 @@ pub mod simulate;
 pub mod truth;
 
 pub use error::{Error, Result};
+pub use lift::{lift_test, LiftMeasure};
 pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELINE_ROW, SCENARIO_NAMES};
 pub use person::{person, ConversionEvent, Exposure, Person, START_US};
 pub use score::{

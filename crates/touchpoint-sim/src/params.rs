@@ -9,8 +9,15 @@ use crate::error::{Error, Result};
 use crate::sampling::{gamma, normal};
 
 /// Names of the built-in scenarios, for [`SimParams::scenario`].
-pub const SCENARIO_NAMES: [&str; 6] =
-    ["baseline", "selection_bias", "synergy", "long_journeys", "social_care", "many_channels"];
+pub const SCENARIO_NAMES: [&str; 7] = [
+    "baseline",
+    "selection_bias",
+    "synergy",
+    "long_journeys",
+    "social_care",
+    "many_channels",
+    "delayed_response",
+];
 
 /// The name of the truth row that holds each KPI's baseline conversions.
 pub const BASELINE_ROW: &str = "(baseline)";
@@ -120,6 +127,12 @@ pub struct ChannelParams {
     /// times the first (0: every exposure lifts the same).
     #[serde(default)]
     pub diminishing: f64,
+    /// Shape of the response kernel in time: 1 (the default) is the exponential decay above; a shape
+    /// k > 1 is a gamma density of shape k and scale `half_life_days / ln 2` (the response peaks
+    /// `(k - 1)` scales after the exposure). Every shape adds the same expected conversions per
+    /// exposure, `lift * half_life_days / ln 2`.
+    #[serde(default = "default_one")]
+    pub delay_shape: f64,
 }
 
 fn default_rate() -> f64 {
@@ -239,6 +252,7 @@ fn channel(name: &str, social: bool, rate: f64, sales_lift: f64, half_life_days:
         lift: BTreeMap::from([("sales".to_owned(), sales_lift)]),
         half_life_days,
         diminishing: 0.0,
+        delay_shape: 1.0,
     }
 }
 
@@ -281,6 +295,9 @@ impl SimParams {
     /// - `social_care`: `sales` and a service KPI `tickets_deflected` (issues resolved without a ticket,
     ///   worth a fixed 25 each) that social care and the help centre drive.
     /// - `many_channels`: 30 channels, ten of them social, with diminishing returns; `print` lifts nothing.
+    /// - `delayed_response`: the baseline's channels with a gamma-shaped response (shape 3, scale 1.5
+    ///   days: it peaks 3 days after the exposure) and the same expected conversions per exposure, so a
+    ///   model that assumes an immediate, decaying response is scored where that is wrong.
     pub fn scenario(name: &str) -> Result<Self> {
         let mut p = SimParams { name: name.to_owned(), ..SimParams::default() };
         match name {
@@ -337,6 +354,17 @@ impl SimParams {
                     intent_elasticity: 0.0,
                     value: ValueDist::Fixed { value: 25.0 },
                 });
+            }
+            "delayed_response" => {
+                for c in &mut p.channels {
+                    // Keep the conversions per exposure (lift * scale) with scale 1.5 days.
+                    let scale = c.half_life_days / std::f64::consts::LN_2;
+                    for l in c.lift.values_mut() {
+                        *l *= scale / 1.5;
+                    }
+                    c.half_life_days = 1.5 * std::f64::consts::LN_2;
+                    c.delay_shape = 3.0;
+                }
             }
             "many_channels" => {
                 const NAMES: [(&str, bool); 30] = [
@@ -453,6 +481,13 @@ impl SimParams {
                     parameter: format!("{at}.half_life_days"),
                     value: c.half_life_days,
                 });
+            }
+            if !(c.delay_shape.is_finite() && (1.0..=20.0).contains(&c.delay_shape)) {
+                return Err(Error::invalid(
+                    format!("{at}.delay_shape"),
+                    c.delay_shape,
+                    "must lie in [1, 20] (1 is an exponential decay)",
+                ));
             }
             if !(c.diminishing.is_finite() && c.diminishing >= 0.0) {
                 return Err(Error::invalid(

@@ -15,7 +15,7 @@ use touchpoint_core::rng::SplitMix64;
 
 use crate::error::Result;
 use crate::params::{SimParams, ValueDist};
-use crate::sampling::{exponential, normal, poisson};
+use crate::sampling::{exponential, gamma, normal, poisson};
 
 /// Microseconds per day.
 pub const DAY_US: f64 = 86_400e6;
@@ -38,6 +38,9 @@ pub(crate) struct Model {
     pub n_channels: usize,
     pub n_kpis: usize,
     pub horizon: f64,
+    /// Conversions are counted up to here (the horizon, or later for lift tests that count until the
+    /// effect has run its course); exposures stop at the horizon.
+    pub outcome_horizon: f64,
     pub lookback_us: i64,
     pub truth_samples: u32,
     intent_sd: f64,
@@ -48,6 +51,8 @@ pub(crate) struct Model {
     rate_elasticity: Vec<f64>,
     /// ln 2 / half-life, per channel.
     theta: Vec<f64>,
+    /// Gamma shape of the response kernel per channel (1: exponential).
+    shape: Vec<f64>,
     diminishing: Vec<f64>,
     /// Peak lift per (channel, KPI), at `c * n_kpis + j`.
     lift: Vec<f64>,
@@ -133,6 +138,7 @@ impl Model {
             n_channels: nc,
             n_kpis: nk,
             horizon: p.horizon_days,
+            outcome_horizon: p.horizon_days,
             lookback_us: (p.lookback_days * DAY_US).round() as i64,
             truth_samples: p.truth_samples,
             intent_sd: p.intent_sd,
@@ -142,6 +148,7 @@ impl Model {
             rate: p.channels.iter().map(|c| c.rate).collect(),
             rate_elasticity: p.channels.iter().map(|c| c.intent_elasticity).collect(),
             theta: p.channels.iter().map(|c| std::f64::consts::LN_2 / c.half_life_days).collect(),
+            shape: p.channels.iter().map(|c| c.delay_shape).collect(),
             diminishing: p.channels.iter().map(|c| c.diminishing).collect(),
             lift,
             dominate,
@@ -242,11 +249,16 @@ impl Model {
         // Exposures: intensity lambda d(k) M 2^(-(t - a) / h) on (a, horizon); the count is Poisson with
         // mean lambda d(k) M q / theta, q = 1 - e^(-theta (horizon - a)), and each time is an inverted
         // truncated exponential.
+        let h = self.outcome_horizon;
         for c in 0..nc {
             let theta = self.theta[c];
+            let shape = self.shape[c];
             for (k, e) in (d.chan_off[c]..d.chan_off[c + 1]).enumerate() {
                 let a = d.exp_time[e];
-                let q = -(-theta * (h - a)).exp_m1();
+                // Exponential kernel: candidates on (a, h) by inversion. Gamma kernel: the untruncated
+                // process (mean lift / theta), then the candidates past h dropped, which is the same
+                // Poisson process restricted to (a, h).
+                let q = if shape == 1.0 { -(-theta * (h - a)).exp_m1() } else { 1.0 };
                 let dim = 1.0 / (1.0 + self.diminishing[c] * k as f64);
                 for j in 0..nk {
                     let slot = c * nk + j;
@@ -257,8 +269,15 @@ impl Model {
                     let big_m = self.dominate[slot];
                     let syn = self.syn_off[slot]..self.syn_off[slot + 1];
                     for _ in 0..poisson(&mut rng, lift * dim * big_m * q / theta) {
-                        let time = (a - (-rng.next_f64() * q).ln_1p() / theta).min(h);
+                        let time = if shape == 1.0 {
+                            (a - (-rng.next_f64() * q).ln_1p() / theta).min(h)
+                        } else {
+                            a + gamma(&mut rng, shape) / theta
+                        };
                         let value = self.values[j].draw(&mut rng);
+                        if time >= h {
+                            continue;
+                        }
                         let (mut threshold, start) = (0.0, d.partners.len());
                         if !syn.is_empty() {
                             threshold = rng.next_f64() * big_m;

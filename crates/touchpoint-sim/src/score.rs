@@ -7,14 +7,14 @@
 //! channels' total share, model minus Shapley truth.
 use serde::{Deserialize, Serialize};
 use touchpoint_core::shapley::{Game, Shapley};
-use touchpoint_core::{attribute_with, Attribution, Control, Dimension, Markov, ModelSpec, Unattended};
+use touchpoint_core::{attribute_with, AdditiveHazard, Baseline, Attribution, Control, Dimension, Markov, ModelSpec, Unattended};
 
 use crate::error::Result;
 use crate::params::SimParams;
 use crate::simulate::{simulate_with, Simulation};
 
 /// Column names of the benchmark table, in [`ScoreRow`] field order.
-pub const SCORE_COLUMNS: [&str; 8] = [
+pub const SCORE_COLUMNS: [&str; 10] = [
     "scenario",
     "kpi",
     "model",
@@ -23,6 +23,8 @@ pub const SCORE_COLUMNS: [&str; 8] = [
     "spearman_shapley",
     "spearman_removal",
     "social_share_error",
+    "incremental",
+    "incremental_truth",
 ];
 
 /// How one model did on one KPI of one scenario. Metrics are `None` when the model or the truth has
@@ -45,10 +47,17 @@ pub struct ScoreRow {
     pub spearman_removal: Option<f64>,
     /// Social channels' total share under the model minus under the Shapley truth.
     pub social_share_error: Option<f64>,
+    /// Conversions the model credits to channels (for a model with a baseline, its incremental
+    /// conversions; for the others, every attributed conversion).
+    pub incremental: f64,
+    /// Conversions the channels cause in the Shapley truth (the truth's channel rows summed).
+    pub incremental_truth: f64,
 }
 
 /// The benchmark's default models: first_touch, last_touch, linear, position_based, time_decay,
-/// markov, markov of order 2, shapley (conversions game) and shapley with the rate game.
+/// markov, markov of order 2, shapley (conversions game), shapley with the rate game, and the
+/// additive-hazard model with a constant and with an activity baseline (the simulator's journeys carry
+/// person timelines).
 pub fn default_models() -> Vec<ModelSpec> {
     let by_name = |n: &str| ModelSpec::from_name(n).expect("a known model");
     vec![
@@ -61,6 +70,8 @@ pub fn default_models() -> Vec<ModelSpec> {
         ModelSpec::Markov(Markov { order: 2 }),
         by_name("shapley"),
         ModelSpec::Shapley(Shapley { game: Game::Rate, ..Shapley::default() }),
+        by_name("additive_hazard"),
+        ModelSpec::AdditiveHazard(AdditiveHazard { baseline: Baseline::Activity, ..AdditiveHazard::default() }),
     ]
 }
 
@@ -155,6 +166,8 @@ pub fn score(attribution: &Attribution, simulation: &Simulation) -> Vec<ScoreRow
                     (Some(a), Some(b)) => Some(social_sum(a) - social_sum(b)),
                     _ => None,
                 },
+                incremental: total,
+                incremental_truth: truth.iter().map(|t| t.shapley).sum(),
             });
         }
     }

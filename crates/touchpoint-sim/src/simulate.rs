@@ -9,11 +9,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use touchpoint_core::{Control, Dimension, Journeys, JourneysBuilder, Unattended};
+use touchpoint_core::{Control, Cut, Dimension, Journeys, JourneysBuilder, Timelines, Unattended, WindowRule};
 
 use crate::error::Result;
 use crate::params::SimParams;
-use crate::person::{to_us, Draw, Model};
+use crate::person::{to_us, Draw, Model, START_US};
 use crate::truth::{GameScratch, TruthAcc, TruthRow};
 
 /// People per block: the unit of work, of interrupt checks and of partial sums. Results do not depend
@@ -60,6 +60,12 @@ struct BlockOut {
     /// Exposures per channel.
     exposures: Vec<u64>,
     truth: TruthAcc,
+    /// Timelines of the people with an event: touches and conversion records per person.
+    tl_touches: Vec<u32>,
+    tl_chan: Vec<u32>,
+    tl_time: Vec<i64>,
+    tl_convs: Vec<u32>,
+    tl_conv: Vec<(u32, i64, f64, f64)>,
 }
 
 /// A worker's buffers, allocated once per run.
@@ -71,6 +77,10 @@ struct Scratch {
     touches: Vec<(i64, u32)>,
     /// Observed events: (KPI, time, candidate index, value).
     events: Vec<(u32, i64, u32, f64)>,
+    /// Touch times of the person, and one KPI's merged conversions.
+    times: Vec<i64>,
+    merged: Vec<(i64, f64, f64)>,
+    window: Vec<u32>,
 }
 
 /// Simulates `params` on one thread.
@@ -134,6 +144,11 @@ fn run_block(model: &Model, block: u64, people: u64, s: &mut Scratch) -> BlockOu
         unattributed: vec![(0.0, 0.0); nk],
         exposures: vec![0; nc],
         truth: TruthAcc::new(nk, nc),
+        tl_touches: Vec::new(),
+        tl_chan: Vec::new(),
+        tl_time: Vec::new(),
+        tl_convs: Vec::new(),
+        tl_conv: Vec::new(),
     };
     let end = ((block + 1) * BLOCK).min(people);
     for i in block * BLOCK..end {
@@ -144,7 +159,8 @@ fn run_block(model: &Model, block: u64, people: u64, s: &mut Scratch) -> BlockOu
     out
 }
 
-/// Cuts one person's journeys from their exposures and actual-world conversions.
+/// Cuts one person's journeys from their exposures and actual-world conversions by the window rule
+/// of touchpoint-core (the one `from_events` uses), and records the person's timeline.
 fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
     let d = &s.draw;
     s.touches.clear();
@@ -153,24 +169,19 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
         out.exposures[c as usize] += 1;
     }
     s.touches.sort_unstable();
+    s.times.clear();
+    s.times.extend(s.touches.iter().map(|x| x.0));
     s.events.clear();
     for &i in &s.observed {
         let c = &d.cands[i as usize];
         s.events.push((c.kpi, to_us(c.time), i, c.value));
     }
     s.events.sort_unstable_by_key(|e| (e.0, e.1, e.2));
-    let touches = &s.touches;
-    let lb = model.lookback_us;
-    let push = |out: &mut BlockOut, from: usize, to: usize, rec: JourneyRec| {
-        for &(t, c) in &touches[from..to] {
-            out.touch_channel.push(c);
-            out.touch_time.push(t);
-        }
-        out.journeys.push(JourneyRec { touches: (to - from) as u32, ..rec });
-    };
+    let rule = WindowRule::lookback(model.lookback_us);
+    let conv_before = out.tl_conv.len();
     let mut e = 0;
     for j in 0..model.n_kpis as u32 {
-        let mut t_prev = i64::MIN;
+        s.merged.clear();
         while e < s.events.len() && s.events[e].0 == j {
             let t = s.events[e].1;
             let (mut conversions, mut value) = (0.0, 0.0);
@@ -179,26 +190,41 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
                 value += s.events[e].3;
                 e += 1;
             }
-            let lower = (t - lb).max(t_prev);
-            let a = touches.partition_point(|x| x.0 <= lower);
-            let z = touches.partition_point(|x| x.0 <= t);
-            t_prev = t;
-            if a == z {
-                let u = &mut out.unattributed[j as usize];
-                u.0 += conversions;
-                u.1 += value;
-            } else {
-                push(out, a, z, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time: t });
-            }
+            s.merged.push((t, conversions, value));
+            out.tl_conv.push((j, t, conversions, value));
         }
-        if let Some(&(t_last, _)) = touches.last() {
-            let lower = t_prev.max(t_last - lb);
-            let a = touches.partition_point(|x| x.0 <= lower);
-            if a < touches.len() {
-                let rec =
-                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time: t_last };
-                push(out, a, touches.len(), rec);
+        let touches = &s.touches;
+        let _ = rule.cut::<()>(&s.times, &s.merged, &mut s.window, |cut| {
+            let (idx, rec) = match cut {
+                Cut::Unattributed { conversions, value, .. } => {
+                    let u = &mut out.unattributed[j as usize];
+                    u.0 += conversions;
+                    u.1 += value;
+                    return Ok(());
+                }
+                Cut::Journey { touches, time, conversions, value, .. } => {
+                    (touches, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time })
+                }
+                Cut::Null { touches, time, .. } => {
+                    (touches, JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time })
+                }
+            };
+            for &i in idx {
+                let (t, c) = touches[i as usize];
+                out.touch_channel.push(c);
+                out.touch_time.push(t);
             }
+            out.journeys.push(JourneyRec { touches: idx.len() as u32, ..rec });
+            Ok(())
+        });
+    }
+    let convs = out.tl_conv.len() - conv_before;
+    if convs > 0 || !s.touches.is_empty() {
+        out.tl_touches.push(s.touches.len() as u32);
+        out.tl_convs.push(convs as u32);
+        for &(t, c) in &s.touches {
+            out.tl_chan.push(c);
+            out.tl_time.push(t);
         }
     }
 }
@@ -223,6 +249,8 @@ fn assemble(
     let mut truth = TruthAcc::new(model.n_kpis, model.n_channels);
     let mut exposures = vec![0u64; model.n_channels];
     let mut row = 0usize;
+    let period = (START_US, to_us(params.horizon_days));
+    let mut timelines = Timelines::new(period, Some(params.people), &[])?;
     for (i, out) in blocks.into_iter().enumerate() {
         if i % 64 == 0 {
             control.checkpoint()?;
@@ -245,10 +273,23 @@ fn assemble(
         for (sum, e) in exposures.iter_mut().zip(&out.exposures) {
             *sum += e;
         }
+        let (mut tt, mut cc) = (0usize, 0usize);
+        for (&nt, &nv) in out.tl_touches.iter().zip(&out.tl_convs) {
+            for k in tt..tt + nt as usize {
+                timelines.push_touch([out.tl_chan[k], 0, 0, 0, 0, 0], out.tl_time[k]);
+            }
+            for &(kpi, t, c, v) in &out.tl_conv[cc..cc + nv as usize] {
+                timelines.push_conversion(kpi, t, c, v);
+            }
+            timelines.finish_person();
+            tt += nt as usize;
+            cc += nv as usize;
+        }
         truth.add(&out.truth);
     }
     control.progress("journeys", n_journeys as u64, n_journeys as u64);
     b.set_input_touches(Dimension::Channel, exposures.iter().map(|&e| e as f64).collect());
+    b.set_timelines(timelines);
     let kpis: Vec<String> = params.kpis.iter().map(|k| k.name.clone()).collect();
     let channels: Vec<String> = params.channels.iter().map(|c| c.name.clone()).collect();
     Ok(Simulation { journeys: b.build(), truth: truth.rows(&kpis, &channels), params: params.clone() })

@@ -20,7 +20,7 @@ use crate::person::{Candidate, Draw, Model, BASELINE};
 pub const EXACT_LIMIT: usize = 12;
 
 /// Column names of the truth table, in [`TruthRow`] field order.
-pub const TRUTH_COLUMNS: [&str; 9] = [
+pub const TRUTH_COLUMNS: [&str; 10] = [
     "kpi",
     "channel",
     "removal",
@@ -30,6 +30,7 @@ pub const TRUTH_COLUMNS: [&str; 9] = [
     "removal_share",
     "shapley_share",
     "shapley_se",
+    "fired",
 ];
 
 /// The truth for one KPI and channel (or the `(baseline)` row).
@@ -53,6 +54,10 @@ pub struct TruthRow {
     pub shapley_share: Option<f64>,
     /// Standard error of `shapley` from permutation sampling (0 when every game was exact).
     pub shapley_se: f64,
+    /// Conversions the channel's exposures fired in the actual world (the baseline row: the baseline's).
+    /// An intensity split with the true parameters credits this in expectation; with synergy it differs
+    /// from the Shapley truth, which shares a synergy's extra conversions between the two channels.
+    pub fired: f64,
 }
 
 /// Running sums of the truths, per (KPI, channel) at `j * channels + c`.
@@ -67,6 +72,7 @@ pub(crate) struct TruthAcc {
     se_var: Vec<f64>,
     base: Vec<f64>,
     base_value: Vec<f64>,
+    fired: Vec<f64>,
 }
 
 /// Scratch of the per-candidate games, reused across candidates and people.
@@ -89,7 +95,8 @@ impl TruthAcc {
             shapley: z.clone(),
             removal_value: z.clone(),
             shapley_value: z.clone(),
-            se_var: z,
+            se_var: z.clone(),
+            fired: z,
             base: vec![0.0; n_kpis],
             base_value: vec![0.0; n_kpis],
         }
@@ -105,6 +112,7 @@ impl TruthAcc {
             (&mut self.se_var, &other.se_var),
             (&mut self.base, &other.base),
             (&mut self.base_value, &other.base_value),
+            (&mut self.fired, &other.fired),
         ];
         for (mine, theirs) in pairs {
             for (a, b) in mine.iter_mut().zip(theirs) {
@@ -136,11 +144,15 @@ impl TruthAcc {
             let partners = d.partners_of(c);
             let (lo, hi) =
                 partners.iter().fold((1.0f64, 1.0f64), |(lo, hi), p| (lo * p.1.min(1.0), hi * p.1.max(1.0)));
-            if c.threshold < lo {
+            let fired = if c.threshold < lo {
                 self.book(c.kpi, c.channel, 1.0, 1.0, c.value);
+                true
+            } else {
+                c.threshold < hi && self.game(model, d, i, c, partners, g)
+            };
+            if fired {
                 observed.push(i as u32);
-            } else if c.threshold < hi && self.game(model, d, i, c, partners, g) {
-                observed.push(i as u32);
+                self.fired[c.kpi as usize * self.n_channels + c.channel as usize] += 1.0;
             }
         }
     }
@@ -273,6 +285,7 @@ impl TruthAcc {
                     removal_share: (total_r != 0.0).then(|| self.removal[i] / total_r),
                     shapley_share: (total_s != 0.0).then(|| self.shapley[i] / total_s),
                     shapley_se: self.se_var[i].sqrt(),
+                    fired: self.fired[i],
                 });
             }
             out.push(TruthRow {
@@ -285,6 +298,7 @@ impl TruthAcc {
                 removal_share: None,
                 shapley_share: None,
                 shapley_se: 0.0,
+                fired: self.base[j],
             });
         }
         out
@@ -392,6 +406,7 @@ mod tests {
                 lift: [("sales".to_owned(), if i == 0 { 0.5 } else { 0.0 })].into(),
                 half_life_days: 3.0,
                 diminishing: 0.0,
+                delay_shape: 1.0,
             })
             .collect();
         p.synergies = (1..14)

@@ -23,8 +23,18 @@ fn every_named_scenario_is_valid_and_unknown_names_are_typed() {
     assert_eq!(
         e,
         "unknown scenario `baseline2`; known scenarios: baseline, selection_bias, synergy, long_journeys, \
-         social_care, many_channels"
+         social_care, many_channels, delayed_response"
     );
+    // delayed_response: gamma-shaped responses peaking (shape - 1) * scale = 3 days after the exposure,
+    // with the same conversions per exposure (lift * scale) as the baseline scenario's channels.
+    let base = SimParams::scenario("baseline").unwrap();
+    let delayed = SimParams::scenario("delayed_response").unwrap();
+    for (a, b) in base.channels.iter().zip(&delayed.channels) {
+        let scale = b.half_life_days / std::f64::consts::LN_2;
+        assert!(((b.delay_shape - 1.0) * scale - 3.0).abs() < 1e-12);
+        let per_exposure = |c: &touchpoint_sim::ChannelParams| c.lift["sales"] * c.half_life_days / std::f64::consts::LN_2;
+        assert!((per_exposure(a) - per_exposure(b)).abs() < 1e-15);
+    }
 }
 
 #[test]

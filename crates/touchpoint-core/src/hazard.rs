@@ -1,0 +1,1263 @@
+//! The additive-hazard model: incremental credit from person timelines, with a baseline.
+//!
+//! Conversions of a KPI are a point process per person with intensity
+//! `lambda(t) = lambda_0 + sum over exposures i with t_i <= t of beta_c(i) omega_c(i) e^(-omega_c(i) (t - t_i))`
+//! (Zhang, Wei & Ren 2014, "Multi-touch attribution in online advertising with survival theory",
+//! ICDM, section 3; Ji & Wang 2017, "Additional multi-touch attribution for online advertising",
+//! AAAI, section 3). `beta_c` is the expected number of extra conversions one exposure of player `c`
+//! causes, its half-life `ln 2 / omega_c`. A person observed on `[start, end)` with conversions at
+//! `s_j` has log-likelihood
+//! `sum_j log lambda(s_j) - lambda_0 (end - start) - sum_i beta_c(i) (e^(-omega max(0, start - t_i)) - e^(-omega (end - t_i)))`,
+//! summed over every person at risk, converters and non-converters alike (people without any event
+//! add `-lambda_0 (end - start)` each, which is why the population matters).
+//!
+//! Fit: expectation-maximisation on "which source caused each conversion" (Lewis & Mohler 2011, "A
+//! nonparametric EM algorithm for multiscale Hawkes processes", section 2) to get close, then
+//! Newton's method on every parameter with the exact Hessian, bounds `beta >= 0` handled by an active
+//! set, until the Newton decrement falls below `tol`. Standard errors come from the observed
+//! information (the inverse of minus the Hessian at the optimum); half-life errors by the delta method.
+//!
+//! Credit: each conversion is split over its sources in proportion to their intensity at the
+//! conversion time, the baseline's part going to `(baseline)`. At the maximum, a player's intensity
+//! shares sum to its expected incremental conversions `beta_c sum_i (e^(-omega a_i) - e^(-omega b_i))`
+//! (the score equation of `beta_c`). A player whose `beta` a lift test fixes is not at its own
+//! maximum, so its intensity shares would hand it the confounded part of the baseline; it is credited
+//! its expected incremental conversions instead, and the baseline takes the rest.
+//!
+//! Heterogeneous baselines: with `baseline = "activity"`, people are grouped by how many touches they
+//! had in the period (0, 1, 2-3, 4-7, ..., 64+) and each group has its own `lambda_0`, a baseline that
+//! depends on each person's overall activity (after Xu, Duan & Whinston 2014, "Path to purchase: a
+//! mutually exciting point process model for online advertising and conversion", Management Science,
+//! section 3, where activity enters the baseline). It absorbs intent that drives both exposure and
+//! conversion in part, not in whole; lift tests are the remedy for what remains.
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_duration_us;
+use crate::error::{Error, Result};
+use crate::model::{Control, KpiCredit, KpiView, Model, Table, Values};
+use crate::timelines::Timelines;
+
+/// Microseconds per day: times are fitted in days.
+const DAY_US: f64 = 86_400e6;
+
+/// Largest number of parameters fitted by Newton's method; above it the fit stays with EM.
+const NEWTON_LIMIT: usize = 400;
+
+/// Activity groups of the `activity` baseline (touch counts 0, 1, 2-3, 4-7, ..., 64+).
+const ACTIVITY_GROUPS: usize = 8;
+
+/// How the baseline intensity varies between people.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// One `lambda_0` for everybody.
+    #[default]
+    Constant,
+    /// One `lambda_0` per activity group (touches in the period: 0, 1, 2-3, 4-7, ..., 64+).
+    Activity,
+}
+
+/// A randomised holdout's measured effect of one player on one KPI: incremental conversions per
+/// exposure, counted until the effect has run its course, with its standard error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftTest {
+    /// The player tested (a channel, or a player of whatever dimension the attribution is by).
+    pub channel: String,
+    /// The KPI measured.
+    pub kpi: String,
+    /// Incremental conversions per exposure.
+    pub per_exposure: f64,
+    /// Its standard error (>= 0).
+    pub se: f64,
+}
+
+/// The additive-hazard model's parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdditiveHazard {
+    /// How the baseline varies between people.
+    pub baseline: Baseline,
+    /// Half-life every kernel starts from (a duration such as "1d").
+    pub initial_half_life: String,
+    /// Most iterations (EM and Newton together).
+    pub max_iter: u32,
+    /// Convergence: the Newton decrement (expected log-likelihood gain of the next step) below this.
+    pub tol: f64,
+    /// Experiments that fix players' effects (see [`LiftTest`]).
+    pub lift_tests: Vec<LiftTest>,
+}
+
+impl Default for AdditiveHazard {
+    fn default() -> Self {
+        AdditiveHazard {
+            baseline: Baseline::Constant,
+            initial_half_life: "1d".into(),
+            max_iter: 500,
+            tol: 1e-7,
+            lift_tests: Vec::new(),
+        }
+    }
+}
+
+fn invalid(parameter: &'static str, value: impl ToString, reason: &str) -> Error {
+    Error::InvalidParameter {
+        model: "additive_hazard",
+        parameter,
+        value: value.to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+impl AdditiveHazard {
+    fn initial_omega(&self) -> Result<f64> {
+        let us = parse_duration_us(&self.initial_half_life)
+            .map_err(|e| invalid("initial_half_life", &self.initial_half_life, &e.to_string()))?;
+        Ok(std::f64::consts::LN_2 / (us as f64 / DAY_US))
+    }
+}
+
+impl Model for AdditiveHazard {
+    fn name(&self) -> &'static str {
+        "additive_hazard"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.initial_omega()?;
+        if self.max_iter == 0 {
+            return Err(invalid("max_iter", 0, "at least one iteration"));
+        }
+        if !(self.tol.is_finite() && self.tol > 0.0) {
+            return Err(invalid("tol", self.tol, "must be positive and finite"));
+        }
+        for (i, t) in self.lift_tests.iter().enumerate() {
+            if !(t.per_exposure.is_finite() && t.per_exposure >= 0.0) {
+                return Err(invalid("lift_tests", t.per_exposure, "per_exposure must be finite and >= 0"));
+            }
+            if !(t.se.is_finite() && t.se >= 0.0) {
+                return Err(invalid("lift_tests", t.se, "se must be finite and >= 0"));
+            }
+            if self.lift_tests[..i].iter().any(|o| o.channel == t.channel && o.kpi == t.kpi) {
+                return Err(invalid(
+                    "lift_tests",
+                    format!("{} on {}", t.channel, t.kpi),
+                    "two lift tests of the same player and KPI: combine them into one",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn needs_timelines(&self) -> bool {
+        true
+    }
+
+    fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+        let timelines = view
+            .journeys
+            .timelines()
+            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
+        let kpis = view.journeys.kpis();
+        for t in &self.lift_tests {
+            if kpis.get(&t.kpi).is_none() {
+                return Err(invalid(
+                    "lift_tests",
+                    &t.kpi,
+                    &format!("no such KPI in the journeys (they have: {})", kpis.names().join(", ")),
+                ));
+            }
+            if !view.player_names.iter().any(|n| *n == t.channel) {
+                return Err(invalid(
+                    "lift_tests",
+                    &t.channel,
+                    &format!("no such {} in the journeys", view.by),
+                ));
+            }
+        }
+        let players = timelines
+            .touch_ids(view.by)
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
+        let data = FitData::new(timelines, &players, view.n_players, view.kpi, self.baseline)?;
+        let tests: Vec<(usize, &LiftTest)> = self
+            .lift_tests
+            .iter()
+            .filter(|t| t.kpi == view.kpi_name)
+            .map(|t| {
+                let id = view.player_names.iter().position(|n| *n == t.channel).expect("checked");
+                (id, t)
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        if timelines.population.is_none() {
+            warnings.push(format!(
+                "the baseline rate is estimated from the {} people in the log; people with no event at all \
+                 are not counted, which overstates it: pass population= to from_events",
+                timelines.persons()
+            ));
+        }
+        let start = Params::start(&data, self.initial_omega()?);
+        let free = Fixed::none(&data);
+        let observational = fit(&data, start, &free, self, view.kpi_name, control, &mut warnings)?;
+        let mut fixed = free.clone();
+        for &(id, t) in &tests {
+            match data.compact[id] {
+                Some(c) => fixed.beta[c] = Some(t.per_exposure),
+                None => {
+                    return Err(invalid(
+                        "lift_tests",
+                        &t.channel,
+                        &format!("{} has no exposure in the timelines of KPI `{}`", t.channel, view.kpi_name),
+                    ))
+                }
+            }
+        }
+        let result = if tests.is_empty() {
+            observational.clone()
+        } else {
+            let mut start = observational.params.clone();
+            for (c, b) in fixed.beta.iter().enumerate() {
+                if let Some(b) = b {
+                    start.beta[c] = *b;
+                }
+            }
+            fit(&data, start, &fixed, self, view.kpi_name, control, &mut warnings)?
+        };
+        let mut se = result.se.clone();
+        propagate_test_errors(&data, &result, &fixed, &tests, &mut se);
+
+        // Credit: intensity shares; players fixed by a lift test get their expected conversions.
+        let shares = data.intensity_shares(&result.params);
+        let expected: Vec<f64> =
+            (0..data.players.len()).map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0).collect();
+        let mut out = KpiCredit::zeros(view.n_players);
+        let (total_c, total_v) = (data.total_conversions, data.total_value);
+        for (c, &p) in data.players.iter().enumerate() {
+            let (sc, sv) = shares.player[c];
+            let (conv, val) = if fixed.beta[c].is_some() && sc > 0.0 {
+                (expected[c], sv * expected[c] / sc)
+            } else if fixed.beta[c].is_some() {
+                (expected[c], expected[c] * total_v / total_c.max(f64::MIN_POSITIVE))
+            } else {
+                (sc, sv)
+            };
+            out.conversions[p as usize] = conv;
+            out.value[p as usize] = val;
+        }
+        let credited: f64 = out.conversions.iter().sum();
+        let credited_v: f64 = out.value.iter().sum();
+        let base = (total_c - credited, total_v - credited_v);
+        if base.0 < -1e-9 * total_c.max(1.0) {
+            warnings.push(format!(
+                "the lift tests imply more incremental conversions ({credited:.1}) than happened ({total_c:.1}): \
+                 the baseline row is negative"
+            ));
+        }
+        out.baseline = Some(base);
+        out.warnings = warnings;
+        out.details.tables = vec![
+            parameter_table(&data, &result, &se, &shares, &expected, view.player_names),
+            fit_table(&data, &result, timelines),
+        ];
+        if !tests.is_empty() {
+            out.details.tables.push(lift_table(&data, &observational, &result, &tests, &shares, &expected));
+        }
+        Ok(out)
+    }
+}
+
+/// Everything the fit of one KPI reads, in days from the period's start, players compacted to
+/// those with exposures.
+#[derive(Debug)]
+struct FitData {
+    /// Player id (of the view) of each compact player.
+    players: Vec<u32>,
+    /// Compact index of each player id.
+    compact: Vec<Option<usize>>,
+    /// Exposures starting in the period: `end - t_i` per compact player.
+    comp_b: Vec<Vec<f64>>,
+    /// Exposures before the start: `(start - t_i, end - t_i)` per compact player.
+    comp_ab: Vec<Vec<(f64, f64)>>,
+    /// Conversion records: weight, value, baseline group.
+    conv_n: Vec<f64>,
+    conv_v: Vec<f64>,
+    conv_group: Vec<u32>,
+    /// Each record's earlier exposures (compact player, days before), by player then time.
+    hist_off: Vec<usize>,
+    hist_p: Vec<u32>,
+    hist_dt: Vec<f64>,
+    /// Person-days at risk per baseline group.
+    group_exposure: Vec<f64>,
+    /// People per baseline group.
+    group_people: Vec<f64>,
+    /// Conversions per baseline group.
+    group_conversions: Vec<f64>,
+    total_conversions: f64,
+    total_value: f64,
+    period_days: f64,
+}
+
+fn activity_group(touches: usize) -> usize {
+    if touches == 0 {
+        0
+    } else {
+        (1 + touches.ilog2() as usize).min(ACTIVITY_GROUPS - 1)
+    }
+}
+
+impl FitData {
+    fn new(
+        t: &Timelines,
+        players: &[u32],
+        n_players: usize,
+        kpi: u32,
+        baseline: Baseline,
+    ) -> Result<Self> {
+        let (start, end) = t.period;
+        let days = |us: i64| (us - start) as f64 / DAY_US;
+        let period_days = days(end);
+        let mut compact: Vec<Option<usize>> = vec![None; n_players];
+        let mut ids: Vec<u32> = Vec::new();
+        let mut comp_b: Vec<Vec<f64>> = Vec::new();
+        let mut comp_ab: Vec<Vec<(f64, f64)>> = Vec::new();
+        let groups = match baseline {
+            Baseline::Constant => 1,
+            Baseline::Activity => ACTIVITY_GROUPS,
+        };
+        let mut group_people = vec![0.0; groups];
+        let (mut conv_n, mut conv_v, mut conv_group) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut hist_off, mut hist_p, mut hist_dt) = (vec![0usize], Vec::new(), Vec::new());
+        let mut scratch: Vec<(u32, f64)> = Vec::new();
+        for p in 0..t.persons() {
+            let person = t.person(p);
+            let n_in = person.touch_times.partition_point(|&x| x < end);
+            let group = if groups == 1 { 0 } else { activity_group(n_in) };
+            group_people[group] += 1.0;
+            let touch_players = &players[person.first_touch..person.first_touch + n_in];
+            for (&time, &pl) in person.touch_times[..n_in].iter().zip(touch_players) {
+                let c = *compact[pl as usize].get_or_insert_with(|| {
+                    ids.push(pl);
+                    comp_b.push(Vec::new());
+                    comp_ab.push(Vec::new());
+                    ids.len() - 1
+                });
+                let (a, b) = (days(start) - days(time), days(end) - days(time));
+                if a > 0.0 {
+                    comp_ab[c].push((a, b));
+                } else {
+                    comp_b[c].push(b);
+                }
+            }
+            for (i, &k) in person.conv_kpi.iter().enumerate() {
+                if k != kpi {
+                    continue;
+                }
+                let s = person.conv_time[i];
+                conv_n.push(person.conv_count[i]);
+                conv_v.push(person.conv_value[i]);
+                conv_group.push(group as u32);
+                let upto = person.touch_times.partition_point(|&x| x <= s);
+                scratch.clear();
+                for (&time, &pl) in person.touch_times[..upto].iter().zip(touch_players) {
+                    let c = compact[pl as usize].expect("interned above") as u32;
+                    scratch.push((c, (s - time) as f64 / DAY_US));
+                }
+                scratch.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+                for &(c, dt) in &scratch {
+                    hist_p.push(c);
+                    hist_dt.push(dt);
+                }
+                hist_off.push(hist_p.len());
+            }
+        }
+        if let Some(pop) = t.population {
+            if pop < t.persons() as u64 {
+                return Err(Error::InvalidPeriod {
+                    start,
+                    end,
+                    reason: format!(
+                        "population {pop} is smaller than the {} people in the log",
+                        t.persons()
+                    ),
+                });
+            }
+            // People never seen have no touch: they belong to the first group.
+            group_people[0] += (pop - t.persons() as u64) as f64;
+        }
+        let mut group_conversions = vec![0.0; groups];
+        for (&g, &n) in conv_group.iter().zip(&conv_n) {
+            group_conversions[g as usize] += n;
+        }
+        let total_conversions = conv_n.iter().sum();
+        let total_value = conv_v.iter().sum();
+        Ok(FitData {
+            players: ids,
+            compact,
+            comp_b,
+            comp_ab,
+            conv_n,
+            conv_v,
+            conv_group,
+            hist_off,
+            hist_p,
+            hist_dt,
+            group_exposure: group_people.iter().map(|n| n * period_days).collect(),
+            group_people,
+            group_conversions,
+            total_conversions,
+            total_value,
+            period_days,
+        })
+    }
+
+    /// The compensator of player `c` per unit of beta and its first two derivatives in omega:
+    /// `G = sum (e^(-omega a) - e^(-omega b))`, `G'`, `G''`.
+    fn comp(&self, c: usize, omega: f64) -> (f64, f64, f64) {
+        let (mut g, mut g1, mut g2) = (0.0, 0.0, 0.0);
+        for &b in &self.comp_b[c] {
+            let e = (-omega * b).exp();
+            g += 1.0 - e;
+            g1 += b * e;
+            g2 -= b * b * e;
+        }
+        for &(a, b) in &self.comp_ab[c] {
+            let (ea, eb) = ((-omega * a).exp(), (-omega * b).exp());
+            g += ea - eb;
+            g1 += b * eb - a * ea;
+            g2 += a * a * ea - b * b * eb;
+        }
+        (g, g1, g2)
+    }
+
+    /// Every compensator, on up to two threads (players split in two halves).
+    fn comps(&self, omega: &[f64]) -> Vec<(f64, f64, f64)> {
+        let n = self.players.len();
+        let work: usize = self.comp_b.iter().map(Vec::len).sum();
+        if work < 200_000 || n < 2 {
+            return (0..n).map(|c| self.comp(c, omega[c])).collect();
+        }
+        // Split by exposure count so both halves do about the same work.
+        let mut acc = 0;
+        let mut split = n;
+        for c in 0..n {
+            acc += self.comp_b[c].len();
+            if 2 * acc >= work {
+                split = c + 1;
+                break;
+            }
+        }
+        std::thread::scope(|s| {
+            let right = s.spawn(|| (split..n).map(|c| self.comp(c, omega[c])).collect::<Vec<_>>());
+            let mut left: Vec<_> = (0..split).map(|c| self.comp(c, omega[c])).collect();
+            left.extend(right.join().expect("compensator worker"));
+            left
+        })
+    }
+
+    fn records(&self) -> usize {
+        self.conv_n.len()
+    }
+
+    /// Intensity-share credit per compact player and for the baseline, (conversions, value).
+    fn intensity_shares(&self, p: &Params) -> Shares {
+        let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()], baseline: (0.0, 0.0) };
+        let mut kern: Vec<(u32, f64)> = Vec::new();
+        for j in 0..self.records() {
+            kern.clear();
+            let l0 = p.lambda0[self.conv_group[j] as usize];
+            let mut lam = l0;
+            for h in self.hist_off[j]..self.hist_off[j + 1] {
+                let c = self.hist_p[h] as usize;
+                let k = p.beta[c] * p.omega[c] * (-p.omega[c] * self.hist_dt[h]).exp();
+                lam += k;
+                kern.push((c as u32, k));
+            }
+            let (n, v) = (self.conv_n[j], self.conv_v[j]);
+            if lam <= 0.0 {
+                out.baseline.0 += n;
+                out.baseline.1 += v;
+                continue;
+            }
+            out.baseline.0 += n * l0 / lam;
+            out.baseline.1 += v * l0 / lam;
+            for &(c, k) in &kern {
+                out.player[c as usize].0 += n * k / lam;
+                out.player[c as usize].1 += v * k / lam;
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+struct Shares {
+    player: Vec<(f64, f64)>,
+    baseline: (f64, f64),
+}
+
+/// Parameters: baseline per group, beta and omega per compact player.
+#[derive(Clone, Debug)]
+struct Params {
+    lambda0: Vec<f64>,
+    beta: Vec<f64>,
+    omega: Vec<f64>,
+}
+
+impl Params {
+    fn start(d: &FitData, omega: f64) -> Self {
+        let people: f64 = d.group_exposure.iter().sum();
+        let exposures: usize = d.comp_b.iter().map(Vec::len).sum::<usize>()
+            + d.comp_ab.iter().map(Vec::len).sum::<usize>();
+        let half = 0.5 * d.total_conversions;
+        let l0 = (half / people.max(1e-300)).max(1e-12);
+        Params {
+            lambda0: d.group_exposure.iter().map(|&e| if e > 0.0 { l0 } else { 0.0 }).collect(),
+            beta: vec![(half / exposures.max(1) as f64).max(1e-9); d.players.len()],
+            omega: vec![omega; d.players.len()],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lambda0.len() + 2 * self.beta.len()
+    }
+}
+
+/// Which betas lift tests fix.
+#[derive(Clone, Debug)]
+struct Fixed {
+    beta: Vec<Option<f64>>,
+}
+
+impl Fixed {
+    fn none(d: &FitData) -> Self {
+        Fixed { beta: vec![None; d.players.len()] }
+    }
+}
+
+/// A finished fit.
+#[derive(Clone, Debug)]
+struct Fitted {
+    params: Params,
+    /// Standard errors in the layout of [`Params`] (lambda0, beta, omega); `None` where undefined.
+    se: Vec<Option<f64>>,
+    log_likelihood: f64,
+    iterations: u32,
+    reached: f64,
+    method: &'static str,
+    /// The inverse observed information over the free parameters and their indices, for propagation.
+    covariance: Vec<f64>,
+    free: Vec<usize>,
+    /// Minus the Hessian (full layout), for propagation of lift-test errors.
+    neg_hessian: Vec<f64>,
+}
+
+/// Log-likelihood, and with `derivs` its gradient and Hessian (full layout, row-major).
+fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) -> (f64, Vec<f64>, Vec<f64>) {
+    let ng = p.lambda0.len();
+    let nc = p.beta.len();
+    let n = ng + 2 * nc;
+    let (mut grad, mut hess) = if derivs { (vec![0.0; n], vec![0.0; n * n]) } else { (Vec::new(), Vec::new()) };
+    let mut ll = 0.0;
+    // Per record: per player run, S = sum omega e^(-omega dt), S1 = dS/domega, S2 = d2S/domega2.
+    let mut runs: Vec<(usize, f64, f64, f64)> = Vec::new();
+    let mut local: Vec<(usize, f64)> = Vec::new();
+    for j in 0..d.records() {
+        let g = d.conv_group[j] as usize;
+        let mut lam = p.lambda0[g];
+        runs.clear();
+        let mut h = d.hist_off[j];
+        let end = d.hist_off[j + 1];
+        while h < end {
+            let c = d.hist_p[h] as usize;
+            let om = p.omega[c];
+            let (mut s, mut s1, mut s2) = (0.0, 0.0, 0.0);
+            while h < end && d.hist_p[h] as usize == c {
+                let dt = d.hist_dt[h];
+                let e = (-om * dt).exp();
+                s += om * e;
+                s1 += e * (1.0 - om * dt);
+                s2 += e * (om * dt * dt - 2.0 * dt);
+                h += 1;
+            }
+            lam += p.beta[c] * s;
+            runs.push((c, s, s1, s2));
+        }
+        let w = d.conv_n[j];
+        if lam <= 0.0 || !lam.is_finite() {
+            return (f64::NEG_INFINITY, grad, hess);
+        }
+        ll += w * lam.ln();
+        if !derivs {
+            continue;
+        }
+        local.clear();
+        local.push((g, 1.0 / lam));
+        for &(c, s, s1, s2) in &runs {
+            local.push((ng + c, s / lam));
+            local.push((ng + nc + c, p.beta[c] * s1 / lam));
+            hess[(ng + c) * n + ng + nc + c] += w * s1 / lam;
+            hess[(ng + nc + c) * n + ng + c] += w * s1 / lam;
+            hess[(ng + nc + c) * (n + 1)] += w * p.beta[c] * s2 / lam;
+        }
+        for &(i, vi) in &local {
+            grad[i] += w * vi;
+            for &(k, vk) in &local {
+                hess[i * n + k] -= w * vi * vk;
+            }
+        }
+    }
+    for (gi, &l0) in p.lambda0.iter().enumerate() {
+        ll -= l0 * d.group_exposure[gi];
+        if derivs {
+            grad[gi] -= d.group_exposure[gi];
+        }
+    }
+    for c in 0..nc {
+        let (gc, g1, g2) = comps[c];
+        ll -= p.beta[c] * gc;
+        if derivs {
+            let (bi, oi) = (ng + c, ng + nc + c);
+            grad[bi] -= gc;
+            grad[oi] -= p.beta[c] * g1;
+            hess[bi * n + oi] -= g1;
+            hess[oi * n + bi] -= g1;
+            hess[oi * n + oi] -= p.beta[c] * g2;
+        }
+    }
+    (ll, grad, hess)
+}
+
+/// Bounds of omega: half-lives from one second to ten periods.
+fn omega_bounds(d: &FitData) -> (f64, f64) {
+    (std::f64::consts::LN_2 / (10.0 * d.period_days), std::f64::consts::LN_2 * 86_400.0)
+}
+
+/// One EM step: responsibilities, then the closed-form baseline and beta and a few Newton steps on
+/// each omega (whose profile `P log omega - omega D - P log G(omega)` has no closed form).
+fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
+    let ng = p.lambda0.len();
+    let nc = p.beta.len();
+    let mut p0 = vec![0.0; ng];
+    let mut pc = vec![0.0; nc];
+    let mut dc = vec![0.0; nc];
+    let mut kern: Vec<(usize, f64, f64)> = Vec::new();
+    for j in 0..d.records() {
+        let g = d.conv_group[j] as usize;
+        let mut lam = p.lambda0[g];
+        kern.clear();
+        for h in d.hist_off[j]..d.hist_off[j + 1] {
+            let c = d.hist_p[h] as usize;
+            let k = p.beta[c] * p.omega[c] * (-p.omega[c] * d.hist_dt[h]).exp();
+            lam += k;
+            kern.push((c, k, d.hist_dt[h]));
+        }
+        if lam <= 0.0 {
+            continue;
+        }
+        let w = d.conv_n[j] / lam;
+        p0[g] += w * p.lambda0[g];
+        for &(c, k, dt) in &kern {
+            pc[c] += w * k;
+            dc[c] += w * k * dt;
+        }
+    }
+    let (lo, hi) = omega_bounds(d);
+    let mut next = p.clone();
+    for g in 0..ng {
+        if d.group_exposure[g] > 0.0 {
+            // A group without conversions has its maximum at 0.
+            next.lambda0[g] = p0[g] / d.group_exposure[g];
+        }
+    }
+    for c in 0..nc {
+        if pc[c] <= 0.0 {
+            if fixed.beta[c].is_none() {
+                next.beta[c] = 0.0;
+            }
+            continue;
+        }
+        // Newton on u = ln omega of Q(u) = P u - e^u D - P ln G(e^u) (beta profiled out), or of
+        // Q(u) = P u - e^u D - beta G(e^u) when a lift test fixes beta.
+        let mut u = p.omega[c].ln();
+        for _ in 0..4 {
+            let om = u.exp();
+            let (g, g1, g2) = d.comp(c, om);
+            if g <= 0.0 {
+                break;
+            }
+            let (q1, q2) = match fixed.beta[c] {
+                None => {
+                    let r = g1 / g;
+                    let dr = g2 / g - r * r;
+                    (pc[c] - om * dc[c] - pc[c] * om * r, -om * dc[c] - pc[c] * (om * r + om * om * dr))
+                }
+                Some(b) => (pc[c] - om * dc[c] - b * om * g1, -om * dc[c] - b * (om * g1 + om * om * g2)),
+            };
+            let step = if q2 < 0.0 { -q1 / q2 } else { q1.signum() * 0.5 };
+            u = (u + step.clamp(-1.0, 1.0)).clamp(lo.ln(), hi.ln());
+            if step.abs() < 1e-10 {
+                break;
+            }
+        }
+        next.omega[c] = u.exp();
+        next.beta[c] = match fixed.beta[c] {
+            Some(b) => b,
+            None => pc[c] / d.comp(c, next.omega[c]).0.max(1e-300),
+        };
+    }
+    next
+}
+
+/// Solves `a x = b` for a symmetric positive definite `a` (n x n, row-major) by Cholesky; `None` when
+/// `a` is not positive definite.
+fn cholesky_solve(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    let l = cholesky(a, n)?;
+    let mut y = b.to_vec();
+    for i in 0..n {
+        for k in 0..i {
+            y[i] -= l[i * n + k] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        for k in i + 1..n {
+            y[i] -= l[k * n + i] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    Some(y)
+}
+
+fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if !(s > 0.0 && s.is_finite()) {
+                    return None;
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// The inverse of a symmetric positive definite matrix, column by column.
+fn spd_inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut inv = vec![0.0; n * n];
+    let mut e = vec![0.0; n];
+    for col in 0..n {
+        e.iter_mut().for_each(|x| *x = 0.0);
+        e[col] = 1.0;
+        let x = cholesky_solve(a, n, &e)?;
+        for row in 0..n {
+            inv[row * n + col] = x[row];
+        }
+    }
+    Some(inv)
+}
+
+fn get(p: &Params, i: usize) -> f64 {
+    let (ng, nc) = (p.lambda0.len(), p.beta.len());
+    if i < ng {
+        p.lambda0[i]
+    } else if i < ng + nc {
+        p.beta[i - ng]
+    } else {
+        p.omega[i - ng - nc]
+    }
+}
+
+fn set(p: &mut Params, i: usize, v: f64) {
+    let (ng, nc) = (p.lambda0.len(), p.beta.len());
+    if i < ng {
+        p.lambda0[i] = v;
+    } else if i < ng + nc {
+        p.beta[i - ng] = v;
+    } else {
+        p.omega[i - ng - nc] = v;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    d: &FitData,
+    mut p: Params,
+    fixed: &Fixed,
+    m: &AdditiveHazard,
+    kpi: &str,
+    control: &dyn Control,
+    warnings: &mut Vec<String>,
+) -> Result<Fitted> {
+    let ng = p.lambda0.len();
+    let nc = p.beta.len();
+    let n = p.len();
+    let (lo, hi) = omega_bounds(d);
+    let mut iterations = 0u32;
+    // EM until the log-likelihood settles, to get near the optimum.
+    let mut ll = evaluate(d, &p, &d.comps(&p.omega), false).0;
+    let use_newton = n <= NEWTON_LIMIT;
+    let em_until = if use_newton { 1e-6 } else { 0.0 };
+    let mut reached = f64::INFINITY;
+    while iterations < m.max_iter {
+        control.checkpoint()?;
+        iterations += 1;
+        p = em_step(d, &p, fixed);
+        let next = evaluate(d, &p, &d.comps(&p.omega), false).0;
+        let gain = next - ll;
+        ll = next;
+        reached = gain.abs();
+        let relative = gain.abs() / ll.abs().max(1.0);
+        if use_newton && (relative < em_until || iterations >= 50) {
+            break;
+        }
+        if !use_newton && gain.abs() < m.tol {
+            break;
+        }
+    }
+    let mut method = "em";
+    let mut converged = !use_newton && reached < m.tol;
+    let mut last = (Vec::new(), Vec::new());
+    if use_newton {
+        method = "em+newton";
+        while iterations < m.max_iter {
+            control.checkpoint()?;
+            control.progress("additive hazard fit", u64::from(iterations), u64::from(m.max_iter));
+            iterations += 1;
+            let comps = d.comps(&p.omega);
+            let (ll0, grad, hess) = evaluate(d, &p, &comps, true);
+            ll = ll0;
+            // Free parameters: groups with people, betas not fixed and not held at 0, omegas of
+            // players with a positive beta.
+            let mut free: Vec<usize> = Vec::new();
+            for g in 0..ng {
+                if d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0 {
+                    free.push(g);
+                }
+            }
+            for c in 0..nc {
+                let bi = ng + c;
+                let at_zero = p.beta[c] <= 0.0 && grad[bi] <= 0.0;
+                if fixed.beta[c].is_none() && !at_zero {
+                    free.push(bi);
+                }
+                // Omega at a bound whose gradient pushes past it is held there.
+                let oi = ng + nc + c;
+                let at_bound = (p.omega[c] <= lo * (1.0 + 1e-12) && grad[oi] <= 0.0)
+                    || (p.omega[c] >= hi * (1.0 - 1e-12) && grad[oi] >= 0.0);
+                if p.beta[c] > 0.0 && !at_bound {
+                    free.push(oi);
+                }
+            }
+            // A parameter whose curvature is not a finite negative number cannot take a Newton step.
+            free.retain(|&i| {
+                let h = hess[i * n + i];
+                h.is_finite() && h < 0.0 && grad[i].is_finite()
+            });
+            let k = free.len();
+            let mut a = vec![0.0; k * k];
+            let mut b = vec![0.0; k];
+            let mut scale = vec![1.0; k];
+            for (x, &i) in free.iter().enumerate() {
+                scale[x] = (-hess[i * n + i]).abs().sqrt().max(1e-300);
+            }
+            for (x, &i) in free.iter().enumerate() {
+                b[x] = grad[i] / scale[x];
+                for (y, &j) in free.iter().enumerate() {
+                    a[x * k + y] = -hess[i * n + j] / (scale[x] * scale[y]);
+                }
+            }
+            // Levenberg-Marquardt damping until minus the Hessian is positive definite.
+            let mut mu = 0.0;
+            let step = loop {
+                let mut damped = a.clone();
+                for x in 0..k {
+                    damped[x * k + x] += mu;
+                }
+                if let Some(s) = cholesky_solve(&damped, k, &b) {
+                    break s;
+                }
+                mu = if mu == 0.0 { 1e-8 } else { mu * 10.0 };
+                if mu > 1e8 {
+                    break b.clone();
+                }
+            };
+            let decrement: f64 = step.iter().zip(&b).map(|(s, g)| s * g).sum();
+            reached = decrement;
+            if !decrement.is_finite() {
+                p = em_step(d, &p, fixed);
+                continue;
+            }
+            if decrement < m.tol {
+                converged = true;
+                last = (free, a);
+                break;
+            }
+            // Backtracking line search with projection onto the bounds.
+            let mut t = 1.0;
+            let mut accepted = false;
+            while t > 1e-12 {
+                let mut q = p.clone();
+                for (x, &i) in free.iter().enumerate() {
+                    let v = get(&p, i) + t * step[x] / scale[x];
+                    let v = if i < ng {
+                        v.max(get(&p, i) * 1e-3)
+                    } else if i < ng + nc {
+                        v.max(0.0)
+                    } else {
+                        v.clamp(lo, hi)
+                    };
+                    set(&mut q, i, v);
+                }
+                let lq = evaluate(d, &q, &d.comps(&q.omega), false).0;
+                if lq.is_finite() && lq >= ll {
+                    p = q;
+                    accepted = true;
+                    break;
+                }
+                t *= 0.5;
+            }
+            if !accepted {
+                // No ascent along the Newton direction: an EM step, which always ascends, and on;
+                // when that gains nothing either, this is the optimum up to rounding.
+                let q = em_step(d, &p, fixed);
+                let lq = evaluate(d, &q, &d.comps(&q.omega), false).0;
+                if lq.is_finite() && lq > ll + 1e-12 * ll.abs() {
+                    p = q;
+                    continue;
+                }
+                converged = decrement < m.tol.max(1e-6 * d.total_conversions.max(1.0));
+                last = (free, a);
+                break;
+            }
+        }
+    }
+    if !converged {
+        let e = Error::NotConverged {
+            model: m.name().into(),
+            kpi: kpi.into(),
+            iterations,
+            reached,
+            tol: m.tol,
+        };
+        warnings.push(e.to_string());
+    }
+    // Observed information over the free parameters at the final point.
+    let comps = d.comps(&p.omega);
+    let (ll_final, _, hess) = evaluate(d, &p, &comps, true);
+    let free: Vec<usize> = if last.0.is_empty() {
+        let mut f: Vec<usize> =
+            (0..ng).filter(|&g| d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0).collect();
+        for c in 0..nc {
+            if fixed.beta[c].is_none() && p.beta[c] > 0.0 {
+                f.push(ng + c);
+            }
+            if p.beta[c] > 0.0 {
+                f.push(ng + nc + c);
+            }
+        }
+        f
+    } else {
+        last.0
+    };
+    let k = free.len();
+    let mut info = vec![0.0; k * k];
+    for (x, &i) in free.iter().enumerate() {
+        for (y, &j) in free.iter().enumerate() {
+            info[x * k + y] = -hess[i * n + j];
+        }
+    }
+    // Equilibrate before inverting: parameters differ in scale by orders of magnitude.
+    let sc: Vec<f64> = (0..k).map(|x| info[x * k + x].abs().sqrt().max(1e-300)).collect();
+    let scaled: Vec<f64> = (0..k * k).map(|z| info[z] / (sc[z / k] * sc[z % k])).collect();
+    let mut se = vec![None; n];
+    let covariance = match spd_inverse(&scaled, k) {
+        Some(inv) => {
+            let cov: Vec<f64> = (0..k * k).map(|z| inv[z] / (sc[z / k] * sc[z % k])).collect();
+            for (x, &i) in free.iter().enumerate() {
+                let v = cov[x * k + x];
+                se[i] = (v >= 0.0).then(|| v.sqrt());
+            }
+            cov
+        }
+        None => {
+            warnings.push(format!(
+                "KPI `{kpi}`: the observed information is singular at the optimum, so standard errors are \
+                 not available (a player's effect and half-life cannot be told apart on this data)"
+            ));
+            Vec::new()
+        }
+    };
+    let neg_hessian: Vec<f64> = hess.iter().map(|h| -h).collect();
+    let _ = ll;
+    Ok(Fitted {
+        params: p,
+        se,
+        log_likelihood: ll_final,
+        iterations,
+        reached,
+        method,
+        covariance,
+        free,
+        neg_hessian,
+    })
+}
+
+/// Carries each lift test's standard error into the parameters fitted with it held fixed: with
+/// `theta_F` at its optimum given `beta_f`, `d theta_F / d beta_f = (-H_FF)^-1 H_Ff`, and its variance
+/// gains `(d theta_F / d beta_f)^2 se_f^2` (tests taken as independent).
+fn propagate_test_errors(
+    d: &FitData,
+    r: &Fitted,
+    fixed: &Fixed,
+    tests: &[(usize, &LiftTest)],
+    se: &mut [Option<f64>],
+) {
+    let ng = r.params.lambda0.len();
+    let n = r.params.len();
+    let k = r.free.len();
+    for &(id, t) in tests {
+        if let Some(c) = d.compact[id] {
+            if fixed.beta[c].is_some() {
+                se[ng + c] = Some(t.se);
+            }
+        }
+    }
+    if r.covariance.is_empty() {
+        return;
+    }
+    let mut extra = vec![0.0; n];
+    for &(id, t) in tests {
+        let Some(c) = d.compact[id] else { continue };
+        if fixed.beta[c].is_none() {
+            continue;
+        }
+        let f = ng + c;
+        // (-H_FF)^-1 * (-(-H)_Ff) : H_Ff = -neg_hessian[F, f].
+        let hf: Vec<f64> = r.free.iter().map(|&i| -r.neg_hessian[i * n + f]).collect();
+        for (x, &i) in r.free.iter().enumerate() {
+            let deriv: f64 = (0..k).map(|y| r.covariance[x * k + y] * hf[y]).sum();
+            extra[i] += deriv * deriv * t.se * t.se;
+        }
+    }
+    for (i, e) in extra.iter().enumerate() {
+        if *e > 0.0 {
+            if let Some(s) = se[i] {
+                se[i] = Some((s * s + e).sqrt());
+            }
+        }
+    }
+}
+
+fn parameter_table(
+    d: &FitData,
+    r: &Fitted,
+    se: &[Option<f64>],
+    shares: &Shares,
+    expected: &[f64],
+    names: &[String],
+) -> Table {
+    let ng = r.params.lambda0.len();
+    let nc = r.params.beta.len();
+    let mut order: Vec<usize> = (0..nc).collect();
+    order.sort_by(|&a, &b| names[d.players[a] as usize].cmp(&names[d.players[b] as usize]));
+    let mut player = Vec::new();
+    let (mut beta, mut beta_se, mut hl, mut hl_se) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rate, mut rate_se, mut exposures, mut exp_conv, mut int_conv) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let ln2 = std::f64::consts::LN_2;
+    for &c in &order {
+        player.push(names[d.players[c] as usize].clone());
+        let b = r.params.beta[c];
+        let om = r.params.omega[c];
+        beta.push(Some(b));
+        beta_se.push(se[ng + c]);
+        hl.push((b > 0.0).then(|| ln2 / om));
+        hl_se.push(if b > 0.0 { se[ng + nc + c].map(|s| ln2 / (om * om) * s) } else { None });
+        rate.push(None);
+        rate_se.push(None);
+        exposures.push((d.comp_b[c].len() + d.comp_ab[c].len()) as i64);
+        exp_conv.push(Some(expected[c]));
+        int_conv.push(Some(shares.player[c].0));
+    }
+    for g in 0..ng {
+        if d.group_exposure[g] <= 0.0 {
+            continue;
+        }
+        player.push(if ng == 1 {
+            crate::vocab::BASELINE_PLAYER.to_owned()
+        } else {
+            let lo = if g == 0 { 0 } else { 1usize << (g - 1) };
+            let hi = if g == 0 { 0 } else { (1usize << g) - 1 };
+            let range = match g {
+                0 => "0".to_owned(),
+                _ if g == ng - 1 => format!("{lo}+"),
+                _ if lo == hi => format!("{lo}"),
+                _ => format!("{lo}-{hi}"),
+            };
+            format!("(baseline: {range} touches)")
+        });
+        beta.push(None);
+        beta_se.push(None);
+        hl.push(None);
+        hl_se.push(None);
+        rate.push(Some(r.params.lambda0[g]));
+        rate_se.push(se[g]);
+        exposures.push(d.group_people[g].round() as i64);
+        exp_conv.push(Some(r.params.lambda0[g] * d.group_exposure[g]));
+        int_conv.push(None);
+    }
+    Table::new("hazard_parameters")
+        .with("player", Values::Text(player))
+        .with("beta", Values::Float(beta))
+        .with("beta_se", Values::Float(beta_se))
+        .with("half_life_days", Values::Float(hl))
+        .with("half_life_se", Values::Float(hl_se))
+        .with("baseline_per_day", Values::Float(rate))
+        .with("baseline_se", Values::Float(rate_se))
+        .with("exposures_or_people", Values::Int(exposures))
+        .with("expected_conversions", Values::Float(exp_conv))
+        .with("intensity_conversions", Values::Float(int_conv))
+}
+
+fn fit_table(d: &FitData, r: &Fitted, t: &Timelines) -> Table {
+    Table::new("hazard_fit")
+        .with("method", Values::Text(vec![r.method.to_owned()]))
+        .with("iterations", Values::Int(vec![i64::from(r.iterations)]))
+        .with("reached", Values::Float(vec![Some(r.reached)]))
+        .with("log_likelihood", Values::Float(vec![Some(r.log_likelihood)]))
+        .with("conversions", Values::Float(vec![Some(d.total_conversions)]))
+        .with("people", Values::Int(vec![d.group_people.iter().sum::<f64>().round() as i64]))
+        .with("population_given", Values::Bool(vec![t.population.is_some()]))
+        .with("period_days", Values::Float(vec![Some(d.period_days)]))
+}
+
+fn lift_table(
+    d: &FitData,
+    obs: &Fitted,
+    cal: &Fitted,
+    tests: &[(usize, &LiftTest)],
+    shares: &Shares,
+    expected: &[f64],
+) -> Table {
+    let ng = obs.params.lambda0.len();
+    let obs_shares = d.intensity_shares(&obs.params);
+    let (mut player, mut per_exposure, mut se, mut beta_obs, mut beta_obs_se) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut z, mut c_obs, mut c_int, mut c_cal, mut dll) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &(id, t) in tests {
+        let c = d.compact[id].expect("checked");
+        player.push(t.channel.clone());
+        per_exposure.push(Some(t.per_exposure));
+        se.push(Some(t.se));
+        let b_obs = obs.params.beta[c];
+        beta_obs.push(Some(b_obs));
+        let se_obs = obs.se[ng + c];
+        beta_obs_se.push(se_obs);
+        let denom = (t.se * t.se + se_obs.unwrap_or(0.0).powi(2)).sqrt();
+        z.push((denom > 0.0).then(|| (b_obs - t.per_exposure) / denom));
+        c_obs.push(Some(obs_shares.player[c].0));
+        c_int.push(Some(shares.player[c].0));
+        c_cal.push(Some(expected[c]));
+        dll.push(Some(cal.log_likelihood - obs.log_likelihood));
+    }
+    Table::new("lift_tests")
+        .with("player", Values::Text(player))
+        .with("per_exposure", Values::Float(per_exposure))
+        .with("se", Values::Float(se))
+        .with("beta_observational", Values::Float(beta_obs))
+        .with("beta_observational_se", Values::Float(beta_obs_se))
+        .with("z", Values::Float(z))
+        .with("credit_observational", Values::Float(c_obs))
+        .with("credit_intensity_calibrated", Values::Float(c_int))
+        .with("credit_calibrated", Values::Float(c_cal))
+        .with("log_likelihood_change", Values::Float(dll))
+}
+
+/// The log-likelihood of the model with the given parameters on one KPI's timelines (per day units:
+/// `lambda0` per person-day, `beta` conversions per exposure, `half_life` in days per player id), for
+/// checks against hand computations. Players absent from `beta` have no effect.
+pub fn log_likelihood(
+    timelines: &Timelines,
+    players: &[u32],
+    n_players: usize,
+    kpi: u32,
+    lambda0: f64,
+    beta: &[f64],
+    half_life_days: &[f64],
+) -> Result<f64> {
+    let d = FitData::new(timelines, players, n_players, kpi, Baseline::Constant)?;
+    let p = Params {
+        lambda0: vec![lambda0],
+        beta: d.players.iter().map(|&id| beta[id as usize]).collect(),
+        omega: d.players.iter().map(|&id| std::f64::consts::LN_2 / half_life_days[id as usize]).collect(),
+    };
+    Ok(evaluate(&d, &p, &d.comps(&p.omega), false).0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solves_and_refuses_indefinite() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let x = cholesky_solve(&a, 2, &[2.0, 1.0]).unwrap();
+        // 4x + 2y = 2, 2x + 3y = 1: x = 0.5, y = 0.
+        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
+        assert!(cholesky_solve(&[1.0, 2.0, 2.0, 1.0], 2, &[1.0, 1.0]).is_none());
+        let inv = spd_inverse(&a, 2).unwrap();
+        assert!((inv[0] - 3.0 / 8.0).abs() < 1e-15 && (inv[1] + 2.0 / 8.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn activity_groups_double() {
+        let g: Vec<usize> = [0, 1, 2, 3, 4, 7, 8, 63, 64, 1000].iter().map(|&n| activity_group(n)).collect();
+        assert_eq!(g, [0, 1, 2, 2, 3, 3, 4, 6, 7, 7]);
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        // Two people, two channels, a few conversions; gradient and Hessian against central differences.
+        let mut t = Timelines::new((0, (10.0 * DAY_US) as i64), Some(5), &[]).unwrap();
+        let d = |x: f64| (x * DAY_US) as i64;
+        t.push_touch([0, 0, 0, 0, 0, 0], d(-1.0));
+        t.push_touch([1, 0, 0, 0, 0, 0], d(2.0));
+        t.push_touch([0, 0, 0, 0, 0, 0], d(3.0));
+        t.push_conversion(0, d(3.5), 1.0, 0.0);
+        t.push_conversion(0, d(6.0), 2.0, 0.0);
+        t.finish_person();
+        t.push_touch([1, 0, 0, 0, 0, 0], d(1.0));
+        t.push_conversion(0, d(1.2), 1.0, 0.0);
+        t.finish_person();
+        let players: Vec<u32> = vec![0, 1, 0, 1];
+        let data = FitData::new(&t, &players, 2, 0, Baseline::Constant).unwrap();
+        let p = Params { lambda0: vec![0.05], beta: vec![0.3, 0.7], omega: vec![0.4, 1.3] };
+        let (_, g, h) = evaluate(&data, &p, &data.comps(&p.omega), true);
+        let n = p.len();
+        for i in 0..n {
+            let eps = 1e-6 * get(&p, i).abs().max(1e-3);
+            let at = |delta: f64| {
+                let mut q = p.clone();
+                set(&mut q, i, get(&p, i) + delta);
+                evaluate(&data, &q, &data.comps(&q.omega), true)
+            };
+            let (lp, gp, _) = at(eps);
+            let (lm, gm, _) = at(-eps);
+            let fd = (lp - lm) / (2.0 * eps);
+            assert!((fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()), "grad {i}: {fd} vs {}", g[i]);
+            for k in 0..n {
+                let fd2 = (gp[k] - gm[k]) / (2.0 * eps);
+                assert!((fd2 - h[k * n + i]).abs() < 1e-5 * (1.0 + h[k * n + i].abs()), "hess {k},{i}");
+            }
+        }
+    }
+}
