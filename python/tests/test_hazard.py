@@ -49,8 +49,9 @@ def test_baseline_row_and_conservation() -> None:
     players = ah.filter(pl.col("channel") != "(baseline)")
     if players["conversions"].sum() > 0:
         assert players["share"].sum() == pytest.approx(1.0)
-    # The rule-based model credits the attributed conversions only.
-    assert df.filter(pl.col("model") == "linear")["conversions"].sum() == pytest.approx(3.0)
+    # The rule-based model credits the attributed conversions only: u's second conversion has no touch
+    # in its window and the ghost is unknown, so 2 of 4.
+    assert df.filter(pl.col("model") == "linear")["conversions"].sum() == pytest.approx(2.0)
     assert "hazard_parameters" in r.table_names
     params = r.table("hazard_parameters")
     assert {"model", "kpi", "player", "beta", "beta_se", "half_life_days", "baseline_per_day"} <= set(params.columns)
@@ -122,7 +123,7 @@ def test_typed_errors() -> None:
     with pytest.raises(tp.ParameterError, match="se"):
         tp.LiftTest("search", "sales", 0.1, -0.01)
     with pytest.raises(tp.InputError, match="outside the observation period"):
-        tp.Journeys.from_events(t, c, period=("2024-01-02", "2024-01-11"), progress=False)
+        tp.Journeys.from_events(t, c, period=("2024-01-03", "2024-01-11"), progress=False)
     with pytest.raises(tp.ParameterError, match="end must be after the start"):
         tp.Journeys.from_events(t, c, period=("2024-01-11", "2024-01-01"), progress=False)
     with pytest.raises(tp.ParameterError, match="population"):

@@ -55,8 +55,12 @@ def test_benchmark_columns() -> None:
         "spearman_shapley",
         "spearman_removal",
         "social_share_error",
+        "incremental",
+        "incremental_truth",
     ]
     assert set(df["model"]) == {"last_touch", "markov"}
+    # Models without a baseline credit every attributed conversion to channels.
+    assert (df["incremental"] - df["incremental"][0]).abs().max() < 1e-6
     assert df["tv_shapley"].is_between(0, 1).all()
 
 
