@@ -78,9 +78,7 @@ def main() -> None:
     # The floor of an intensity split in `synergy`: the true intensities credit each conversion to the
     # exposure that fired it, while the Shapley truth shares a synergy's extra conversions.
     ch = synergy.filter(pl.col("channel") != "(baseline)")
-    floor = 0.5 * float(
-        ((ch["fired"] / ch["fired"].sum()) - (ch["shapley"] / ch["shapley"].sum())).abs().sum()
-    )
+    floor = 0.5 * float(((ch["fired"] / ch["fired"].sum()) - (ch["shapley"] / ch["shapley"].sum())).abs().sum())
 
     lines = [
         "# Benchmark: attribution models against a known truth",
@@ -180,10 +178,12 @@ def _rule(df: pl.DataFrame, floor: float, tests: list[tp.LiftTest]) -> list[str]
     activity = df.filter(pl.col("model").str.contains("baseline=activity"))
     lines += [
         "",
-        "The activity baseline (`AdditiveHazard(baseline=\"activity\")`, one baseline per group of people by "
+        'The activity baseline (`AdditiveHazard(baseline="activity")`, one baseline per group of people by '
         "their touches in the period) absorbs part of the intent: "
         + "; ".join(
-            f"{r['scenario']} {_f3(r['tv_shapley'])}" for r in activity.iter_rows(named=True) if "selection" in r["scenario"]
+            f"{r['scenario']} {_f3(r['tv_shapley'])}"
+            for r in activity.iter_rows(named=True)
+            if "selection" in r["scenario"]
         )
         + " (distance), at some cost where exposures are independent of intent (people with many touches of "
         "any channel get a higher baseline): "

@@ -166,7 +166,7 @@ impl Model for AdditiveHazard {
                     &format!("no such KPI in the journeys (they have: {})", kpis.names().join(", ")),
                 ));
             }
-            if !view.player_names.iter().any(|n| *n == t.channel) {
+            if !view.player_names.contains(&t.channel) {
                 return Err(invalid(
                     "lift_tests",
                     &t.channel,
@@ -228,8 +228,9 @@ impl Model for AdditiveHazard {
 
         // Credit: intensity shares; players fixed by a lift test get their expected conversions.
         let shares = data.intensity_shares(&result.params);
-        let expected: Vec<f64> =
-            (0..data.players.len()).map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0).collect();
+        let expected: Vec<f64> = (0..data.players.len())
+            .map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0)
+            .collect();
         let mut out = KpiCredit::zeros(view.n_players);
         let (total_c, total_v) = (data.total_conversions, data.total_value);
         for (c, &p) in data.players.iter().enumerate() {
@@ -306,13 +307,7 @@ fn activity_group(touches: usize) -> usize {
 }
 
 impl FitData {
-    fn new(
-        t: &Timelines,
-        players: &[u32],
-        n_players: usize,
-        kpi: u32,
-        baseline: Baseline,
-    ) -> Result<Self> {
+    fn new(t: &Timelines, players: &[u32], n_players: usize, kpi: u32, baseline: Baseline) -> Result<Self> {
         let (start, end) = t.period;
         let days = |us: i64| (us - start) as f64 / DAY_US;
         let period_days = days(end);
@@ -375,10 +370,7 @@ impl FitData {
                 return Err(Error::InvalidPeriod {
                     start,
                     end,
-                    reason: format!(
-                        "population {pop} is smaller than the {} people in the log",
-                        t.persons()
-                    ),
+                    reason: format!("population {pop} is smaller than the {} people in the log", t.persons()),
                 });
             }
             // People never seen have no touch: they belong to the first group.
@@ -506,8 +498,8 @@ struct Params {
 impl Params {
     fn start(d: &FitData, omega: f64) -> Self {
         let people: f64 = d.group_exposure.iter().sum();
-        let exposures: usize = d.comp_b.iter().map(Vec::len).sum::<usize>()
-            + d.comp_ab.iter().map(Vec::len).sum::<usize>();
+        let exposures: usize =
+            d.comp_b.iter().map(Vec::len).sum::<usize>() + d.comp_ab.iter().map(Vec::len).sum::<usize>();
         let half = 0.5 * d.total_conversions;
         let l0 = (half / people.max(1e-300)).max(1e-12);
         Params {
@@ -556,7 +548,8 @@ fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) ->
     let ng = p.lambda0.len();
     let nc = p.beta.len();
     let n = ng + 2 * nc;
-    let (mut grad, mut hess) = if derivs { (vec![0.0; n], vec![0.0; n * n]) } else { (Vec::new(), Vec::new()) };
+    let (mut grad, mut hess) =
+        if derivs { (vec![0.0; n], vec![0.0; n * n]) } else { (Vec::new(), Vec::new()) };
     let mut ll = 0.0;
     // Per record: per player run, S = sum omega e^(-omega dt), S1 = dS/domega, S2 = d2S/domega2.
     let mut runs: Vec<(usize, f64, f64, f64)> = Vec::new();
@@ -612,8 +605,7 @@ fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) ->
             grad[gi] -= d.group_exposure[gi];
         }
     }
-    for c in 0..nc {
-        let (gc, g1, g2) = comps[c];
+    for (c, &(gc, g1, g2)) in comps.iter().enumerate() {
         ll -= p.beta[c] * gc;
         if derivs {
             let (bi, oi) = (ng + c, ng + nc + c);
@@ -663,10 +655,10 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
     }
     let (lo, hi) = omega_bounds(d);
     let mut next = p.clone();
-    for g in 0..ng {
-        if d.group_exposure[g] > 0.0 {
+    for ((l0, &e), &p0) in next.lambda0.iter_mut().zip(&d.group_exposure).zip(&p0) {
+        if e > 0.0 {
             // A group without conversions has its maximum at 0.
-            next.lambda0[g] = p0[g] / d.group_exposure[g];
+            *l0 = p0 / e;
         }
     }
     for c in 0..nc {
@@ -940,13 +932,8 @@ fn fit(
         }
     }
     if !converged {
-        let e = Error::NotConverged {
-            model: m.name().into(),
-            kpi: kpi.into(),
-            iterations,
-            reached,
-            tol: m.tol,
-        };
+        let e =
+            Error::NotConverged { model: m.name().into(), kpi: kpi.into(), iterations, reached, tol: m.tol };
         warnings.push(e.to_string());
     }
     // Observed information over the free parameters at the final point.
@@ -1056,6 +1043,7 @@ fn propagate_test_errors(
     }
 }
 
+#[allow(clippy::needless_range_loop)] // parallel columns by group index
 fn parameter_table(
     d: &FitData,
     r: &Fitted,

@@ -21,10 +21,12 @@ pub mod vocab;
 pub use attribution::{attribute, attribute_with, Attribution, Credit};
 pub use error::{Error, Result};
 pub use goals::{contribution, ContributionReport, GoalBook, Kpi};
-pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed};
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
+pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed};
 pub use markov::{choose_order, Markov, OrderChoice};
-pub use model::{Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values, MODEL_NAMES};
+pub use model::{
+    Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values, MODEL_NAMES,
+};
 pub use rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 pub use shapley::{Game, Shapley};
 pub use timelines::{Cut, PersonRef, Timelines, WindowRule};

@@ -90,11 +90,11 @@ impl WindowRule<'_> {
 
 /// Every person's touches and conversions with times, and the period they were observed in.
 ///
-/// Persons are stored one after another: person `p` owns the touches `touch_offsets[p]..touch_offsets[p
-/// + 1]` (oldest first, ids in the journeys' vocabularies) and the conversions `conv_offsets[p]..
-/// conv_offsets[p + 1]` (by KPI, then time; same-instant conversions of one KPI merged). Persons whose
-/// conversions have no touch at all are kept: their conversions happened, and a model with a baseline
-/// credits them.
+/// Persons are stored one after another: person `p` owns the touches from `touch_offsets[p]` to
+/// `touch_offsets[p + 1]` (oldest first, ids in the journeys' vocabularies) and the conversions from
+/// `conv_offsets[p]` to `conv_offsets[p + 1]` (by KPI, then time; same-instant conversions of one KPI
+/// merged). Persons whose conversions have no touch at all are kept: their conversions happened, and a
+/// model with a baseline credits them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timelines {
     /// Observation period `[start, end)`, microseconds since the Unix epoch (UTC).
@@ -150,8 +150,7 @@ impl Timelines {
             population,
             touch_offsets: vec![0],
             touch_time: Vec::new(),
-            touch_ids: Dimension::ALL
-                .map(|d| (d == Dimension::Channel || dims.contains(&d)).then(Vec::new)),
+            touch_ids: Dimension::ALL.map(|d| (d == Dimension::Channel || dims.contains(&d)).then(Vec::new)),
             conv_offsets: vec![0],
             conv_kpi: Vec::new(),
             conv_time: Vec::new(),
@@ -230,7 +229,8 @@ impl Timelines {
     /// neither is not stored.
     pub fn finish_person(&mut self) {
         let (t, c) = (self.touch_time.len(), self.conv_kpi.len());
-        if t == *self.touch_offsets.last().expect("offsets") && c == *self.conv_offsets.last().expect("offsets")
+        if t == *self.touch_offsets.last().expect("offsets")
+            && c == *self.conv_offsets.last().expect("offsets")
         {
             return;
         }

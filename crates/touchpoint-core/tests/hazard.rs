@@ -59,7 +59,8 @@ fn touches_before_the_start_count_only_inside_the_period() {
     t.finish_person();
     let (l0, b, h) = (0.05, 0.4, 3.0);
     let w = LN_2 / h;
-    let by_hand = (l0 + b * w * (-w * 3.0).exp()).ln() - l0 * 10.0 - b * ((-w * 2.0).exp() - (-w * 12.0).exp());
+    let by_hand =
+        (l0 + b * w * (-w * 3.0).exp()).ln() - l0 * 10.0 - b * ((-w * 2.0).exp() - (-w * 12.0).exp());
     let got = log_likelihood(&t, &[0], 1, 0, l0, &[b], &[h]).unwrap();
     assert!((got - by_hand).abs() < 1e-12, "{got} vs {by_hand}");
 }
@@ -126,7 +127,8 @@ fn credit_is_the_intensity_split_and_conserves_with_the_baseline() {
 fn maximum_likelihood_beats_nearby_parameters() {
     // The fitted parameters maximise the likelihood: moving any of them lowers it.
     let j = journeys();
-    let r = attribute(&j, &[ModelSpec::AdditiveHazard(AdditiveHazard::default())], Dimension::Channel).unwrap();
+    let r =
+        attribute(&j, &[ModelSpec::AdditiveHazard(AdditiveHazard::default())], Dimension::Channel).unwrap();
     let t = r.tables.iter().find(|t| t.name == "hazard_parameters").unwrap();
     let beta = float(t.column("beta").unwrap());
     let hl = float(t.column("half_life_days").unwrap());
@@ -135,8 +137,9 @@ fn maximum_likelihood_beats_nearby_parameters() {
     let tl = timelines();
     let best = log_likelihood(&tl, &[0, 1], 2, 0, l0, &b, &h).unwrap();
     for (dl, db, dh) in [(1.05, 1.0, 1.0), (0.95, 1.0, 1.0), (1.0, 1.1, 1.0), (1.0, 0.9, 1.0)] {
-        let other = log_likelihood(&tl, &[0, 1], 2, 0, l0 * dl, &[b[0] * db + 1e-6, b[1]], &[h[0] * dh, h[1]])
-            .unwrap();
+        let other =
+            log_likelihood(&tl, &[0, 1], 2, 0, l0 * dl, &[b[0] * db + 1e-6, b[1]], &[h[0] * dh, h[1]])
+                .unwrap();
         assert!(other <= best + 1e-9, "{other} > {best}");
     }
 }
@@ -153,7 +156,8 @@ fn typed_errors() {
     assert!(e.contains("needs person timelines") && e.contains("from_events"), "{e}");
     // A lift test for an unknown channel, or with a negative se, or for an unknown KPI.
     let j = journeys();
-    let with = |t: LiftTest| ModelSpec::AdditiveHazard(AdditiveHazard { lift_tests: vec![t], ..Default::default() });
+    let with =
+        |t: LiftTest| ModelSpec::AdditiveHazard(AdditiveHazard { lift_tests: vec![t], ..Default::default() });
     let t = |c: &str, k: &str, se: f64| LiftTest { channel: c.into(), kpi: k.into(), per_exposure: 0.1, se };
     let e = attribute(&j, &[with(t("tiktok", "sales", 0.01))], Dimension::Channel).unwrap_err().to_string();
     assert!(e.contains("tiktok") && e.contains("no such channel"), "{e}");

@@ -661,7 +661,18 @@ pub fn journeys_from_events_with(
                     }
                     Cut::Journey { touches, time, conversions, value, trimmed } => {
                         b.add_trimmed(kpi, trimmed as u64);
-                        push_journey(&mut b, lo, touches, &dim_ids, &times, kpi, conversions, value, 0.0, time)
+                        push_journey(
+                            &mut b,
+                            lo,
+                            touches,
+                            &dim_ids,
+                            &times,
+                            kpi,
+                            conversions,
+                            value,
+                            0.0,
+                            time,
+                        )
                     }
                     Cut::Null { touches, time, trimmed } => {
                         b.add_trimmed(kpi, trimmed as u64);

@@ -285,7 +285,8 @@ pub fn timelines_frames(j: &Journeys) -> Result<Option<(DataFrame, DataFrame)>> 
         }
     }
     let datetime = |name: &str, v: Vec<i64>| -> Result<Column> {
-        Ok(Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?)
+        Ok(Column::new(name.into(), v)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?)
     };
     let mut cols = vec![Column::new("person".into(), person), datetime("ts", ts)?];
     for d in Dimension::ALL {

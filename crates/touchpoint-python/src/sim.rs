@@ -103,9 +103,7 @@ pub fn lift_test(
         None => SimParams::scenario(scenario),
     }
     .map_err(sim_err)?;
-    let m = py
-        .detach(|| touchpoint_sim::lift_test(&params, channel, kpi, people, seed))
-        .map_err(sim_err)?;
+    let m = py.detach(|| touchpoint_sim::lift_test(&params, channel, kpi, people, seed)).map_err(sim_err)?;
     Ok((m.per_exposure, m.se, m.treated, m.control, m.exposures))
 }
 

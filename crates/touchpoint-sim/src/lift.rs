@@ -37,7 +37,13 @@ pub struct LiftMeasure {
 }
 
 /// Runs a 50% holdout of `channel` on a fresh cohort of `people` people of `params`' scenario.
-pub fn lift_test(params: &SimParams, channel: &str, kpi: &str, people: u64, seed: u64) -> Result<LiftMeasure> {
+pub fn lift_test(
+    params: &SimParams,
+    channel: &str,
+    kpi: &str,
+    people: u64,
+    seed: u64,
+) -> Result<LiftMeasure> {
     let c = params.channels.iter().position(|x| x.name == channel).ok_or_else(|| Error::UnknownChannel {
         parameter: "channel".into(),
         name: channel.to_owned(),

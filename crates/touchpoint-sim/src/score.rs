@@ -7,7 +7,9 @@
 //! channels' total share, model minus Shapley truth.
 use serde::{Deserialize, Serialize};
 use touchpoint_core::shapley::{Game, Shapley};
-use touchpoint_core::{attribute_with, AdditiveHazard, Baseline, Attribution, Control, Dimension, Markov, ModelSpec, Unattended};
+use touchpoint_core::{
+    attribute_with, AdditiveHazard, Attribution, Baseline, Control, Dimension, Markov, ModelSpec, Unattended,
+};
 
 use crate::error::Result;
 use crate::params::SimParams;
@@ -71,7 +73,10 @@ pub fn default_models() -> Vec<ModelSpec> {
         by_name("shapley"),
         ModelSpec::Shapley(Shapley { game: Game::Rate, ..Shapley::default() }),
         by_name("additive_hazard"),
-        ModelSpec::AdditiveHazard(AdditiveHazard { baseline: Baseline::Activity, ..AdditiveHazard::default() }),
+        ModelSpec::AdditiveHazard(AdditiveHazard {
+            baseline: Baseline::Activity,
+            ..AdditiveHazard::default()
+        }),
     ]
 }
 

@@ -9,7 +9,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use touchpoint_core::{Control, Cut, Dimension, Journeys, JourneysBuilder, Timelines, Unattended, WindowRule};
+use touchpoint_core::{
+    Control, Cut, Dimension, Journeys, JourneysBuilder, Timelines, Unattended, WindowRule,
+};
 
 use crate::error::Result;
 use crate::params::SimParams;
@@ -205,9 +207,10 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
                 Cut::Journey { touches, time, conversions, value, .. } => {
                     (touches, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time })
                 }
-                Cut::Null { touches, time, .. } => {
-                    (touches, JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time })
-                }
+                Cut::Null { touches, time, .. } => (
+                    touches,
+                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time },
+                ),
             };
             for &i in idx {
                 let (t, c) = touches[i as usize];

@@ -42,7 +42,11 @@ fn recovers_known_parameters_within_three_standard_errors() {
             let i = names.iter().position(|n| *n == c.name).unwrap();
             let truth_beta = c.lift["sales"] * c.half_life_days / LN_2;
             let (b, se) = (beta[i].unwrap(), beta_se[i].unwrap());
-            assert!((b - truth_beta).abs() < 3.0 * se, "seed {seed} {}: beta {b} ± {se} vs {truth_beta}", c.name);
+            assert!(
+                (b - truth_beta).abs() < 3.0 * se,
+                "seed {seed} {}: beta {b} ± {se} vs {truth_beta}",
+                c.name
+            );
             let (h, hse) = (hl[i].unwrap(), hl_se[i].unwrap());
             assert!(
                 (h - c.half_life_days).abs() < 3.0 * hse,
@@ -63,11 +67,16 @@ fn recovers_known_parameters_within_three_standard_errors() {
 fn credits_every_conversion_of_the_period_per_kpi() {
     let p = SimParams { people: 60_000, seed: 5, ..SimParams::scenario("social_care").unwrap() };
     let sim = simulate(&p).unwrap();
-    let specs = [ModelSpec::AdditiveHazard(AdditiveHazard::default()), ModelSpec::from_name("linear").unwrap()];
+    let specs =
+        [ModelSpec::AdditiveHazard(AdditiveHazard::default()), ModelSpec::from_name("linear").unwrap()];
     let r = attribute(&sim.journeys, &specs, Dimension::Channel).unwrap();
     for s in &r.summary {
-        let credited: f64 =
-            r.credits.iter().filter(|c| c.model == "additive_hazard" && c.kpi == s.kpi).map(|c| c.conversions).sum();
+        let credited: f64 = r
+            .credits
+            .iter()
+            .filter(|c| c.model == "additive_hazard" && c.kpi == s.kpi)
+            .map(|c| c.conversions)
+            .sum();
         assert!(
             (credited - s.conversions).abs() < 1e-9 * s.conversions,
             "{}: {credited} vs {} (attributed {} + unattributed {})",

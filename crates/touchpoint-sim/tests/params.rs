@@ -32,7 +32,8 @@ fn every_named_scenario_is_valid_and_unknown_names_are_typed() {
     for (a, b) in base.channels.iter().zip(&delayed.channels) {
         let scale = b.half_life_days / std::f64::consts::LN_2;
         assert!(((b.delay_shape - 1.0) * scale - 3.0).abs() < 1e-12);
-        let per_exposure = |c: &touchpoint_sim::ChannelParams| c.lift["sales"] * c.half_life_days / std::f64::consts::LN_2;
+        let per_exposure =
+            |c: &touchpoint_sim::ChannelParams| c.lift["sales"] * c.half_life_days / std::f64::consts::LN_2;
         assert!((per_exposure(a) - per_exposure(b)).abs() < 1e-15);
     }
 }
