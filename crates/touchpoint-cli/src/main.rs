@@ -1,6 +1,6 @@
 //! The `touchpoint` command: attribution from path tables, printed as a table, CSV or JSON.
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -163,12 +163,39 @@ struct AttributeArgs {
     /// Markov order, for every `markov` given by name.
     #[arg(long)]
     order: Option<u32>,
+    /// Lift tests for `additive_hazard` (CSV or Parquet: channel, kpi, per_exposure, se).
+    #[arg(long = "lift-test")]
+    lift_test: Option<PathBuf>,
     /// Player dimension.
     #[arg(long, default_value = "channel")]
     by: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// Gives the lift tests in `file` to every `additive_hazard` model; an error when there is none.
+fn with_lift_tests(
+    mut specs: Vec<ModelSpec>,
+    file: Option<&Path>,
+    delimiter: &str,
+) -> AnyResult<Vec<ModelSpec>> {
+    let Some(file) = file else { return Ok(specs) };
+    let [byte] = delimiter.as_bytes() else {
+        return Err(format!("--delimiter must be one byte, got {delimiter:?}").into());
+    };
+    let tests = touchpoint_frame::lift_tests_from_frame(&read_table(file, *byte)?)?;
+    let mut used = false;
+    for s in &mut specs {
+        if let ModelSpec::AdditiveHazard(m) = s {
+            m.lift_tests = tests.clone();
+            used = true;
+        }
+    }
+    if !used {
+        return Err("--lift-test calibrates the additive_hazard model: add --model additive_hazard".into());
+    }
+    Ok(specs)
 }
 
 fn spec(text: &str, order: Option<u32>) -> Result<ModelSpec, touchpoint_core::Error> {
@@ -194,6 +221,9 @@ struct ReportArgs {
     /// Player dimension (channel, campaign, activity, actor, actor_group, interaction).
     #[arg(long, default_value = "channel")]
     by: String,
+    /// Lift tests for `additive_hazard` (CSV or Parquet: channel, kpi, per_exposure, se).
+    #[arg(long = "lift-test")]
+    lift_test: Option<PathBuf>,
     /// Folder for contribution.csv, contribution_summary.csv and contribution.md.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -272,6 +302,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
 fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     let by: Dimension = a.by.parse()?;
     let specs = a.models.iter().map(|m| spec(m, a.order)).collect::<Result<Vec<_>, _>>()?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let journeys = load_journeys(&a.input)?;
     let result = attribute(&journeys, &specs, by)?;
     let stdout = std::io::stdout();
@@ -325,6 +356,7 @@ fn markdown(df: &polars::prelude::DataFrame) -> AnyResult<String> {
 fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let by: Dimension = a.by.parse()?;
     let specs = a.models.iter().map(|m| spec(m, None)).collect::<Result<Vec<_>, _>>()?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let goals = GoalBook::load(&a.goals)?;
     let journeys = load_journeys(&a.input)?;
     let result = attribute(&journeys, &specs, by)?;

@@ -88,3 +88,71 @@ fn bad_input_is_reported_not_panicked() {
     assert!(err.contains("missing column `path`"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn additive_hazard_with_period_population_and_lift_tests() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data");
+    let (touches, conversions) = (format!("{root}/touches.csv"), format!("{root}/conversions.csv"));
+    let dir = std::env::temp_dir().join(format!("tp-cli-ah-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tests = dir.join("lift.csv");
+    std::fs::write(&tests, "channel,kpi,per_exposure,se\nsearch,sales,0.02,0.005\n").unwrap();
+    let base = [
+        "attribute",
+        "--touches",
+        &touches,
+        "--conversions",
+        &conversions,
+        "--population",
+        "5000",
+        "--model",
+        "additive_hazard",
+        "--format",
+        "csv",
+    ];
+    let (code, out, err) = touchpoint(&base);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("additive_hazard,sales,(baseline),")), "{out}");
+    let mut with_test = base.to_vec();
+    let path = tests.display().to_string();
+    with_test.extend(["--lift-test", &path]);
+    let (code, out, err) = touchpoint(&with_test);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("additive_hazard,sales,search,"), "{out}");
+    // A lift test without the model it calibrates, a period that excludes conversions, a bad period.
+    let (code, _, err) = touchpoint(&[
+        "attribute",
+        "--touches",
+        &touches,
+        "--conversions",
+        &conversions,
+        "--model",
+        "linear",
+        "--lift-test",
+        &path,
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("add --model additive_hazard"), "{err}");
+    let (code, _, err) = touchpoint(&[
+        "attribute",
+        "--touches",
+        &touches,
+        "--conversions",
+        &conversions,
+        "--period",
+        "2030-01-01,2030-02-01",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("outside the observation period"), "{err}");
+    let (code, _, err) = touchpoint(&[
+        "attribute",
+        "--touches",
+        &touches,
+        "--conversions",
+        &conversions,
+        "--period",
+        "2030-01-01",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("START,END"), "{err}");
+}

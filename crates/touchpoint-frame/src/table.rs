@@ -304,3 +304,49 @@ pub fn timelines_frames(j: &Journeys) -> Result<Option<(DataFrame, DataFrame)>> 
     ])?;
     Ok(Some((touches, conversions)))
 }
+
+/// Lift tests from a table with columns `channel, kpi, per_exposure, se` (one row per test), each
+/// value checked (text names, finite numbers >= 0), errors naming the column and row.
+pub fn lift_tests_from_frame(df: &DataFrame) -> Result<Vec<touchpoint_core::LiftTest>> {
+    let text = |name: &str| -> Result<Vec<String>> {
+        let col = str_column(require(df, name)?, name)?;
+        col.str()?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v.map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => Err(Error::NullValue { column: name.to_owned(), table: Some("lift tests"), row: i + 1 }),
+            })
+            .collect()
+    };
+    let number = |name: &str| -> Result<Vec<f64>> {
+        let col = f64_column(require(df, name)?, name)?;
+        col.f64()?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+                Some(x) => {
+                    Err(touchpoint_core::Error::InvalidWeight { field: "lift test", row: i + 1, value: x }
+                        .into())
+                }
+                None => {
+                    Err(Error::NullValue { column: name.to_owned(), table: Some("lift tests"), row: i + 1 })
+                }
+            })
+            .collect()
+    };
+    let (channel, kpi) = (text("channel")?, text("kpi")?);
+    let (per_exposure, se) = (number("per_exposure")?, number("se")?);
+    Ok(channel
+        .into_iter()
+        .zip(kpi)
+        .zip(per_exposure.into_iter().zip(se))
+        .map(|((channel, kpi), (per_exposure, se))| touchpoint_core::LiftTest {
+            channel,
+            kpi,
+            per_exposure,
+            se,
+        })
+        .collect())
+}
