@@ -121,26 +121,41 @@ def transition_heatmap(result: Attribution, model: str = "markov", kpi: str | No
     return fig
 
 
-def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = None) -> Any:
-    """Grouped bars per channel: the simulated Shapley truth's share next to each model's share."""
+def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = None, value: str = "share") -> Any:
+    """Grouped bars per channel: the simulated Shapley truth next to each model.
+
+    With ``value="share"``, shares of the channels' credit; with ``value="conversions"``, credited
+    conversions, with a ``(baseline)`` group: the conversions that would have happened anyway in the
+    truth, and under each model with a baseline (models without one hand them to the channels)."""
     plt = _pyplot()
+    if value not in ("share", "conversions"):
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"value must be 'share' or 'conversions', got {value!r}")
     df = result.to_polars()
     kpi = kpi or df["kpi"][0]
     df = df.filter(pl.col("kpi") == kpi)
-    t = truth.filter((pl.col("kpi") == kpi) & (pl.col("channel") != "(baseline)"))
-    channels = t.sort("shapley_share", descending=True)["channel"].to_list()
-    series = {"truth (Shapley)": dict(zip(t["channel"], t["shapley_share"], strict=True))}
+    t = truth.filter(pl.col("kpi") == kpi)
+    column = "shapley_share" if value == "share" else "shapley"
+    if value == "share":
+        t = t.filter(pl.col("channel") != "(baseline)")
+    channels = t.filter(pl.col("channel") != "(baseline)").sort(column, descending=True)["channel"].to_list()
+    if value == "conversions":
+        channels.append("(baseline)")
+    series = {"truth (Shapley)": dict(zip(t["channel"], t[column], strict=True))}
     for m in df["model"].unique(maintain_order=True).to_list():
         sub = df.filter(pl.col("model") == m)
-        series[m] = dict(zip(sub["channel"], sub["share"], strict=True))
-    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(channels) * len(series) / 2), 4))
+        series[m] = dict(zip(sub["channel"], sub[value], strict=True))
+    fig, ax = plt.subplots(figsize=(max(7, 0.35 * len(channels) * len(series) / 2), 4.2))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
         xs = [c + i * width for c in range(len(channels))]
         ax.bar(xs, [values.get(c) or 0.0 for c in channels], width, label=name, hatch="//" if i == 0 else None)
     ax.set_xticks([c + width * (len(series) - 1) / 2 for c in range(len(channels))], channels, rotation=30, ha="right")
-    ax.set_ylabel("share of credited conversions")
-    ax.set_title(f"Simulated truth vs models, KPI `{kpi}`")
+    ax.set_ylabel("share of credited conversions" if value == "share" else "credited conversions")
+    ax.set_title(f"Simulated truth vs models, KPI {kpi}")
+    if value == "conversions":
+        ax.set_xlabel("(baseline): conversions that would have happened anyway", fontsize="small")
     ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     return fig
