@@ -122,17 +122,21 @@ cells = [
     (
         "md",
         "When intent drives both exposure and conversion (`selection_bias`: high-intent people search and come "
-        "direct more), no observational model can tell cause from company. A randomised holdout can: "
-        "`tp.lift_test` runs one on a fresh cohort of the simulator, and the model takes it as a fixed effect "
-        "per exposure, re-fits the rest and carries the test's uncertainty.",
+        "direct more), a model with one baseline rate for everybody credits the searches for conversions that "
+        "intent caused. The default baseline rises with each person's exposures over the whole period, before "
+        "the exposures too, so the intent-driven level goes to the baseline and only the response that follows "
+        "each exposure in time to the channel. A randomised holdout settles what is left: `tp.lift_test` runs one "
+        "on a fresh cohort of the simulator, and the model takes it as a fixed effect per exposure, re-fits the "
+        "rest and carries the test's uncertainty.",
     ),
     (
         "code",
         "biased = tp.simulate('selection_bias', people=30_000, seed=7)\n"
         "tests = [tp.lift_test('selection_bias', channel=c, kpi='sales', people=200_000, seed=7)\n"
         "         for c in ('search', 'direct')]\n"
-        "calibrated = tp.attribute(biased.journeys, models=['last_touch', 'additive_hazard',\n"
-        "                                                   tp.models.AdditiveHazard(lift_tests=tests)])\n"
+        "calibrated = tp.attribute(biased.journeys, models=[\n"
+        "    'last_touch', tp.models.AdditiveHazard(baseline='constant'), 'additive_hazard',\n"
+        "    tp.models.AdditiveHazard(lift_tests=tests)])\n"
         "plotting.truth_vs_models(calibrated, biased.truth, value='conversions');",
     ),
     ("code", "calibrated.table('lift_tests')"),

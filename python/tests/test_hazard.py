@@ -130,3 +130,22 @@ def test_typed_errors() -> None:
         tp.Journeys.from_events(t, c, population=0, progress=False)
     with pytest.raises(tp.ParameterError, match="baseline"):
         tp.models.AdditiveHazard(baseline="frailty")  # type: ignore[arg-type]
+
+
+def test_contribution_reports_the_baseline_on_its_own_line() -> None:
+    t, c = log()
+    j = tp.Journeys.from_events(t, c, period=PERIOD, population=10, progress=False)
+    r = tp.attribute(j, models=["additive_hazard"], progress=False)
+    goals = tp.GoalBook([tp.Kpi("sales", function="sales", unit_value=50.0)], costs={"search": 10.0})
+    summary = tp.contribution(r, goals).summary()
+    base = summary.filter(pl.col("channel") == "(baseline)")
+    assert base.height == 1
+    assert base["value_share"][0] is None and base["roi"][0] is None and base["cost"][0] is None
+    credited = r.to_polars().filter(pl.col("channel") == "(baseline)")["conversions"][0]
+    assert base["value"][0] == pytest.approx(50.0 * credited)
+    players = summary.filter(pl.col("channel") != "(baseline)")
+    if players["value"].sum() > 0:
+        assert players["value_share"].sum() == pytest.approx(1.0)
+    # ROI is incremental: (incremental value - cost) / cost.
+    search = players.filter(pl.col("channel") == "search").row(0, named=True)
+    assert search["roi"] == pytest.approx((search["value"] - 10.0) / 10.0)

@@ -143,7 +143,9 @@ class ContributionReport:
 
     def summary(self) -> pl.DataFrame:
         """Per model and player: value, value_share, touches, value_per_touch, cost, roi (+ social by
-        channel). ROI is null at zero or unknown cost."""
+        channel). ROI = (value - cost) / cost, null at zero or unknown cost. For a model with a baseline
+        (``additive_hazard``) the ``(baseline)`` row is what would have happened anyway: no share, cost or
+        ROI, and in no value_share denominator, so the players' value and ROI are incremental."""
         return self._inner.summary()
 
     def social(self) -> pl.DataFrame:

@@ -192,9 +192,12 @@ class AdditiveHazard(Model):
     Needs journeys from :meth:`Journeys.from_events` (or the simulator); give ``population=`` there.
 
     Args:
-        baseline: ``"constant"`` (one baseline rate) or ``"activity"`` (one per activity group of
-            people by their touches in the period: 0, 1, 2-3, 4-7, ..., 64+), which absorbs part of the
-            intent that drives both exposure and conversion.
+        baseline: how the baseline varies between people. ``"exposures"`` (the default): it rises with
+            the person's exposures of each player over the whole period (``lambda_0 + sum_c gamma_c
+            n_c``), so exposure that rides on intent shows as a level shift present before the exposures
+            too, and only the response that follows each exposure in time is credited. ``"activity"``:
+            one rate per group of people by their touches (0, 1, 2-3, 4-7, ..., 64+). ``"constant"``: one
+            rate for everybody (Zhang, Wei & Ren's model).
         initial_half_life: the half-life every kernel starts from.
         max_iter: most iterations.
         tol: stop when the Newton decrement (the expected log-likelihood gain of one more step) is below it.
@@ -205,7 +208,7 @@ class AdditiveHazard(Model):
     """
 
     name: ClassVar[str] = "additive_hazard"
-    baseline: Literal["constant", "activity"] = "constant"
+    baseline: Literal["exposures", "constant", "activity"] = "exposures"
     initial_half_life: str = "1d"
     max_iter: int = 500
     tol: float = 1e-7

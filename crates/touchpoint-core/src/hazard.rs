@@ -24,12 +24,18 @@
 //! maximum, so its intensity shares would hand it the confounded part of the baseline; it is credited
 //! its expected incremental conversions instead, and the baseline takes the rest.
 //!
-//! Heterogeneous baselines: with `baseline = "activity"`, people are grouped by how many touches they
-//! had in the period (0, 1, 2-3, 4-7, ..., 64+) and each group has its own `lambda_0`, a baseline that
-//! depends on each person's overall activity (after Xu, Duan & Whinston 2014, "Path to purchase: a
-//! mutually exciting point process model for online advertising and conversion", Management Science,
-//! section 3, where activity enters the baseline). It absorbs intent that drives both exposure and
-//! conversion in part, not in whole; lift tests are the remedy for what remains.
+//! Heterogeneous baselines: intent that drives both exposure and conversion (high-intent people search
+//! more and convert anyway) biases every observational model. The baseline may depend on each
+//! person's activity (after Xu, Duan & Whinston 2014, "Path to purchase: a mutually exciting point
+//! process model for online advertising and conversion", Management Science, section 3):
+//! - `exposures` (the default): `lambda_0 + sum_c gamma_c n_c`, with `n_c` the person's exposures of
+//!   player `c` in the period. A person who is exposed more because of intent has a higher rate over
+//!   the whole period, before the exposures too, which `gamma` captures, while `beta` keeps only the
+//!   response that follows each exposure in time;
+//! - `activity`: one `lambda_0` per group of people by their touches in the period (0, 1, 2-3, ...);
+//! - `constant`: one `lambda_0` (the model of Zhang, Wei & Ren).
+//!
+//! Lift tests are the remedy for what these leave.
 use serde::{Deserialize, Serialize};
 
 use crate::duration::parse_duration_us;
@@ -51,10 +57,15 @@ const ACTIVITY_GROUPS: usize = 8;
 #[serde(rename_all = "snake_case")]
 pub enum Baseline {
     /// One `lambda_0` for everybody.
-    #[default]
     Constant,
     /// One `lambda_0` per activity group (touches in the period: 0, 1, 2-3, 4-7, ..., 64+).
     Activity,
+    /// `lambda_0 + sum_c gamma_c n_c`: the baseline rises with the person's exposures of each player
+    /// over the whole period, before and after each exposure. Exposure that rides on intent then
+    /// shows as `gamma` (a level shift that is there before the exposure too), while `beta` keeps the
+    /// response that follows each exposure in time. The default.
+    #[default]
+    Exposures,
 }
 
 /// A randomised holdout's measured effect of one player on one KPI: incremental conversions per
@@ -91,7 +102,7 @@ pub struct AdditiveHazard {
 impl Default for AdditiveHazard {
     fn default() -> Self {
         AdditiveHazard {
-            baseline: Baseline::Constant,
+            baseline: Baseline::Exposures,
             initial_half_life: "1d".into(),
             max_iter: 500,
             tol: 1e-7,
@@ -293,6 +304,12 @@ struct FitData {
     group_people: Vec<f64>,
     /// Conversions per baseline group.
     group_conversions: Vec<f64>,
+    /// `exposures` baseline: each record's person's exposure counts (compact player, count), and
+    /// the person-days times exposures per compact player (the compensator of gamma).
+    cnt_off: Vec<usize>,
+    cnt_p: Vec<u32>,
+    cnt_n: Vec<f64>,
+    gamma_exposure: Vec<f64>,
     total_conversions: f64,
     total_value: f64,
     period_days: f64,
@@ -316,12 +333,16 @@ impl FitData {
         let mut comp_b: Vec<Vec<f64>> = Vec::new();
         let mut comp_ab: Vec<Vec<(f64, f64)>> = Vec::new();
         let groups = match baseline {
-            Baseline::Constant => 1,
+            Baseline::Constant | Baseline::Exposures => 1,
             Baseline::Activity => ACTIVITY_GROUPS,
         };
         let mut group_people = vec![0.0; groups];
         let (mut conv_n, mut conv_v, mut conv_group) = (Vec::new(), Vec::new(), Vec::new());
         let (mut hist_off, mut hist_p, mut hist_dt) = (vec![0usize], Vec::new(), Vec::new());
+        let by_exposures = baseline == Baseline::Exposures;
+        let (mut cnt_off, mut cnt_p, mut cnt_n) = (vec![0usize], Vec::new(), Vec::new());
+        let mut counts: Vec<(u32, f64)> = Vec::new();
+        let mut exposure_counts: Vec<f64> = Vec::new();
         let mut scratch: Vec<(u32, f64)> = Vec::new();
         for p in 0..t.persons() {
             let person = t.person(p);
@@ -343,10 +364,36 @@ impl FitData {
                     comp_b[c].push(b);
                 }
             }
+            if by_exposures {
+                counts.clear();
+                for &pl in touch_players {
+                    let c = compact[pl as usize].expect("interned above") as u32;
+                    counts.push((c, 1.0));
+                }
+                counts.sort_by_key(|x| x.0);
+                counts.dedup_by(|b, a| {
+                    let same = a.0 == b.0;
+                    if same {
+                        a.1 += b.1;
+                    }
+                    same
+                });
+                exposure_counts.resize(ids.len(), 0.0);
+                for &(c, n) in &counts {
+                    exposure_counts[c as usize] += n;
+                }
+            }
             for (i, &k) in person.conv_kpi.iter().enumerate() {
                 if k != kpi {
                     continue;
                 }
+                if by_exposures {
+                    for &(c, n) in &counts {
+                        cnt_p.push(c);
+                        cnt_n.push(n);
+                    }
+                }
+                cnt_off.push(cnt_p.len());
                 let s = person.conv_time[i];
                 conv_n.push(person.conv_count[i]);
                 conv_v.push(person.conv_value[i]);
@@ -382,6 +429,7 @@ impl FitData {
         }
         let total_conversions = conv_n.iter().sum();
         let total_value = conv_v.iter().sum();
+        let n_compact = ids.len();
         Ok(FitData {
             players: ids,
             compact,
@@ -396,6 +444,16 @@ impl FitData {
             group_exposure: group_people.iter().map(|n| n * period_days).collect(),
             group_people,
             group_conversions,
+            cnt_off,
+            cnt_p,
+            cnt_n,
+            gamma_exposure: if by_exposures {
+                let mut e = exposure_counts;
+                e.resize(n_compact, 0.0);
+                e.iter().map(|n| n * period_days).collect()
+            } else {
+                Vec::new()
+            },
             total_conversions,
             total_value,
             period_days,
@@ -450,13 +508,19 @@ impl FitData {
         self.conv_n.len()
     }
 
+    /// Record `j`'s baseline shift `sum_c gamma_c n_c` (0 without the exposures baseline).
+    fn shift(&self, p: &Params, j: usize) -> f64 {
+        (self.cnt_off[j]..self.cnt_off[j + 1]).map(|h| p.gamma[self.cnt_p[h] as usize] * self.cnt_n[h]).sum()
+    }
+
     /// Intensity-share credit per compact player and for the baseline, (conversions, value).
     fn intensity_shares(&self, p: &Params) -> Shares {
         let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()], baseline: (0.0, 0.0) };
         let mut kern: Vec<(u32, f64)> = Vec::new();
         for j in 0..self.records() {
             kern.clear();
-            let l0 = p.lambda0[self.conv_group[j] as usize];
+            // The baseline: lambda_0 and, with the exposures baseline, the level shifts.
+            let l0 = p.lambda0[self.conv_group[j] as usize] + self.shift(p, j);
             let mut lam = l0;
             for h in self.hist_off[j]..self.hist_off[j + 1] {
                 let c = self.hist_p[h] as usize;
@@ -493,6 +557,8 @@ struct Params {
     lambda0: Vec<f64>,
     beta: Vec<f64>,
     omega: Vec<f64>,
+    /// Baseline shift per exposure of each compact player (`exposures` baseline; empty otherwise).
+    gamma: Vec<f64>,
 }
 
 impl Params {
@@ -506,11 +572,12 @@ impl Params {
             lambda0: d.group_exposure.iter().map(|&e| if e > 0.0 { l0 } else { 0.0 }).collect(),
             beta: vec![(half / exposures.max(1) as f64).max(1e-9); d.players.len()],
             omega: vec![omega; d.players.len()],
+            gamma: if d.gamma_exposure.is_empty() { Vec::new() } else { vec![0.1 * l0; d.players.len()] },
         }
     }
 
     fn len(&self) -> usize {
-        self.lambda0.len() + 2 * self.beta.len()
+        self.lambda0.len() + 2 * self.beta.len() + self.gamma.len()
     }
 }
 
@@ -547,7 +614,7 @@ struct Fitted {
 fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) -> (f64, Vec<f64>, Vec<f64>) {
     let ng = p.lambda0.len();
     let nc = p.beta.len();
-    let n = ng + 2 * nc;
+    let n = p.len();
     let (mut grad, mut hess) =
         if derivs { (vec![0.0; n], vec![0.0; n * n]) } else { (Vec::new(), Vec::new()) };
     let mut ll = 0.0;
@@ -556,7 +623,7 @@ fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) ->
     let mut local: Vec<(usize, f64)> = Vec::new();
     for j in 0..d.records() {
         let g = d.conv_group[j] as usize;
-        let mut lam = p.lambda0[g];
+        let mut lam = p.lambda0[g] + d.shift(p, j);
         runs.clear();
         let mut h = d.hist_off[j];
         let end = d.hist_off[j + 1];
@@ -585,6 +652,9 @@ fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) ->
         }
         local.clear();
         local.push((g, 1.0 / lam));
+        for h in d.cnt_off[j]..d.cnt_off[j + 1] {
+            local.push((ng + 2 * nc + d.cnt_p[h] as usize, d.cnt_n[h] / lam));
+        }
         for &(c, s, s1, s2) in &runs {
             local.push((ng + c, s / lam));
             local.push((ng + nc + c, p.beta[c] * s1 / lam));
@@ -603,6 +673,12 @@ fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) ->
         ll -= l0 * d.group_exposure[gi];
         if derivs {
             grad[gi] -= d.group_exposure[gi];
+        }
+    }
+    for (c, (&gm, &e)) in p.gamma.iter().zip(&d.gamma_exposure).enumerate() {
+        ll -= gm * e;
+        if derivs {
+            grad[ng + 2 * nc + c] -= e;
         }
     }
     for (c, &(gc, g1, g2)) in comps.iter().enumerate() {
@@ -633,9 +709,10 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
     let mut pc = vec![0.0; nc];
     let mut dc = vec![0.0; nc];
     let mut kern: Vec<(usize, f64, f64)> = Vec::new();
+    let mut pg = vec![0.0; p.gamma.len()];
     for j in 0..d.records() {
         let g = d.conv_group[j] as usize;
-        let mut lam = p.lambda0[g];
+        let mut lam = p.lambda0[g] + d.shift(p, j);
         kern.clear();
         for h in d.hist_off[j]..d.hist_off[j + 1] {
             let c = d.hist_p[h] as usize;
@@ -648,6 +725,10 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
         }
         let w = d.conv_n[j] / lam;
         p0[g] += w * p.lambda0[g];
+        for h in d.cnt_off[j]..d.cnt_off[j + 1] {
+            let c = d.cnt_p[h] as usize;
+            pg[c] += w * p.gamma[c] * d.cnt_n[h];
+        }
         for &(c, k, dt) in &kern {
             pc[c] += w * k;
             dc[c] += w * k * dt;
@@ -655,6 +736,11 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
     }
     let (lo, hi) = omega_bounds(d);
     let mut next = p.clone();
+    for ((gm, &e), &pg) in next.gamma.iter_mut().zip(&d.gamma_exposure).zip(&pg) {
+        if e > 0.0 {
+            *gm = pg / e;
+        }
+    }
     for ((l0, &e), &p0) in next.lambda0.iter_mut().zip(&d.group_exposure).zip(&p0) {
         if e > 0.0 {
             // A group without conversions has its maximum at 0.
@@ -671,7 +757,7 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
         // Newton on u = ln omega of Q(u) = P u - e^u D - P ln G(e^u) (beta profiled out), or of
         // Q(u) = P u - e^u D - beta G(e^u) when a lift test fixes beta.
         let mut u = p.omega[c].ln();
-        for _ in 0..4 {
+        for _ in 0..2 {
             let om = u.exp();
             let (g, g1, g2) = d.comp(c, om);
             if g <= 0.0 {
@@ -762,8 +848,10 @@ fn get(p: &Params, i: usize) -> f64 {
         p.lambda0[i]
     } else if i < ng + nc {
         p.beta[i - ng]
-    } else {
+    } else if i < ng + 2 * nc {
         p.omega[i - ng - nc]
+    } else {
+        p.gamma[i - ng - 2 * nc]
     }
 }
 
@@ -773,8 +861,10 @@ fn set(p: &mut Params, i: usize, v: f64) {
         p.lambda0[i] = v;
     } else if i < ng + nc {
         p.beta[i - ng] = v;
-    } else {
+    } else if i < ng + 2 * nc {
         p.omega[i - ng - nc] = v;
+    } else {
+        p.gamma[i - ng - 2 * nc] = v;
     }
 }
 
@@ -796,7 +886,7 @@ fn fit(
     // EM until the log-likelihood settles, to get near the optimum.
     let mut ll = evaluate(d, &p, &d.comps(&p.omega), false).0;
     let use_newton = n <= NEWTON_LIMIT;
-    let em_until = if use_newton { 1e-6 } else { 0.0 };
+    let em_until = if use_newton { 1e-5 } else { 0.0 };
     let mut reached = f64::INFINITY;
     while iterations < m.max_iter {
         control.checkpoint()?;
@@ -807,7 +897,7 @@ fn fit(
         ll = next;
         reached = gain.abs();
         let relative = gain.abs() / ll.abs().max(1.0);
-        if use_newton && (relative < em_until || iterations >= 50) {
+        if use_newton && (relative < em_until || iterations >= 20) {
             break;
         }
         if !use_newton && gain.abs() < m.tol {
@@ -846,6 +936,12 @@ fn fit(
                     || (p.omega[c] >= hi * (1.0 - 1e-12) && grad[oi] >= 0.0);
                 if p.beta[c] > 0.0 && !at_bound {
                     free.push(oi);
+                }
+            }
+            for c in 0..p.gamma.len() {
+                let gi = ng + 2 * nc + c;
+                if !(p.gamma[c] <= 0.0 && grad[gi] <= 0.0) {
+                    free.push(gi);
                 }
             }
             // A parameter whose curvature is not a finite negative number cannot take a Newton step.
@@ -901,7 +997,7 @@ fn fit(
                     let v = get(&p, i) + t * step[x] / scale[x];
                     let v = if i < ng {
                         v.max(get(&p, i) * 1e-3)
-                    } else if i < ng + nc {
+                    } else if i < ng + nc || i >= ng + 2 * nc {
                         v.max(0.0)
                     } else {
                         v.clamp(lo, hi)
@@ -950,6 +1046,7 @@ fn fit(
                 f.push(ng + nc + c);
             }
         }
+        f.extend((0..p.gamma.len()).filter(|&c| p.gamma[c] > 0.0).map(|c| ng + 2 * nc + c));
         f
     } else {
         last.0
@@ -1069,8 +1166,9 @@ fn parameter_table(
         beta_se.push(se[ng + c]);
         hl.push((b > 0.0).then(|| ln2 / om));
         hl_se.push(if b > 0.0 { se[ng + nc + c].map(|s| ln2 / (om * om) * s) } else { None });
-        rate.push(None);
-        rate_se.push(None);
+        // With the exposures baseline: the baseline's rise per exposure of this player.
+        rate.push(r.params.gamma.get(c).copied());
+        rate_se.push(if r.params.gamma.is_empty() { None } else { se[ng + 2 * nc + c] });
         exposures.push((d.comp_b[c].len() + d.comp_ab[c].len()) as i64);
         exp_conv.push(Some(expected[c]));
         int_conv.push(Some(shares.player[c].0));
@@ -1187,6 +1285,7 @@ pub fn log_likelihood(
         lambda0: vec![lambda0],
         beta: d.players.iter().map(|&id| beta[id as usize]).collect(),
         omega: d.players.iter().map(|&id| std::f64::consts::LN_2 / half_life_days[id as usize]).collect(),
+        gamma: Vec::new(),
     };
     Ok(evaluate(&d, &p, &d.comps(&p.omega), false).0)
 }
@@ -1227,24 +1326,30 @@ mod tests {
         t.push_conversion(0, d(1.2), 1.0, 0.0);
         t.finish_person();
         let players: Vec<u32> = vec![0, 1, 0, 1];
-        let data = FitData::new(&t, &players, 2, 0, Baseline::Constant).unwrap();
-        let p = Params { lambda0: vec![0.05], beta: vec![0.3, 0.7], omega: vec![0.4, 1.3] };
-        let (_, g, h) = evaluate(&data, &p, &data.comps(&p.omega), true);
-        let n = p.len();
-        for i in 0..n {
-            let eps = 1e-6 * get(&p, i).abs().max(1e-3);
-            let at = |delta: f64| {
-                let mut q = p.clone();
-                set(&mut q, i, get(&p, i) + delta);
-                evaluate(&data, &q, &data.comps(&q.omega), true)
-            };
-            let (lp, gp, _) = at(eps);
-            let (lm, gm, _) = at(-eps);
-            let fd = (lp - lm) / (2.0 * eps);
-            assert!((fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()), "grad {i}: {fd} vs {}", g[i]);
-            for k in 0..n {
-                let fd2 = (gp[k] - gm[k]) / (2.0 * eps);
-                assert!((fd2 - h[k * n + i]).abs() < 1e-5 * (1.0 + h[k * n + i].abs()), "hess {k},{i}");
+        for (baseline, gamma) in [(Baseline::Constant, vec![]), (Baseline::Exposures, vec![0.01, 0.02])] {
+            let data = FitData::new(&t, &players, 2, 0, baseline).unwrap();
+            let p = Params { lambda0: vec![0.05], beta: vec![0.3, 0.7], omega: vec![0.4, 1.3], gamma };
+            let (_, g, h) = evaluate(&data, &p, &data.comps(&p.omega), true);
+            let n = p.len();
+            for i in 0..n {
+                let eps = 1e-6 * get(&p, i).abs().max(1e-3);
+                let at = |delta: f64| {
+                    let mut q = p.clone();
+                    set(&mut q, i, get(&p, i) + delta);
+                    evaluate(&data, &q, &data.comps(&q.omega), true)
+                };
+                let (lp, gp, _) = at(eps);
+                let (lm, gm, _) = at(-eps);
+                let fd = (lp - lm) / (2.0 * eps);
+                assert!(
+                    (fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()),
+                    "{baseline:?} grad {i}: {fd} vs {}",
+                    g[i]
+                );
+                for k in 0..n {
+                    let fd2 = (gp[k] - gm[k]) / (2.0 * eps);
+                    assert!((fd2 - h[k * n + i]).abs() < 1e-5 * (1.0 + h[k * n + i].abs()), "hess {k},{i}");
+                }
             }
         }
     }

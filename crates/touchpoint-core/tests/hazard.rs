@@ -4,7 +4,8 @@ use std::f64::consts::LN_2;
 
 use touchpoint_core::hazard::log_likelihood;
 use touchpoint_core::{
-    attribute, AdditiveHazard, Dimension, Journeys, JourneysBuilder, LiftTest, ModelSpec, Timelines, Values,
+    attribute, AdditiveHazard, Baseline, Dimension, Journeys, JourneysBuilder, LiftTest, ModelSpec,
+    Timelines, Values,
 };
 
 const DAY: i64 = 86_400_000_000;
@@ -22,6 +23,11 @@ fn timelines() -> Timelines {
     t.push_conversion(0, 4 * DAY, 1.0, 20.0);
     t.finish_person();
     t
+}
+
+/// The model of Zhang, Wei & Ren: one baseline rate for everybody.
+fn constant() -> AdditiveHazard {
+    AdditiveHazard { baseline: Baseline::Constant, ..AdditiveHazard::default() }
 }
 
 fn journeys() -> Journeys {
@@ -75,7 +81,7 @@ fn float(v: &Values) -> Vec<Option<f64>> {
 #[test]
 fn credit_is_the_intensity_split_and_conserves_with_the_baseline() {
     let j = journeys();
-    let spec = ModelSpec::AdditiveHazard(AdditiveHazard::default());
+    let spec = ModelSpec::AdditiveHazard(constant());
     let r = attribute(&j, &[spec], Dimension::Channel).unwrap();
     let t = r.tables.iter().find(|t| t.name == "hazard_parameters").unwrap();
     let player = match t.column("player").unwrap() {
@@ -127,8 +133,7 @@ fn credit_is_the_intensity_split_and_conserves_with_the_baseline() {
 fn maximum_likelihood_beats_nearby_parameters() {
     // The fitted parameters maximise the likelihood: moving any of them lowers it.
     let j = journeys();
-    let r =
-        attribute(&j, &[ModelSpec::AdditiveHazard(AdditiveHazard::default())], Dimension::Channel).unwrap();
+    let r = attribute(&j, &[ModelSpec::AdditiveHazard(constant())], Dimension::Channel).unwrap();
     let t = r.tables.iter().find(|t| t.name == "hazard_parameters").unwrap();
     let beta = float(t.column("beta").unwrap());
     let hl = float(t.column("half_life_days").unwrap());

@@ -58,8 +58,8 @@ pub struct ScoreRow {
 
 /// The benchmark's default models: first_touch, last_touch, linear, position_based, time_decay,
 /// markov, markov of order 2, shapley (conversions game), shapley with the rate game, and the
-/// additive-hazard model with a constant and with an activity baseline (the simulator's journeys carry
-/// person timelines).
+/// additive-hazard model with its default (exposures) baseline, a constant one and an activity one
+/// (the simulator's journeys carry person timelines).
 pub fn default_models() -> Vec<ModelSpec> {
     let by_name = |n: &str| ModelSpec::from_name(n).expect("a known model");
     vec![
@@ -73,6 +73,10 @@ pub fn default_models() -> Vec<ModelSpec> {
         by_name("shapley"),
         ModelSpec::Shapley(Shapley { game: Game::Rate, ..Shapley::default() }),
         by_name("additive_hazard"),
+        ModelSpec::AdditiveHazard(AdditiveHazard {
+            baseline: Baseline::Constant,
+            ..AdditiveHazard::default()
+        }),
         ModelSpec::AdditiveHazard(AdditiveHazard {
             baseline: Baseline::Activity,
             ..AdditiveHazard::default()

@@ -25,7 +25,9 @@ pub const BLOCK: u64 = 4096;
 /// Journeys simulated from a scenario, with the truth they were made from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Simulation {
-    /// The observed journeys (with times), one per conversion event plus null journeys.
+    /// The observed journeys (with times), one per conversion event plus null journeys, cut by the
+    /// window rule of touchpoint-core, with every person's timeline (period: the horizon; population:
+    /// every simulated person).
     pub journeys: Journeys,
     /// Per KPI: one row per channel in parameter order, then the `(baseline)` row.
     pub truth: Vec<TruthRow>,
@@ -252,7 +254,8 @@ fn assemble(
     let mut truth = TruthAcc::new(model.n_kpis, model.n_channels);
     let mut exposures = vec![0u64; model.n_channels];
     let mut row = 0usize;
-    let period = (START_US, to_us(params.horizon_days));
+    // The horizon's last microsecond included: an event drawn just below the horizon can round onto it.
+    let period = (START_US, to_us(params.horizon_days) + 1);
     let mut timelines = Timelines::new(period, Some(params.people), &[])?;
     for (i, out) in blocks.into_iter().enumerate() {
         if i % 64 == 0 {

@@ -3,7 +3,7 @@
 //! scenario says.
 use std::f64::consts::LN_2;
 
-use touchpoint_core::{attribute, AdditiveHazard, Dimension, LiftTest, ModelSpec, Values};
+use touchpoint_core::{attribute, AdditiveHazard, Baseline, Dimension, LiftTest, ModelSpec, Values};
 use touchpoint_sim::{lift_test, simulate, SimParams};
 
 fn column(t: &touchpoint_core::Table, name: &str) -> Vec<Option<f64>> {
@@ -27,7 +27,8 @@ fn recovers_known_parameters_within_three_standard_errors() {
     for seed in [3, 11] {
         let p = SimParams { people: 300_000, seed, ..SimParams::scenario("baseline").unwrap() };
         let sim = simulate(&p).unwrap();
-        let spec = ModelSpec::AdditiveHazard(AdditiveHazard::default());
+        let spec =
+            ModelSpec::AdditiveHazard(AdditiveHazard { baseline: Baseline::Constant, ..Default::default() });
         let r = attribute(&sim.journeys, &[spec], Dimension::Channel).unwrap();
         let t = r.tables.iter().find(|t| t.name == "hazard_parameters").unwrap();
         let (names, beta, beta_se, hl, hl_se) = (
@@ -131,4 +132,30 @@ fn lift_tests_pull_a_confounded_fit_to_the_truth() {
     let cal_err = (credit("additive_hazard(lift_tests=2)").conversions - truth).abs();
     assert!(cal_err < 0.5 * obs_err, "calibrated {cal_err} vs observational {obs_err} (truth {truth})");
     assert!(cal_err < 0.2 * truth, "{cal_err} vs {truth}");
+}
+
+#[test]
+fn the_exposures_baseline_separates_intent_from_response() {
+    // selection_bias: search and direct ride on intent. A constant baseline hands the intent-driven
+    // conversions to them; the exposures baseline (a level shift per exposure, there before the
+    // exposure too) keeps them in the baseline and leaves the time-locked response to beta.
+    let p = SimParams { people: 100_000, seed: 4, ..SimParams::scenario("selection_bias").unwrap() };
+    let sim = simulate(&p).unwrap();
+    let constant =
+        ModelSpec::AdditiveHazard(AdditiveHazard { baseline: Baseline::Constant, ..Default::default() });
+    let exposures = ModelSpec::AdditiveHazard(AdditiveHazard::default());
+    let r = attribute(&sim.journeys, &[constant, exposures], Dimension::Channel).unwrap();
+    let channels: f64 = sim.truth.iter().filter(|t| t.channel != "(baseline)").map(|t| t.shapley).sum();
+    for (model, low, high) in
+        [("additive_hazard(baseline=constant)", 1.5, 10.0), ("additive_hazard", 0.8, 1.2)]
+    {
+        let credited: f64 = r
+            .credits
+            .iter()
+            .filter(|c| c.model == model && c.player != "(baseline)")
+            .map(|c| c.conversions)
+            .sum();
+        let ratio = credited / channels;
+        assert!((low..high).contains(&ratio), "{model}: {credited} vs truth {channels}");
+    }
 }

@@ -138,7 +138,7 @@ fn under_selection_bias_last_touch_over_credits_search_and_direct() {
 fn benchmark_scores_every_default_model_per_kpi() {
     let rows = benchmark(&["baseline", "synergy", "social_care"], 3_000, 11, &[]).unwrap();
     let models = default_models().len();
-    assert_eq!(models, 11);
+    assert_eq!(models, 12);
     assert_eq!(rows.len(), (1 + 1 + 2) * models);
     let labels: Vec<&str> = rows.iter().take(models).map(|r| r.model.as_str()).collect();
     assert_eq!(
@@ -154,11 +154,12 @@ fn benchmark_scores_every_default_model_per_kpi() {
             "shapley",
             "shapley(game=rate)",
             "additive_hazard",
+            "additive_hazard(baseline=constant)",
             "additive_hazard(baseline=activity)"
         ]
     );
     // The incremental model credits fewer conversions to channels than it saw: the rest is baseline.
-    let ah = &rows[models - 2];
+    let ah = &rows[models - 3];
     let lt = &rows[1];
     assert!(ah.incremental < lt.incremental, "{ah:?} vs {lt:?}");
     assert!((ah.incremental_truth - lt.incremental_truth).abs() < 1e-9);
