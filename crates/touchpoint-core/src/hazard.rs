@@ -513,15 +513,15 @@ impl FitData {
         (self.cnt_off[j]..self.cnt_off[j + 1]).map(|h| p.gamma[self.cnt_p[h] as usize] * self.cnt_n[h]).sum()
     }
 
-    /// Intensity-share credit per compact player and for the baseline, (conversions, value).
+    /// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
+    /// rest, which the caller books as `(baseline)`.
     fn intensity_shares(&self, p: &Params) -> Shares {
-        let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()], baseline: (0.0, 0.0) };
+        let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()] };
         let mut kern: Vec<(u32, f64)> = Vec::new();
         for j in 0..self.records() {
             kern.clear();
             // The baseline: lambda_0 and, with the exposures baseline, the level shifts.
-            let l0 = p.lambda0[self.conv_group[j] as usize] + self.shift(p, j);
-            let mut lam = l0;
+            let mut lam = p.lambda0[self.conv_group[j] as usize] + self.shift(p, j);
             for h in self.hist_off[j]..self.hist_off[j + 1] {
                 let c = self.hist_p[h] as usize;
                 let k = p.beta[c] * p.omega[c] * (-p.omega[c] * self.hist_dt[h]).exp();
@@ -530,12 +530,8 @@ impl FitData {
             }
             let (n, v) = (self.conv_n[j], self.conv_v[j]);
             if lam <= 0.0 {
-                out.baseline.0 += n;
-                out.baseline.1 += v;
                 continue;
             }
-            out.baseline.0 += n * l0 / lam;
-            out.baseline.1 += v * l0 / lam;
             for &(c, k) in &kern {
                 out.player[c as usize].0 += n * k / lam;
                 out.player[c as usize].1 += v * k / lam;
@@ -548,7 +544,6 @@ impl FitData {
 #[derive(Debug)]
 struct Shares {
     player: Vec<(f64, f64)>,
-    baseline: (f64, f64),
 }
 
 /// Parameters: baseline per group, beta and omega per compact player.
@@ -1080,7 +1075,6 @@ fn fit(
         }
     };
     let neg_hessian: Vec<f64> = hess.iter().map(|h| -h).collect();
-    let _ = ll;
     Ok(Fitted {
         params: p,
         se,
