@@ -61,7 +61,7 @@ fn order_one_chain_reproduces_the_empirical_rate() {
     let players = j.player_column(Dimension::Channel);
     let names = j.player_names(Dimension::Channel);
     let view = KpiView::new(&j, 0, None, &players, &names);
-    let p = Chain::estimate(&view, 1).conversion_probability();
+    let p = Chain::estimate(&view, 1).conversion_probability().unwrap();
     assert!((p - 19785.0 / 88387.0).abs() < 1e-9, "{p}");
 }
 

@@ -115,7 +115,7 @@ def choose_order(
     kpi: str | None = None,
     by: str = "channel",
     progress: _Progress = None,
-) -> tuple[list[tuple[int, float]], int]: ...
+) -> tuple[list[tuple[int, float, int]], int, list[str]]: ...
 
 @final
 class ContributionReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -263,6 +263,7 @@ class OrderChoice:
 
     table: pl.DataFrame
     suggested: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def choose_order(
@@ -286,17 +287,22 @@ def choose_order(
         progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
-        An :class:`OrderChoice` with ``table`` (order, auc) and ``suggested`` (the best AUC; the lowest
-        order within 1e-4 of it).
+        An :class:`OrderChoice` with ``table`` (order, auc, folds_scored), ``suggested`` (the best
+        AUC; the lowest order within 1e-4 of it) and ``warnings`` (folds without both conversions and
+        nulls, which have no AUC and are left out of the mean). Folds are keyed to paths (a hash of the
+        seed and the path's players), so the choice does not depend on row order.
 
     Raises:
         ParameterError: max_order outside 1..16, fewer than 2 folds, several KPIs and none named.
-        UnsupportedError: the KPI has no null journeys to score against.
+        UnsupportedError: the KPI has no null journeys to score against, or no fold holds both
+            conversions and nulls.
 
     Example:
         >>> tp.choose_order(j, max_order=3).suggested  # doctest: +SKIP
     """
     cb = ProgressLine() if progress else None
-    rows, suggested = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)
-    table = pl.DataFrame(rows, schema={"order": pl.UInt32, "auc": pl.Float64}, orient="row")
-    return OrderChoice(table=table, suggested=suggested)
+    rows, suggested, warnings = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)
+    table = pl.DataFrame(
+        rows, schema={"order": pl.UInt32, "auc": pl.Float64, "folds_scored": pl.UInt32}, orient="row"
+    )
+    return OrderChoice(table=table, suggested=suggested, warnings=warnings)

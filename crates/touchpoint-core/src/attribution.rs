@@ -224,6 +224,23 @@ pub fn attribute_with(
         warnings: Vec::new(),
     };
 
+    for sum in out.summary.iter().filter(|s| s.unattributed > 0.0) {
+        let reasons: Vec<String> = out
+            .unattributed
+            .iter()
+            .filter(|u| u.kpi == sum.kpi)
+            .map(|u| format!("{} {}", fmt_count(u.conversions), u.reason))
+            .collect();
+        out.warnings.push(format!(
+            "KPI `{}`: {} of {} conversions ({:.1}%) are unattributed ({}): no journey carries them, so path models leave them out of their credit (timeline models credit them); see the unattributed table",
+            sum.kpi,
+            fmt_count(sum.unattributed),
+            fmt_count(sum.conversions),
+            100.0 * sum.unattributed / sum.conversions,
+            reasons.join(", ")
+        ));
+    }
+
     let total_steps = (models.len() * n_kpis) as u64;
     for k in 0..n_kpis as u32 {
         let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
@@ -270,6 +287,7 @@ pub fn attribute_with(
                     order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
                 }
             }
+            check_finite(&credit, &order, &names, label, view.kpi_name)?;
             out.warnings
                 .extend(credit.warnings.iter().map(|w| format!("{label}, KPI `{}`: {w}", view.kpi_name)));
             let credited: f64 = order.iter().map(|&p| credit.conversions[p as usize]).sum();
@@ -362,6 +380,47 @@ pub fn attribute_with(
     }
     control.progress("attribute", total_steps, total_steps);
     Ok(out)
+}
+
+/// A count for messages: whole numbers without decimals.
+fn fmt_count(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Refuses a credit with an infinite or NaN number (an f64 overflow on huge weights or values).
+fn check_finite(
+    credit: &crate::model::KpiCredit,
+    order: &[u32],
+    names: &[String],
+    label: &str,
+    kpi: &str,
+) -> Result<()> {
+    let bad = |player: &str, what: &'static str, value: f64| Error::NonFinite {
+        model: label.to_owned(),
+        kpi: kpi.to_owned(),
+        player: player.to_owned(),
+        what,
+        value,
+    };
+    for &p in order {
+        let (c, v) = (credit.conversions[p as usize], credit.value[p as usize]);
+        if !c.is_finite() {
+            return Err(bad(&names[p as usize], "credited conversions", c));
+        }
+        if !v.is_finite() {
+            return Err(bad(&names[p as usize], "credited value", v));
+        }
+    }
+    if let Some((c, v)) = credit.baseline {
+        if !c.is_finite() || !v.is_finite() {
+            return Err(bad(BASELINE_PLAYER, "baseline", if c.is_finite() { v } else { c }));
+        }
+    }
+    Ok(())
 }
 
 impl Attribution {

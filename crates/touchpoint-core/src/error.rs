@@ -61,6 +61,9 @@ pub enum Error {
     /// A fit that stopped before it converged.
     #[error("model `{model}` on KPI `{kpi}` did not converge in {iterations} iterations (reached {reached:e}, asked {tol:e}): raise max_iter or loosen tol")]
     NotConverged { model: String, kpi: String, iterations: u32, reached: f64, tol: f64 },
+    /// A credit that overflowed to infinity or NaN (weights or values too large for f64 sums).
+    #[error("model `{model}` on KPI `{kpi}` gave a {what} of {value} for `{player}`: the weights or values are too large to sum in 64-bit floats; rescale them (e.g. thousands)")]
+    NonFinite { model: String, kpi: String, player: String, what: &'static str, value: f64 },
     /// The run was interrupted (Ctrl-C, kernel interrupt).
     #[error("interrupted")]
     Interrupted,

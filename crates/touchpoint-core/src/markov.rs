@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Control, Details, KpiCredit, KpiView, Model};
-use crate::rng::SplitMix64;
 
 /// Exact order-k Markov removal-effect attribution.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,8 +35,13 @@ impl Default for Markov {
     }
 }
 
-/// Largest chain solved by dense LU; above it, Gauss-Seidel sweeps.
+/// Largest chain solved by dense LU straight away; above it, Gauss-Seidel sweeps first.
 const DENSE_LIMIT: usize = 300;
+/// Largest chain a dense LU may take over from slow Gauss-Seidel sweeps (an `n x n` matrix of 8-byte
+/// values: 512 MiB here).
+const DENSE_MAX: usize = 8192;
+/// Sweep cap of Gauss-Seidel on chains too large for a dense solve.
+const MAX_SWEEPS: u32 = 1_000_000;
 
 /// A Markov chain estimated from weighted paths.
 #[derive(Clone, Debug)]
@@ -62,6 +66,8 @@ pub struct Chain {
     out: Vec<f64>,
     /// Sweep order for Gauss-Seidel: states nearest absorption first.
     sweep: Vec<u32>,
+    /// Set once Gauss-Seidel proved slower than a dense solve on this chain.
+    dense_preferred: std::cell::Cell<bool>,
 }
 
 /// Splits `players` into the collapsed state sequence of order `k`, calling `emit` per state window.
@@ -193,7 +199,19 @@ impl Chain {
             .collect();
         let mut sweep: Vec<u32> = (0..n as u32).collect();
         sweep.sort_by_key(|&s| (depth[s as usize], s));
-        Chain { states, start, row, col, weight, to_conversion, to_null, value, out, sweep }
+        Chain {
+            states,
+            start,
+            row,
+            col,
+            weight,
+            to_conversion,
+            to_null,
+            value,
+            out,
+            sweep,
+            dense_preferred: std::cell::Cell::new(false),
+        }
     }
 
     /// Number of transient states.
@@ -223,33 +241,70 @@ impl Chain {
     }
 
     /// Absorption probability in `(conversion)` and expected value from every transient state, with the
-    /// states flagged in `removed` sent to `(null)`. Exact: dense LU when small, Gauss-Seidel to 1e-15.
-    pub fn solve(&self, removed: &[bool]) -> (Vec<f64>, Vec<f64>) {
+    /// states flagged in `removed` sent to `(null)`, exact: dense LU when small, Gauss-Seidel to 1e-15
+    /// otherwise, switching to dense LU when the sweeps have cost as much as a dense solve would.
+    pub fn solve(&self, removed: &[bool]) -> Result<(Vec<f64>, Vec<f64>)> {
+        self.solve_with(removed, &crate::model::Unattended)
+    }
+
+    /// [`Chain::solve`] that checks `control` for interruption between sweeps.
+    ///
+    /// Errors: [`Error::NotConverged`] when Gauss-Seidel has not converged and the chain is too large
+    /// for a dense solve; [`Error::Unsupported`] when the system is singular; [`Error::Interrupted`].
+    pub fn solve_with(&self, removed: &[bool], control: &dyn Control) -> Result<(Vec<f64>, Vec<f64>)> {
         let n = self.len();
         let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
         let r: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.reward(s) }).collect();
-        if n <= DENSE_LIMIT {
+        if n <= DENSE_LIMIT || self.dense_preferred.get() {
             return self.solve_dense(removed, &b, &r);
         }
-        self.solve_iterative_rhs(removed, &b, &r)
+        // Gauss-Seidel until it has spent the work of one dense LU (n^3 / 3 multiply-adds); a chain
+        // that converges that slowly (long cyclic paths, rare absorption) is solved densely from then on.
+        let dense_cost = (n as f64).powi(3) / 3.0;
+        let budget = if n <= DENSE_MAX { dense_cost } else { f64::INFINITY };
+        match self.solve_iterative_rhs(removed, &b, &r, budget, control)? {
+            Some(xy) => Ok(xy),
+            None if n <= DENSE_MAX => {
+                self.dense_preferred.set(true);
+                self.solve_dense(removed, &b, &r)
+            }
+            None => unreachable!("an unbounded Gauss-Seidel run ends converged or by its sweep cap"),
+        }
     }
 
     /// [`Chain::solve`] by Gauss-Seidel sweeps whatever the size (states nearest absorption first,
     /// until no value moves by more than 1e-15 relative).
-    pub fn solve_iterative(&self, removed: &[bool]) -> (Vec<f64>, Vec<f64>) {
+    pub fn solve_iterative(&self, removed: &[bool]) -> Result<(Vec<f64>, Vec<f64>)> {
         let n = self.len();
         let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
         let r: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.reward(s) }).collect();
-        self.solve_iterative_rhs(removed, &b, &r)
+        let xy = self.solve_iterative_rhs(removed, &b, &r, f64::INFINITY, &crate::model::Unattended)?;
+        Ok(xy.expect("an unbounded run returns values or an error"))
     }
 
-    fn solve_iterative_rhs(&self, removed: &[bool], b: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    /// Gauss-Seidel sweeps; `Ok(None)` when the work (edge visits) passed `budget` unconverged.
+    fn solve_iterative_rhs(
+        &self,
+        removed: &[bool],
+        b: &[f64],
+        r: &[f64],
+        budget: f64,
+        control: &dyn Control,
+    ) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
         let n = self.len();
         let mut x = vec![0.0; n];
         let mut y = vec![0.0; n];
         let scale_y = r.iter().copied().fold(0.0, f64::max).max(1e-300);
-        for _sweep in 0..1_000_000 {
-            let mut delta: f64 = 0.0;
+        let per_sweep = (self.col.len() + n) as f64;
+        let mut delta: f64 = f64::INFINITY;
+        for sweep in 0..MAX_SWEEPS {
+            if sweep % 64 == 63 {
+                control.checkpoint()?;
+                if (sweep + 1) as f64 * per_sweep > budget {
+                    return Ok(None);
+                }
+            }
+            delta = 0.0;
             for &s in &self.sweep {
                 let s = s as usize;
                 if removed[s] {
@@ -267,13 +322,19 @@ impl Chain {
             // Converged when nothing moves by more than 1e-15 relative (values are at most 1 for x and
             // scaled for y); a sweep that changes nothing at all also ends it.
             if delta <= 1e-15 * (1.0 + x.iter().copied().fold(0.0, f64::max)) || delta == 0.0 {
-                break;
+                return Ok(Some((x, y)));
             }
         }
-        (x, y)
+        Err(Error::NotConverged {
+            model: "markov".into(),
+            kpi: "?".into(),
+            iterations: MAX_SWEEPS,
+            reached: delta,
+            tol: 1e-15,
+        })
     }
 
-    fn solve_dense(&self, removed: &[bool], b: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    fn solve_dense(&self, removed: &[bool], b: &[f64], r: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
         let keep: Vec<usize> = (0..self.len()).filter(|&s| !removed[s]).collect();
         let mut pos = vec![usize::MAX; self.len()];
         for (i, &s) in keep.iter().enumerate() {
@@ -290,13 +351,20 @@ impl Chain {
             }
         }
         let mut rhs: Vec<[f64; 2]> = keep.iter().map(|&s| [b[s], r[s]]).collect();
-        lu_solve(&mut a, m, &mut rhs);
+        if !lu_solve(&mut a, m, &mut rhs) {
+            return Err(Error::Unsupported {
+                model: "markov".into(),
+                kpi: "?".into(),
+                reason: "the chain's system (I - Q) x = b is singular: some states never reach (conversion) or (null)"
+                    .into(),
+            });
+        }
         let (mut x, mut y) = (vec![0.0; self.len()], vec![0.0; self.len()]);
         for (i, &s) in keep.iter().enumerate() {
             x[s] = rhs[i][0];
             y[s] = rhs[i][1];
         }
-        (x, y)
+        Ok((x, y))
     }
 
     /// P(conversion) and expected value from `(start)`, given solved `x` and `y`.
@@ -308,9 +376,9 @@ impl Chain {
     }
 
     /// P(conversion) from `(start)` with nothing removed.
-    pub fn conversion_probability(&self) -> f64 {
-        let (x, y) = self.solve(&vec![false; self.len()]);
-        self.from_start(&x, &y).0
+    pub fn conversion_probability(&self) -> Result<f64> {
+        let (x, y) = self.solve(&vec![false; self.len()])?;
+        Ok(self.from_start(&x, &y).0)
     }
 
     /// The transition table with states named by their players (joined with " > ").
@@ -343,7 +411,8 @@ impl Chain {
 }
 
 /// Solves `a x = rhs` in place (row-major `m x m`, two right-hand sides) by LU with partial pivoting.
-fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) {
+/// Returns `false` (leaving `rhs` undefined) when a pivot is zero or not finite: the matrix is singular.
+fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) -> bool {
     for k in 0..m {
         let piv = (k..m).max_by(|&i, &j| a[i * m + k].abs().total_cmp(&a[j * m + k].abs())).unwrap_or(k);
         if piv != k {
@@ -353,8 +422,8 @@ fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) {
             rhs.swap(k, piv);
         }
         let d = a[k * m + k];
-        if d == 0.0 {
-            continue;
+        if d == 0.0 || !d.is_finite() {
+            return false;
         }
         for i in k + 1..m {
             let f = a[i * m + k] / d;
@@ -376,8 +445,9 @@ fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) {
             s[1] -= a[k * m + c] * rhs[c][1];
         }
         let d = a[k * m + k];
-        rhs[k] = if d == 0.0 { [0.0, 0.0] } else { [s[0] / d, s[1] / d] };
+        rhs[k] = [s[0] / d, s[1] / d];
     }
+    true
 }
 
 impl Markov {
@@ -417,7 +487,16 @@ impl Model for Markov {
             );
         }
         let none = vec![false; chain.len()];
-        let (x, y) = chain.solve(&none);
+        let name_kpi = |e: Error| match e {
+            Error::NotConverged { model, iterations, reached, tol, .. } => {
+                Error::NotConverged { model, kpi: view.kpi_name.to_owned(), iterations, reached, tol }
+            }
+            Error::Unsupported { model, reason, .. } => {
+                Error::Unsupported { model, kpi: view.kpi_name.to_owned(), reason }
+            }
+            e => e,
+        };
+        let (x, y) = chain.solve_with(&none, control).map_err(name_kpi)?;
         let (p, v) = chain.from_start(&x, &y);
         // Players present in the chain, and the states each one appears in.
         let mut player_states: Vec<Vec<u32>> = vec![Vec::new(); view.n_players];
@@ -438,7 +517,7 @@ impl Model for Markov {
             for &s in &player_states[c] {
                 removed[s as usize] = true;
             }
-            let (xc, yc) = chain.solve(&removed);
+            let (xc, yc) = chain.solve_with(&removed, control).map_err(name_kpi)?;
             let (pc, vc) = chain.from_start(&xc, &yc);
             for &s in &player_states[c] {
                 removed[s as usize] = false;
@@ -471,8 +550,11 @@ impl Model for Markov {
 pub struct OrderScore {
     /// Chain order.
     pub order: u32,
-    /// Mean out-of-fold AUC of the predicted conversion probability.
+    /// Mean out-of-fold AUC of the predicted conversion probability over the folds that could be
+    /// scored (NaN when none could).
     pub auc: f64,
+    /// Folds that held both conversions and nulls, so that an AUC exists.
+    pub folds_scored: u32,
 }
 
 /// The result of [`choose_order`].
@@ -482,6 +564,8 @@ pub struct OrderChoice {
     pub scores: Vec<OrderScore>,
     /// The order with the best AUC (the lowest within 1e-4 of the best).
     pub suggested: u32,
+    /// What the caller should know: folds that could not be scored.
+    pub warnings: Vec<String>,
 }
 
 /// Weighted AUC: the probability that a random conversion scores above a random null (ties half).
@@ -509,10 +593,28 @@ pub fn weighted_auc(items: &mut [(f64, f64, f64)]) -> f64 {
     }
 }
 
+/// The fold of a path: a hash of the seed and the players' names, so the split depends on the paths,
+/// not on where they sit in the table (every record of one path falls in the same fold).
+fn path_fold(names: &[String], players: &[u32], seed: u64, folds: u32) -> u32 {
+    use std::hash::Hasher;
+    let mut h = crate::hashing::FastHasher::default();
+    h.write_u64(seed);
+    for &p in players {
+        h.write(names[p as usize].as_bytes());
+        h.write_u8(0xff);
+    }
+    (h.finish() % u64::from(folds)) as u32
+}
+
 /// Chooses the Markov order by k-fold cross-validation over journey records (Anderl et al. 2016,
 /// section 4.2): for each order, fit the chain on the other folds and score each held-out journey by
 /// the probability that its last state is absorbed in `(conversion)`; journeys whose last state was
 /// never seen get the training conversion rate. Conversions are positives and nulls negatives.
+///
+/// Folds are keyed to paths (a hash of `seed` and the players' names), so the same set of records
+/// gives the same choice in any row order. A fold without both conversions and nulls has no AUC: it is
+/// left out of that order's mean and the result's warnings say so; when no fold of any order can be
+/// scored, the call fails.
 pub fn choose_order(
     view: &KpiView<'_>,
     max_order: u32,
@@ -539,11 +641,21 @@ pub fn choose_order(
             reason: "choosing an order needs null (non-converting) journeys to score against".into(),
         });
     }
-    let rows: Vec<(&[u32], f64, f64, f64)> =
+    // Records in a canonical order (by player names, then weights), so sums do not depend on row order.
+    let mut rows: Vec<(&[u32], f64, f64, f64)> =
         view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)).collect();
-    let mut rng = SplitMix64::new(seed);
-    let fold: Vec<u32> = rows.iter().map(|_| rng.below(folds as usize) as u32).collect();
+    let names = view.player_names;
+    rows.sort_by(|a, b| {
+        a.0.iter()
+            .map(|&p| names[p as usize].as_str())
+            .cmp(b.0.iter().map(|&p| names[p as usize].as_str()))
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then(a.3.total_cmp(&b.3))
+    });
+    let fold: Vec<u32> = rows.iter().map(|r| path_fold(names, r.0, seed, folds)).collect();
     let mut scores = Vec::new();
+    let mut warnings = Vec::new();
     for order in 1..=max_order {
         let k = order as usize;
         let mut aucs = Vec::new();
@@ -580,11 +692,27 @@ pub fn choose_order(
             }
         }
         let auc = if aucs.is_empty() { f64::NAN } else { aucs.iter().sum::<f64>() / aucs.len() as f64 };
-        scores.push(OrderScore { order, auc });
+        if (aucs.len() as u32) < folds {
+            warnings.push(format!(
+                "order {order}: {} of {folds} folds hold no conversion or no null, so have no AUC; the mean is over {}",
+                folds - aucs.len() as u32,
+                aucs.len()
+            ));
+        }
+        scores.push(OrderScore { order, auc, folds_scored: aucs.len() as u32 });
+    }
+    if scores.iter().all(|s| s.folds_scored == 0) {
+        return Err(Error::Unsupported {
+            model: "markov".into(),
+            kpi: view.kpi_name.to_owned(),
+            reason: format!(
+                "no fold of the {folds}-fold split holds both conversions and nulls, so no order can be scored (use fewer folds or more journeys)"
+            ),
+        });
     }
     let best = scores.iter().map(|s| s.auc).filter(|a| a.is_finite()).fold(f64::NEG_INFINITY, f64::max);
     let suggested = scores.iter().find(|s| s.auc >= best - 1e-4).map_or(1, |s| s.order);
-    Ok(OrderChoice { scores, suggested })
+    Ok(OrderChoice { scores, suggested, warnings })
 }
 
 #[cfg(test)]
@@ -613,11 +741,18 @@ mod tests {
     }
 
     #[test]
+    fn lu_reports_a_singular_matrix() {
+        let mut a = vec![1.0, 1.0, 1.0, 1.0];
+        let mut rhs = vec![[1.0, 0.0], [2.0, 0.0]];
+        assert!(!lu_solve(&mut a, 2, &mut rhs));
+    }
+
+    #[test]
     fn lu_matches_hand_solution() {
         // [2 1; 1 3] x = [3; 5] -> x = [0.8, 1.4]
         let mut a = vec![2.0, 1.0, 1.0, 3.0];
         let mut rhs = vec![[3.0, 1.0], [5.0, 2.0]];
-        lu_solve(&mut a, 2, &mut rhs);
+        assert!(lu_solve(&mut a, 2, &mut rhs));
         assert!((rhs[0][0] - 0.8).abs() < 1e-15 && (rhs[1][0] - 1.4).abs() < 1e-15);
         assert!((rhs[0][1] - 0.2).abs() < 1e-15 && (rhs[1][1] - 0.6).abs() < 1e-15);
     }

@@ -146,16 +146,19 @@ impl Shapley {
                     .into(),
             });
         }
-        // Compact ids of the players present.
-        let mut compact = vec![u32::MAX; view.n_players];
-        let mut players: Vec<u32> = Vec::new();
+        // Compact ids of the players present, in name order: the sampled orders and the exact masks
+        // then depend on who the players are, not on where they first appear in the table.
+        let mut present = vec![false; view.n_players];
         for (_, ps) in view.iter() {
             for &p in ps {
-                if compact[p as usize] == u32::MAX {
-                    compact[p as usize] = players.len() as u32;
-                    players.push(p);
-                }
+                present[p as usize] = true;
             }
+        }
+        let mut players: Vec<u32> = (0..view.n_players as u32).filter(|&p| present[p as usize]).collect();
+        players.sort_by(|&a, &b| view.player_names[a as usize].cmp(&view.player_names[b as usize]));
+        let mut compact = vec![u32::MAX; view.n_players];
+        for (i, &p) in players.iter().enumerate() {
+            compact[p as usize] = i as u32;
         }
         let m = players.len();
         let exact = match self.exact {
@@ -172,7 +175,10 @@ impl Shapley {
             Some(e) => e,
             None => m <= EXACT_LIMIT,
         };
-        let (total_conv, total_value) = view.totals();
+        // Totals summed in a canonical order, so that the same records give the same bits.
+        let (mut conv, mut vals): (Vec<f64>, Vec<f64>) =
+            view.iter().map(|(j, _)| (j.conversions, j.value)).unzip();
+        let (total_conv, total_value) = (order_free_sum(&mut conv), order_free_sum(&mut vals));
         let mut out = KpiCredit::zeros(view.n_players);
         let (phi, phi_v, se) = if exact {
             let (phi, phi_v) = self.exact_rate(view, &compact, m, control)?;
@@ -283,30 +289,42 @@ impl Shapley {
         m: usize,
         control: &dyn Control,
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-        let mut agg: HashMap<Vec<u32>, [f64; 3]> = HashMap::new();
-        let mut key: Vec<u32> = Vec::new();
-        for (j, ps) in view.iter() {
-            key.clear();
-            key.extend(ps.iter().map(|&p| compact[p as usize]));
-            key.sort_unstable();
-            key.dedup();
-            let a = match agg.get_mut(key.as_slice()) {
-                Some(a) => a,
-                None => agg.entry(key.clone()).or_insert([0.0; 3]),
-            };
-            a[0] += j.conversions;
-            a[1] += j.nulls;
-            a[2] += j.value;
+        // Each record's player set, then the records sorted by (set, weights) and summed per set in that
+        // order: the sums, and so every later bit, do not depend on the row order of the input.
+        let mut records: Vec<(Vec<u32>, [f64; 3])> = view
+            .iter()
+            .map(|(j, ps)| {
+                let mut key: Vec<u32> = ps.iter().map(|&p| compact[p as usize]).collect();
+                key.sort_unstable();
+                key.dedup();
+                (key, [j.conversions, j.nulls, j.value])
+            })
+            .collect();
+        records.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1[0].total_cmp(&b.1[0]))
+                .then(a.1[1].total_cmp(&b.1[1]))
+                .then(a.1[2].total_cmp(&b.1[2]))
+        });
+        let mut agg: Vec<(Vec<u32>, [f64; 3])> = Vec::new();
+        for (key, w) in records {
+            match agg.last_mut() {
+                Some((k, a)) if *k == key => {
+                    a[0] += w[0];
+                    a[1] += w[1];
+                    a[2] += w[2];
+                }
+                _ => agg.push((key, w)),
+            }
         }
         // Sets that can raise the maximum.
-        let mut sets: Vec<(Vec<u32>, f64, f64)> = agg
+        let sets: Vec<(Vec<u32>, f64, f64)> = agg
             .into_iter()
             .filter_map(|(t, [c, nl, val])| {
                 let w = c + nl;
                 (w > 0.0 && w >= self.min_support && (c > 0.0 || val > 0.0)).then(|| (t, c / w, val / w))
             })
             .collect();
-        sets.sort_by(|a, b| a.0.cmp(&b.0));
         let mut member_of: Vec<Vec<u32>> = vec![Vec::new(); m];
         for (t, (members, _, _)) in sets.iter().enumerate() {
             for &i in members {
@@ -355,4 +373,10 @@ impl Shapley {
             .collect();
         Ok((phi, phi_v, se))
     }
+}
+
+/// The sum of `xs` in ascending order: the same multiset of values gives the same bits in any order.
+fn order_free_sum(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.iter().sum()
 }

@@ -153,7 +153,7 @@ pub fn model_names() -> Vec<&'static str> {
     MODEL_NAMES.to_vec()
 }
 
-/// Cross-validated AUC per Markov order for one KPI: ([(order, auc)], suggested).
+/// Cross-validated AUC per Markov order for one KPI: ([(order, auc, folds_scored)], suggested, warnings).
 #[pyfunction]
 #[pyo3(signature = (journeys, max_order, folds, seed, kpi=None, by="channel", progress=None))]
 #[allow(clippy::too_many_arguments)]
@@ -166,7 +166,7 @@ pub fn choose_order(
     kpi: Option<String>,
     by: &str,
     progress: Option<Py<PyAny>>,
-) -> PyResult<(Vec<(u32, f64)>, u32)> {
+) -> PyResult<(Vec<(u32, f64, u32)>, u32, Vec<String>)> {
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
     let kpis = j.kpis().names().to_vec();
@@ -200,7 +200,11 @@ pub fn choose_order(
             touchpoint_core::choose_order(&view, max_order, folds, seed, &control)
         })
         .map_err(PyTpErr::from)?;
-    Ok((choice.scores.iter().map(|s| (s.order, s.auc)).collect(), choice.suggested))
+    Ok((
+        choice.scores.iter().map(|s| (s.order, s.auc, s.folds_scored)).collect(),
+        choice.suggested,
+        choice.warnings,
+    ))
 }
 
 /// Times `attribute` inside Rust (GIL released), `repeat` runs: the baseline against which the Python
