@@ -37,8 +37,13 @@ demo: develop
 ## Everything the project tests, Rust and Python (what CI runs).
 test: develop test-rust test-python
 
+## cargo test builds the examples; each is then run (they assert what they print).
 test-rust:
 	$(CARGO_TEST)
+	@for e in examples/*.rs; do \
+		name=$$(basename $$e .rs); echo "example $$name"; \
+		target/release/examples/$$name > /dev/null || exit 1; \
+	done
 
 ## The `touchpoint` binary at target/release/touchpoint (built the way the tests build it, so
 ## polars is not compiled a second time with other features).

@@ -7,8 +7,8 @@
 //! ```
 //! use touchpoint::prelude::*;
 //!
-//! let mut b = JourneysBuilder::new(&[], false);
-//! b.push_path(1, "sales", &["search", "email"], 1.0, 50.0, 3.0)?;
+//! let mut b = JourneysBuilder::new(&[]);
+//! b.push_path(1, "sales", &["search", "email"], Weights { conversions: 1.0, value: 50.0, nulls: 3.0 })?;
 //! let r = attribute(&b.build(), &[ModelSpec::from_name("linear")?], Dimension::Channel)?;
 //! assert_eq!(r.conversions_of("linear", "sales", "email"), Some(0.5));
 //! # Ok::<(), touchpoint::core::Error>(())
@@ -20,7 +20,7 @@ pub use touchpoint_frame as frame;
 /// The names most programs need.
 pub mod prelude {
     pub use touchpoint_core::{
-        attribute, Attribution, Dimension, Journeys, JourneysBuilder, Model, ModelSpec, Result,
+        attribute, Attribution, Dimension, Journeys, JourneysBuilder, Model, ModelSpec, Result, Weights,
     };
 }
 

@@ -1,12 +1,13 @@
 //! Generated workloads for Touchpoint's benchmarks: journeys already in a [`Journeys`] store.
 use touchpoint_core::rng::SplitMix64;
+use touchpoint_core::Weights;
 use touchpoint_core::{Dimension, Journeys, JourneysBuilder};
 
 /// `n` journeys over `channels` channels with 1..=`max_len` touches (mean about `(1 + max_len) / 2`),
 /// about 3% converting (value 1-100 each), the rest null journeys; with times when `timed`.
 pub fn journeys(n: usize, channels: usize, max_len: usize, timed: bool, seed: u64) -> Journeys {
     let mut rng = SplitMix64::new(seed);
-    let mut b = JourneysBuilder::new(&[], timed);
+    let mut b = if timed { JourneysBuilder::with_times(&[]) } else { JourneysBuilder::new(&[]) };
     b.reserve(n, n * (1 + max_len) / 2);
     let k = b.kpi_id("conversions");
     let ids: Vec<u32> = (0..channels)
@@ -21,7 +22,8 @@ pub fn journeys(n: usize, channels: usize, max_len: usize, timed: bool, seed: u6
         }
         let converts = rng.next_f64() < 0.03;
         let (c, v, nl) = if converts { (1.0, 1.0 + 99.0 * rng.next_f64(), 0.0) } else { (0.0, 0.0, 1.0) };
-        b.finish_journey(row, k, c, v, nl, timed.then_some(t)).expect("valid weights");
+        b.finish_journey(row, k, Weights { conversions: c, value: v, nulls: nl }, timed.then_some(t))
+            .expect("valid weights");
     }
     b.build()
 }

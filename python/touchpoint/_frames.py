@@ -9,7 +9,7 @@ import polars as pl
 
 from .exceptions import InputError
 
-__all__ = ["as_polars", "is_file_path"]
+__all__ = ["as_polars", "is_file_path", "for_rust"]
 
 
 def is_file_path(obj: Any) -> bool:
@@ -27,3 +27,26 @@ def as_polars(df: Any, what: str = "table") -> pl.DataFrame:
     if mod.startswith("pandas"):
         return pl.from_pandas(df)
     raise InputError(f"{what}: expected a polars or pandas DataFrame or a file path, got {type(df).__name__}")
+
+
+def _castable(series: pl.Series) -> pl.Series:
+    """A column of a type the Rust side reads: Decimal and Float16 become Float64; Int128 and UInt128
+    become Int64 when every value fits, else text (ids)."""
+    dtype = series.dtype
+    if isinstance(dtype, pl.Decimal) or dtype == pl.Float16:
+        return series.cast(pl.Float64)
+    if dtype in (pl.Int128, pl.UInt128):
+        try:
+            return series.cast(pl.Int64, strict=True)
+        except pl.exceptions.PolarsError:
+            return series.cast(pl.String)
+    if dtype == pl.UInt64 and series.max() is not None and series.max() >= 2**63:  # type: ignore[operator]
+        return series.cast(pl.String)
+    return series
+
+
+def for_rust(df: pl.DataFrame, columns: list[str | None]) -> pl.DataFrame:
+    """The columns of ``df`` that Touchpoint reads (those present: a missing one is reported by name on
+    the Rust side), cast to types it reads. Other columns never cross, whatever their type."""
+    keep = [c for c in dict.fromkeys(c for c in columns if c is not None) if c in df.columns]
+    return pl.DataFrame([_castable(df.get_column(c)) for c in keep]) if keep else df.select([])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,35 +9,50 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
-from ._frames import as_polars, is_file_path
+from ._frames import as_polars, for_rust, is_file_path
 from ._progress import ProgressLine
-from .exceptions import ParameterError
+from .exceptions import InputError, ParameterError, ReadError
 
 __all__ = ["Journeys"]
 
 _DEFAULT_VALUE = "total_conversion_value"
 
 
-def _read(table: Any, what: str) -> pl.DataFrame:
-    """A DataFrame from a DataFrame or a CSV/Parquet file (scanned lazily)."""
+def _read(table: Any, what: str, delimiter: str = ",") -> pl.DataFrame:
+    """A DataFrame from a DataFrame or a CSV/Parquet file.
+
+    A file path names one file, never a pattern (``data[1].csv`` is that file). CSV column types are
+    inferred from every row, as the command line does, so a column that turns fractional or
+    alphanumeric late in the file reads the same way everywhere.
+    """
     if is_file_path(table):
         path = Path(table)
-        if not path.exists():
-            from .exceptions import ReadError
-
+        if not path.is_file():
             raise ReadError(f"cannot read `{path}`: no such file")
         suffix = path.suffix.lower()
-        if suffix in (".parquet", ".pq"):
-            return pl.scan_parquet(path).collect()
-        if suffix in (".csv", ".txt", ".tsv"):
-            return pl.scan_csv(path, try_parse_dates=False).collect()
-        from .exceptions import InputError
-
+        try:
+            if suffix in (".parquet", ".pq"):
+                return pl.scan_parquet(path, glob=False).collect()
+            if suffix in (".csv", ".txt", ".tsv"):
+                return pl.scan_csv(
+                    path, separator=delimiter, infer_schema_length=None, try_parse_dates=False, glob=False
+                ).collect()
+        except pl.exceptions.PolarsError as e:
+            raise ReadError(f"cannot read `{path}`: {e}") from None
         raise InputError(f"cannot tell the format of `{path}`: expected a .csv or .parquet file")
     return as_polars(table, what)
 
 
 _DEFAULT_NULLS = "total_null"
+
+
+class _DefaultName(str):
+    """A default column name: used when the column exists, skipped (with a warning) when not."""
+
+    __slots__ = ()
+
+
+_EVENT_VALUE = _DefaultName("value")
 
 
 class Journeys:
@@ -88,16 +102,12 @@ class Journeys:
             >>> j = tp.Journeys.from_paths(pl.DataFrame({"path": ["a > b"], "total_conversions": [1]}))
         """
         kpi = "conversions" if kpi is None else kpi
-        if is_file_path(df):
-            inner = _touchpoint.Journeys.from_paths_file(
-                os.fspath(df), path, conversions, value, nulls, sep, kpi, delimiter
-            )
-            return cls(inner)
-        frame = as_polars(df, "from_paths")
+        frame = _read(df, "from_paths", delimiter)
         if value == _DEFAULT_VALUE and value not in frame.columns:
             value = None
         if nulls == _DEFAULT_NULLS and nulls not in frame.columns:
             nulls = None
+        frame = for_rust(frame, [path, conversions, value, nulls])
         return cls(_touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi))
 
     @classmethod
@@ -109,7 +119,7 @@ class Journeys:
         time: str = "ts",
         channel: str = "channel",
         kpi: str = "kpi",
-        value: str | None = "value",
+        value: str | None = _EVENT_VALUE,
         lookback: str | Mapping[str, str] = "30d",
         dims: Sequence[str] = (),
         interaction_lookback: Mapping[str, str] | None = None,
@@ -163,13 +173,23 @@ class Journeys:
             ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension,
                 a period whose end is not after its start, a conversion outside the period.
         """
-        t = _read(touches, "touches")
-        c = _read(conversions, "conversions")
+        if isinstance(dims, str):
+            dims = [dims]
+        dims = list(dims)
+        for name, v in (("max_touches", max_touches), ("population", population)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ParameterError(f"{name} must be a whole number >= 1 or None, got {v!r}")
         if isinstance(lookback, Mapping):
             per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
             default = "30d"
-        else:
+        elif isinstance(lookback, str):
             per_kpi, default = [], lookback
+        else:
+            raise ParameterError(
+                f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}"
+            )
+        t = for_rust(_read(touches, "touches"), [person, time, channel, *dims])
+        c = for_rust(_read(conversions, "conversions"), [person, time, kpi, value])
         inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
         inner = _touchpoint.Journeys.from_events_frames(
             t,

@@ -7,12 +7,17 @@ raises :class:`touchpoint.ParameterError` at once), serialisable, and accepted b
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, dataclass, field
+import json as _json
+import math as _math
+import typing as _typing
+from dataclasses import asdict as _asdict
+from dataclasses import dataclass as _dataclass
+from dataclasses import field as _field
+from dataclasses import fields as _fields
 from typing import Any, ClassVar, Literal
 
 from . import _touchpoint
+from .exceptions import ParameterError as _ParameterError
 
 __all__ = [
     "Model",
@@ -31,39 +36,40 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class Model:
     """Base of the model records. ``name`` is the model's name in results."""
 
     name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         _touchpoint.validate_model(self.to_json())
 
     def params(self) -> dict[str, Any]:
         """The parameters as a dict."""
-        return asdict(self)
+        return _asdict(self)
 
     def to_json(self) -> str:
         """The spec the Rust core reads: ``{"model": name, **params}``."""
-        return json.dumps({"model": self.name, **self.params()})
+        return _json.dumps({"model": self.name, **self.params()})
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class FirstTouch(Model):
     """All credit to the first touch of each converting journey."""
 
     name: ClassVar[str] = "first_touch"
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class LastTouch(Model):
     """All credit to the last touch of each converting journey."""
 
     name: ClassVar[str] = "last_touch"
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class LastNonDirect(Model):
     """All credit to the last touch whose channel is not direct (the last touch when all are).
 
@@ -72,20 +78,20 @@ class LastNonDirect(Model):
     """
 
     name: ClassVar[str] = "last_non_direct"
-    direct: list[str] = field(default_factory=lambda: ["direct"])
+    direct: list[str] = _field(default_factory=lambda: ["direct"])
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(self.direct)))
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class Linear(Model):
     """Equal credit to every touch (repeats count)."""
 
     name: ClassVar[str] = "linear"
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class PositionBased(Model):
     """Fixed shares for the first and last touch, the rest spread over the middle.
 
@@ -102,7 +108,7 @@ class PositionBased(Model):
     last: float = 0.4
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class TimeDecay(Model):
     """Credit halving every ``half_life`` before the conversion.
 
@@ -116,7 +122,7 @@ class TimeDecay(Model):
     half_life_touches: float | None = None
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class Markov(Model):
     """Exact order-k Markov removal effects (Anderl et al. 2016), solved, not simulated.
 
@@ -128,7 +134,7 @@ class Markov(Model):
     order: int = 1
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class Shapley(Model):
     """Shapley values of a cooperative game per KPI.
 
@@ -152,7 +158,7 @@ class Shapley(Model):
     min_support: float = 1.0
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class LiftTest:
     """A randomised holdout's measure of one player's effect on one KPI (user-level models).
 
@@ -171,15 +177,14 @@ class LiftTest:
     se: float
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         for name in ("per_exposure", "se"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                from .exceptions import ParameterError
-
-                raise ParameterError(f"LiftTest.{name} must be a finite number >= 0, got {v!r}")
+            if v < 0:
+                raise _ParameterError(f"LiftTest.{name} must be a finite number >= 0, got {v!r}")
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class AdditiveHazard(Model):
     """Incremental credit from person timelines: a baseline plus decaying excitation per exposure.
 
@@ -212,7 +217,7 @@ class AdditiveHazard(Model):
     initial_half_life: str = "1d"
     max_iter: int = 500
     tol: float = 1e-7
-    lift_tests: list[LiftTest] = field(default_factory=list)
+    lift_tests: list[LiftTest] = _field(default_factory=list)
 
     def __post_init__(self) -> None:
         tests = [t if isinstance(t, LiftTest) else LiftTest(**t) for t in self.lift_tests]
@@ -223,6 +228,59 @@ class AdditiveHazard(Model):
         return hash((self.name, self.baseline, self.initial_half_life, self.max_iter, self.tol, tuple(self.lift_tests)))
 
 
+def _accepts(hint: Any, value: Any) -> bool:
+    """Whether ``value`` has the type ``hint`` (int, float, str, bool, None, Literal, list, unions)."""
+    origin = _typing.get_origin(hint)
+    if origin is _typing.Union or (origin is None and type(hint).__name__ == "UnionType"):
+        return any(_accepts(h, value) for h in _typing.get_args(hint))
+    if origin is Literal:
+        return value in _typing.get_args(hint)
+    if origin is list:
+        (item,) = _typing.get_args(hint) or (Any,)
+        return isinstance(value, (list, tuple)) and all(_accepts(item, v) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and _math.isfinite(value)
+    if hint is Any:
+        return True
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin = _typing.get_origin(hint)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in _typing.get_args(hint))
+    if origin is _typing.Union or (origin is None and type(hint).__name__ == "UnionType"):
+        return " or ".join(_describe(h) for h in _typing.get_args(hint))
+    if hint is float:
+        return "a finite number"
+    if hint is int:
+        return "an integer"
+    if hint is type(None):
+        return "None"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _check_fields(record: Any) -> None:
+    """Refuses a parameter of the wrong type (``order="2"``, ``tol=nan``) with a message naming it."""
+    hints = _typing.get_type_hints(type(record))
+    for f in _fields(record):
+        value = getattr(record, f.name)
+        if not _accepts(hints[f.name], value):
+            raise _ParameterError(
+                f"{type(record).__name__}.{f.name} must be {_describe(hints[f.name])}, got {value!r}"
+            )
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 _CLASSES: dict[str, type[Model]] = {
     c.name: c
     for c in (FirstTouch, LastTouch, LastNonDirect, Linear, PositionBased, TimeDecay, Markov, Shapley, AdditiveHazard)
@@ -231,8 +289,8 @@ _CLASSES: dict[str, type[Model]] = {
 
 def from_spec(spec: str | dict[str, Any]) -> Model:
     """A model record from a JSON spec or dict (``{"model": "markov", "order": 2}``)."""
-    data = json.loads(spec) if isinstance(spec, str) else dict(spec)
-    full = json.loads(_touchpoint.validate_model(json.dumps(data)))
+    data = _json.loads(spec) if isinstance(spec, str) else dict(spec)
+    full = _json.loads(_touchpoint.validate_model(_json.dumps(data)))
     cls = _CLASSES[full.pop("model")]
     return cls(**full)
 
@@ -242,5 +300,5 @@ def to_spec(model: str | Model) -> str:
     if isinstance(model, Model):
         return model.to_json()
     if isinstance(model, str):
-        return _touchpoint.validate_model(json.dumps({"model": model}))
+        return _touchpoint.validate_model(_json.dumps({"model": model}))
     raise TypeError(f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}")

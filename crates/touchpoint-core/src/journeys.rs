@@ -96,6 +96,18 @@ pub struct KpiSummary {
     pub trimmed_touches: u64,
 }
 
+/// The weights of one journey record: conversions, their value, and null (non-converting) journeys
+/// that followed the same path. Each must be finite and >= 0; value needs conversions.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Weights {
+    /// Conversions at the end of the path.
+    pub conversions: f64,
+    /// Their value.
+    pub value: f64,
+    /// Journeys along the same path that did not convert.
+    pub nulls: f64,
+}
+
 /// Conversions that could not be given a journey, with the reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Unattributed {
@@ -411,9 +423,19 @@ pub struct JourneysBuilder {
 }
 
 impl JourneysBuilder {
-    /// A builder for journeys with the given extra dimensions (channel is always there) and,
-    /// when `with_times`, touch and conversion times.
-    pub fn new(dims: &[Dimension], with_times: bool) -> Self {
+    /// A builder for journeys without times, with the given extra dimensions (channel is always
+    /// there).
+    pub fn new(dims: &[Dimension]) -> Self {
+        Self::make(dims, false)
+    }
+
+    /// A builder for journeys with touch and conversion times (microseconds since the Unix epoch),
+    /// with the given extra dimensions.
+    pub fn with_times(dims: &[Dimension]) -> Self {
+        Self::make(dims, true)
+    }
+
+    fn make(dims: &[Dimension], with_times: bool) -> Self {
         let touches = Dimension::ALL.map(|d| {
             if d == Dimension::Channel || dims.contains(&d) {
                 Some(Vec::new())
@@ -538,11 +560,10 @@ impl JourneysBuilder {
         &mut self,
         row: usize,
         kpi: u32,
-        conversions: f64,
-        value: f64,
-        nulls: f64,
+        weights: Weights,
         conversion_time: Option<i64>,
     ) -> Result<()> {
+        let Weights { conversions, value, nulls } = weights;
         let check = |field: &'static str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
@@ -594,9 +615,7 @@ impl JourneysBuilder {
         row: usize,
         kpi: &str,
         channels: &[S],
-        conversions: f64,
-        value: f64,
-        nulls: f64,
+        weights: Weights,
     ) -> Result<()> {
         let k = self.kpi_id(kpi);
         for (pos, c) in channels.iter().enumerate() {
@@ -614,7 +633,7 @@ impl JourneysBuilder {
             };
             self.push_channel(id, None);
         }
-        self.finish_journey(row, k, conversions, value, nulls, None)
+        self.finish_journey(row, k, weights, None)
     }
 
     /// Records conversions that have no journey.
@@ -680,10 +699,11 @@ mod tests {
     use super::*;
 
     fn sample() -> Journeys {
-        let mut b = JourneysBuilder::new(&[], false);
-        b.push_path(1, "sales", &["a", "b"], 1.0, 10.0, 2.0).unwrap();
-        b.push_path(2, "sales", &["b"], 0.0, 0.0, 3.0).unwrap();
-        b.push_path(3, "leads", &["c", "a", "a"], 2.0, 0.0, 0.0).unwrap();
+        let mut b = JourneysBuilder::new(&[]);
+        b.push_path(1, "sales", &["a", "b"], Weights { conversions: 1.0, value: 10.0, nulls: 2.0 }).unwrap();
+        b.push_path(2, "sales", &["b"], Weights { conversions: 0.0, value: 0.0, nulls: 3.0 }).unwrap();
+        b.push_path(3, "leads", &["c", "a", "a"], Weights { conversions: 2.0, value: 0.0, nulls: 0.0 })
+            .unwrap();
         let k = b.kpi_id("leads");
         b.add_unattributed(k, "no_touch_in_window", 1.5, 0.0);
         b.build()
@@ -703,18 +723,29 @@ mod tests {
 
     #[test]
     fn bad_rows_are_typed_and_leave_no_trace() {
-        let mut b = JourneysBuilder::new(&[], false);
-        let e = b.push_path(7, "k", &["a", ""], 1.0, 0.0, 0.0).unwrap_err();
+        let mut b = JourneysBuilder::new(&[]);
+        let e = b
+            .push_path(7, "k", &["a", ""], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 })
+            .unwrap_err();
         assert_eq!(e.to_string(), "empty touch name at position 2 of the path in row 7");
-        let e = b.push_path::<&str>(8, "k", &[], 1.0, 0.0, 0.0).unwrap_err();
+        let e = b
+            .push_path::<&str>(8, "k", &[], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 })
+            .unwrap_err();
         assert_eq!(e.to_string(), "empty path in row 8: a journey needs at least one touch");
-        let e = b.push_path(9, "k", &["a"], -1.0, 0.0, 0.0).unwrap_err();
+        let e =
+            b.push_path(9, "k", &["a"], Weights { conversions: -1.0, value: 0.0, nulls: 0.0 }).unwrap_err();
         assert_eq!(e.to_string(), "invalid conversions in row 9: -1 (must be finite and >= 0)");
-        let e = b.push_path(10, "k", &["a"], 1.0, f64::NAN, 0.0).unwrap_err();
+        let e = b
+            .push_path(10, "k", &["a"], Weights { conversions: 1.0, value: f64::NAN, nulls: 0.0 })
+            .unwrap_err();
         assert_eq!(e.to_string(), "invalid value in row 10: NaN (must be finite and >= 0)");
-        let e = b.push_path(11, "k", &["a"], 1.0, 0.0, f64::INFINITY).unwrap_err();
+        let e = b
+            .push_path(11, "k", &["a"], Weights { conversions: 1.0, value: 0.0, nulls: f64::INFINITY })
+            .unwrap_err();
         assert_eq!(e.to_string(), "invalid nulls in row 11: inf (must be finite and >= 0)");
-        let e = b.push_path(12, "k", &["(start)"], 1.0, 0.0, 0.0).unwrap_err();
+        let e = b
+            .push_path(12, "k", &["(start)"], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 })
+            .unwrap_err();
         assert!(e.to_string().contains("`(start)` in row 12 is reserved"), "{e}");
         let j = b.build();
         assert_eq!((j.len(), j.touch_count()), (0, 0));
@@ -723,8 +754,8 @@ mod tests {
     #[test]
     fn merge_remaps_ids_and_adds_summaries() {
         let a = sample();
-        let mut b = JourneysBuilder::new(&[], false);
-        b.push_path(1, "leads", &["z", "a"], 1.0, 0.0, 0.0).unwrap();
+        let mut b = JourneysBuilder::new(&[]);
+        b.push_path(1, "leads", &["z", "a"], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 }).unwrap();
         let m = a.merge(b.build()).unwrap();
         assert_eq!(m.len(), 4);
         let last = m.get(3);
@@ -737,8 +768,8 @@ mod tests {
     #[test]
     fn merge_combines_unattributed_rows() {
         let part = || {
-            let mut b = JourneysBuilder::new(&[], false);
-            b.push_path(1, "k", &["a"], 1.0, 0.0, 0.0).unwrap();
+            let mut b = JourneysBuilder::new(&[]);
+            b.push_path(1, "k", &["a"], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 }).unwrap();
             let k = b.kpi_id("k");
             b.add_unattributed(k, "unknown_person", 2.0, 5.0);
             b.build()

@@ -22,7 +22,7 @@ pub use attribution::{attribute, attribute_with, Attribution, Credit};
 pub use error::{Error, Result};
 pub use goals::{contribution, ContributionReport, GoalBook, Kpi};
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
-pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed};
+pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights};
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{
     Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values, MODEL_NAMES,

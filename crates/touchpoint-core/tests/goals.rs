@@ -1,6 +1,7 @@
 //! Goal books and contribution reports: a hand-computed report with every cell checked, conservation
 //! across dimensions, bad goal files.
 use std::collections::BTreeMap;
+use touchpoint_core::Weights;
 
 use touchpoint_core::{attribute, contribution, Dimension, GoalBook, JourneysBuilder, Kpi, ModelSpec};
 
@@ -9,12 +10,20 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn journeys() -> touchpoint_core::Journeys {
-    let mut b = JourneysBuilder::new(&[], false);
-    b.push_path(1, "sales", &["facebook", "search"], 2.0, 300.0, 0.0).unwrap();
-    b.push_path(2, "sales", &["search"], 1.0, 50.0, 0.0).unwrap();
-    b.push_path(3, "tickets_deflected", &["facebook"], 4.0, 0.0, 0.0).unwrap();
-    b.push_path(4, "tickets_deflected", &["linkedin", "facebook"], 2.0, 0.0, 0.0).unwrap();
-    b.push_path(5, "hires", &["linkedin"], 0.0, 0.0, 3.0).unwrap();
+    let mut b = JourneysBuilder::new(&[]);
+    b.push_path(1, "sales", &["facebook", "search"], Weights { conversions: 2.0, value: 300.0, nulls: 0.0 })
+        .unwrap();
+    b.push_path(2, "sales", &["search"], Weights { conversions: 1.0, value: 50.0, nulls: 0.0 }).unwrap();
+    b.push_path(3, "tickets_deflected", &["facebook"], Weights { conversions: 4.0, value: 0.0, nulls: 0.0 })
+        .unwrap();
+    b.push_path(
+        4,
+        "tickets_deflected",
+        &["linkedin", "facebook"],
+        Weights { conversions: 2.0, value: 0.0, nulls: 0.0 },
+    )
+    .unwrap();
+    b.push_path(5, "hires", &["linkedin"], Weights { conversions: 0.0, value: 0.0, nulls: 3.0 }).unwrap();
     b.build()
 }
 
@@ -88,7 +97,7 @@ fn hand_computed_report() {
 
 #[test]
 fn totals_equal_valued_conversions_and_agree_across_dimensions() {
-    let mut b = JourneysBuilder::new(&[Dimension::Actor, Dimension::ActorGroup], false);
+    let mut b = JourneysBuilder::new(&[Dimension::Actor, Dimension::ActorGroup]);
     let k = b.kpi_id("tickets_deflected");
     let s = b.kpi_id("sales");
     type Row<'a> = (&'a [(&'a str, &'a str, &'a str)], u32, f64, f64);
@@ -109,7 +118,7 @@ fn totals_equal_valued_conversions_and_agree_across_dimensions() {
             ];
             b.push_touch(ids, None);
         }
-        b.finish_journey(i, *kpi, *c, *v, 0.0, None).unwrap();
+        b.finish_journey(i, *kpi, Weights { conversions: *c, value: *v, nulls: 0.0 }, None).unwrap();
     }
     let j = b.build();
     let goals = GoalBook::new(

@@ -1,6 +1,7 @@
 //! The additive-hazard model on hand-sized timelines: likelihood and credit computed by hand,
 //! conservation with the baseline, and its typed errors.
 use std::f64::consts::LN_2;
+use touchpoint_core::Weights;
 
 use touchpoint_core::hazard::log_likelihood;
 use touchpoint_core::{
@@ -31,13 +32,13 @@ fn constant() -> AdditiveHazard {
 }
 
 fn journeys() -> Journeys {
-    let mut b = JourneysBuilder::new(&[], true);
+    let mut b = JourneysBuilder::with_times(&[]);
     let k = b.kpi_id("sales");
     let a = b.player_id(Dimension::Channel, "a", 1).unwrap();
     let bb = b.player_id(Dimension::Channel, "b", 2).unwrap();
     b.push_channel(a, Some(DAY));
     b.push_channel(bb, Some(2 * DAY));
-    b.finish_journey(1, k, 1.0, 10.0, 0.0, Some(3 * DAY)).unwrap();
+    b.finish_journey(1, k, Weights { conversions: 1.0, value: 10.0, nulls: 0.0 }, Some(3 * DAY)).unwrap();
     b.add_unattributed(k, "unknown_person", 1.0, 20.0);
     b.set_timelines(timelines());
     b.build()
@@ -152,8 +153,8 @@ fn maximum_likelihood_beats_nearby_parameters() {
 #[test]
 fn typed_errors() {
     // A model that needs timelines on path-table journeys.
-    let mut b = JourneysBuilder::new(&[], false);
-    b.push_path(1, "sales", &["a", "b"], 1.0, 0.0, 1.0).unwrap();
+    let mut b = JourneysBuilder::new(&[]);
+    b.push_path(1, "sales", &["a", "b"], Weights { conversions: 1.0, value: 0.0, nulls: 1.0 }).unwrap();
     let paths = b.build();
     let e = attribute(&paths, &[ModelSpec::from_name("additive_hazard").unwrap()], Dimension::Channel)
         .unwrap_err()

@@ -6,6 +6,7 @@ use common::{close, credit, paths, run};
 use proptest::prelude::*;
 use touchpoint_core::markov::Chain;
 use touchpoint_core::rng::SplitMix64;
+use touchpoint_core::Weights;
 
 #[test]
 fn hand_solved_order_one_chain() {
@@ -142,10 +143,10 @@ proptest! {
     fn removal_effects_in_unit_interval_and_credit_conserved(seed in any::<u64>(), order in 1u32..4) {
         let rows = random_paths(seed, 60, 5);
         let names: Vec<String> = (0..5).map(|i| format!("p{i}")).collect();
-        let mut b = touchpoint_core::JourneysBuilder::new(&[], false);
+        let mut b = touchpoint_core::JourneysBuilder::new(&[]);
         for (i, (p, c, v, n)) in rows.iter().enumerate() {
             let ps: Vec<&str> = p.iter().map(|&x| names[x as usize].as_str()).collect();
-            b.push_path(i + 1, "sales", &ps, *c, *v, *n).unwrap();
+            b.push_path(i + 1, "sales", &ps, Weights { conversions: *c, value: *v, nulls: *n }).unwrap();
         }
         let j = b.build();
         let r = run(&j, &format!(r#"{{"model":"markov","order":{order}}}"#));

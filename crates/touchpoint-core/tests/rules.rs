@@ -4,6 +4,7 @@ mod common;
 
 use common::{close, credit, paths, run, timed};
 use proptest::prelude::*;
+use touchpoint_core::Weights;
 use touchpoint_core::{attribute, Dimension, JourneysBuilder, ModelSpec};
 
 const DAY: i64 = 86_400_000_000;
@@ -127,9 +128,9 @@ fn bad_parameters_are_typed_errors() {
 
 #[test]
 fn a_kpi_without_conversions_gets_zero_credit_null_shares_and_a_warning() {
-    let mut b = JourneysBuilder::new(&[], false);
-    b.push_path(1, "sales", &["a"], 1.0, 0.0, 0.0).unwrap();
-    b.push_path(2, "hires", &["a", "b"], 0.0, 0.0, 2.0).unwrap();
+    let mut b = JourneysBuilder::new(&[]);
+    b.push_path(1, "sales", &["a"], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 }).unwrap();
+    b.push_path(2, "hires", &["a", "b"], Weights { conversions: 0.0, value: 0.0, nulls: 2.0 }).unwrap();
     let j = b.build();
     let r = attribute(&j, &[ModelSpec::from_name("linear").unwrap()], Dimension::Channel).unwrap();
     let hires: Vec<_> = r.credits.iter().filter(|c| c.kpi == "hires").collect();
@@ -170,7 +171,7 @@ fn journeys_strategy() -> impl Strategy<Value = Vec<Journey>> {
 }
 
 fn build(js: &[Journey], order: &[usize]) -> touchpoint_core::Journeys {
-    let mut b = JourneysBuilder::new(&[], true);
+    let mut b = JourneysBuilder::with_times(&[]);
     let k = b.kpi_id("sales");
     for &i in order {
         let (touches, c, v, n) = &js[i];
@@ -180,7 +181,13 @@ fn build(js: &[Journey], order: &[usize]) -> touchpoint_core::Journeys {
             let id = b.player_id(Dimension::Channel, &format!("c{ch}"), i).unwrap();
             b.push_channel(id, Some(*t));
         }
-        b.finish_journey(i, k, *c, *v, *n, Some(ts.last().unwrap().1 + DAY)).unwrap();
+        b.finish_journey(
+            i,
+            k,
+            Weights { conversions: *c, value: *v, nulls: *n },
+            Some(ts.last().unwrap().1 + DAY),
+        )
+        .unwrap();
     }
     b.build()
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::HashMap;
+use touchpoint_core::Weights;
 
 use common::{close, credit, paths, run};
 use touchpoint_core::rng::SplitMix64;
@@ -44,7 +45,7 @@ type Raw = (Vec<usize>, f64, f64, f64);
 fn random_journeys(seed: u64, m: usize, rows: usize) -> (Journeys, Vec<Raw>) {
     let mut rng = SplitMix64::new(seed);
     let names: Vec<String> = (0..m).map(|i| format!("p{i}")).collect();
-    let mut b = JourneysBuilder::new(&[], false);
+    let mut b = JourneysBuilder::new(&[]);
     let mut raw = Vec::new();
     for i in 0..rows {
         let len = 1 + rng.below(4);
@@ -53,7 +54,7 @@ fn random_journeys(seed: u64, m: usize, rows: usize) -> (Journeys, Vec<Raw>) {
         let v = c * (1 + rng.below(9)) as f64;
         let n = (1 + rng.below(4)) as f64;
         let ps: Vec<&str> = p.iter().map(|&x| names[x].as_str()).collect();
-        b.push_path(i + 1, "sales", &ps, c, v, n).unwrap();
+        b.push_path(i + 1, "sales", &ps, Weights { conversions: c, value: v, nulls: n }).unwrap();
         raw.push((p, c, v, n));
     }
     (b.build(), raw)
@@ -232,7 +233,7 @@ fn typed_errors() {
     let rate = ModelSpec::from_json(r#"{"model":"shapley","game":"rate"}"#).unwrap();
     let e = attribute(&no_nulls, std::slice::from_ref(&rate), Dimension::Channel).unwrap_err().to_string();
     assert!(e.contains("the rate game needs null (non-converting) journeys"), "{e}");
-    let empty = JourneysBuilder::new(&[], false).build();
+    let empty = JourneysBuilder::new(&[]).build();
     let e = attribute(&empty, &[ModelSpec::from_name("shapley").unwrap()], Dimension::Channel).unwrap_err();
     assert_eq!(e.to_string(), "no journeys to attribute");
     let (many, _) = random_journeys(1, 21, 200);
@@ -242,7 +243,10 @@ fn typed_errors() {
     let ordered = ModelSpec::from_json(r#"{"model":"shapley","game":"rate","ordered":true}"#).unwrap();
     let e = attribute(&no_nulls, &[ordered], Dimension::Channel).unwrap_err().to_string();
     assert!(e.contains("the ordered variant exists for the conversions game only"), "{e}");
-    let mut b = JourneysBuilder::new(&[], false);
-    let e = b.push_path(3, "sales", &["a", "(start)"], 1.0, 0.0, 0.0).unwrap_err().to_string();
+    let mut b = JourneysBuilder::new(&[]);
+    let e = b
+        .push_path(3, "sales", &["a", "(start)"], Weights { conversions: 1.0, value: 0.0, nulls: 0.0 })
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`(start)` in row 3 is reserved"), "{e}");
 }

@@ -5,6 +5,7 @@ mod common;
 use common::close;
 use touchpoint_core::markov::Chain;
 use touchpoint_core::rng::SplitMix64;
+use touchpoint_core::Weights;
 use touchpoint_core::{
     attribute, attribute_with, choose_order, Attribution, Control, Dimension, Error, Journeys,
     JourneysBuilder, KpiView, ModelSpec,
@@ -25,9 +26,9 @@ fn random_rows(seed: u64, rows: usize, m: usize) -> Vec<(Vec<String>, f64, f64, 
 }
 
 fn build(rows: &[(Vec<String>, f64, f64, f64)]) -> Journeys {
-    let mut b = JourneysBuilder::new(&[], false);
+    let mut b = JourneysBuilder::new(&[]);
     for (i, (p, c, v, n)) in rows.iter().enumerate() {
-        b.push_path(i + 1, "sales", p, *c, *v, *n).unwrap();
+        b.push_path(i + 1, "sales", p, Weights { conversions: *c, value: *v, nulls: *n }).unwrap();
     }
     b.build()
 }
@@ -190,9 +191,9 @@ fn dense_absorption(chain: &Chain) -> Vec<f64> {
 fn long_cycle(m: usize, len: usize) -> Journeys {
     let mut rng = SplitMix64::new(1);
     let path: Vec<String> = (0..len).map(|_| format!("c{}", rng.below(m))).collect();
-    let mut b = JourneysBuilder::new(&[], false);
-    b.push_path(1, "sales", &path, 1.0, 10.0, 0.0).unwrap();
-    b.push_path(2, "sales", &["c0"], 0.0, 0.0, 1.0).unwrap();
+    let mut b = JourneysBuilder::new(&[]);
+    b.push_path(1, "sales", &path, Weights { conversions: 1.0, value: 10.0, nulls: 0.0 }).unwrap();
+    b.push_path(2, "sales", &["c0"], Weights { conversions: 0.0, value: 0.0, nulls: 1.0 }).unwrap();
     b.build()
 }
 
@@ -260,8 +261,8 @@ fn credit_that_overflows_is_refused() {
 
 #[test]
 fn unattributed_conversions_are_a_warning_on_the_result() {
-    let mut b = JourneysBuilder::new(&[], false);
-    b.push_path(1, "sales", &["a"], 3.0, 0.0, 1.0).unwrap();
+    let mut b = JourneysBuilder::new(&[]);
+    b.push_path(1, "sales", &["a"], Weights { conversions: 3.0, value: 0.0, nulls: 1.0 }).unwrap();
     let k = b.kpi_id("sales");
     b.add_unattributed(k, "no_touch_in_window", 1.0, 5.0);
     let r = run(&b.build(), &[r#"{"model":"linear"}"#]);

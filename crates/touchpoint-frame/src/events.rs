@@ -8,6 +8,7 @@
 //! within the lookback of their last touch. Conversions with no touch in their window, and conversions
 //! of persons without touches, are counted as unattributed.
 use std::collections::HashMap;
+use touchpoint_core::Weights;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use polars::prelude::*;
@@ -480,7 +481,7 @@ pub fn journeys_from_events_with(
     // Builder with vocabularies interned in sorted order (ids equal the ranks above); reserved names and
     // input touch counts are checked on the columns in input order (rows in errors are input rows).
     let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
-    let mut b = JourneysBuilder::new(&dims, true);
+    let mut b = JourneysBuilder::with_times(&dims);
     for name in &kpi_names {
         b.kpi_id(name);
     }
@@ -723,7 +724,7 @@ fn push_journey(
         }
         b.push_touch(ids, Some(t_touch[i]));
     }
-    b.finish_journey(0, kpi, conversions, value, nulls, Some(t))?;
+    b.finish_journey(0, kpi, Weights { conversions, value, nulls }, Some(t))?;
     Ok(())
 }
 

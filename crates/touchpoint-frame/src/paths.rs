@@ -1,6 +1,7 @@
 //! ChannelAttribution's path tables (`path`, `total_conversions`, `total_conversion_value`,
 //! `total_null`) to [`Journeys`] and back, from DataFrames, CSV or Parquet.
 use std::path::Path;
+use touchpoint_core::Weights;
 
 use polars::prelude::*;
 use touchpoint_core::{Dimension, Journeys, JourneysBuilder};
@@ -78,7 +79,7 @@ pub fn journeys_from_paths(df: &DataFrame, opts: &PathOptions) -> Result<Journey
         value_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
     let nulls: Option<Vec<Option<f64>>> =
         null_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
-    let cols = Weights { convs: &convs, values: values.as_deref(), nulls: nulls.as_deref() };
+    let cols = Columns { convs: &convs, values: values.as_deref(), nulls: nulls.as_deref() };
 
     // Large tables are read in row ranges on every core, then merged: vocabularies come out in
     // first-seen order exactly as a sequential read gives them.
@@ -112,7 +113,7 @@ pub fn journeys_from_paths(df: &DataFrame, opts: &PathOptions) -> Result<Journey
 }
 
 /// The weight columns of a path table, as plain vectors.
-struct Weights<'a> {
+struct Columns<'a> {
     convs: &'a [Option<f64>],
     values: Option<&'a [Option<f64>]>,
     nulls: Option<&'a [Option<f64>]>,
@@ -121,7 +122,7 @@ struct Weights<'a> {
 /// Reads the rows `offset..offset + paths.len()` of a path table.
 fn read_rows(
     paths: &StringChunked,
-    cols: &Weights<'_>,
+    cols: &Columns<'_>,
     offset: usize,
     opts: &PathOptions,
 ) -> Result<Journeys> {
@@ -139,7 +140,7 @@ fn read_rows(
             None => p.matches(sep).count() + 1,
         })
         .sum();
-    let mut b = JourneysBuilder::new(&[], false);
+    let mut b = JourneysBuilder::new(&[]);
     b.reserve(paths.len(), touches);
     let kpi = b.kpi_id(&opts.kpi);
     let num = |col: Option<&[Option<f64>]>, name: &Option<String>, i: usize| -> Result<f64> {
@@ -203,7 +204,9 @@ fn read_rows(
             .ok_or_else(|| Error::NullValue { column: opts.conversions.clone(), table: None, row })
             .and_then(|c| Ok((c, num(cols.values, &opts.value, i)?, num(cols.nulls, &opts.nulls, i)?)));
         match weights {
-            Ok((c, v, n)) => b.finish_journey(row, kpi, c, v, n, None)?,
+            Ok((c, v, n)) => {
+                b.finish_journey(row, kpi, Weights { conversions: c, value: v, nulls: n }, None)?
+            }
             Err(e) => {
                 b.discard_pending();
                 return Err(e);

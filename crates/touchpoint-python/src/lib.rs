@@ -1,6 +1,7 @@
 //! Python bindings of Touchpoint: conversions, error mapping and thin wrappers only.
 //! Everything that computes lives in touchpoint-core and touchpoint-frame.
 mod attribution;
+mod cli;
 mod control;
 mod error;
 mod goals;
@@ -17,6 +18,8 @@ mod _touchpoint {
     use crate::attribution::{
         attribute, choose_order, model_names, time_attribute, validate_model, PyAttribution,
     };
+    #[pymodule_export]
+    use crate::cli::cli_main;
     #[pymodule_export]
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]

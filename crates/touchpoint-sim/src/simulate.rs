@@ -7,6 +7,7 @@
 //! unattributed (`no_touch_in_window`). Every person with exposures gets, per KPI, a null journey of
 //! the exposures after their last conversion and within the lookback of their last exposure.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use touchpoint_core::Weights;
 
 use serde::{Deserialize, Serialize};
 use touchpoint_core::{
@@ -241,7 +242,7 @@ fn assemble(
     blocks: Vec<BlockOut>,
     control: &dyn Control,
 ) -> Result<Simulation> {
-    let mut b = JourneysBuilder::new(&[], true);
+    let mut b = JourneysBuilder::with_times(&[]);
     for k in &params.kpis {
         b.kpi_id(&k.name);
     }
@@ -269,7 +270,12 @@ fn assemble(
             }
             t += r.touches as usize;
             row += 1;
-            b.finish_journey(row, r.kpi, r.conversions, r.value, r.nulls, Some(r.time))?;
+            b.finish_journey(
+                row,
+                r.kpi,
+                Weights { conversions: r.conversions, value: r.value, nulls: r.nulls },
+                Some(r.time),
+            )?;
         }
         for (j, &(c, v)) in out.unattributed.iter().enumerate() {
             if c > 0.0 {

@@ -1,5 +1,6 @@
 //! Helpers shared by the core's integration tests.
 #![allow(dead_code)]
+use touchpoint_core::Weights;
 use touchpoint_core::{attribute, Attribution, Dimension, Journeys, JourneysBuilder, ModelSpec};
 
 /// One path-table row: channels, conversions, value, nulls.
@@ -7,9 +8,9 @@ pub type Row<'a> = (&'a [&'a str], f64, f64, f64);
 
 /// Journeys of one KPI ("sales") from path rows.
 pub fn paths(rows: &[Row<'_>]) -> Journeys {
-    let mut b = JourneysBuilder::new(&[], false);
+    let mut b = JourneysBuilder::new(&[]);
     for (i, (p, c, v, n)) in rows.iter().enumerate() {
-        b.push_path(i + 1, "sales", p, *c, *v, *n).unwrap();
+        b.push_path(i + 1, "sales", p, Weights { conversions: *c, value: *v, nulls: *n }).unwrap();
     }
     b.build()
 }
@@ -19,14 +20,14 @@ pub type TimedRow<'a> = (&'a [(&'a str, i64)], f64, f64, f64, i64);
 
 /// Journeys with touch times (microseconds) and conversion times.
 pub fn timed(rows: &[TimedRow<'_>]) -> Journeys {
-    let mut b = JourneysBuilder::new(&[], true);
+    let mut b = JourneysBuilder::with_times(&[]);
     let k = b.kpi_id("sales");
     for (i, (touches, c, v, n, t_conv)) in rows.iter().enumerate() {
         for (name, t) in touches.iter() {
             let id = b.player_id(Dimension::Channel, name, i + 1).unwrap();
             b.push_channel(id, Some(*t));
         }
-        b.finish_journey(i + 1, k, *c, *v, *n, Some(*t_conv)).unwrap();
+        b.finish_journey(i + 1, k, Weights { conversions: *c, value: *v, nulls: *n }, Some(*t_conv)).unwrap();
     }
     b.build()
 }

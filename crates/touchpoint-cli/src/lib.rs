@@ -1,0 +1,496 @@
+//! The `touchpoint` command: attribution from path tables and event logs, contribution reports,
+//! simulations and benchmarks. The binary (`src/main.rs`) and the Python console script
+//! (`touchpoint._cli`) both call [`run`].
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use polars::prelude::{CsvWriter, SerWriter};
+use touchpoint_core::{attribute, contribution, Dimension, GoalBook, Journeys, ModelSpec, Unattended};
+use touchpoint_frame::{
+    contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events,
+    journeys_from_path_file, paths_frame, read_table, rows_frame, social_frame, EventOptions, PathOptions,
+};
+use touchpoint_sim::{
+    benchmark_with, simulate_with, SimParams, SCENARIO_NAMES, SCORE_COLUMNS, TRUTH_COLUMNS,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "touchpoint",
+    version,
+    about = "Attribution of business goals to channels, campaigns and people"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Credit conversions and value to players with one or more models.
+    Attribute(AttributeArgs),
+    /// Value an attribution with a goal book: money per player, KPI and function, cost, ROI, social.
+    Report(ReportArgs),
+    /// Simulate journeys with a known truth: writes paths.csv (the journeys) and truth.csv / truth.md.
+    Simulate(SimulateArgs),
+    /// Score every model against simulated truth on named scenarios: writes benchmark.csv / .md.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SimulateArgs {
+    /// Built-in scenario (baseline, selection_bias, synergy, long_journeys, social_care, many_channels).
+    #[arg(long, default_value = "baseline")]
+    scenario: String,
+    /// A TOML scenario file instead of a built-in one.
+    #[arg(long, conflicts_with = "scenario")]
+    params: Option<PathBuf>,
+    /// Number of people.
+    #[arg(long)]
+    people: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Scenarios to run (repeatable); all built-in ones by default.
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Number of people per scenario.
+    #[arg(long, default_value_t = 100_000)]
+    people: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Model name or JSON spec (repeatable); the default set when none.
+    #[arg(long = "model")]
+    models: Vec<String>,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Players x models, per KPI.
+    Table,
+    /// Long format: model, kpi, <by>, conversions, value, share.
+    Csv,
+    /// The whole result as JSON.
+    Json,
+}
+
+/// Where the journeys come from: a path table, or a touches and a conversions table.
+#[derive(clap::Args, Debug)]
+struct Input {
+    /// Path table (CSV or Parquet) in ChannelAttribution's format.
+    #[arg(long, conflicts_with_all = ["touches", "conversions_file"], required_unless_present = "touches")]
+    paths: Option<PathBuf>,
+    /// Touches table (CSV or Parquet): person, time, channel and the --dims columns.
+    #[arg(long, requires = "conversions_file")]
+    touches: Option<PathBuf>,
+    /// Conversions table (CSV or Parquet): person, time, kpi, value.
+    #[arg(long = "conversions", requires = "touches")]
+    conversions_file: Option<PathBuf>,
+    /// Lookback window of event logs ("30d", "12h", "1w"); KPI=DURATION for one KPI (repeatable).
+    #[arg(long, default_value = "30d")]
+    lookback: Vec<String>,
+    /// Shorter window per interaction type, INTERACTION=DURATION (repeatable; needs --dims interaction).
+    #[arg(long)]
+    interaction_lookback: Vec<String>,
+    /// Extra dimensions to read from the touches (campaign, activity, actor, actor_group, interaction).
+    #[arg(long, value_delimiter = ',')]
+    dims: Vec<String>,
+    /// Keep at most this many most recent touches per journey.
+    #[arg(long)]
+    max_touches: Option<usize>,
+    /// Person id column of the event tables.
+    #[arg(long, default_value = "user_id")]
+    person_column: String,
+    /// Timestamp column of the event tables.
+    #[arg(long, default_value = "ts")]
+    time_column: String,
+    /// Channel column of the touches.
+    #[arg(long, default_value = "channel")]
+    channel_column: String,
+    /// KPI column of the conversions.
+    #[arg(long, default_value = "kpi")]
+    kpi_column: String,
+    /// Time zone of naive timestamps.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// Observation period of event logs, START,END (ISO-8601; END excluded). Default: the events' span.
+    #[arg(long)]
+    period: Option<String>,
+    /// People at risk, including those with no event at all (for models with a baseline).
+    #[arg(long)]
+    population: Option<u64>,
+    /// CSV field delimiter.
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+    /// Separator between touches in a path.
+    #[arg(long, default_value = ">")]
+    sep: String,
+    /// Column of paths.
+    #[arg(long, default_value = "path")]
+    path_column: String,
+    /// Column of conversions.
+    #[arg(long, default_value = "total_conversions")]
+    conversions_column: String,
+    /// Column of conversion values (path tables: total_conversion_value; event logs: value).
+    #[arg(long)]
+    value_column: Option<String>,
+    /// Column of null (non-converting) weights.
+    #[arg(long, default_value = "total_null")]
+    nulls_column: String,
+    /// KPI that a path table measures.
+    #[arg(long, default_value = "conversions")]
+    kpi: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct AttributeArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Model name or JSON spec (`{"model":"markov","order":3}`); repeat for several.
+    #[arg(long = "model", default_values_t = ["first_touch".to_string(), "last_touch".to_string(), "linear".to_string()])]
+    models: Vec<String>,
+    /// Markov order, for every `markov` given by name.
+    #[arg(long)]
+    order: Option<u32>,
+    /// Lift tests for `additive_hazard` (CSV or Parquet: channel, kpi, per_exposure, se).
+    #[arg(long = "lift-test")]
+    lift_test: Option<PathBuf>,
+    /// Player dimension.
+    #[arg(long, default_value = "channel")]
+    by: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Gives the lift tests in `file` to every `additive_hazard` model; an error when there is none.
+fn with_lift_tests(
+    mut specs: Vec<ModelSpec>,
+    file: Option<&Path>,
+    delimiter: &str,
+) -> AnyResult<Vec<ModelSpec>> {
+    let Some(file) = file else { return Ok(specs) };
+    let [byte] = delimiter.as_bytes() else {
+        return Err(format!("--delimiter must be one byte, got {delimiter:?}").into());
+    };
+    let tests = touchpoint_frame::lift_tests_from_frame(&read_table(file, *byte)?)?;
+    let mut used = false;
+    for s in &mut specs {
+        if let ModelSpec::AdditiveHazard(m) = s {
+            m.lift_tests = tests.clone();
+            used = true;
+        }
+    }
+    if !used {
+        return Err("--lift-test calibrates the additive_hazard model: add --model additive_hazard".into());
+    }
+    Ok(specs)
+}
+
+fn spec(text: &str, order: Option<u32>) -> Result<ModelSpec, touchpoint_core::Error> {
+    if text.trim_start().starts_with('{') {
+        return ModelSpec::from_json(text);
+    }
+    match (text, order) {
+        ("markov", Some(k)) => ModelSpec::from_json(&format!(r#"{{"model":"markov","order":{k}}}"#)),
+        _ => ModelSpec::from_name(text),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Goal book (TOML or JSON): KPIs with functions and unit values, costs, social channels.
+    #[arg(long)]
+    goals: PathBuf,
+    /// Model name or JSON spec; repeat for several.
+    #[arg(long = "model", default_values_t = ["last_touch".to_string(), "linear".to_string(), "markov".to_string(), "shapley".to_string()])]
+    models: Vec<String>,
+    /// Player dimension (channel, campaign, activity, actor, actor_group, interaction).
+    #[arg(long, default_value = "channel")]
+    by: String,
+    /// Lift tests for `additive_hazard` (CSV or Parquet: channel, kpi, per_exposure, se).
+    #[arg(long = "lift-test")]
+    lift_test: Option<PathBuf>,
+    /// Folder for contribution.csv, contribution_summary.csv and contribution.md.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+}
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Creates the output folder, naming it when that fails.
+fn create_dir(dir: &Path) -> AnyResult<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()).into())
+}
+
+/// Writes a text file, naming it when that fails.
+fn write_text(path: &Path, text: &str) -> AnyResult<()> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+}
+
+/// Writes a DataFrame as CSV with a header, naming the file when that fails.
+fn write_csv(path: &Path, df: &mut polars::prelude::DataFrame) -> AnyResult<()> {
+    let file = std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    CsvWriter::new(file)
+        .include_header(true)
+        .finish(df)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn key_value(option: &str, text: &str) -> AnyResult<(String, String)> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("{option} expects NAME=DURATION, got {text:?}").into()),
+    }
+}
+
+fn load_journeys(input: &Input) -> AnyResult<Journeys> {
+    let delimiter = match input.delimiter.as_bytes() {
+        [b] => *b,
+        _ => return Err(format!("--delimiter must be one byte, got {:?}", input.delimiter).into()),
+    };
+    if let Some(paths) = &input.paths {
+        let opts = PathOptions {
+            path: input.path_column.clone(),
+            conversions: input.conversions_column.clone(),
+            value: Some(input.value_column.clone().unwrap_or_else(|| "total_conversion_value".into())),
+            nulls: Some(input.nulls_column.clone()),
+            sep: input.sep.clone(),
+            kpi: input.kpi.clone(),
+            delimiter,
+        };
+        return Ok(journeys_from_path_file(paths, &opts)?);
+    }
+    let (Some(touches), Some(conversions)) = (&input.touches, &input.conversions_file) else {
+        return Err("give --paths, or --touches and --conversions".into());
+    };
+    let mut lookback = "30d".to_owned();
+    let mut by_kpi = Vec::new();
+    for l in &input.lookback {
+        if l.contains('=') {
+            by_kpi.push(key_value("--lookback", l)?);
+        } else {
+            lookback = l.clone();
+        }
+    }
+    let interaction_lookback = input
+        .interaction_lookback
+        .iter()
+        .map(|l| key_value("--interaction-lookback", l))
+        .collect::<AnyResult<_>>()?;
+    let dims = input.dims.iter().map(|d| d.parse::<Dimension>()).collect::<Result<Vec<_>, _>>()?;
+    let opts = EventOptions {
+        person: input.person_column.clone(),
+        time: input.time_column.clone(),
+        channel: input.channel_column.clone(),
+        kpi: input.kpi_column.clone(),
+        value: Some(input.value_column.clone().unwrap_or_else(|| "value".into())),
+        dims,
+        lookback,
+        lookback_by_kpi: by_kpi,
+        interaction_lookback,
+        max_touches: input.max_touches,
+        tz: input.tz.clone(),
+        period: match &input.period {
+            None => None,
+            Some(p) => match p.split_once(',') {
+                Some((a, z)) => Some((a.trim().to_owned(), z.trim().to_owned())),
+                None => return Err(format!("--period: expected START,END, got `{p}`").into()),
+            },
+        },
+        population: input.population,
+    };
+    let t = read_table(touches, delimiter)?;
+    let c = read_table(conversions, delimiter)?;
+    Ok(journeys_from_events(&t, &c, &opts)?)
+}
+
+fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
+    let by: Dimension = a.by.parse()?;
+    let specs = a.models.iter().map(|m| spec(m, a.order)).collect::<Result<Vec<_>, _>>()?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
+    let journeys = load_journeys(&a.input)?;
+    let result = attribute(&journeys, &specs, by)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match a.format {
+        Format::Table => {
+            write!(out, "{}", result.comparison_table())?;
+            for w in &result.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        Format::Csv => {
+            let mut df = credits_frame(&result)?;
+            CsvWriter::new(&mut out).include_header(true).finish(&mut df)?;
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &result)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A Markdown table of a DataFrame (numbers to 4 significant digits, nulls as a dash).
+fn markdown(df: &polars::prelude::DataFrame) -> AnyResult<String> {
+    use polars::prelude::AnyValue;
+    let mut s = String::new();
+    let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    s.push_str(&format!("| {} |\n|{}|\n", names.join(" | "), vec!["---"; names.len()].join("|")));
+    for i in 0..df.height() {
+        let mut cells = Vec::new();
+        for c in df.columns() {
+            cells.push(match c.get(i)? {
+                AnyValue::Null => "–".to_owned(),
+                AnyValue::Float64(v) if v.abs() >= 1000.0 || (v.fract() == 0.0 && v.abs() < 1e15) => {
+                    format!("{v:.0}")
+                }
+                AnyValue::Float64(v) => format!("{v:.4}"),
+                AnyValue::String(v) => v.to_owned(),
+                other => other.to_string(),
+            });
+        }
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    Ok(s)
+}
+
+fn run_report(a: &ReportArgs) -> AnyResult<()> {
+    let by: Dimension = a.by.parse()?;
+    let specs = a.models.iter().map(|m| spec(m, None)).collect::<Result<Vec<_>, _>>()?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
+    let goals = GoalBook::load(&a.goals)?;
+    let journeys = load_journeys(&a.input)?;
+    let result = attribute(&journeys, &specs, by)?;
+    let report = contribution(&result, &goals, None)?;
+    create_dir(&a.out)?;
+    let mut rows = contribution_frame(&report)?;
+    let mut summary = contribution_summary_frame(&report)?;
+    let rows_csv = a.out.join("contribution.csv");
+    let summary_csv = a.out.join("contribution_summary.csv");
+    write_csv(&rows_csv, &mut rows)?;
+    write_csv(&summary_csv, &mut summary)?;
+    let mut md =
+        format!("# Contribution by {by}\n\nGoal book: `{}`\n\n## Per {by} and model\n\n", a.goals.display());
+    md.push_str(&markdown(&summary)?);
+    if by == Dimension::Channel {
+        md.push_str("\n## Social vs non-social\n\n");
+        md.push_str(&markdown(&social_frame(&report)?)?);
+    }
+    if !report.warnings.is_empty() {
+        md.push_str("\n## Warnings\n\n");
+        for w in &report.warnings {
+            md.push_str(&format!("- {w}\n"));
+        }
+    }
+    let unattributed = result.unattributed.iter().fold(0.0, |a, u| a + u.conversions);
+    md.push_str(&format!("\nUnattributed conversions: {unattributed}\n"));
+    let md_path = a.out.join("contribution.md");
+    write_text(&md_path, &md)?;
+    std::io::stdout().write_all(md.as_bytes())?;
+    eprintln!("wrote {}, {}, {}", rows_csv.display(), summary_csv.display(), md_path.display());
+    Ok(())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn run_simulate(a: &SimulateArgs) -> AnyResult<()> {
+    let mut params = match &a.params {
+        Some(p) => SimParams::from_toml(&std::fs::read_to_string(p)?)?,
+        None => SimParams::scenario(&a.scenario)?,
+    };
+    if let Some(p) = a.people {
+        params.people = p;
+    }
+    if let Some(s) = a.seed {
+        params.seed = s;
+    }
+    let sim = simulate_with(&params, threads(), &Unattended)?;
+    create_dir(&a.out)?;
+    let mut paths = paths_frame(&sim.journeys, ">")?;
+    let paths_csv = a.out.join("paths.csv");
+    write_csv(&paths_csv, &mut paths)?;
+    let mut truth = rows_frame(&sim.truth, &TRUTH_COLUMNS)?;
+    let truth_csv = a.out.join("truth.csv");
+    write_csv(&truth_csv, &mut truth)?;
+    let md = format!(
+        "# Simulated truth: `{}`, {} people, seed {}\n\n{}",
+        sim.params.name,
+        sim.params.people,
+        sim.params.seed,
+        markdown(&truth)?
+    );
+    let truth_md = a.out.join("truth.md");
+    write_text(&truth_md, &md)?;
+    std::io::stdout().write_all(md.as_bytes())?;
+    eprintln!("wrote {}, {}, {}", paths_csv.display(), truth_csv.display(), truth_md.display());
+    Ok(())
+}
+
+fn run_bench(a: &BenchArgs) -> AnyResult<()> {
+    let scenarios: Vec<&str> = if a.scenarios.is_empty() {
+        SCENARIO_NAMES.to_vec()
+    } else {
+        a.scenarios.iter().map(String::as_str).collect()
+    };
+    let specs = a.models.iter().map(|m| spec(m, None)).collect::<Result<Vec<_>, _>>()?;
+    let rows = benchmark_with(&scenarios, a.people, a.seed, &specs, threads(), &Unattended)?;
+    let mut df = rows_frame(&rows, &SCORE_COLUMNS)?;
+    create_dir(&a.out)?;
+    let csv = a.out.join("benchmark.csv");
+    write_csv(&csv, &mut df)?;
+    let md_text = markdown(&df)?;
+    let md = a.out.join("benchmark.md");
+    write_text(&md, &md_text)?;
+    std::io::stdout().write_all(md_text.as_bytes())?;
+    eprintln!("wrote {}, {}", csv.display(), md.display());
+    Ok(())
+}
+
+/// Runs the command line `args` (the program name first) and returns the process exit code: 0 on
+/// success, 2 on an error (printed to stderr), clap's code for `--help`, `--version` and usage errors.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code().clamp(0, 255) as u8;
+        }
+    };
+    let outcome = match &cli.command {
+        Command::Attribute(a) => run_attribute(a),
+        Command::Report(a) => run_report(a),
+        Command::Simulate(a) => run_simulate(a),
+        Command::Bench(a) => run_bench(a),
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
