@@ -289,8 +289,9 @@ def choose_order(
     Returns:
         An :class:`OrderChoice` with ``table`` (order, auc, folds_scored), ``suggested`` (the best
         AUC; the lowest order within 1e-4 of it) and ``warnings`` (folds without both conversions and
-        nulls, which have no AUC and are left out of the mean). Folds are keyed to paths (a hash of the
-        seed and the path's players), so the choice does not depend on row order.
+        nulls, which have no AUC and are left out of the mean). Folds are keyed to records (a hash of the
+        seed, the path's players and the record's rank among that path's records), so the choice does not
+        depend on row order.
 
     Raises:
         ParameterError: max_order outside 1..16, fewer than 2 folds, several KPIs and none named.

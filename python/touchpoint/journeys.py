@@ -26,6 +26,8 @@ def _read(table: Any, what: str, delimiter: str = ",") -> pl.DataFrame:
     alphanumeric late in the file reads the same way everywhere.
     """
     if is_file_path(table):
+        if len(delimiter.encode()) != 1:
+            raise ParameterError(f"the CSV delimiter must be a single byte, such as ',' or ';', got {delimiter!r}")
         path = Path(table)
         if not path.is_file():
             raise ReadError(f"cannot read `{path}`: no such file")
@@ -53,6 +55,7 @@ class _DefaultName(str):
 
 
 _EVENT_VALUE = _DefaultName("value")
+_KPI_COLUMN = _DefaultName("kpi")
 
 
 class Journeys:
@@ -77,6 +80,7 @@ class Journeys:
         sep: str = ">",
         kpi: str | None = None,
         delimiter: str = ",",
+        kpi_column: str | None = _KPI_COLUMN,
     ) -> Journeys:
         """Reads a ChannelAttribution-style path table.
 
@@ -87,8 +91,12 @@ class Journeys:
             value: column of conversion values, or None. The default name may be absent.
             nulls: column of non-converting weights, or None. The default name may be absent.
             sep: separator between touches (any non-empty string); names are trimmed.
-            kpi: the KPI that every row measures (default ``"conversions"``).
+            kpi: the KPI that every row measures (default ``"conversions"``), for tables without a
+                KPI column.
             delimiter: CSV field delimiter, for files.
+            kpi_column: column naming each row's KPI, as :meth:`to_paths` writes it. The default
+                ``"kpi"`` is read when the column exists, so a table written by ``to_paths`` (or by the
+                CLI's ``simulate``) reads back with its KPIs.
 
         Returns:
             Journeys, one record per row.
@@ -101,14 +109,23 @@ class Journeys:
         Example:
             >>> j = tp.Journeys.from_paths(pl.DataFrame({"path": ["a > b"], "total_conversions": [1]}))
         """
-        kpi = "conversions" if kpi is None else kpi
         frame = _read(df, "from_paths", delimiter)
         if value == _DEFAULT_VALUE and value not in frame.columns:
             value = None
         if nulls == _DEFAULT_NULLS and nulls not in frame.columns:
             nulls = None
-        frame = for_rust(frame, [path, conversions, value, nulls])
-        return cls(_touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi))
+        if isinstance(kpi_column, _DefaultName) and kpi_column not in frame.columns:
+            kpi_column = None
+        if kpi_column is not None and kpi is not None:
+            raise ParameterError(
+                f"kpi={kpi!r} names one KPI for the whole table, but the table has a `{kpi_column}` column "
+                "naming each row's KPI: drop kpi=, or pass kpi_column=None to ignore the column"
+            )
+        kpi = "conversions" if kpi is None else kpi
+        frame = for_rust(frame, [path, conversions, value, nulls, kpi_column])
+        return cls(
+            _touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi, kpi_column)
+        )
 
     @classmethod
     def from_events(
@@ -146,7 +163,9 @@ class Journeys:
                 ISO-8601 text.
             channel: channel column of the touches.
             kpi: KPI column of the conversions.
-            value: value column of the conversions, or None.
+            value: value column of the conversions, or None. The default ``"value"`` is read when the
+                column exists; when it does not, every value is 0 and the journeys' warnings (repeated by
+                every attribution) say so. A column named here that is absent is a ColumnError.
             lookback: a fixed-unit duration (``"30d"``, ``"12h"``, ``"1w"``) or a dict per KPI (KPIs not
                 named get ``"30d"``).
             dims: extra dimensions to carry, each from the column of that name: campaign, activity,
@@ -208,6 +227,7 @@ class Journeys:
             _period_text(period),
             population,
             ProgressLine() if progress else None,
+            isinstance(value, _DefaultName),
         )
         return cls(inner)
 
@@ -235,6 +255,12 @@ class Journeys:
     def unattributed(self) -> pl.DataFrame:
         """Conversions that entered without a journey: kpi, reason, conversions, value."""
         return self._inner.unattributed()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader noticed (e.g. no value column); every attribution of these journeys
+        repeats it in its own warnings."""
+        return self._inner.warnings()
 
     @property
     def kpis(self) -> list[str]:

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use polars::prelude::{CsvWriter, SerWriter};
 use touchpoint_core::{attribute, contribution, Dimension, GoalBook, Journeys, ModelSpec, Unattended};
 use touchpoint_frame::{
-    contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events,
-    journeys_from_path_file, paths_frame, read_table, rows_frame, social_frame, EventOptions, PathOptions,
+    contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events, paths_frame,
+    read_table, rows_frame, social_frame, EventOptions, PathOptions,
 };
 use touchpoint_sim::{
     benchmark_with, simulate_with, SimParams, SCENARIO_NAMES, SCORE_COLUMNS, TRUTH_COLUMNS,
@@ -149,9 +149,13 @@ struct Input {
     /// Column of null (non-converting) weights.
     #[arg(long, default_value = "total_null")]
     nulls_column: String,
-    /// KPI that a path table measures.
-    #[arg(long, default_value = "conversions")]
-    kpi: String,
+    /// KPI that every row of a path table measures (default `conversions`), for tables without a
+    /// KPI column.
+    #[arg(long)]
+    kpi: Option<String>,
+    /// Column of a path table naming each row's KPI (as `simulate` writes it); used when present.
+    #[arg(long, default_value = "kpi")]
+    kpi_path_column: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -272,10 +276,20 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
             value: Some(input.value_column.clone().unwrap_or_else(|| "total_conversion_value".into())),
             nulls: Some(input.nulls_column.clone()),
             sep: input.sep.clone(),
-            kpi: input.kpi.clone(),
+            kpi: input.kpi.clone().unwrap_or_else(|| "conversions".into()),
+            kpi_column: Some(input.kpi_path_column.clone()),
             delimiter,
         };
-        return Ok(journeys_from_path_file(paths, &opts)?);
+        let df = read_table(paths, delimiter)?;
+        let opts = opts.tolerate_default_absences(&df);
+        if let (Some(column), Some(kpi)) = (&opts.kpi_column, &input.kpi) {
+            return Err(format!(
+                "--kpi {kpi} names one KPI for the whole table, but {} has a `{column}` column naming each row's KPI: drop --kpi, or name another --kpi-path-column",
+                paths.display()
+            )
+            .into());
+        }
+        return Ok(touchpoint_frame::journeys_from_paths(&df, &opts)?);
     }
     let (Some(touches), Some(conversions)) = (&input.touches, &input.conversions_file) else {
         return Err("give --paths, or --touches and --conversions".into());
@@ -301,6 +315,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
         channel: input.channel_column.clone(),
         kpi: input.kpi_column.clone(),
         value: Some(input.value_column.clone().unwrap_or_else(|| "value".into())),
+        value_is_default: input.value_column.is_none(),
         dims,
         lookback,
         lookback_by_kpi: by_kpi,
@@ -330,12 +345,7 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match a.format {
-        Format::Table => {
-            write!(out, "{}", result.comparison_table())?;
-            for w in &result.warnings {
-                eprintln!("warning: {w}");
-            }
-        }
+        Format::Table => write!(out, "{}", result.comparison_table())?,
         Format::Csv => {
             let mut df = credits_frame(&result)?;
             CsvWriter::new(&mut out).include_header(true).finish(&mut df)?;
@@ -344,6 +354,10 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
             serde_json::to_writer_pretty(&mut out, &result)?;
             writeln!(out)?;
         }
+    }
+    // Warnings go to stderr whatever the format, so piped CSV or JSON stays clean and nothing is missed.
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
     }
     Ok(())
 }

@@ -45,10 +45,17 @@ pub struct Transition {
     pub model: String,
     /// KPI name.
     pub kpi: String,
-    /// From state.
+    /// From state: its players joined with ` > `, or `(start)`.
     pub from: String,
-    /// To state.
+    /// To state: its players joined with ` > `, or `(conversion)` / `(null)`.
     pub to: String,
+    /// The players of the from state, in order (empty for `(start)`): unambiguous even when a
+    /// player's name contains ` > `.
+    #[serde(default)]
+    pub from_players: Vec<String>,
+    /// The players of the to state (empty for `(conversion)` and `(null)`).
+    #[serde(default)]
+    pub to_players: Vec<String>,
     /// Transition probability.
     pub probability: f64,
 }
@@ -190,6 +197,7 @@ pub fn attribute_with(
             return Err(Error::NeedsTimelines { model: m.name().to_owned() });
         }
     }
+    journeys.require_dimension(by)?;
     let labels = labels(models)?;
     if journeys.is_empty() && journeys.timelines().is_none() {
         return Err(Error::NoJourneys);
@@ -224,6 +232,7 @@ pub fn attribute_with(
         warnings: Vec::new(),
     };
 
+    out.warnings.extend(journeys.warnings().iter().cloned());
     for sum in out.summary.iter().filter(|s| s.unattributed > 0.0) {
         let reasons: Vec<String> = out
             .unattributed
@@ -247,11 +256,20 @@ pub fn attribute_with(
         let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
-        let mut total_conv = 0.0;
+        let (mut total_conv, mut total_nulls, mut total_value) = (0.0, 0.0, 0.0);
         for (j, ps) in view.iter() {
             total_conv += j.conversions;
+            total_nulls += j.nulls;
+            total_value += j.value;
             for &p in ps {
                 present[p as usize] = true;
+            }
+        }
+        for (what, value) in
+            [("conversions", total_conv), ("null weights", total_nulls), ("values", total_value)]
+        {
+            if !value.is_finite() || (what != "values" && !(total_conv + total_nulls).is_finite()) {
+                return Err(Error::Overflow { kpi: view.kpi_name.to_owned(), what, value });
             }
         }
         let mut order: Vec<u32> = (0..names.len() as u32).filter(|&p| present[p as usize]).collect();
@@ -328,11 +346,20 @@ pub fn attribute_with(
                 }
             }
             if let Some(tr) = &d.transitions {
+                let state = |players: &[String], special: &str| {
+                    if players.is_empty() {
+                        special.to_owned()
+                    } else {
+                        players.join(" > ")
+                    }
+                };
                 out.transitions.extend(tr.iter().map(|(from, to, probability)| Transition {
                     model: label.clone(),
                     kpi: view.kpi_name.to_owned(),
-                    from: from.clone(),
-                    to: to.clone(),
+                    from: state(&from.0, &from.1),
+                    to: state(&to.0, &to.1),
+                    from_players: from.0.clone(),
+                    to_players: to.0.clone(),
                     probability: *probability,
                 }));
             }

@@ -64,6 +64,9 @@ pub enum Error {
     /// A credit that overflowed to infinity or NaN (weights or values too large for f64 sums).
     #[error("model `{model}` on KPI `{kpi}` gave a {what} of {value} for `{player}`: the weights or values are too large to sum in 64-bit floats; rescale them (e.g. thousands)")]
     NonFinite { model: String, kpi: String, player: String, what: &'static str, value: f64 },
+    /// Weights or values whose sum is beyond 64-bit floats.
+    #[error("the {what} of KPI `{kpi}` sum to {value}, beyond what 64-bit floats hold: rescale them (e.g. to thousands)")]
+    Overflow { kpi: String, what: &'static str, value: f64 },
     /// The run was interrupted (Ctrl-C, kernel interrupt).
     #[error("interrupted")]
     Interrupted,

@@ -314,6 +314,21 @@ pub fn contribution(
             unused.join(", ")
         ));
     }
+    if by_channel {
+        let unknown: Vec<&str> =
+            goals.social.iter().map(String::as_str).filter(|p| !players.contains(p)).collect();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "social channels that never appear in the attribution: {} (check the spelling; the social totals leave them out)",
+                unknown.join(", ")
+            ));
+        }
+    } else if !goals.social.is_empty() {
+        warnings.push(format!(
+            "the goal book names social channels, but the attribution is by {}: the social split needs an attribution by channel",
+            attribution.by
+        ));
+    }
     for k in &goals.kpis {
         if !attribution.credits.iter().any(|c| c.kpi == k.name) {
             warnings.push(format!("KPI `{}` of the goal book has no journeys in this attribution", k.name));

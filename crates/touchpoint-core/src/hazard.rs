@@ -547,7 +547,7 @@ struct Shares {
 }
 
 /// Parameters: baseline per group, beta and omega per compact player.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Params {
     lambda0: Vec<f64>,
     beta: Vec<f64>,
@@ -909,13 +909,50 @@ fn fit(
             control.progress("additive hazard fit", u64::from(iterations), u64::from(m.max_iter));
             iterations += 1;
             let comps = d.comps(&p.omega);
+            let (ll0, grad, _) = evaluate(d, &p, &comps, true);
+            // A rate, beta or gamma whose expected conversions are negligible (below 1e-9 of the
+            // KPI's) while its gradient pushes it down is on the boundary: it goes to 0 exactly and is
+            // held there (the epsilon-active set of Bertsekas 1982, "Projected Newton methods for
+            // optimization problems with simple constraints", SIAM J. Control Optim. 20(2)). Creeping
+            // towards 0 instead makes the Newton system near-singular and the fit never ends.
+            let negligible = 1e-9 * d.total_conversions.max(1.0);
+            let mut q = p.clone();
+            for g in 0..ng {
+                if grad[g] < 0.0 && p.lambda0[g] > 0.0 && p.lambda0[g] * d.group_exposure[g] < negligible {
+                    q.lambda0[g] = 0.0;
+                }
+            }
+            for c in 0..nc {
+                if fixed.beta[c].is_none()
+                    && grad[ng + c] < 0.0
+                    && p.beta[c] > 0.0
+                    && p.beta[c] * comps[c].0 < negligible
+                {
+                    q.beta[c] = 0.0;
+                }
+            }
+            for c in 0..p.gamma.len() {
+                let gi = ng + 2 * nc + c;
+                if grad[gi] < 0.0 && p.gamma[c] > 0.0 && p.gamma[c] * d.gamma_exposure[c] < negligible {
+                    q.gamma[c] = 0.0;
+                }
+            }
+            if q != p {
+                let lq = evaluate(d, &q, &comps, false).0;
+                if lq.is_finite() && lq >= ll0 - negligible {
+                    p = q;
+                }
+            }
             let (ll0, grad, hess) = evaluate(d, &p, &comps, true);
             ll = ll0;
             // Free parameters: groups with people, betas not fixed and not held at 0, omegas of
             // players with a positive beta.
             let mut free: Vec<usize> = Vec::new();
             for g in 0..ng {
-                if d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0 {
+                // A baseline at 0 whose gradient pushes below it is held there (every conversion of
+                // the group is explained by exposures: the maximum is on the boundary).
+                let at_zero = p.lambda0[g] <= 0.0 && grad[g] <= 0.0;
+                if d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0 && !at_zero {
                     free.push(g);
                 }
             }
@@ -990,13 +1027,9 @@ fn fit(
                 let mut q = p.clone();
                 for (x, &i) in free.iter().enumerate() {
                     let v = get(&p, i) + t * step[x] / scale[x];
-                    let v = if i < ng {
-                        v.max(get(&p, i) * 1e-3)
-                    } else if i < ng + nc || i >= ng + 2 * nc {
-                        v.max(0.0)
-                    } else {
-                        v.clamp(lo, hi)
-                    };
+                    // Rates and betas are projected onto >= 0; a step that zeroes a baseline some
+                    // conversion needs gives a log-likelihood of -inf and is halved.
+                    let v = if i < ng + nc || i >= ng + 2 * nc { v.max(0.0) } else { v.clamp(lo, hi) };
                     set(&mut q, i, v);
                 }
                 let lq = evaluate(d, &q, &d.comps(&q.omega), false).0;

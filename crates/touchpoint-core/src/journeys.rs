@@ -145,6 +145,10 @@ pub struct Journeys {
     /// Every person's touches and conversions with times, when built from an event log.
     #[serde(default)]
     timelines: Option<Timelines>,
+    /// What the reader noticed and the user should know (a default column that was absent...);
+    /// every attribution of these journeys repeats them in its warnings.
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 /// One journey, borrowed from a [`Journeys`].
@@ -341,6 +345,30 @@ impl Journeys {
         groups
     }
 
+    /// An error unless the journeys carry dimension `dim` (channel always is): crediting a dimension
+    /// that was never read would hand everything to `(none)`.
+    pub fn require_dimension(&self, dim: Dimension) -> Result<()> {
+        if self.has_dimension(dim) {
+            return Ok(());
+        }
+        let carried: Vec<&str> =
+            Dimension::ALL.iter().filter(|d| self.has_dimension(**d)).map(|d| d.as_str()).collect();
+        Err(Error::InvalidParameter {
+            model: "attribute",
+            parameter: "by",
+            value: dim.as_str().to_owned(),
+            reason: format!(
+                "these journeys carry no `{dim}` dimension (they have: {}); read it from the touches with dims=[\"{dim}\"] (CLI: --dims {dim})",
+                carried.join(", ")
+            ),
+        })
+    }
+
+    /// What the reader noticed: every attribution of these journeys repeats it in its warnings.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Concatenates two stores, remapping `other`'s ids into this one's vocabularies.
     ///
     /// Summaries add up and unattributed rows are kept, so partitions can be built apart and combined.
@@ -397,6 +425,11 @@ impl Journeys {
             mine.resize(self.vocabs[i].len(), 0.0);
             for (id, t) in other.input_touches[i].iter().enumerate() {
                 mine[map[id] as usize] += t;
+            }
+        }
+        for w in other.warnings {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
             }
         }
         for u in other.unattributed {
@@ -459,6 +492,7 @@ impl JourneysBuilder {
                 unattributed: Vec::new(),
                 input_touches: vec![Vec::new(); 6],
                 timelines: None,
+                warnings: Vec::new(),
             },
             pending: 0,
             unattributed: HashMap::new(),
@@ -641,6 +675,14 @@ impl JourneysBuilder {
         let e = self.unattributed.entry((kpi, reason.to_owned())).or_insert((0.0, 0.0));
         e.0 += conversions;
         e.1 += value;
+    }
+
+    /// Records something the user should know about how the journeys were read.
+    pub fn add_warning(&mut self, warning: impl Into<String>) {
+        let w = warning.into();
+        if !self.j.warnings.contains(&w) {
+            self.j.warnings.push(w);
+        }
     }
 
     /// Attaches the person timelines the journeys were cut from (ids in this builder's vocabularies).

@@ -42,6 +42,8 @@ const DENSE_LIMIT: usize = 300;
 const DENSE_MAX: usize = 8192;
 /// Sweep cap of Gauss-Seidel on chains too large for a dense solve.
 const MAX_SWEEPS: u32 = 1_000_000;
+/// Relative error bound at which Gauss-Seidel stops.
+const GS_TOL: f64 = 1e-13;
 
 /// A Markov chain estimated from weighted paths.
 #[derive(Clone, Debug)]
@@ -241,8 +243,8 @@ impl Chain {
     }
 
     /// Absorption probability in `(conversion)` and expected value from every transient state, with the
-    /// states flagged in `removed` sent to `(null)`, exact: dense LU when small, Gauss-Seidel to 1e-15
-    /// otherwise, switching to dense LU when the sweeps have cost as much as a dense solve would.
+    /// states flagged in `removed` sent to `(null)`, exact: dense LU when small, Gauss-Seidel to 1e-13
+    /// relative otherwise, switching to dense LU when the sweeps have cost as much as a dense solve would.
     pub fn solve(&self, removed: &[bool]) -> Result<(Vec<f64>, Vec<f64>)> {
         self.solve_with(removed, &crate::model::Unattended)
     }
@@ -273,7 +275,7 @@ impl Chain {
     }
 
     /// [`Chain::solve`] by Gauss-Seidel sweeps whatever the size (states nearest absorption first,
-    /// until no value moves by more than 1e-15 relative).
+    /// until the error bound from the last sweeps is below 1e-13 relative).
     pub fn solve_iterative(&self, removed: &[bool]) -> Result<(Vec<f64>, Vec<f64>)> {
         let n = self.len();
         let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
@@ -294,9 +296,8 @@ impl Chain {
         let n = self.len();
         let mut x = vec![0.0; n];
         let mut y = vec![0.0; n];
-        let scale_y = r.iter().copied().fold(0.0, f64::max).max(1e-300);
         let per_sweep = (self.col.len() + n) as f64;
-        let mut delta: f64 = f64::INFINITY;
+        let (mut delta, mut previous) = (f64::INFINITY, f64::INFINITY);
         for sweep in 0..MAX_SWEEPS {
             if sweep % 64 == 63 {
                 control.checkpoint()?;
@@ -304,7 +305,7 @@ impl Chain {
                     return Ok(None);
                 }
             }
-            delta = 0.0;
+            let (mut dx, mut dy) = (0.0f64, 0.0f64);
             for &s in &self.sweep {
                 let s = s as usize;
                 if removed[s] {
@@ -315,13 +316,24 @@ impl Chain {
                     xs += p * x[t];
                     ys += p * y[t];
                 }
-                delta = delta.max((xs - x[s]).abs()).max((ys - y[s]).abs() / scale_y);
+                dx = dx.max((xs - x[s]).abs());
+                dy = dy.max((ys - y[s]).abs());
                 x[s] = xs;
                 y[s] = ys;
             }
-            // Converged when nothing moves by more than 1e-15 relative (values are at most 1 for x and
-            // scaled for y); a sweep that changes nothing at all also ends it.
-            if delta <= 1e-15 * (1.0 + x.iter().copied().fold(0.0, f64::max)) || delta == 0.0 {
+            // Relative change of the sweep (x and y each against their largest value, so a chain whose
+            // conversion probability is 1e-9 is solved to the same relative accuracy as one at 0.5),
+            // and the remaining error it implies at the observed contraction rate rho:
+            // error <= delta * rho / (1 - rho).
+            let (sx, sy) =
+                (x.iter().fold(0.0f64, |m, v| m.max(v.abs())), y.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+            delta = (if sx > 0.0 { dx / sx } else { dx }).max(if sy > 0.0 { dy / sy } else { dy });
+            if delta == 0.0 {
+                return Ok(Some((x, y)));
+            }
+            let rho = (delta / previous).min(1.0 - 1e-12);
+            previous = delta;
+            if delta.max(delta * rho / (1.0 - rho)) <= GS_TOL {
                 return Ok(Some((x, y)));
             }
         }
@@ -330,7 +342,7 @@ impl Chain {
             kpi: "?".into(),
             iterations: MAX_SWEEPS,
             reached: delta,
-            tol: 1e-15,
+            tol: GS_TOL,
         })
     }
 
@@ -381,29 +393,30 @@ impl Chain {
         Ok(self.from_start(&x, &y).0)
     }
 
-    /// The transition table with states named by their players (joined with " > ").
-    pub fn transitions(&self, names: &[String]) -> Vec<(String, String, f64)> {
-        let name = |s: usize| -> String {
-            self.states[s].iter().map(|&p| names[p as usize].as_str()).collect::<Vec<_>>().join(" > ")
-        };
+    /// The transition table, states given by their players' names (`(start)`, `(conversion)` and
+    /// `(null)` have none and carry their name).
+    pub fn transitions(&self, names: &[String]) -> Vec<(crate::model::State, crate::model::State, f64)> {
+        let state =
+            |s: usize| (self.states[s].iter().map(|&p| names[p as usize].clone()).collect(), String::new());
+        let special = |name: &str| (Vec::new(), name.to_owned());
         let total: f64 = self.start.iter().sum();
         let mut rows = Vec::new();
         for s in 0..self.len() {
             if self.start[s] > 0.0 {
-                rows.push(("(start)".to_owned(), name(s), self.start[s] / total));
+                rows.push((special("(start)"), state(s), self.start[s] / total));
             }
         }
         for s in 0..self.len() {
-            let from = name(s);
+            let from = state(s);
             for (t, p) in self.successors(s) {
-                rows.push((from.clone(), name(t), p));
+                rows.push((from.clone(), state(t), p));
             }
             let (pc, pn) = self.absorption_step(s);
             if pc > 0.0 {
-                rows.push((from.clone(), "(conversion)".to_owned(), pc));
+                rows.push((from.clone(), special("(conversion)"), pc));
             }
             if pn > 0.0 {
-                rows.push((from, "(null)".to_owned(), pn));
+                rows.push((from, special("(null)"), pn));
             }
         }
         rows
@@ -593,9 +606,10 @@ pub fn weighted_auc(items: &mut [(f64, f64, f64)]) -> f64 {
     }
 }
 
-/// The fold of a path: a hash of the seed and the players' names, so the split depends on the paths,
-/// not on where they sit in the table (every record of one path falls in the same fold).
-fn path_fold(names: &[String], players: &[u32], seed: u64, folds: u32) -> u32 {
+/// The fold of a record: a hash of the seed, the players' names and the record's rank among the
+/// records of the same path (in canonical order), so the split depends on the records, not on where
+/// they sit in the table, and the records of one path still spread over the folds.
+fn record_fold(names: &[String], players: &[u32], occurrence: u64, seed: u64, folds: u32) -> u32 {
     use std::hash::Hasher;
     let mut h = crate::hashing::FastHasher::default();
     h.write_u64(seed);
@@ -603,6 +617,7 @@ fn path_fold(names: &[String], players: &[u32], seed: u64, folds: u32) -> u32 {
         h.write(names[p as usize].as_bytes());
         h.write_u8(0xff);
     }
+    h.write_u64(occurrence);
     (h.finish() % u64::from(folds)) as u32
 }
 
@@ -611,8 +626,8 @@ fn path_fold(names: &[String], players: &[u32], seed: u64, folds: u32) -> u32 {
 /// the probability that its last state is absorbed in `(conversion)`; journeys whose last state was
 /// never seen get the training conversion rate. Conversions are positives and nulls negatives.
 ///
-/// Folds are keyed to paths (a hash of `seed` and the players' names), so the same set of records
-/// gives the same choice in any row order. A fold without both conversions and nulls has no AUC: it is
+/// Folds are keyed to records (a hash of `seed`, the players' names and the record's rank among the
+/// records of its path), so the same set of records gives the same choice in any row order. A fold without both conversions and nulls has no AUC: it is
 /// left out of that order's mean and the result's warnings say so; when no fold of any order can be
 /// scored, the call fails.
 pub fn choose_order(
@@ -653,7 +668,12 @@ pub fn choose_order(
             .then(a.2.total_cmp(&b.2))
             .then(a.3.total_cmp(&b.3))
     });
-    let fold: Vec<u32> = rows.iter().map(|r| path_fold(names, r.0, seed, folds)).collect();
+    let mut fold: Vec<u32> = Vec::with_capacity(rows.len());
+    let mut occurrence = 0u64;
+    for (i, r) in rows.iter().enumerate() {
+        occurrence = if i > 0 && rows[i - 1].0 == r.0 { occurrence + 1 } else { 0 };
+        fold.push(record_fold(names, r.0, occurrence, seed, folds));
+    }
     let mut scores = Vec::new();
     let mut warnings = Vec::new();
     for order in 1..=max_order {

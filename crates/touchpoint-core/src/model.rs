@@ -105,13 +105,18 @@ impl<'a> KpiView<'a> {
     }
 }
 
+/// A Markov state in model output: its players' names, or none and the name of a special state.
+pub type State = (Vec<String>, String);
+
 /// Extra output of a model beyond the credit, kept per KPI.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Details {
     /// Removal effect (conversions, value) per player id (Markov).
     pub removal_effects: Option<Vec<(f64, f64)>>,
-    /// Transition probabilities between named states (Markov): from, to, probability.
-    pub transitions: Option<Vec<(String, String, f64)>>,
+    /// Transition probabilities between states (Markov): from, to, probability. A state is its
+    /// players (names, in order) or, with no players, the special state named in the second field
+    /// (`(start)`, `(conversion)`, `(null)`).
+    pub transitions: Option<Vec<(State, State, f64)>>,
     /// Standard error of credited conversions per player id (sampled Shapley).
     pub standard_errors: Option<Vec<f64>>,
     /// Credit by first position (1-based): player id, position, conversions, value (ordered Shapley).
@@ -319,10 +324,29 @@ impl ModelSpec {
             model: "?",
             parameter: "spec",
             value: text.to_owned(),
-            reason: e.to_string(),
+            reason: format!("not valid JSON ({e}); numbers must be finite"),
         })?;
         let name = value.get("model").and_then(|m| m.as_str()).unwrap_or_default();
-        let mut merged = serde_json::to_value(Self::from_name(name)?).expect("specs serialise");
+        let defaults = serde_json::to_value(Self::from_name(name)?).expect("specs serialise");
+        let model = Self::from_name(name)?.model().name();
+        // A parameter of the wrong type is named alone: each is tried on the defaults by itself.
+        if let (Some(base), Some(from)) = (defaults.as_object(), value.as_object()) {
+            for (k, v) in from.iter().filter(|(k, _)| k.as_str() != "model" && base.contains_key(*k)) {
+                let mut one = base.clone();
+                one.insert(k.clone(), v.clone());
+                if let Err(e) = serde_json::from_value::<ModelSpec>(serde_json::Value::Object(one)) {
+                    let reason = e.to_string();
+                    let reason = reason.split(" at line").next().unwrap_or(&reason).to_owned();
+                    return Err(Error::InvalidParameter {
+                        model,
+                        parameter: "spec",
+                        value: format!("{k} = {v}"),
+                        reason,
+                    });
+                }
+            }
+        }
+        let mut merged = defaults;
         if let (Some(into), Some(from)) = (merged.as_object_mut(), value.as_object()) {
             for (k, v) in from {
                 if !into.contains_key(k) {
@@ -430,5 +454,18 @@ mod tests {
         let e = ModelSpec::from_json(r#"{"model": "linear", "alpha": 1}"#).unwrap_err().to_string();
         assert!(e.contains("`alpha`") || e.contains("alpha"), "{e}");
         assert!(e.contains("no such parameter"), "{e}");
+    }
+
+    #[test]
+    fn a_parameter_of_the_wrong_type_is_named_with_its_model() {
+        let e = ModelSpec::from_json(r#"{"model": "markov", "order": "2"}"#).unwrap_err().to_string();
+        assert!(e.contains("model `markov`") && e.contains("order = \"2\""), "{e}");
+        assert!(!e.contains("line 1"), "{e}");
+        let e = ModelSpec::from_json(r#"{"model": "shapley", "samples": 10, "min_support": "x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("model `shapley`") && e.contains("min_support"), "{e}");
+        let e = ModelSpec::from_json(r#"{"model": "shapley", "min_support": NaN}"#).unwrap_err().to_string();
+        assert!(e.contains("not valid JSON"), "{e}");
     }
 }

@@ -198,3 +198,44 @@ fn a_lift_test_fixes_beta_and_credits_expected_conversions() {
     let lt = r.tables.iter().find(|t| t.name == "lift_tests").unwrap();
     assert_eq!(lt.height(), 1);
 }
+
+#[test]
+fn a_baseline_at_zero_is_held_on_the_boundary_and_the_fit_converges() {
+    // 40 people over 20 days, each touched by `a` on day 1 + i/10; half convert 1 to 3 hours after
+    // the touch. Nobody converts without a touch, so the likelihood is largest with no baseline at all:
+    // the fit must stop there (converged, baseline 0), not creep towards it.
+    let mut t = Timelines::new((0, 20 * DAY), Some(40), &[]).unwrap();
+    let mut b = JourneysBuilder::with_times(&[]);
+    let k = b.kpi_id("sales");
+    let a = b.player_id(Dimension::Channel, "a", 1).unwrap();
+    for i in 0..40i64 {
+        let touch = DAY + i * DAY / 10;
+        t.push_touch([0, 0, 0, 0, 0, 0], touch);
+        b.push_channel(a, Some(touch));
+        let at = touch + DAY / 24 + i * DAY / 480;
+        if i % 2 == 0 {
+            t.push_conversion(0, at, 1.0, 1.0);
+            b.finish_journey(
+                i as usize + 1,
+                k,
+                Weights { conversions: 1.0, value: 1.0, nulls: 0.0 },
+                Some(touch + DAY / 24),
+            )
+            .unwrap();
+        } else {
+            b.finish_journey(i as usize + 1, k, Weights { conversions: 0.0, value: 0.0, nulls: 1.0 }, None)
+                .unwrap();
+        }
+        t.finish_person();
+    }
+    b.set_timelines(t);
+    let j = b.build();
+    for baseline in [Baseline::Constant, Baseline::Exposures, Baseline::Activity] {
+        let m = AdditiveHazard { baseline, ..AdditiveHazard::default() };
+        let r = attribute(&j, &[ModelSpec::AdditiveHazard(m)], Dimension::Channel).unwrap();
+        assert!(!r.warnings.iter().any(|w| w.contains("did not converge")), "{baseline:?}: {:?}", r.warnings);
+        let credit = |p: &str| r.credits.iter().find(|c| c.player == p).map_or(0.0, |c| c.conversions);
+        assert!(credit("(baseline)") < 1e-6, "{baseline:?}: baseline {}", credit("(baseline)"));
+        assert!((credit("a") - 20.0).abs() < 1e-6, "{baseline:?}: a {}", credit("a"));
+    }
+}

@@ -143,14 +143,6 @@ fn a_kpi_without_conversions_gets_zero_credit_null_shares_and_a_warning() {
     );
 }
 
-#[test]
-fn credit_by_another_dimension_goes_to_none_when_absent() {
-    let j = paths(&[(&["a", "b"], 2.0, 4.0, 0.0)]);
-    let r = attribute(&j, &[ModelSpec::from_name("linear").unwrap()], Dimension::Campaign).unwrap();
-    assert_eq!(r.credits.len(), 1);
-    assert_eq!((r.credits[0].player.as_str(), r.credits[0].conversions), ("(none)", 2.0));
-}
-
 const RULES: [&str; 7] = [
     r#"{"model":"first_touch"}"#,
     r#"{"model":"last_touch"}"#,

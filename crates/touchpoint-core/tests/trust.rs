@@ -242,20 +242,35 @@ fn the_markov_solve_stops_on_interrupt() {
 }
 
 #[test]
-fn credit_that_overflows_is_refused() {
+fn weights_that_overflow_are_refused() {
     let big = f64::MAX / 2.0;
     let rows = vec![
         (vec!["a".to_owned(), "b".to_owned()], 1.0, big, 0.0),
         (vec!["a".to_owned()], 1.0, big, 0.0),
         (vec!["a".to_owned()], 1.0, big, 0.0),
     ];
-    let j = build(&rows);
     let specs = [ModelSpec::from_json(r#"{"model":"linear"}"#).unwrap()];
-    match attribute(&j, &specs, Dimension::Channel) {
-        Err(Error::NonFinite { model, player, what, .. }) => {
-            assert_eq!((model.as_str(), player.as_str(), what), ("linear", "a", "credited value"));
+    match attribute(&build(&rows), &specs, Dimension::Channel) {
+        Err(Error::Overflow { kpi, what, .. }) => assert_eq!((kpi.as_str(), what), ("sales", "values")),
+        other => panic!("expected Overflow, got {:?}", other.map(|r| r.credits)),
+    }
+    // Conversions and nulls that overflow together (shares would all be 0 otherwise).
+    let rows = vec![(vec!["a".to_owned()], big, 0.0, big), (vec!["b".to_owned()], big, 0.0, 0.0)];
+    match attribute(&build(&rows), &specs, Dimension::Channel) {
+        Err(Error::Overflow { what, .. }) => assert!(what == "conversions" || what == "null weights"),
+        other => panic!("expected Overflow, got {:?}", other.map(|r| r.credits)),
+    }
+}
+
+#[test]
+fn crediting_a_dimension_that_was_not_read_is_an_error() {
+    let j = build(&[(vec!["a".to_owned()], 1.0, 0.0, 1.0)]);
+    let specs = [ModelSpec::from_json(r#"{"model":"linear"}"#).unwrap()];
+    match attribute(&j, &specs, Dimension::Campaign) {
+        Err(Error::InvalidParameter { parameter: "by", reason, .. }) => {
+            assert!(reason.contains("no `campaign` dimension"), "{reason}")
         }
-        other => panic!("expected NonFinite, got {:?}", other.map(|r| r.credits)),
+        other => panic!("expected an error, got {:?}", other.map(|r| r.credits)),
     }
 }
 
@@ -272,4 +287,29 @@ fn unattributed_conversions_are_a_warning_on_the_result() {
     // Without unattributed conversions, no such warning.
     let r = run(&build(&[(vec!["a".to_owned()], 3.0, 0.0, 1.0)]), &[r#"{"model":"linear"}"#]);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+#[test]
+fn rare_conversions_are_solved_to_relative_accuracy() {
+    // 330 channels (above the dense limit), paths of 1-5 touches, one conversion against 1e9 nulls per
+    // path: absorption probabilities near 1e-9, which an absolute stopping rule would leave inexact.
+    let mut rng = SplitMix64::new(8);
+    let mut b = JourneysBuilder::new(&[]);
+    for row in 0..3000 {
+        let len = 1 + rng.below(5);
+        let path: Vec<String> = (0..len).map(|_| format!("c{}", rng.below(330))).collect();
+        let conversions = if row % 100 == 0 { 1.0 } else { 0.0 };
+        b.push_path(row + 1, "sales", &path, Weights { conversions, value: 0.0, nulls: 1e9 }).unwrap();
+    }
+    let j = b.build();
+    let (players, names) = (j.player_column(Dimension::Channel), j.player_names(Dimension::Channel));
+    let chain = Chain::estimate(&KpiView::new(&j, 0, None, &players, &names), 1);
+    assert!(chain.len() > 300);
+    let (x, _) = chain.solve_iterative(&vec![false; chain.len()]).unwrap();
+    let reference = dense_absorption(&chain);
+    let top = reference.iter().fold(0.0f64, |m, v| m.max(*v));
+    assert!(top > 0.0 && top < 1e-6, "{top}");
+    for s in 0..chain.len() {
+        assert!((x[s] - reference[s]).abs() <= 1e-9 * top, "state {s}: {} vs {}", x[s], reference[s]);
+    }
 }

@@ -32,6 +32,10 @@ pub struct EventOptions {
     pub kpi: String,
     /// Value column of the conversions (nulls are 0), if any.
     pub value: Option<String>,
+    /// Whether `value` is the default name rather than one the caller chose: an absent default column
+    /// gives every conversion value 0 and a warning on the journeys (and on every attribution of
+    /// them); an absent column the caller named is an error.
+    pub value_is_default: bool,
     /// Extra dimensions, each read from the column of the same name.
     pub dims: Vec<Dimension>,
     /// Lookback window for every KPI (e.g. "30d").
@@ -59,6 +63,7 @@ impl Default for EventOptions {
             channel: "channel".into(),
             kpi: "kpi".into(),
             value: Some("value".into()),
+            value_is_default: true,
             dims: Vec::new(),
             lookback: "30d".into(),
             lookback_by_kpi: Vec::new(),
@@ -212,8 +217,16 @@ fn parse_timestamp(
 
 /// Person ids of both tables as dense u32, equal ids for equal persons; ids follow the persons' sort
 /// order (numeric for integer ids, bytewise for text), so the output does not depend on row order.
+///
+/// One rule for every column type: a person id is a whole number or a text. Numbers match as numbers
+/// (1, 1.0 and the text "1" are one person); text is trimmed of Unicode whitespace like every name.
+/// Fractional numbers are an error naming the row.
 fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec<u32>, Vec<u32>, usize)> {
-    let numeric = |c: &Column| c.dtype().is_primitive_numeric();
+    // Unsigned ids above the signed 64-bit range are matched as text (exactly) rather than cast.
+    let big_u64 = |c: &Column| {
+        c.dtype() == &DataType::UInt64 && c.u64().is_ok_and(|x| x.max().is_some_and(|m| m > i64::MAX as u64))
+    };
+    let numeric = |c: &Column| c.dtype().is_primitive_numeric() && !big_u64(c);
     let both_int = numeric(touches) && numeric(conversions);
     // Ids read as numbers on both sides must be whole numbers (1.0 is person 1, as 1 is).
     let whole = |c: &Column, table: &'static str| -> Result<Column> {
@@ -270,14 +283,22 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
         bv.iter_mut().for_each(|x| *x = rank[*x as usize]);
         return Ok((av, bv, keys.len()));
     }
-    let a = touches.cast(&DataType::String)?;
-    let b = conversions.cast(&DataType::String)?;
+    // A numeric side (facing text) is written as its whole number, so 1.0 meets "1".
+    let as_text = |c: &Column, table: &'static str| -> Result<Column> {
+        if c.dtype().is_float() {
+            Ok(whole(c, table)?.cast(&DataType::String)?)
+        } else {
+            Ok(c.cast(&DataType::String)?)
+        }
+    };
+    let a = as_text(touches, "touches")?;
+    let b = as_text(conversions, "conversions")?;
     let (a, b) = (a.str()?, b.str()?);
     let mut map: FastMap<&str, u32> = FastMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut av = Vec::with_capacity(a.len());
     for (i, v) in a.iter().enumerate() {
-        let v = v.ok_or_else(|| null(i + 1, "touches"))?;
+        let v = v.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| null(i + 1, "touches"))?;
         av.push(*map.entry(v).or_insert_with(|| {
             names.push(v);
             (names.len() - 1) as u32
@@ -285,7 +306,7 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
     }
     let mut bv = Vec::with_capacity(b.len());
     for (i, v) in b.iter().enumerate() {
-        let v = v.ok_or_else(|| null(i + 1, "conversions"))?;
+        let v = v.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| null(i + 1, "conversions"))?;
         bv.push(*map.entry(v).or_insert_with(|| {
             names.push(v);
             (names.len() - 1) as u32
@@ -450,6 +471,7 @@ pub fn journeys_from_events_with(
             });
         }
     }
+    let mut no_values: Option<String> = None;
     let values: Vec<f64> = match opts.value.as_deref() {
         Some(v) => match conversions.column(v) {
             Ok(col) => {
@@ -472,7 +494,10 @@ pub fn journeys_from_events_with(
                     })
                     .collect::<Result<_>>()?
             }
-            Err(_) if v == "value" => vec![0.0; conversions.height()],
+            Err(_) if opts.value_is_default => {
+                no_values = Some(v.to_owned());
+                vec![0.0; conversions.height()]
+            }
             Err(_) => return Err(rename_table(require(conversions, v).unwrap_err(), "conversions")),
         },
         None => vec![0.0; conversions.height()],
@@ -482,6 +507,11 @@ pub fn journeys_from_events_with(
     // input touch counts are checked on the columns in input order (rows in errors are input rows).
     let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
     let mut b = JourneysBuilder::with_times(&dims);
+    if let Some(v) = no_values {
+        b.add_warning(format!(
+            "the conversions table has no `{v}` column, so no values were read: every conversion has value 0 (name the value column, or pass value=None to say there is none)"
+        ));
+    }
     for name in &kpi_names {
         b.kpi_id(name);
     }

@@ -22,8 +22,11 @@ pub struct PathOptions {
     pub nulls: Option<String>,
     /// Separator between touches in a path (any non-empty string; names are trimmed).
     pub sep: String,
-    /// KPI that every row measures.
+    /// KPI that every row measures, for tables without a `kpi_column`.
     pub kpi: String,
+    /// Column naming each row's KPI (as `to_paths` writes it), if any; when it is present, `kpi` is
+    /// not used.
+    pub kpi_column: Option<String>,
     /// CSV field delimiter (one byte).
     pub delimiter: u8,
 }
@@ -37,13 +40,14 @@ impl Default for PathOptions {
             nulls: Some("total_null".into()),
             sep: ">".into(),
             kpi: "conversions".into(),
+            kpi_column: Some("kpi".into()),
             delimiter: b',',
         }
     }
 }
 
 impl PathOptions {
-    /// Drops the optional columns (value, nulls) that `df` lacks while they have the default names,
+    /// Drops the optional columns (value, nulls, KPI) that `df` lacks while they have the default names,
     /// so a table without nulls reads without naming them away; an explicit name that is missing stays
     /// an error.
     pub fn tolerate_default_absences(mut self, df: &DataFrame) -> Self {
@@ -53,6 +57,9 @@ impl PathOptions {
         }
         if self.nulls.as_deref() == Some("total_null") && !has("total_null") {
             self.nulls = None;
+        }
+        if self.kpi_column.as_deref() == Some("kpi") && !has("kpi") {
+            self.kpi_column = None;
         }
         self
     }
@@ -79,7 +86,12 @@ pub fn journeys_from_paths(df: &DataFrame, opts: &PathOptions) -> Result<Journey
         value_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
     let nulls: Option<Vec<Option<f64>>> =
         null_col.as_ref().map(|c| c.f64().map(|c| c.iter().collect())).transpose()?;
-    let cols = Columns { convs: &convs, values: values.as_deref(), nulls: nulls.as_deref() };
+    let kpi_col =
+        opts.kpi_column.as_deref().map(|c| require(df, c).and_then(|col| str_column(col, c))).transpose()?;
+    let kpis: Option<Vec<Option<&str>>> =
+        kpi_col.as_ref().map(|c| c.str().map(|c| c.iter().collect())).transpose()?;
+    let cols =
+        Columns { convs: &convs, values: values.as_deref(), nulls: nulls.as_deref(), kpis: kpis.as_deref() };
 
     // Large tables are read in row ranges on every core, then merged: vocabularies come out in
     // first-seen order exactly as a sequential read gives them.
@@ -117,6 +129,7 @@ struct Columns<'a> {
     convs: &'a [Option<f64>],
     values: Option<&'a [Option<f64>]>,
     nulls: Option<&'a [Option<f64>]>,
+    kpis: Option<&'a [Option<&'a str>]>,
 }
 
 /// Reads the rows `offset..offset + paths.len()` of a path table.
@@ -142,7 +155,10 @@ fn read_rows(
         .sum();
     let mut b = JourneysBuilder::new(&[]);
     b.reserve(paths.len(), touches);
-    let kpi = b.kpi_id(&opts.kpi);
+    let table_kpi = match cols.kpis {
+        None => Some(b.kpi_id(&opts.kpi)),
+        Some(_) => None,
+    };
     let num = |col: Option<&[Option<f64>]>, name: &Option<String>, i: usize| -> Result<f64> {
         match col {
             None => Ok(0.0),
@@ -158,14 +174,26 @@ fn read_rows(
         let i = offset + k;
         let row = i + 1;
         let path = path.ok_or_else(|| Error::NullValue { column: opts.path.clone(), table: None, row })?;
-        if path.trim_ascii().is_empty() {
+        if path.trim().is_empty() {
             return Err(touchpoint_core::Error::EmptyPath { row }.into());
         }
+        let kpi = match (table_kpi, cols.kpis) {
+            (Some(k), _) => k,
+            (None, Some(names)) => match names[i].map(str::trim) {
+                Some(name) if !name.is_empty() => b.kpi_id(name),
+                _ => {
+                    let column = opts.kpi_column.clone().unwrap_or_default();
+                    return Err(Error::NullValue { column, table: None, row });
+                }
+            },
+            (None, None) => unreachable!("a KPI column or the table's KPI"),
+        };
         // A one-byte separator splits by `char` (a memchr scan) rather than by substring search;
         // known names take the lookup-only path, new ones are interned (and checked) once.
         let mut bad = None;
         let mut push = |pos: usize, part: &str| -> bool {
-            let name = part.trim_ascii();
+            // Unicode whitespace (NBSP included) is trimmed, as in event logs.
+            let name = part.trim();
             // Short names (almost all) are found by a 128-bit key, without hashing or comparing text.
             let key = short_key(name);
             if let Some(&id) = key.and_then(|k| short.get(&k)) {
@@ -230,24 +258,57 @@ fn short_key(name: &str) -> Option<u128> {
     Some(u128::from_le_bytes(buf))
 }
 
-/// Reads a CSV or Parquet file (by extension) lazily into a DataFrame.
+/// Reads a CSV or Parquet file (by extension) into a DataFrame.
+///
+/// `path` names one file, never a pattern: `data[1].csv` is that file, `*.csv` is an error. CSV column
+/// types are inferred from every row (as the Python readers do), so a column that turns fractional or
+/// alphanumeric late in the file reads as float or text, not as an error at row 10,001. A column type
+/// this build of polars cannot hold (Decimal, Int128, Float16 in Parquet) is a read error naming the
+/// file, not a panic.
 pub fn read_table(path: &Path, delimiter: u8) -> Result<DataFrame> {
     let shown = path.display().to_string();
-    if !path.exists() {
-        return Err(Error::Read { path: shown, message: "no such file".into() });
+    if !path.is_file() {
+        let message = if path.exists() { "not a file" } else { "no such file" };
+        return Err(Error::Read { path: shown, message: message.into() });
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let pl_path = PlRefPath::new(shown.as_str());
-    let lf = match ext.as_str() {
-        "csv" | "txt" | "tsv" => LazyCsvReader::new(pl_path)
-            .with_separator(delimiter)
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .finish(),
-        "parquet" | "pq" => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()),
-        _ => return Err(Error::FileType { path: shown }),
+    let read = || -> PolarsResult<DataFrame> {
+        let lf = match ext.as_str() {
+            "csv" | "txt" | "tsv" => LazyCsvReader::new(pl_path.clone())
+                .with_separator(delimiter)
+                .with_has_header(true)
+                .with_infer_schema_length(None)
+                .with_glob(false)
+                .finish()?,
+            _ => LazyFrame::scan_parquet(
+                pl_path.clone(),
+                ScanArgsParquet { glob: false, ..Default::default() },
+            )?,
+        };
+        lf.collect()
     };
-    lf.and_then(|lf| lf.collect()).map_err(|e| Error::Read { path: shown, message: e.to_string() })
+    if !matches!(ext.as_str(), "csv" | "txt" | "tsv" | "parquet" | "pq") {
+        return Err(Error::FileType { path: shown });
+    }
+    // polars panics on some column types it was built without; a panic must not escape.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(Ok(df)) => Ok(df),
+        Ok(Err(e)) => Err(Error::Read { path: shown, message: e.to_string() }),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            Err(Error::Read {
+                path: shown,
+                message: format!(
+                    "a column has a type this reader does not support ({what}); store Decimal, Int128 and Float16 columns as float64, int64 or text"
+                ),
+            })
+        }
+    }
 }
 
 /// Reads a path table from a CSV or Parquet file.
@@ -264,6 +325,30 @@ pub fn paths_frame(j: &Journeys, sep: &str) -> Result<DataFrame> {
     let mut agg: std::collections::HashMap<(u32, String), [f64; 3]> = std::collections::HashMap::new();
     // A whitespace separator is written as is (padding it would make empty touches on reading back).
     let joiner = if sep.trim().is_empty() { sep.to_owned() } else { format!(" {} ", sep.trim()) };
+    let mark = if sep.trim().is_empty() { sep } else { sep.trim() };
+    if mark.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "sep",
+            value: sep.to_owned(),
+            reason: "the path separator must not be empty".into(),
+        });
+    }
+    // A name holding the separator would read back as several touches: refuse it, naming it.
+    let mut used = vec![false; names.len()];
+    for r in j.iter() {
+        for &c in r.channels {
+            used[c as usize] = true;
+        }
+    }
+    if let Some(name) = names.iter().zip(&used).find(|(n, &u)| u && n.contains(mark)).map(|(n, _)| n) {
+        return Err(Error::InvalidOption {
+            option: "sep",
+            value: sep.to_owned(),
+            reason: format!(
+                "the channel `{name}` contains the separator, so the path table could not be read back; pass another sep"
+            ),
+        });
+    }
     for r in j.iter() {
         let path = r.channels.iter().map(|&c| names[c as usize].as_str()).collect::<Vec<_>>().join(&joiner);
         let e = agg.entry((r.kpi, path)).or_insert([0.0; 3]);

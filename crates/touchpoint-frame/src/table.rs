@@ -42,6 +42,11 @@ fn floats(name: &str, v: Vec<f64>) -> Column {
     Column::new(name.into(), v)
 }
 
+fn string_lists(name: &str, v: Vec<Vec<String>>) -> Column {
+    let lists: Vec<Series> = v.into_iter().map(|l| Series::new(PlSmallStr::EMPTY, l)).collect();
+    Column::new(name.into(), lists)
+}
+
 /// Credit rows: `model, kpi, <by>, conversions, value, share`.
 pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
     let c = &r.credits;
@@ -67,8 +72,9 @@ pub fn removal_effects_frame(r: &Attribution) -> Result<DataFrame> {
     ])?)
 }
 
-/// Transition probabilities of one model and KPI (all when `None`): `from, to, probability`
-/// (with `model, kpi` first when unfiltered).
+/// Transition probabilities of one model and KPI (all when `None`): `from, to, probability,
+/// from_players, to_players` (with `model, kpi` first when unfiltered). `from` and `to` join the
+/// players with ` > ` for reading; the list columns say which players exactly.
 pub fn transitions_frame(r: &Attribution, model: Option<&str>, kpi: Option<&str>) -> Result<DataFrame> {
     let rows: Vec<_> = r
         .transitions
@@ -83,6 +89,8 @@ pub fn transitions_frame(r: &Attribution, model: Option<&str>, kpi: Option<&str>
     cols.push(strings("from", rows.iter().map(|x| x.from.clone()).collect()));
     cols.push(strings("to", rows.iter().map(|x| x.to.clone()).collect()));
     cols.push(floats("probability", rows.iter().map(|x| x.probability).collect()));
+    cols.push(string_lists("from_players", rows.iter().map(|x| x.from_players.clone()).collect()));
+    cols.push(string_lists("to_players", rows.iter().map(|x| x.to_players.clone()).collect()));
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
@@ -192,13 +200,38 @@ pub fn social_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFra
 
 /// A DataFrame from rows of a flat serde struct, with `columns` in the order given (each the name of
 /// a field: text, numbers, booleans or options of them). For small result tables.
+///
+/// A column that is not a field of the rows (a misspelt name) is an error naming it, as is a row that
+/// does not serialise to an object: never a column of nulls.
 pub fn rows_frame<T: serde::Serialize>(rows: &[T], columns: &[&str]) -> Result<DataFrame> {
-    let values: Vec<serde_json::Value> =
-        rows.iter().map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null)).collect();
+    let values: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(other) => Err(Error::InvalidOption {
+                option: "rows",
+                value: format!("row {}", i + 1),
+                reason: format!("a row must be a struct of fields, got {other}"),
+            }),
+            Err(e) => Err(Error::InvalidOption {
+                option: "rows",
+                value: format!("row {}", i + 1),
+                reason: e.to_string(),
+            }),
+        })
+        .collect::<Result<_>>()?;
     let mut cols = Vec::with_capacity(columns.len());
     for &name in columns {
-        let cells: Vec<&serde_json::Value> =
-            values.iter().map(|v| v.get(name).unwrap_or(&serde_json::Value::Null)).collect();
+        if let Some(row) = values.iter().position(|v| !v.contains_key(name)) {
+            let fields: Vec<&str> = values[row].keys().map(String::as_str).collect();
+            return Err(Error::MissingColumn {
+                column: name.to_owned(),
+                table: None,
+                available: fields.join(", "),
+            });
+        }
+        let cells: Vec<&serde_json::Value> = values.iter().map(|v| &v[name]).collect();
         let first = cells.iter().find(|c| !c.is_null());
         let col = match first {
             Some(serde_json::Value::String(_)) => Column::new(

@@ -169,6 +169,7 @@ pub fn choose_order(
 ) -> PyResult<(Vec<(u32, f64, u32)>, u32, Vec<String>)> {
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
+    j.require_dimension(by).map_err(PyTpErr::from)?;
     let kpis = j.kpis().names().to_vec();
     let k = match kpi {
         Some(name) => j.kpis().get(&name).ok_or_else(|| {

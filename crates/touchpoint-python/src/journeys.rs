@@ -1,16 +1,16 @@
-//! `Journeys` for Python: built from path tables (DataFrames or files), read back as DataFrames.
-use std::path::PathBuf;
+//! `Journeys` for Python: built from path tables and event logs (DataFrames; Python reads files), read
+//! back as DataFrames.
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
 use touchpoint_core::{Dimension, Journeys};
 use touchpoint_frame::{
-    journeys_from_events_with, journeys_from_path_file, journeys_from_paths, paths_frame, summary_frame,
-    unattributed_frame, EventOptions, PathOptions,
+    journeys_from_events_with, journeys_from_paths, paths_frame, summary_frame, unattributed_frame,
+    EventOptions, PathOptions,
 };
 
-use crate::error::{PyTpErr, PyTpResult};
+use crate::error::PyTpErr;
 
 /// Weighted journeys in columns, read once and used by every model.
 #[pyclass(module = "touchpoint._touchpoint", name = "Journeys", frozen, skip_from_py_object)]
@@ -19,22 +19,11 @@ pub struct PyJourneys {
     pub(crate) inner: Arc<Journeys>,
 }
 
-fn delimiter_byte(delimiter: &str) -> PyTpResult<u8> {
-    match delimiter.as_bytes() {
-        [b] => Ok(*b),
-        _ => Err(PyTpErr::Frame(touchpoint_frame::Error::InvalidOption {
-            option: "delimiter",
-            value: delimiter.to_owned(),
-            reason: "the CSV delimiter must be a single byte, such as \",\" or \";\"".into(),
-        })),
-    }
-}
-
 #[pymethods]
 impl PyJourneys {
     /// Reads a path table held in a polars DataFrame.
     #[staticmethod]
-    #[pyo3(signature = (df, path, conversions, value, nulls, sep, kpi))]
+    #[pyo3(signature = (df, path, conversions, value, nulls, sep, kpi, kpi_column=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_paths_frame(
         py: Python<'_>,
@@ -45,36 +34,16 @@ impl PyJourneys {
         nulls: Option<String>,
         sep: String,
         kpi: String,
+        kpi_column: Option<String>,
     ) -> PyResult<Self> {
-        let opts = PathOptions { path, conversions, value, nulls, sep, kpi, delimiter: b',' };
+        let opts = PathOptions { path, conversions, value, nulls, sep, kpi, kpi_column, delimiter: b',' };
         let j = py.detach(|| journeys_from_paths(&df.0, &opts)).map_err(PyTpErr::from)?;
-        Ok(PyJourneys { inner: Arc::new(j) })
-    }
-
-    /// Reads a path table from a CSV or Parquet file.
-    #[staticmethod]
-    #[pyo3(signature = (file, path, conversions, value, nulls, sep, kpi, delimiter))]
-    #[allow(clippy::too_many_arguments)]
-    fn from_paths_file(
-        py: Python<'_>,
-        file: PathBuf,
-        path: String,
-        conversions: String,
-        value: Option<String>,
-        nulls: Option<String>,
-        sep: String,
-        kpi: String,
-        delimiter: &str,
-    ) -> PyResult<Self> {
-        let delimiter = delimiter_byte(delimiter)?;
-        let opts = PathOptions { path, conversions, value, nulls, sep, kpi, delimiter };
-        let j = py.detach(|| journeys_from_path_file(&file, &opts)).map_err(PyTpErr::from)?;
         Ok(PyJourneys { inner: Arc::new(j) })
     }
 
     /// Builds journeys from a touches table and a conversions table (polars DataFrames).
     #[staticmethod]
-    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None, population=None, progress=None))]
+    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None, population=None, progress=None, value_is_default=false))]
     #[allow(clippy::too_many_arguments)]
     fn from_events_frames(
         py: Python<'_>,
@@ -94,6 +63,7 @@ impl PyJourneys {
         period: Option<(String, String)>,
         population: Option<u64>,
         progress: Option<Py<PyAny>>,
+        value_is_default: bool,
     ) -> PyResult<Self> {
         let dims = dims
             .iter()
@@ -106,6 +76,7 @@ impl PyJourneys {
             channel,
             kpi,
             value,
+            value_is_default,
             dims,
             lookback,
             lookback_by_kpi,
@@ -136,6 +107,11 @@ impl PyJourneys {
     /// Conversions that entered without a journey: kpi, reason, conversions, value.
     fn unattributed(&self) -> PyResult<PyDataFrame> {
         Ok(PyDataFrame(unattributed_frame(self.inner.unattributed()).map_err(PyTpErr::from)?))
+    }
+
+    /// What the reader noticed (repeated by every attribution of these journeys).
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings().to_vec()
     }
 
     /// KPI names.

@@ -1,0 +1,216 @@
+//! Readers that answer right or say why: absent default columns, KPIs through path tables, names
+//! holding the separator, one trimming rule, one person-id rule, files that are not patterns, late
+//! type changes in CSVs, misspelt result columns.
+use polars::prelude::*;
+use touchpoint_core::{attribute, Dimension, Journeys, ModelSpec};
+use touchpoint_frame::{
+    journeys_from_events, journeys_from_paths, paths_frame, read_table, rows_frame, Error, EventOptions,
+    PathOptions,
+};
+
+fn log() -> (DataFrame, DataFrame) {
+    let t = df!(
+        "user_id" => ["u1", "u1", "u2"],
+        "ts" => ["2024-01-01", "2024-01-02", "2024-01-03"],
+        "channel" => ["search", "email", "social"],
+    )
+    .unwrap();
+    let c = df!(
+        "user_id" => ["u1", "u2"],
+        "ts" => ["2024-01-05", "2024-01-04"],
+        "kpi" => ["sales", "leads"],
+        "revenue" => [10.0, 0.0],
+    )
+    .unwrap();
+    (t, c)
+}
+
+#[test]
+fn an_absent_default_value_column_warns_and_a_named_one_is_an_error() {
+    let (t, c) = log();
+    let j = journeys_from_events(&t, &c, &EventOptions::default()).unwrap();
+    assert_eq!(j.values().iter().sum::<f64>(), 0.0);
+    assert_eq!(j.warnings().len(), 1, "{:?}", j.warnings());
+    assert!(j.warnings()[0].contains("no `value` column"), "{}", j.warnings()[0]);
+    // Every attribution repeats it.
+    let r = attribute(&j, &[ModelSpec::from_name("linear").unwrap()], Dimension::Channel).unwrap();
+    assert!(r.warnings.iter().any(|w| w.contains("no `value` column")), "{:?}", r.warnings);
+    // The same name given by the caller is an error naming the column.
+    let named = EventOptions { value_is_default: false, ..EventOptions::default() };
+    match journeys_from_events(&t, &c, &named) {
+        Err(Error::MissingColumn { column, .. }) => assert_eq!(column, "value"),
+        other => panic!("expected MissingColumn, got {:?}", other.map(|j| j.len())),
+    }
+    // A present column is read, with no warning.
+    let revenue =
+        EventOptions { value: Some("revenue".into()), value_is_default: false, ..EventOptions::default() };
+    let j = journeys_from_events(&t, &c, &revenue).unwrap();
+    assert_eq!(j.values().iter().sum::<f64>(), 10.0);
+    assert!(j.warnings().is_empty());
+}
+
+fn kpi_totals(j: &Journeys) -> Vec<(String, f64, f64)> {
+    let mut out: Vec<(String, f64, f64)> = j
+        .kpis()
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let (c, n) = j
+                .iter()
+                .filter(|r| r.kpi == k as u32)
+                .fold((0.0, 0.0), |(c, n), r| (c + r.conversions, n + r.nulls));
+            (name.clone(), c, n)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn path_tables_keep_their_kpis_through_to_paths() {
+    let (t, c) = log();
+    let j = journeys_from_events(&t, &c, &EventOptions::default()).unwrap();
+    let table = paths_frame(&j, ">").unwrap();
+    let back =
+        journeys_from_paths(&table, &PathOptions::default().tolerate_default_absences(&table)).unwrap();
+    assert_eq!(kpi_totals(&back), kpi_totals(&j));
+    assert_eq!(back.kpis().len(), 2);
+    // A null KPI is an error naming the column and row.
+    let mut bad = table.clone();
+    let kpis: Vec<Option<String>> = table
+        .column("kpi")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i == 1 { None } else { v.map(str::to_owned) })
+        .collect();
+    bad.replace("kpi", Column::new("kpi".into(), kpis)).unwrap();
+    match journeys_from_paths(&bad, &PathOptions::default()) {
+        Err(Error::NullValue { column, row, .. }) => assert_eq!((column.as_str(), row), ("kpi", 2)),
+        other => panic!("expected NullValue, got {:?}", other.map(|j| j.len())),
+    }
+}
+
+#[test]
+fn a_name_holding_the_separator_is_refused_by_to_paths() {
+    let t = df!("user_id" => ["u"], "ts" => ["2024-01-01"], "channel" => ["a > b"]).unwrap();
+    let c = df!("user_id" => ["u"], "ts" => ["2024-01-02"], "kpi" => ["sales"], "value" => [1.0]).unwrap();
+    let j = journeys_from_events(&t, &c, &EventOptions::default()).unwrap();
+    match paths_frame(&j, ">") {
+        Err(Error::InvalidOption { option: "sep", reason, .. }) => {
+            assert!(reason.contains("`a > b`"), "{reason}")
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // Another separator writes it, and it reads back as one channel.
+    let table = paths_frame(&j, "|").unwrap();
+    let opts = PathOptions { sep: "|".into(), ..PathOptions::default() }.tolerate_default_absences(&table);
+    let back = journeys_from_paths(&table, &opts).unwrap();
+    assert_eq!(back.vocab(Dimension::Channel).names(), &["a > b".to_owned()]);
+}
+
+#[test]
+fn unicode_whitespace_is_trimmed_in_path_tables_as_in_event_logs() {
+    let table =
+        df!("path" => ["search\u{a0}> email", "\u{2003}email"], "total_conversions" => [1.0, 1.0]).unwrap();
+    let j = journeys_from_paths(&table, &PathOptions::default().tolerate_default_absences(&table)).unwrap();
+    let mut names = j.vocab(Dimension::Channel).names().to_vec();
+    names.sort();
+    assert_eq!(names, vec!["email".to_owned(), "search".to_owned()]);
+    // A touch that is only whitespace is an empty touch.
+    let table = df!("path" => ["search >\u{a0}> email"], "total_conversions" => [1.0]).unwrap();
+    let e =
+        journeys_from_paths(&table, &PathOptions::default().tolerate_default_absences(&table)).unwrap_err();
+    assert!(e.to_string().contains("empty touch"), "{e}");
+}
+
+fn matched(t: &DataFrame, c: &DataFrame) -> f64 {
+    let j = journeys_from_events(t, c, &EventOptions::default()).unwrap();
+    j.conversions().iter().sum()
+}
+
+#[test]
+fn person_ids_follow_one_rule_whatever_their_types() {
+    let c_text =
+        df!("user_id" => ["1", " 2 "], "ts" => ["2024-01-05", "2024-01-05"], "value" => [1.0, 1.0]).unwrap();
+    let c_int =
+        df!("user_id" => [1i64, 2], "ts" => ["2024-01-05", "2024-01-05"], "value" => [1.0, 1.0]).unwrap();
+    let t_float =
+        df!("user_id" => [1.0f64, 2.0], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "b"])
+            .unwrap();
+    let t_int =
+        df!("user_id" => [1i64, 2], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "b"]).unwrap();
+    let t_text =
+        df!("user_id" => ["1", "2"], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "b"]).unwrap();
+    for t in [&t_float, &t_int, &t_text] {
+        for c in [&c_text, &c_int] {
+            assert_eq!(
+                matched(t, c),
+                2.0,
+                "{:?} vs {:?}",
+                t.column("user_id").unwrap().dtype(),
+                c.column("user_id").unwrap().dtype()
+            );
+        }
+    }
+    // Unsigned ids above 2^63 match exactly (as text), not as nulls.
+    let big = [u64::MAX, u64::MAX - 1];
+    let t = df!("user_id" => big, "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "b"]).unwrap();
+    let c = df!("user_id" => [u64::MAX], "ts" => ["2024-01-05"], "value" => [1.0]).unwrap();
+    assert_eq!(matched(&t, &c), 1.0);
+    let c = df!("user_id" => [u64::MAX.to_string()], "ts" => ["2024-01-05"], "value" => [1.0]).unwrap();
+    assert_eq!(matched(&t, &c), 1.0);
+}
+
+#[test]
+fn a_file_path_is_never_a_pattern() {
+    let dir = std::env::temp_dir().join(format!("tp-glob-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("data1.csv"), "path,total_conversions\na,1\n").unwrap();
+    std::fs::write(dir.join("data[1].csv"), "path,total_conversions\nb,1\nc,1\n").unwrap();
+    let df = read_table(&dir.join("data[1].csv"), b',').unwrap();
+    assert_eq!(df.height(), 2, "the file itself, not the pattern");
+    let e = read_table(&dir.join("data*.csv"), b',').unwrap_err();
+    assert!(e.to_string().contains("no such file"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn csv_types_are_inferred_from_every_row() {
+    let dir = std::env::temp_dir().join(format!("tp-infer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("path,total_conversions,total_null\n");
+    for _ in 0..10_050 {
+        text.push_str("a > b,1,2\n");
+    }
+    text.push_str("b,0.5,1\n");
+    let file = dir.join("late_fraction.csv");
+    std::fs::write(&file, text).unwrap();
+    let df = read_table(&file, b',').unwrap();
+    let j = journeys_from_paths(&df, &PathOptions::default().tolerate_default_absences(&df)).unwrap();
+    assert_eq!(j.conversions().iter().sum::<f64>(), 10_050.5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    model: String,
+    value: f64,
+}
+
+#[test]
+fn a_misspelt_result_column_is_an_error_not_nulls() {
+    let rows = vec![Row { model: "linear".into(), value: 1.0 }];
+    let df = rows_frame(&rows, &["model", "value"]).unwrap();
+    assert_eq!(df.width(), 2);
+    match rows_frame(&rows, &["model", "valeu"]) {
+        Err(Error::MissingColumn { column, available, .. }) => {
+            assert_eq!(column, "valeu");
+            assert!(available.contains("value"), "{available}");
+        }
+        other => panic!("expected MissingColumn, got {other:?}"),
+    }
+}
