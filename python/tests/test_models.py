@@ -53,7 +53,7 @@ def test_markov_details(journeys: tp.Journeys) -> None:
     assert re.columns == ["model", "kpi", "channel", "removal_effect", "value_removal_effect"]
     assert re["removal_effect"].is_between(0, 1).all()
     tm = r.transition_matrix(model="markov", kpi="conversions")
-    assert tm.columns == ["from", "to", "probability"]
+    assert tm.columns == ["from", "to", "probability", "from_players", "to_players"]
     out = tm.group_by("from").agg(pl.col("probability").sum())
     assert out["probability"].to_list() == pytest.approx([1.0] * out.height)
     assert {"(start)", "a", "b", "c"} == set(tm["from"])
@@ -91,7 +91,7 @@ def test_markov_without_nulls_warns() -> None:
 
 def test_choose_order(journeys: tp.Journeys) -> None:
     choice = tp.choose_order(journeys, max_order=3, folds=2, seed=0)
-    assert choice.table.columns == ["order", "auc"]
+    assert choice.table.columns == ["order", "auc", "folds_scored"]
     assert choice.table["order"].to_list() == [1, 2, 3]
     assert choice.suggested in (1, 2, 3)
 

@@ -51,3 +51,7 @@ __all__ = [
     "GoalBookError",
     "ReadError",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -46,7 +46,18 @@ def _castable(series: pl.Series) -> pl.Series:
 
 
 def for_rust(df: pl.DataFrame, columns: list[str | None]) -> pl.DataFrame:
-    """The columns of ``df`` that Touchpoint reads (those present: a missing one is reported by name on
-    the Rust side), cast to types it reads. Other columns never cross, whatever their type."""
-    keep = [c for c in dict.fromkeys(c for c in columns if c is not None) if c in df.columns]
-    return pl.DataFrame([_castable(df.get_column(c)) for c in keep]) if keep else df.select([])
+    """``df`` with every column of a type the Rust side cannot receive cast to one it can (Decimal and
+    Float16 to Float64, Int128 and UInt128 to Int64 or text, UInt64 ids above 2^63 to text), so no
+    column crosses as a panic, used or not. Python-object columns are dropped unless ``columns`` names
+    them, which is a ColumnError."""
+    from .exceptions import ColumnError
+
+    used = {c for c in columns if c is not None}
+    keep = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.Object:
+            if name in used:
+                raise ColumnError(f"column `{name}` holds Python objects: give it as text or numbers")
+            continue
+        keep.append(_castable(df.get_column(name)))
+    return pl.DataFrame(keep) if keep else df.select([])

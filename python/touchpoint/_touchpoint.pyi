@@ -19,6 +19,7 @@ __all__ = [
     "lift_test",
     "load_goal_book",
     "model_names",
+    "cli_main",
     "scenario_names",
     "simulate",
     "time_attribute",

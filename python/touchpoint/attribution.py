@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._checks import whole
 from ._progress import ProgressLine
 from .journeys import Journeys
 from .models import Model, from_spec, to_spec
@@ -164,24 +165,30 @@ class Attribution:
             kpi: the KPI; may be omitted when there is one.
 
         Returns:
-            from, to, probability; states are named by their players (``"a > b"`` at order 2), with
-            ``(start)``, ``(conversion)`` and ``(null)``.
+            from, to, probability, from_players, to_players; states are named by their players
+            (``"a > b"`` at order 2), with ``(start)``, ``(conversion)`` and ``(null)``; the list columns
+            hold the players exactly (a name may itself contain ``" > "``).
 
         Raises:
-            ParameterError: no such model in the result, or several KPIs and none named.
+            ParameterError: no such model or KPI in the result, a model that is not Markov, or several
+                KPIs and none named.
         """
-        if kpi is None:
-            kpis = self.to_polars()["kpi"].unique(maintain_order=True).to_list()
-            if len(kpis) != 1:
-                from .exceptions import ParameterError
+        from .exceptions import ParameterError
 
+        kpis = self.to_polars()["kpi"].unique(maintain_order=True).to_list()
+        if kpi is None:
+            if len(kpis) != 1:
                 raise ParameterError(f"name the KPI: this result has {', '.join(kpis)}")
             kpi = kpis[0]
-        labels = [label for label, _ in self._inner.models()]
-        if model not in labels:
-            from .exceptions import ParameterError
-
-            raise ParameterError(f"no model `{model}` in this result; it has: {', '.join(labels)}")
+        elif kpi not in kpis:
+            raise ParameterError(f"no KPI `{kpi}` in this result; it has: {', '.join(kpis)}")
+        specs = dict(self._inner.models())
+        if model not in specs:
+            raise ParameterError(f"no model `{model}` in this result; it has: {', '.join(specs)}")
+        if json.loads(specs[model]).get("model") != "markov":
+            chains = [label for label, spec in specs.items() if json.loads(spec).get("model") == "markov"]
+            here = ", ".join(chains) or "none"
+            raise ParameterError(f"`{model}` is not a Markov model and has no transitions; Markov models here: {here}")
         return self._inner.transitions(model, kpi)
 
     def standard_errors(self) -> pl.DataFrame:
@@ -301,9 +308,9 @@ def choose_order(
     Example:
         >>> tp.choose_order(j, max_order=3).suggested  # doctest: +SKIP
     """
+    for name, v, low in (("max_order", max_order, 1), ("folds", folds, 2), ("seed", seed, 0)):
+        whole(name, v, low)
     cb = ProgressLine() if progress else None
     rows, suggested, warnings = _touchpoint.choose_order(journeys._inner, max_order, folds, seed, kpi, by, cb)
-    table = pl.DataFrame(
-        rows, schema={"order": pl.UInt32, "auc": pl.Float64, "folds_scored": pl.UInt32}, orient="row"
-    )
+    table = pl.DataFrame(rows, schema={"order": pl.UInt32, "auc": pl.Float64, "folds_scored": pl.UInt32}, orient="row")
     return OrderChoice(table=table, suggested=suggested, warnings=warnings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -101,7 +102,9 @@ def contribution(
         A :class:`ContributionReport`.
 
     Raises:
-        GoalBookError: a KPI of the attribution is missing from the goal book, or a cost is negative.
+        GoalBookError: a KPI of the attribution is missing from the goal book, or a cost is negative,
+            NaN, null or not a number.
+        ColumnError: a costs table without a ``cost`` column or without a player column.
 
     Example:
         >>> rep = tp.contribution(tp.attribute(j, models=["linear", "shapley"]), goals)  # doctest: +SKIP
@@ -109,14 +112,37 @@ def contribution(
     """
     cost_json = None
     if costs is not None:
-        if not isinstance(costs, Mapping):
-            from ._frames import as_polars
-
-            df = as_polars(costs, "costs")
-            key = next(c for c in df.columns if c != "cost")
-            costs = dict(zip(df[key].cast(pl.String).to_list(), df["cost"].cast(pl.Float64).to_list(), strict=False))
-        cost_json = json.dumps({str(k): float(v) for k, v in costs.items()})
+        cost_json = json.dumps(_costs(costs, result.by))
     return ContributionReport(_touchpoint.contribution(result._inner, goals.to_json(), cost_json))
+
+
+def _costs(costs: Any, by: str) -> dict[str, float]:
+    """Costs per player from a mapping or a table (a player column, ``by`` or the only other one, and
+    ``cost``), every one a finite number >= 0, or a typed error naming what is wrong."""
+    from ._frames import as_polars
+    from .exceptions import ColumnError, GoalBookError
+
+    if isinstance(costs, Mapping):
+        pairs = list(costs.items())
+    else:
+        df = as_polars(costs, "costs")
+        if "cost" not in df.columns:
+            raise ColumnError(f"the costs table has no `cost` column; it has: {', '.join(df.columns)}")
+        others = [c for c in df.columns if c != "cost"]
+        key = by if by in others else (others[0] if len(others) == 1 else None)
+        if key is None:
+            raise ColumnError(
+                f"the costs table needs one player column (`{by}`) next to `cost`; it has: {', '.join(df.columns)}"
+            )
+        pairs = list(zip(df[key].to_list(), df["cost"].to_list(), strict=True))
+    out: dict[str, float] = {}
+    for player, cost in pairs:
+        if player is None:
+            raise GoalBookError(f"costs: a cost of {cost!r} has no player (null {by})")
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
+            raise GoalBookError(f"costs: `{player}` = {cost!r} must be a finite number >= 0")
+        out[str(player)] = float(cost)
+    return out
 
 
 class ContributionReport:

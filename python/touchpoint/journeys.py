@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._checks import whole
 from ._frames import as_polars, for_rust, is_file_path
 from ._progress import ProgressLine
 from .exceptions import InputError, ParameterError, ReadError
@@ -123,9 +124,7 @@ class Journeys:
             )
         kpi = "conversions" if kpi is None else kpi
         frame = for_rust(frame, [path, conversions, value, nulls, kpi_column])
-        return cls(
-            _touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi, kpi_column)
-        )
+        return cls(_touchpoint.Journeys.from_paths_frame(frame, path, conversions, value, nulls, sep, kpi, kpi_column))
 
     @classmethod
     def from_events(
@@ -195,9 +194,8 @@ class Journeys:
         if isinstance(dims, str):
             dims = [dims]
         dims = list(dims)
-        for name, v in (("max_touches", max_touches), ("population", population)):
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ParameterError(f"{name} must be a whole number >= 1 or None, got {v!r}")
+        whole("max_touches", max_touches, 1, optional=True)
+        whole("population", population, 1, optional=True)
         if isinstance(lookback, Mapping):
             per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
             default = "30d"
@@ -338,6 +336,8 @@ class Journeys:
         Raises:
             InputError: the two stores carry different dimensions or one lacks times.
         """
+        if not isinstance(other, Journeys):
+            raise ParameterError(f"merge takes Journeys, got {type(other).__name__}")
         return Journeys(self._inner.merge(other._inner))
 
     def __len__(self) -> int:

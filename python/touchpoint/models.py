@@ -272,9 +272,7 @@ def _check_fields(record: Any) -> None:
     for f in _fields(record):
         value = getattr(record, f.name)
         if not _accepts(hints[f.name], value):
-            raise _ParameterError(
-                f"{type(record).__name__}.{f.name} must be {_describe(hints[f.name])}, got {value!r}"
-            )
+            raise _ParameterError(f"{type(record).__name__}.{f.name} must be {_describe(hints[f.name])}, got {value!r}")
 
 
 def __dir__() -> list[str]:

@@ -21,12 +21,30 @@ def _pyplot() -> Any:
     return plt
 
 
+def _pick(known: list[str], name: str | None, what: str) -> str:
+    """``name`` when the result has it, the first by default; an unknown name is a ParameterError,
+    never an empty figure."""
+    from .exceptions import ParameterError
+
+    if not known:
+        raise ParameterError(f"nothing to plot: the result has no {what}")
+    if name is None:
+        return known[0]
+    if name not in known:
+        raise ParameterError(f"no {what} `{name}` in this result; it has: {', '.join(known)}")
+    return name
+
+
 def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share") -> Any:
     """Grouped bars: one group per player, one bar per model, of credited ``share`` (or
     ``conversions`` / ``value``) for one KPI (the first by default)."""
     plt = _pyplot()
     df = result.to_polars()
-    kpi = kpi or df["kpi"][0]
+    kpi = _pick(df["kpi"].unique(maintain_order=True).to_list(), kpi, "KPI")
+    if value not in ("share", "conversions", "value"):
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"value must be 'share', 'conversions' or 'value', got {value!r}")
     df = df.filter(pl.col("kpi") == kpi)
     if value == "share":  # the baseline of incremental models has no share
         df = df.filter(pl.col(result.by) != "(baseline)")
@@ -50,7 +68,7 @@ def contribution_bars(report: ContributionReport, model: str | None = None) -> A
     """Stacked bars of money value by player, one segment per business function, for one model."""
     plt = _pyplot()
     df = report.by_function()
-    model = model or df["model"][0]
+    model = _pick(df["model"].unique(maintain_order=True).to_list(), model, "model")
     df = df.filter(pl.col("model") == model)
     by = report.by
     players = df.group_by(by).agg(pl.col("value").sum()).sort("value", descending=True)[by].to_list()
@@ -75,7 +93,7 @@ def agreement_heatmap(result: Attribution, kpi: str | None = None) -> Any:
     (1 = identical credit), as a heat map with the values written in."""
     plt = _pyplot()
     df = result.to_polars()
-    kpi = kpi or df["kpi"][0]
+    kpi = _pick(df["kpi"].unique(maintain_order=True).to_list(), kpi, "KPI")
     df = df.filter(pl.col("kpi") == kpi)
     models = df["model"].unique(maintain_order=True).to_list()
     shares = {
@@ -133,7 +151,11 @@ def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = 
 
         raise ParameterError(f"value must be 'share' or 'conversions', got {value!r}")
     df = result.to_polars()
-    kpi = kpi or df["kpi"][0]
+    kpi = _pick(df["kpi"].unique(maintain_order=True).to_list(), kpi, "KPI")
+    if value not in ("share", "conversions", "value"):
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"value must be 'share', 'conversions' or 'value', got {value!r}")
     df = df.filter(pl.col("kpi") == kpi)
     t = truth.filter(pl.col("kpi") == kpi)
     column = "shapley_share" if value == "share" else "shapley"

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._checks import whole
 from ._progress import ProgressLine
 from .journeys import Journeys
 from .models import LiftTest, Model, to_spec
@@ -89,6 +90,8 @@ def simulate(
         >>> tp.attribute(sim.journeys, models=["last_touch", "shapley"])  # doctest: +SKIP
     """
     cb = ProgressLine() if progress else None
+    whole("people", people, 1, optional=True)
+    whole("seed", seed, 0, optional=True)
     inner, truth, params = _touchpoint.simulate(scenario, people, seed, toml, cb)
     return Simulation(journeys=Journeys(inner), truth=truth, params=json.loads(params))
 
@@ -119,6 +122,8 @@ def benchmark(
     Example:
         >>> tp.benchmark(["baseline", "synergy"], people=20_000)  # doctest: +SKIP
     """
+    whole("people", people, 1)
+    whole("seed", seed, 0)
     specs = [to_spec(m) for m in models] if models else []
     cb = ProgressLine() if progress else None
     return _touchpoint.benchmark(list(scenarios), people, seed, specs, cb)
@@ -157,5 +162,7 @@ def lift_test(
     Example:
         >>> t = tp.lift_test("selection_bias", channel="search", kpi="sales", people=200_000)  # doctest: +SKIP
     """
+    whole("people", people, 1)
+    whole("seed", seed, 0)
     per_exposure, se, _treated, _control, _exposures = _touchpoint.lift_test(scenario, channel, kpi, people, seed, toml)
     return LiftTest(channel=channel, kpi=kpi, per_exposure=per_exposure, se=se)
