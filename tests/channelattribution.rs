@@ -23,6 +23,15 @@ fn data() -> Option<touchpoint::core::Journeys> {
     Some(journeys_from_path_file(&file, &opts).unwrap())
 }
 
+/// A column of a file read by `read_table` (text) as numbers.
+fn numbers(
+    df: &touchpoint_frame::polars::prelude::DataFrame,
+    name: &str,
+) -> touchpoint_frame::polars::prelude::Float64Chunked {
+    let col = df.column(name).unwrap();
+    touchpoint_frame::f64_column(col, name).unwrap().f64().unwrap().clone()
+}
+
 fn rel_close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * a.abs().max(b.abs())
 }
@@ -42,8 +51,8 @@ fn heuristics_equal_the_reference() {
     for (model, prefix) in
         [("first_touch", "first_touch"), ("last_touch", "last_touch"), ("linear", "linear_touch")]
     {
-        let conv = df.column(&format!("{prefix}_conversions")).unwrap().f64().unwrap().clone();
-        let value = df.column(&format!("{prefix}_value")).unwrap().f64().unwrap().clone();
+        let conv = numbers(&df, &format!("{prefix}_conversions"));
+        let value = numbers(&df, &format!("{prefix}_value"));
         for i in 0..df.height() {
             let name = names.get(i).unwrap();
             let c = r.credits.iter().find(|c| c.model == model && c.player == name).unwrap();
@@ -75,7 +84,7 @@ fn markov_order_one_is_within_three_percent_of_the_reference() {
     let r = attribute(&j, &[ModelSpec::from_name("markov").unwrap()], Dimension::Channel).unwrap();
     let df = read_table(&reference, b',').unwrap();
     let names = df.column("channel_name").unwrap().str().unwrap().clone();
-    let conv = df.column("total_conversions").unwrap().f64().unwrap().clone();
+    let conv = numbers(&df, "total_conversions");
     let mut rows: Vec<(String, f64)> =
         (0..df.height()).map(|i| (names.get(i).unwrap().to_owned(), conv.get(i).unwrap())).collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -43,7 +43,7 @@ def test_explicit_missing_optional_column() -> None:
 
 def test_text_in_numeric_column() -> None:
     df = pl.DataFrame({"path": ["a"], "total_conversions": ["one"]})
-    with pytest.raises(tp.ColumnError, match=r"column `total_conversions` must be numeric, found str"):
+    with pytest.raises(tp.ColumnError, match=r"column `total_conversions` must be numeric: row 1 holds \"one\""):
         tp.Journeys.from_paths(df)
 
 

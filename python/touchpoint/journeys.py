@@ -22,9 +22,9 @@ _DEFAULT_VALUE = "total_conversion_value"
 def _read(table: Any, what: str, delimiter: str = ",") -> pl.DataFrame:
     """A DataFrame from a DataFrame or a CSV/Parquet file.
 
-    A file path names one file, never a pattern (``data[1].csv`` is that file). CSV column types are
-    inferred from every row, as the command line does, so a column that turns fractional or
-    alphanumeric late in the file reads the same way everywhere.
+    A file path names one file, never a pattern (``data[1].csv`` is that file). CSV columns are read as
+    text, as the command line reads them, and typed where they are used (numbers, timestamps, ids), so
+    a column that turns fractional or alphanumeric late in the file reads the same way everywhere.
     """
     if is_file_path(table):
         if len(delimiter.encode()) != 1:
@@ -37,9 +37,7 @@ def _read(table: Any, what: str, delimiter: str = ",") -> pl.DataFrame:
             if suffix in (".parquet", ".pq"):
                 return pl.scan_parquet(path, glob=False).collect()
             if suffix in (".csv", ".txt", ".tsv"):
-                return pl.scan_csv(
-                    path, separator=delimiter, infer_schema_length=None, try_parse_dates=False, glob=False
-                ).collect()
+                return pl.scan_csv(path, separator=delimiter, infer_schema=False, glob=False).collect()
         except pl.exceptions.PolarsError as e:
             raise ReadError(f"cannot read `{path}`: {e}") from None
         raise InputError(f"cannot tell the format of `{path}`: expected a .csv or .parquet file")

@@ -258,7 +258,7 @@ impl Chain {
         let b: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.absorption_step(s).0 }).collect();
         let r: Vec<f64> = (0..n).map(|s| if removed[s] { 0.0 } else { self.reward(s) }).collect();
         if n <= DENSE_LIMIT || self.dense_preferred.get() {
-            return self.solve_dense(removed, &b, &r);
+            return self.solve_dense(removed, &b, &r, control);
         }
         // Gauss-Seidel until it has spent the work of one dense LU (n^3 / 3 multiply-adds); a chain
         // that converges that slowly (long cyclic paths, rare absorption) is solved densely from then on.
@@ -268,7 +268,7 @@ impl Chain {
             Some(xy) => Ok(xy),
             None if n <= DENSE_MAX => {
                 self.dense_preferred.set(true);
-                self.solve_dense(removed, &b, &r)
+                self.solve_dense(removed, &b, &r, control)
             }
             None => unreachable!("an unbounded Gauss-Seidel run ends converged or by its sweep cap"),
         }
@@ -346,7 +346,13 @@ impl Chain {
         })
     }
 
-    fn solve_dense(&self, removed: &[bool], b: &[f64], r: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    fn solve_dense(
+        &self,
+        removed: &[bool],
+        b: &[f64],
+        r: &[f64],
+        control: &dyn Control,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
         let keep: Vec<usize> = (0..self.len()).filter(|&s| !removed[s]).collect();
         let mut pos = vec![usize::MAX; self.len()];
         for (i, &s) in keep.iter().enumerate() {
@@ -363,7 +369,7 @@ impl Chain {
             }
         }
         let mut rhs: Vec<[f64; 2]> = keep.iter().map(|&s| [b[s], r[s]]).collect();
-        if !lu_solve(&mut a, m, &mut rhs) {
+        if !lu_solve(&mut a, m, &mut rhs, control)? {
             return Err(Error::Unsupported {
                 model: "markov".into(),
                 kpi: "?".into(),
@@ -425,8 +431,12 @@ impl Chain {
 
 /// Solves `a x = rhs` in place (row-major `m x m`, two right-hand sides) by LU with partial pivoting.
 /// Returns `false` (leaving `rhs` undefined) when a pivot is zero or not finite: the matrix is singular.
-fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) -> bool {
+/// Checks `control` every 64 columns, so a large solve stops on Ctrl-C.
+fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]], control: &dyn Control) -> Result<bool> {
     for k in 0..m {
+        if k % 64 == 63 {
+            control.checkpoint()?;
+        }
         let piv = (k..m).max_by(|&i, &j| a[i * m + k].abs().total_cmp(&a[j * m + k].abs())).unwrap_or(k);
         if piv != k {
             for c in 0..m {
@@ -436,7 +446,7 @@ fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) -> bool {
         }
         let d = a[k * m + k];
         if d == 0.0 || !d.is_finite() {
-            return false;
+            return Ok(false);
         }
         for i in k + 1..m {
             let f = a[i * m + k] / d;
@@ -460,7 +470,7 @@ fn lu_solve(a: &mut [f64], m: usize, rhs: &mut [[f64; 2]]) -> bool {
         let d = a[k * m + k];
         rhs[k] = [s[0] / d, s[1] / d];
     }
-    true
+    Ok(true)
 }
 
 impl Markov {
@@ -764,7 +774,7 @@ mod tests {
     fn lu_reports_a_singular_matrix() {
         let mut a = vec![1.0, 1.0, 1.0, 1.0];
         let mut rhs = vec![[1.0, 0.0], [2.0, 0.0]];
-        assert!(!lu_solve(&mut a, 2, &mut rhs));
+        assert!(!lu_solve(&mut a, 2, &mut rhs, &crate::model::Unattended).unwrap());
     }
 
     #[test]
@@ -772,7 +782,7 @@ mod tests {
         // [2 1; 1 3] x = [3; 5] -> x = [0.8, 1.4]
         let mut a = vec![2.0, 1.0, 1.0, 3.0];
         let mut rhs = vec![[3.0, 1.0], [5.0, 2.0]];
-        assert!(lu_solve(&mut a, 2, &mut rhs));
+        assert!(lu_solve(&mut a, 2, &mut rhs, &crate::model::Unattended).unwrap());
         assert!((rhs[0][0] - 0.8).abs() < 1e-15 && (rhs[1][0] - 1.4).abs() < 1e-15);
         assert!((rhs[0][1] - 0.2).abs() < 1e-15 && (rhs[1][1] - 0.6).abs() < 1e-15);
     }

@@ -18,6 +18,9 @@ pub enum Error {
     /// A column whose values cannot be read as the needed type.
     #[error("column `{column}` must be {expected}, found {found}")]
     ColumnType { column: String, expected: &'static str, found: String },
+    /// Text in a numeric column that is not a number.
+    #[error("column `{column}` must be numeric: row {row} holds {value:?}")]
+    Number { column: String, row: usize, value: String },
     /// A null where a value is required.
     #[error("null in column `{column}`{} at row {row}", in_table(.table))]
     NullValue { column: String, table: Option<&'static str>, row: usize },

@@ -8,7 +8,7 @@ pub use error::{Error, Result};
 pub use paths::{journeys_from_path_file, journeys_from_paths, paths_frame, read_table, PathOptions};
 pub use polars;
 pub use table::{
-    attribution_table_frame, contribution_frame, contribution_summary_frame, credits_frame,
+    attribution_table_frame, contribution_frame, contribution_summary_frame, credits_frame, f64_column,
     lift_tests_from_frame, model_table_frame, position_credits_frame, removal_effects_frame, rows_frame,
     social_frame, standard_errors_frame, summary_frame, timelines_frames, transitions_frame,
     unattributed_frame,

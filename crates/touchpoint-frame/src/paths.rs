@@ -260,9 +260,10 @@ fn short_key(name: &str) -> Option<u128> {
 
 /// Reads a CSV or Parquet file (by extension) into a DataFrame.
 ///
-/// `path` names one file, never a pattern: `data[1].csv` is that file, `*.csv` is an error. CSV column
-/// types are inferred from every row (as the Python readers do), so a column that turns fractional or
-/// alphanumeric late in the file reads as float or text, not as an error at row 10,001. A column type
+/// `path` names one file, never a pattern: `data[1].csv` is that file, `*.csv` is an error. CSV columns
+/// are read as text (as the Python readers do) and typed by the reader that uses them, so a column that
+/// turns fractional or alphanumeric late in the file reads the same everywhere, and a value that is
+/// not a number is an error naming its row. A column type
 /// this build of polars cannot hold (Decimal, Int128, Float16 in Parquet) is a read error naming the
 /// file, not a panic.
 pub fn read_table(path: &Path, delimiter: u8) -> Result<DataFrame> {
@@ -278,7 +279,7 @@ pub fn read_table(path: &Path, delimiter: u8) -> Result<DataFrame> {
             "csv" | "txt" | "tsv" => LazyCsvReader::new(pl_path.clone())
                 .with_separator(delimiter)
                 .with_has_header(true)
-                .with_infer_schema_length(None)
+                .with_infer_schema_length(Some(0))
                 .with_glob(false)
                 .finish()?,
             _ => LazyFrame::scan_parquet(

@@ -24,14 +24,30 @@ pub fn str_column(col: &Column, name: &str) -> Result<Column> {
     }
 }
 
-/// The column as f64 (any numeric type; text is a typed error).
+/// The column as f64: any numeric type, or text holding numbers (CSV files are read as text, so
+/// every reader types them the same way). Text that is not a number is an error naming the column,
+/// the row (1-based) and the text.
 pub fn f64_column(col: &Column, name: &str) -> Result<Column> {
     let dt = col.dtype();
     if dt.is_primitive_numeric() || dt.is_bool() || dt == &DataType::Null {
-        Ok(col.cast(&DataType::Float64)?)
-    } else {
-        Err(Error::ColumnType { column: name.to_owned(), expected: "numeric", found: dt.to_string() })
+        return Ok(col.cast(&DataType::Float64)?);
     }
+    if dt == &DataType::String {
+        let text = col.str()?;
+        let mut out: Vec<Option<f64>> = Vec::with_capacity(text.len());
+        for (i, v) in text.iter().enumerate() {
+            out.push(match v.map(str::trim) {
+                None | Some("") => None,
+                Some(t) => Some(t.parse::<f64>().map_err(|_| Error::Number {
+                    column: name.to_owned(),
+                    row: i + 1,
+                    value: t.to_owned(),
+                })?),
+            });
+        }
+        return Ok(Column::new(col.name().clone(), out));
+    }
+    Err(Error::ColumnType { column: name.to_owned(), expected: "numeric", found: dt.to_string() })
 }
 
 fn strings(name: &str, v: Vec<String>) -> Column {

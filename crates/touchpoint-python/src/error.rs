@@ -69,7 +69,9 @@ impl From<PyTpErr> for PyErr {
             PyTpErr::Core(c) => raise(core_class(&c), c.to_string()),
             PyTpErr::Frame(f) => {
                 let class = match &f {
-                    FrameError::MissingColumn { .. } | FrameError::ColumnType { .. } => "ColumnError",
+                    FrameError::MissingColumn { .. }
+                    | FrameError::ColumnType { .. }
+                    | FrameError::Number { .. } => "ColumnError",
                     FrameError::Read { .. } => "ReadError",
                     FrameError::InvalidOption { .. } => "ParameterError",
                     FrameError::Polars(_) => "TouchpointError",
