@@ -917,9 +917,9 @@ fn fit(
             // towards 0 instead makes the Newton system near-singular and the fit never ends.
             let negligible = 1e-9 * d.total_conversions.max(1.0);
             let mut q = p.clone();
-            for g in 0..ng {
-                if grad[g] < 0.0 && p.lambda0[g] > 0.0 && p.lambda0[g] * d.group_exposure[g] < negligible {
-                    q.lambda0[g] = 0.0;
+            for (g, l0) in q.lambda0.iter_mut().enumerate() {
+                if grad[g] < 0.0 && *l0 > 0.0 && *l0 * d.group_exposure[g] < negligible {
+                    *l0 = 0.0;
                 }
             }
             for c in 0..nc {
@@ -948,10 +948,10 @@ fn fit(
             // Free parameters: groups with people, betas not fixed and not held at 0, omegas of
             // players with a positive beta.
             let mut free: Vec<usize> = Vec::new();
-            for g in 0..ng {
+            for (g, &l0) in p.lambda0.iter().enumerate() {
                 // A baseline at 0 whose gradient pushes below it is held there (every conversion of
                 // the group is explained by exposures: the maximum is on the boundary).
-                let at_zero = p.lambda0[g] <= 0.0 && grad[g] <= 0.0;
+                let at_zero = l0 <= 0.0 && grad[g] <= 0.0;
                 if d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0 && !at_zero {
                     free.push(g);
                 }

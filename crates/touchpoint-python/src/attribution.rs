@@ -153,6 +153,9 @@ pub fn model_names() -> Vec<&'static str> {
     MODEL_NAMES.to_vec()
 }
 
+/// (order, auc, folds_scored) per order, the suggested order, and the warnings.
+type OrderRows = (Vec<(u32, f64, u32)>, u32, Vec<String>);
+
 /// Cross-validated AUC per Markov order for one KPI: ([(order, auc, folds_scored)], suggested, warnings).
 #[pyfunction]
 #[pyo3(signature = (journeys, max_order, folds, seed, kpi=None, by="channel", progress=None))]
@@ -166,7 +169,7 @@ pub fn choose_order(
     kpi: Option<String>,
     by: &str,
     progress: Option<Py<PyAny>>,
-) -> PyResult<(Vec<(u32, f64, u32)>, u32, Vec<String>)> {
+) -> PyResult<OrderRows> {
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
     j.require_dimension(by).map_err(PyTpErr::from)?;

@@ -82,6 +82,3 @@ impl From<PyTpErr> for PyErr {
         }
     }
 }
-
-/// Result alias for bindings.
-pub type PyTpResult<T> = Result<T, PyTpErr>;
