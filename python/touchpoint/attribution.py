@@ -79,8 +79,10 @@ class Attribution:
         """The credit table.
 
         Returns:
-            One row per (model, KPI, player): model, kpi, <by>, conversions, value, share. Shares sum to 1
-            per model and KPI over the players; a KPI without conversions has null shares. Models with a
+            One row per (model, KPI, player): model, kpi, <by>, conversions, value, share. ``share`` is the
+            player's part of the attributed conversions (the conversions the model credited to players,
+            so unattributed conversions and any baseline are outside it): shares sum to 1 per model and
+            KPI over the players; a KPI without conversions has null shares. Models with a
             baseline (``additive_hazard``) add a ``(baseline)`` row: the conversions that would have
             happened anyway, with a null share; their players' conversions are incremental, and players
             plus baseline sum to every conversion in the period.

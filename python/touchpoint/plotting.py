@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .attribution import Attribution
     from .goals import ContributionReport
 
-__all__ = ["credit_bars", "contribution_bars"]
+__all__ = ["credit_bars", "contribution_bars", "agreement_heatmap", "transition_heatmap", "truth_vs_models"]
 
 
 def _pyplot() -> Any:
@@ -19,6 +19,25 @@ def _pyplot() -> Any:
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("plots need matplotlib: pip install 'touchpoint[plot]'") from e
     return plt
+
+
+_CREDIT_LABELS = {
+    "share": "share of attributed conversions",
+    "conversions": "credited conversions",
+    "value": "credited value (the data's currency)",
+}
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0, decimals=0)
+
+
+def _thousands() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: f"{x:,.0f}")
 
 
 def _pick(known: list[str], name: str | None, what: str) -> str:
@@ -57,9 +76,13 @@ def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share
         xs = [p + i * width for p in range(len(players))]
         ax.bar(xs, [sub.get(p) or 0.0 for p in players], width, label=m)
     ax.set_xticks([p + width * (len(models) - 1) / 2 for p in range(len(players))], players, rotation=30, ha="right")
-    ax.set_ylabel(value)
-    ax.set_title(f"Credit by {result.by}, KPI `{kpi}`")
-    ax.legend(fontsize="small")
+    ax.set_ylabel(_CREDIT_LABELS[value])
+    if value == "share":
+        ax.yaxis.set_major_formatter(_percent())
+    else:
+        ax.yaxis.set_major_formatter(_thousands())
+    ax.set_title(f"Credit by {result.by}, KPI {kpi}")
+    ax.legend(title="model", fontsize="small", ncols=2 if len(models) > 4 else 1)
     fig.tight_layout()
     return fig
 
@@ -80,7 +103,8 @@ def contribution_bars(report: ContributionReport, model: str | None = None) -> A
         heights = [sub.get(p, 0.0) for p in players]
         ax.bar(players, heights, bottom=bottom, label=f)
         bottom = [b + h for b, h in zip(bottom, heights, strict=False)]
-    ax.set_ylabel("value")
+    ax.set_ylabel("value (money, the goal book's unit values)")
+    ax.yaxis.set_major_formatter(_thousands())
     ax.set_title(f"Business value by {by} and function ({model})")
     ax.tick_params(axis="x", rotation=30)
     ax.legend(title="function", fontsize="small")
@@ -105,15 +129,20 @@ def agreement_heatmap(result: Attribution, kpi: str | None = None) -> Any:
         [1 - 0.5 * sum(abs(shares[a].get(p, 0.0) - shares[b].get(p, 0.0)) for p in players) for b in models]
         for a in models
     ]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(models), 0.8 + 0.7 * len(models)))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+    # The colour scale spans the data (the diagonal is always 1), so differences between pairs show.
+    low = min(min(row) for row in grid) if models else 0.0
+    low = min(low, 0.99)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(models), 1.0 + 0.75 * len(models)))
+    im = ax.imshow(grid, vmin=low, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(models)), models, rotation=40, ha="right")
     ax.set_yticks(range(len(models)), models)
+    mid = (low + 1) / 2
     for i in range(len(models)):
         for j in range(len(models)):
-            ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", fontsize="x-small", color="w")
-    ax.set_title(f"Model agreement (1 - TV distance), KPI `{kpi}`")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+            color = "black" if grid[i][j] > mid else "white"
+            ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", fontsize="small", color=color)
+    ax.set_title(f"Model agreement, KPI {kpi}\n(1 - total variation distance of credit shares)", fontsize="medium")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="agreement")
     fig.tight_layout()
     return fig
 
@@ -122,19 +151,21 @@ def transition_heatmap(result: Attribution, model: str = "markov", kpi: str | No
     """The Markov chain's transition probabilities (rows: from, columns: to) as a heat map."""
     plt = _pyplot()
     tm = result.transition_matrix(model=model, kpi=kpi)
+    tm_kpi = result.to_polars()["kpi"][0]
     sources = ["(start)"] + sorted(s for s in tm["from"].unique().to_list() if s != "(start)")
     targets = sorted(t for t in tm["to"].unique().to_list() if t not in ("(conversion)", "(null)"))
     targets += [t for t in ("(conversion)", "(null)") if t in set(tm["to"])]
     probs = {(r["from"], r["to"]): r["probability"] for r in tm.iter_rows(named=True)}
     grid = [[probs.get((s, t), 0.0) for t in targets] for s in sources]
     fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(targets), 1.0 + 0.4 * len(sources)))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="magma")
+    top = max((max(row) for row in grid), default=1.0) or 1.0
+    im = ax.imshow(grid, vmin=0, vmax=top, cmap="magma")
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
     ax.set_xlabel("to")
     ax.set_ylabel("from")
-    ax.set_title(f"Transition probabilities ({model})")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(f"Transition probabilities ({model}, KPI {kpi or tm_kpi})")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="probability")
     fig.tight_layout()
     return fig
 

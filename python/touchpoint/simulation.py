@@ -69,11 +69,11 @@ def simulate(
     toml: str | None = None,
     progress: bool = True,
 ) -> Simulation:
-    """Simulates people with known incremental effects (DESIGN section 5).
+    """Simulates people with known incremental effects (see docs/benchmark.md for the scenarios).
 
     Args:
-        scenario: a built-in scenario: baseline, selection_bias, synergy, long_journeys, social_care,
-            many_channels.
+        scenario: a built-in scenario (one of :data:`SCENARIOS`: baseline, selection_bias, synergy,
+            long_journeys, social_care, many_channels, delayed_response).
         people: number of people (the scenario's default when None).
         seed: seed (the scenario's default when None); the same seed gives the same result, bit for bit.
         toml: a scenario written in TOML instead of a built-in one.
@@ -109,7 +109,8 @@ def benchmark(
         scenarios: built-in scenario names.
         people: people per scenario.
         seed: seed.
-        models: models to score (a default set of nine when None).
+        models: models to score (when None, the simulator's default set: every rule, Markov, Shapley
+            and the additive-hazard model with each baseline).
         progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:

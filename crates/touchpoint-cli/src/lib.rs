@@ -40,7 +40,8 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct SimulateArgs {
-    /// Built-in scenario (baseline, selection_bias, synergy, long_journeys, social_care, many_channels).
+    /// Built-in scenario (baseline, selection_bias, synergy, long_journeys, social_care, many_channels,
+    /// delayed_response).
     #[arg(long, default_value = "baseline")]
     scenario: String,
     /// A TOML scenario file instead of a built-in one.

@@ -1,4 +1,4 @@
-//! The columnar store of weighted journeys that every model reads (DESIGN section 2).
+//! The columnar store of weighted journeys that every model reads.
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;

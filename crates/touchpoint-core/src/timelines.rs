@@ -1,7 +1,7 @@
 //! Person timelines (every touch and conversion of each person, with times, and the observation
 //! period) and the journey-window rule that cuts journeys from them, written once for every reader.
 //!
-//! The rule (DESIGN section 4): a conversion at `t` has as journey the person's touches in
+//! The rule: a conversion at `t` has as journey the person's touches in
 //! `(max(t - lookback, t_prev), t]`, `t_prev` being the person's previous conversion of the same KPI;
 //! a touch whose interaction has its own window must also lie within it; `max_touches` keeps the most
 //! recent touches. A conversion with no touch in its window is unattributed. Every person with touches

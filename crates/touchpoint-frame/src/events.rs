@@ -1,5 +1,5 @@
 //! Journeys from event logs: a touches table and a conversions table, per person and KPI, with
-//! lookback windows (DESIGN section 4).
+//! lookback windows (the rule is [`touchpoint_core::WindowRule`]).
 //!
 //! A conversion at `t` gets the person's touches in `(max(t - lookback, t_prev), t]`, where `t_prev` is
 //! the person's previous conversion of the same KPI; touches of an interaction with its own window

@@ -1,5 +1,5 @@
 //! Touchpoint's simulator: journeys from a generative model with a known truth, and a benchmark that
-//! scores attribution models against it (DESIGN section 5).
+//! scores attribution models against it (see `docs/benchmark.md`).
 //!
 //! People have a latent intent; each channel exposes them by a Poisson process whose rate may ride on
 //! intent (selection bias). Conversions of each KPI come from additive hazards (after Zhang, Wei & Ren
