@@ -1,7 +1,7 @@
 //! Generated workloads for Touchpoint's benchmarks: journeys already in a [`Journeys`] store.
-use touchpoint_core::rng::SplitMix64;
 use touchpoint_core::Weights;
 use touchpoint_core::{Dimension, Journeys, JourneysBuilder};
+use touchpoint_util::rng::SplitMix64;
 
 /// `n` journeys over `channels` channels with 1..=`max_len` touches (mean about `(1 + max_len) / 2`),
 /// about 3% converting (value 1-100 each), the rest null journeys; with times when `timed`.

@@ -17,9 +17,6 @@ from .models import Model, from_spec, to_spec
 
 __all__ = ["attribute", "Attribution", "choose_order", "OrderChoice"]
 
-DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley", "additive_hazard")
-TIMELINE_MODELS = frozenset({"additive_hazard"})
-
 
 def attribute(
     journeys: Journeys,
@@ -49,10 +46,11 @@ def attribute(
         >>> r = tp.attribute(j, models=["linear", tp.models.Markov(order=2)])  # doctest: +SKIP
     """
     if models is None:
-        models = [m for m in DEFAULT_MODELS if journeys.has_timelines or m not in TIMELINE_MODELS]
-    if isinstance(models, (str, Model)):
-        models = [models]
-    specs = [to_spec(m) for m in models]
+        specs = _touchpoint.default_models(journeys.has_timelines)
+    else:
+        if isinstance(models, (str, Model)):
+            models = [models]
+        specs = [to_spec(m) for m in models]
     cb = ProgressLine() if progress else None
     return Attribution(_touchpoint.attribute(journeys._inner, specs, by, cb))
 

@@ -36,6 +36,17 @@ __all__ = [
 ]
 
 
+# Every parameter's default comes from the Rust core, once: the spec of each model with no parameter
+# given, filled in by the core.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    name: _json.loads(_touchpoint.validate_model(_json.dumps({"model": name}))) for name in _touchpoint.model_names()
+}
+
+
+def _default(model: str, param: str) -> Any:
+    return _DEFAULTS[model][param]
+
+
 @_dataclass(frozen=True)
 class Model:
     """Base of the model records. ``name`` is the model's name in results."""
@@ -78,7 +89,7 @@ class LastNonDirect(Model):
     """
 
     name: ClassVar[str] = "last_non_direct"
-    direct: list[str] = _field(default_factory=lambda: ["direct"])
+    direct: list[str] = _field(default_factory=lambda: list(_default("last_non_direct", "direct")))
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(self.direct)))
@@ -104,8 +115,8 @@ class PositionBased(Model):
     """
 
     name: ClassVar[str] = "position_based"
-    first: float = 0.4
-    last: float = 0.4
+    first: float = _default("position_based", "first")
+    last: float = _default("position_based", "last")
 
 
 @_dataclass(frozen=True)
@@ -118,8 +129,8 @@ class TimeDecay(Model):
     """
 
     name: ClassVar[str] = "time_decay"
-    half_life: str = "7d"
-    half_life_touches: float | None = None
+    half_life: str = _default("time_decay", "half_life")
+    half_life_touches: float | None = _default("time_decay", "half_life_touches")
 
 
 @_dataclass(frozen=True)
@@ -131,7 +142,7 @@ class Markov(Model):
     """
 
     name: ClassVar[str] = "markov"
-    order: int = 1
+    order: int = _default("markov", "order")
 
 
 @_dataclass(frozen=True)
@@ -150,12 +161,12 @@ class Shapley(Model):
     """
 
     name: ClassVar[str] = "shapley"
-    game: Literal["conversions", "rate"] = "conversions"
-    ordered: bool = False
-    exact: bool | None = None
-    samples: int = 10_000
-    seed: int = 0
-    min_support: float = 1.0
+    game: Literal["conversions", "rate"] = _default("shapley", "game")
+    ordered: bool = _default("shapley", "ordered")
+    exact: bool | None = _default("shapley", "exact")
+    samples: int = _default("shapley", "samples")
+    seed: int = _default("shapley", "seed")
+    min_support: float = _default("shapley", "min_support")
 
 
 @_dataclass(frozen=True)
@@ -213,10 +224,10 @@ class AdditiveHazard(Model):
     """
 
     name: ClassVar[str] = "additive_hazard"
-    baseline: Literal["exposures", "constant", "activity"] = "exposures"
-    initial_half_life: str = "1d"
-    max_iter: int = 500
-    tol: float = 1e-7
+    baseline: Literal["exposures", "constant", "activity"] = _default("additive_hazard", "baseline")
+    initial_half_life: str = _default("additive_hazard", "initial_half_life")
+    max_iter: int = _default("additive_hazard", "max_iter")
+    tol: float = _default("additive_hazard", "tol")
     lift_tests: list[LiftTest] = _field(default_factory=list)
 
     def __post_init__(self) -> None:

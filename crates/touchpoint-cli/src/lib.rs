@@ -163,8 +163,10 @@ struct Input {
 struct AttributeArgs {
     #[command(flatten)]
     input: Input,
-    /// Model name or JSON spec (`{"model":"markov","order":3}`); repeat for several.
-    #[arg(long = "model", default_values_t = ["first_touch".to_string(), "last_touch".to_string(), "linear".to_string()])]
+    /// Model name or JSON spec (`{"model":"markov","order":3}`); repeat for several. Default: the
+    /// default models (first_touch, last_touch, linear, position_based, markov, shapley, and
+    /// additive_hazard on event logs).
+    #[arg(long = "model")]
     models: Vec<String>,
     /// Markov order, for every `markov` given by name.
     #[arg(long)]
@@ -204,6 +206,22 @@ fn with_lift_tests(
     Ok(specs)
 }
 
+/// The models named on the command line, or the default models for these journeys.
+fn specs_or_default(names: &[String], order: Option<u32>, journeys: &Journeys) -> AnyResult<Vec<ModelSpec>> {
+    if names.is_empty() {
+        let mut specs = touchpoint_core::default_models(journeys.timelines().is_some());
+        if let Some(k) = order {
+            for s in &mut specs {
+                if let ModelSpec::Markov(m) = s {
+                    m.order = k;
+                }
+            }
+        }
+        return Ok(specs);
+    }
+    Ok(names.iter().map(|m| spec(m, order)).collect::<Result<Vec<_>, _>>()?)
+}
+
 fn spec(text: &str, order: Option<u32>) -> Result<ModelSpec, touchpoint_core::Error> {
     if text.trim_start().starts_with('{') {
         return ModelSpec::from_json(text);
@@ -221,8 +239,8 @@ struct ReportArgs {
     /// Goal book (TOML or JSON): KPIs with functions and unit values, costs, social channels.
     #[arg(long)]
     goals: PathBuf,
-    /// Model name or JSON spec; repeat for several.
-    #[arg(long = "model", default_values_t = ["last_touch".to_string(), "linear".to_string(), "markov".to_string(), "shapley".to_string()])]
+    /// Model name or JSON spec; repeat for several. Default: the default models, as for `attribute`.
+    #[arg(long = "model")]
     models: Vec<String>,
     /// Player dimension (channel, campaign, activity, actor, actor_group, interaction).
     #[arg(long, default_value = "channel")]
@@ -339,9 +357,9 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
 
 fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     let by: Dimension = a.by.parse()?;
-    let specs = a.models.iter().map(|m| spec(m, a.order)).collect::<Result<Vec<_>, _>>()?;
-    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let journeys = load_journeys(&a.input)?;
+    let specs = specs_or_default(&a.models, a.order, &journeys)?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let result = attribute(&journeys, &specs, by)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -389,10 +407,10 @@ fn markdown(df: &polars::prelude::DataFrame) -> AnyResult<String> {
 
 fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let by: Dimension = a.by.parse()?;
-    let specs = a.models.iter().map(|m| spec(m, None)).collect::<Result<Vec<_>, _>>()?;
-    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let goals = GoalBook::load(&a.goals)?;
     let journeys = load_journeys(&a.input)?;
+    let specs = specs_or_default(&a.models, None, &journeys)?;
+    let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
     let result = attribute(&journeys, &specs, by)?;
     let report = contribution(&result, &goals, None)?;
     create_dir(&a.out)?;

@@ -409,6 +409,22 @@ pub fn attribute_with(
     Ok(out)
 }
 
+/// Runs [`attribute`] `repeat` times and returns the seconds of each run: the baseline against which a
+/// binding's overhead is measured (`benches/python_overhead.py`).
+pub fn time_attribute(
+    journeys: &Journeys,
+    models: &[ModelSpec],
+    by: Dimension,
+    repeat: usize,
+) -> Result<Vec<f64>> {
+    (0..repeat)
+        .map(|_| {
+            let t0 = std::time::Instant::now();
+            attribute(journeys, models, by).map(|_| t0.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
 /// A count for messages: whole numbers without decimals.
 fn fmt_count(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {

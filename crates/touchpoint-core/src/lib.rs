@@ -7,12 +7,10 @@ pub mod attribution;
 pub mod duration;
 pub mod error;
 pub mod goals;
-pub mod hashing;
 pub mod hazard;
 pub mod journeys;
 pub mod markov;
 pub mod model;
-pub mod rng;
 pub mod rules;
 pub mod shapley;
 pub mod timelines;
@@ -25,7 +23,8 @@ pub use hazard::{AdditiveHazard, Baseline, LiftTest};
 pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights};
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{
-    Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values, MODEL_NAMES,
+    default_models, Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values,
+    MODEL_NAMES,
 };
 pub use rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 pub use shapley::{Game, Shapley};

@@ -14,7 +14,7 @@
 //! of paths ending in s` as right-hand side. Credit: `total * RE_c / sum RE`.
 use std::collections::HashMap;
 
-use crate::hashing::FastMap;
+use touchpoint_util::hashing::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -616,12 +616,50 @@ pub fn weighted_auc(items: &mut [(f64, f64, f64)]) -> f64 {
     }
 }
 
+/// [`choose_order`] on one KPI of `journeys` (by name; may be omitted when there is one), crediting
+/// players of `by`.
+pub fn choose_order_for(
+    journeys: &crate::journeys::Journeys,
+    kpi: Option<&str>,
+    by: crate::journeys::Dimension,
+    max_order: u32,
+    folds: u32,
+    seed: u64,
+    control: &dyn Control,
+) -> Result<OrderChoice> {
+    journeys.require_dimension(by)?;
+    let kpis = journeys.kpis().names();
+    let bad_kpi = |value: String, reason: String| Error::InvalidParameter {
+        model: "markov",
+        parameter: "kpi",
+        value,
+        reason,
+    };
+    let k = match kpi {
+        Some(name) => journeys.kpis().get(name).ok_or_else(|| {
+            bad_kpi(name.to_owned(), format!("no such KPI; the journeys have: {}", kpis.join(", ")))
+        })?,
+        None if kpis.len() == 1 => 0,
+        None => {
+            return Err(bad_kpi(
+                "None".into(),
+                format!("the journeys hold several KPIs ({}); name one", kpis.join(", ")),
+            ))
+        }
+    };
+    let players = journeys.player_column(by);
+    let names = journeys.player_names(by);
+    let groups = journeys.rows_by_kpi();
+    let view = KpiView::new(journeys, k, Some(&groups[k as usize]), &players, &names).with_by(by);
+    choose_order(&view, max_order, folds, seed, control)
+}
+
 /// The fold of a record: a hash of the seed, the players' names and the record's rank among the
 /// records of the same path (in canonical order), so the split depends on the records, not on where
 /// they sit in the table, and the records of one path still spread over the folds.
 fn record_fold(names: &[String], players: &[u32], occurrence: u64, seed: u64, folds: u32) -> u32 {
     use std::hash::Hasher;
-    let mut h = crate::hashing::FastHasher::default();
+    let mut h = touchpoint_util::hashing::FastHasher::default();
     h.write_u64(seed);
     for &p in players {
         h.write(names[p as usize].as_bytes());

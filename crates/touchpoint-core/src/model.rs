@@ -301,6 +301,17 @@ pub const MODEL_NAMES: [&str; 9] = [
     "additive_hazard",
 ];
 
+/// The models `attribute` runs when none are named, everywhere (Python, CLI): every rule that needs no
+/// parameter choice, exact Markov and Shapley, and, on journeys with person timelines, the
+/// additive-hazard model (the only one that separates what the channels cause from the baseline).
+pub fn default_models(with_timelines: bool) -> Vec<ModelSpec> {
+    let mut names = vec!["first_touch", "last_touch", "linear", "position_based", "markov", "shapley"];
+    if with_timelines {
+        names.push("additive_hazard");
+    }
+    names.into_iter().map(|n| ModelSpec::from_name(n).expect("a known model")).collect()
+}
+
 impl ModelSpec {
     /// The model with default parameters, by name.
     pub fn from_name(name: &str) -> Result<Self> {

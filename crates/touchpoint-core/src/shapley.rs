@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Control, Details, KpiCredit, KpiView, Model};
-use crate::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 /// Most players for the exact `rate` game.
 pub const EXACT_LIMIT: usize = 20;

@@ -1,7 +1,7 @@
 //! Interning of categorical values: every name is stored once and referred to by a `u32` id.
 use serde::{Deserialize, Serialize};
 
-use crate::hashing::FastMap;
+use touchpoint_util::hashing::FastMap;
 
 /// The name given to a touch that has no value for a dimension.
 pub const NONE_PLAYER: &str = "(none)";

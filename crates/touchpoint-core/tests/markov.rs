@@ -5,8 +5,8 @@ mod common;
 use common::{close, credit, paths, run};
 use proptest::prelude::*;
 use touchpoint_core::markov::Chain;
-use touchpoint_core::rng::SplitMix64;
 use touchpoint_core::Weights;
+use touchpoint_util::rng::SplitMix64;
 
 #[test]
 fn hand_solved_order_one_chain() {

@@ -195,7 +195,7 @@ proptest! {
     fn rules_conserve_and_ignore_row_order(js in journeys_strategy(), seed in any::<u64>()) {
         let order: Vec<usize> = (0..js.len()).collect();
         let mut shuffled = order.clone();
-        touchpoint_core::rng::SplitMix64::new(seed).shuffle(&mut shuffled);
+        touchpoint_util::rng::SplitMix64::new(seed).shuffle(&mut shuffled);
         let specs: Vec<ModelSpec> = RULES.iter().map(|s| ModelSpec::from_json(s).unwrap()).collect();
         let a = attribute(&build(&js, &order), &specs, Dimension::Channel).unwrap();
         let b = attribute(&build(&js, &shuffled), &specs, Dimension::Channel).unwrap();

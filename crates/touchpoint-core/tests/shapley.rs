@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use touchpoint_core::Weights;
 
 use common::{close, credit, paths, run};
-use touchpoint_core::rng::SplitMix64;
 use touchpoint_core::{attribute, Attribution, Dimension, Journeys, JourneysBuilder, ModelSpec};
+use touchpoint_util::rng::SplitMix64;
 
 #[test]
 fn conversions_game_by_hand() {

@@ -4,12 +4,12 @@ mod common;
 
 use common::close;
 use touchpoint_core::markov::Chain;
-use touchpoint_core::rng::SplitMix64;
 use touchpoint_core::Weights;
 use touchpoint_core::{
     attribute, attribute_with, choose_order, Attribution, Control, Dimension, Error, Journeys,
     JourneysBuilder, KpiView, ModelSpec,
 };
+use touchpoint_util::rng::SplitMix64;
 
 /// Random rows over `m` channels named `ch0..`: (path, conversions, value, nulls).
 fn random_rows(seed: u64, rows: usize, m: usize) -> Vec<(Vec<String>, f64, f64, f64)> {

@@ -13,8 +13,8 @@ use touchpoint_core::Weights;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use polars::prelude::*;
 use touchpoint_core::duration::parse_duration_us;
-use touchpoint_core::hashing::FastMap;
 use touchpoint_core::{Cut, Dimension, Journeys, JourneysBuilder, Timelines, WindowRule, NONE_PLAYER};
+use touchpoint_util::hashing::FastMap;
 
 use crate::error::{Error, Result};
 use crate::table::{f64_column, require};
@@ -384,6 +384,11 @@ pub fn journeys_from_events(
 }
 
 /// [`journeys_from_events`] with progress reports (per person) and interruption.
+///
+/// The steps, each a function below: read the windows ([`windows`]), read and type the columns
+/// ([`read_columns`]), intern the names ([`builder`]), sort the touches by person and time
+/// ([`sort_touches`]), cut each person's journeys by the one window rule ([`cut_journeys`]), and keep
+/// the sorted columns as the person timelines.
 pub fn journeys_from_events_with(
     touches: &DataFrame,
     conversions: &DataFrame,
@@ -391,16 +396,52 @@ pub fn journeys_from_events_with(
     control: &dyn touchpoint_core::Control,
 ) -> Result<Journeys> {
     // Options first: a bad window fails before any data is read.
-    let default_lb = duration("lookback", &opts.lookback)?;
-    let mut kpi_lb: HashMap<&str, i64> = HashMap::new();
+    let windows = windows(opts)?;
+    let mut cols = read_columns(touches, conversions, opts, &windows)?;
+    let mut b = builder(&cols)?;
+    let (start, times) = sort_touches(&mut cols);
+    let interaction = interaction_windows(&cols.dim_ids, &windows)?;
+    let conv = cut_journeys(&mut b, &cols, &start, &times, &interaction, &windows, opts, control)?;
+    // The sorted touch columns become the timelines' (moved, not copied).
+    let mut touch_ids: [Option<Vec<u32>>; 6] = Default::default();
+    for (d, ids, _) in cols.dim_ids {
+        touch_ids[d.index()] = Some(ids);
+    }
+    let timelines = Timelines::from_parts(
+        cols.period,
+        opts.population,
+        start.iter().map(|&x| x as usize).collect(),
+        times,
+        touch_ids,
+        conv.offsets,
+        conv.columns,
+    )?;
+    b.set_timelines(timelines);
+    let total = (touches.height() + conversions.height()) as u64;
+    control.progress("journeys from events", total, total);
+    Ok(b.build())
+}
+
+/// The lookback windows of [`EventOptions`], read and checked.
+struct Windows<'a> {
+    /// Every KPI's, unless it has its own.
+    default: i64,
+    by_kpi: HashMap<&'a str, i64>,
+    /// Shorter windows by interaction name.
+    by_interaction: Vec<(&'a str, i64)>,
+}
+
+fn windows(opts: &EventOptions) -> Result<Windows<'_>> {
+    let default = duration("lookback", &opts.lookback)?;
+    let mut by_kpi = HashMap::new();
     for (k, d) in &opts.lookback_by_kpi {
-        kpi_lb.insert(k.as_str(), duration("lookback", d)?);
+        by_kpi.insert(k.as_str(), duration("lookback", d)?);
     }
-    let mut inter_lb: Vec<(&str, i64)> = Vec::new();
+    let mut by_interaction = Vec::new();
     for (k, d) in &opts.interaction_lookback {
-        inter_lb.push((k.as_str(), duration("interaction_lookback", d)?));
+        by_interaction.push((k.as_str(), duration("interaction_lookback", d)?));
     }
-    if !inter_lb.is_empty() && !opts.dims.contains(&Dimension::Interaction) {
+    if !by_interaction.is_empty() && !opts.dims.contains(&Dimension::Interaction) {
         return Err(Error::InvalidOption {
             option: "interaction_lookback",
             value: format!("{:?}", opts.interaction_lookback),
@@ -414,9 +455,33 @@ pub fn journeys_from_events_with(
             reason: "a journey keeps at least one touch".into(),
         });
     }
+    Ok(Windows { default, by_kpi, by_interaction })
+}
 
-    // Columns.
-    let n = touches.height();
+/// The two tables as typed columns, in input order; names as sorted ids.
+struct EventColumns {
+    /// Person of each touch and each conversion (ids in the persons' sort order).
+    p_touch: Vec<u32>,
+    p_conv: Vec<u32>,
+    n_persons: usize,
+    t_touch: Vec<i64>,
+    t_conv: Vec<i64>,
+    period: (i64, i64),
+    /// Per dimension read: ids per touch and the names by id (channel first).
+    dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)>,
+    kpi_ids: Vec<u32>,
+    kpi_names: Vec<String>,
+    values: Vec<f64>,
+    /// The default value column, when it was absent.
+    no_values: Option<String>,
+}
+
+fn read_columns(
+    touches: &DataFrame,
+    conversions: &DataFrame,
+    opts: &EventOptions,
+    windows: &Windows<'_>,
+) -> Result<EventColumns> {
     let (p_touch, p_conv, n_persons) = person_ids(
         require(touches, &opts.person)?,
         require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
@@ -462,7 +527,7 @@ pub fn journeys_from_events_with(
             reason: "the conversions table is empty: there is no KPI to cut journeys for".into(),
         });
     }
-    for k in kpi_lb.keys() {
+    for k in windows.by_kpi.keys() {
         if !kpi_names.iter().any(|n| n == k) {
             return Err(Error::InvalidOption {
                 option: "lookback",
@@ -471,51 +536,64 @@ pub fn journeys_from_events_with(
             });
         }
     }
-    let mut no_values: Option<String> = None;
-    let values: Vec<f64> = match opts.value.as_deref() {
-        Some(v) => match conversions.column(v) {
-            Ok(col) => {
-                let c = f64_column(col, v)?;
-                c.f64()?
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| {
-                        let x = x.unwrap_or(0.0);
-                        if x.is_finite() && x >= 0.0 {
-                            Ok(x)
-                        } else {
-                            Err(touchpoint_core::Error::InvalidWeight {
-                                field: "value",
-                                row: i + 1,
-                                value: x,
-                            }
-                            .into())
-                        }
-                    })
-                    .collect::<Result<_>>()?
-            }
-            Err(_) if opts.value_is_default => {
-                no_values = Some(v.to_owned());
-                vec![0.0; conversions.height()]
-            }
-            Err(_) => return Err(rename_table(require(conversions, v).unwrap_err(), "conversions")),
-        },
-        None => vec![0.0; conversions.height()],
-    };
+    let (values, no_values) = conversion_values(conversions, opts)?;
+    Ok(EventColumns {
+        p_touch,
+        p_conv,
+        n_persons,
+        t_touch,
+        t_conv,
+        period,
+        dim_ids,
+        kpi_ids,
+        kpi_names,
+        values,
+        no_values,
+    })
+}
 
-    // Builder with vocabularies interned in sorted order (ids equal the ranks above); reserved names and
-    // input touch counts are checked on the columns in input order (rows in errors are input rows).
-    let dims: Vec<Dimension> = dim_ids.iter().map(|(d, _, _)| *d).collect();
+/// The value of each conversion (nulls are 0; negative or non-finite values are errors naming the
+/// row), and the default column's name when it was absent.
+fn conversion_values(conversions: &DataFrame, opts: &EventOptions) -> Result<(Vec<f64>, Option<String>)> {
+    let Some(v) = opts.value.as_deref() else {
+        return Ok((vec![0.0; conversions.height()], None));
+    };
+    let col = match conversions.column(v) {
+        Ok(col) => col,
+        Err(_) if opts.value_is_default => return Ok((vec![0.0; conversions.height()], Some(v.to_owned()))),
+        Err(_) => return Err(rename_table(require(conversions, v).unwrap_err(), "conversions")),
+    };
+    let values = f64_column(col, v)?
+        .f64()?
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let x = x.unwrap_or(0.0);
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(touchpoint_core::Error::InvalidWeight { field: "value", row: i + 1, value: x }.into())
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok((values, None))
+}
+
+/// A builder with vocabularies interned in sorted order (ids equal the ranks of the columns);
+/// reserved names and input touch counts are checked on the columns in input order (rows in errors
+/// are input rows).
+fn builder(cols: &EventColumns) -> Result<JourneysBuilder> {
+    let dims: Vec<Dimension> = cols.dim_ids.iter().map(|(d, _, _)| *d).collect();
     let mut b = JourneysBuilder::with_times(&dims);
-    if let Some(v) = no_values {
+    if let Some(v) = &cols.no_values {
         b.add_warning(format!(
             "the conversions table has no `{v}` column, so no values were read: every conversion has value 0 (name the value column, or pass value=None to say there is none)"
         ));
     }
-    for name in &kpi_names {
+    for name in &cols.kpi_names {
         b.kpi_id(name);
     }
-    for (d, ids, names) in &dim_ids {
+    for (d, ids, names) in &cols.dim_ids {
         let mut first_row = vec![0usize; names.len()];
         for (row, &id) in ids.iter().enumerate().rev() {
             first_row[id as usize] = row + 1;
@@ -529,17 +607,24 @@ pub fn journeys_from_events_with(
         }
         b.set_input_touches(*d, counts);
     }
+    Ok(b)
+}
 
-    // Touch order: person, time, then names of channel, campaign, activity, actor, actor_group,
-    // interaction. A counting sort by person (ids follow the persons' sort order), then each person's
-    // few touches by time and names: sorting all indices by keys held elsewhere would chase memory at
-    // random for every comparison.
+/// Puts the touches in order: person, time, then names of channel, campaign, activity, actor,
+/// actor_group, interaction. A counting sort by person (ids follow the persons' sort order), then
+/// each person's few touches by time and names: sorting all indices by keys held elsewhere would
+/// chase memory at random for every comparison. Every touch column is moved into that order (the
+/// input-order copies are freed), so each person's touches are one contiguous run. Returns the
+/// person offsets and the sorted times.
+fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
+    let n = cols.t_touch.len();
+    let n_persons = cols.n_persons;
     let mut slot = [usize::MAX; 6];
-    for (i, (d, _, _)) in dim_ids.iter().enumerate() {
+    for (i, (d, _, _)) in cols.dim_ids.iter().enumerate() {
         slot[d.index()] = i;
     }
     let mut start = vec![0u32; n_persons + 1];
-    for &p in &p_touch {
+    for &p in &cols.p_touch {
         start[p as usize + 1] += 1;
     }
     for i in 0..n_persons {
@@ -548,18 +633,18 @@ pub fn journeys_from_events_with(
     let mut order = vec![0u32; n];
     {
         let mut fill = start.clone();
-        for (i, &p) in p_touch.iter().enumerate() {
+        for (i, &p) in cols.p_touch.iter().enumerate() {
             let at = &mut fill[p as usize];
             order[*at as usize] = i as u32;
             *at += 1;
         }
     }
-    drop(p_touch);
+    cols.p_touch = Vec::new();
     {
         let dim_cols: Vec<&[u32]> = Dimension::ALL
             .iter()
             .filter(|d| slot[d.index()] != usize::MAX)
-            .map(|d| dim_ids[slot[d.index()]].1.as_slice())
+            .map(|d| cols.dim_ids[slot[d.index()]].1.as_slice())
             .collect();
         let ties = |a: u32, b: u32| {
             dim_cols
@@ -575,66 +660,88 @@ pub fn journeys_from_events_with(
                 continue;
             }
             buf.clear();
-            buf.extend(order[lo..hi].iter().map(|&i| (t_touch[i as usize], i)));
+            buf.extend(order[lo..hi].iter().map(|&i| (cols.t_touch[i as usize], i)));
             buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
             for (at, &(_, i)) in order[lo..hi].iter_mut().zip(&buf) {
                 *at = i;
             }
         }
     }
-    // Every touch column in that order; the input-order copies are freed, so the journey loop below
-    // reads each person's touches as one contiguous run.
-    let times: Vec<i64> = order.iter().map(|&i| t_touch[i as usize]).collect();
-    drop(t_touch);
-    for (_, ids, _) in dim_ids.iter_mut() {
+    let times: Vec<i64> = order.iter().map(|&i| cols.t_touch[i as usize]).collect();
+    cols.t_touch = Vec::new();
+    for (_, ids, _) in cols.dim_ids.iter_mut() {
         let sorted: Vec<u32> = order.iter().map(|&i| ids[i as usize]).collect();
         *ids = sorted;
     }
-    drop(order);
-    let mut corder: Vec<u32> = (0..conversions.height() as u32).collect();
-    corder.sort_unstable_by_key(|&i| (p_conv[i as usize], kpi_ids[i as usize], t_conv[i as usize]));
+    (start, times)
+}
 
-    // Interaction windows by interaction id.
-    let inter_slot = slot[Dimension::Interaction.index()];
-    let inter_window: Vec<Option<i64>> = if inter_slot == usize::MAX {
-        Vec::new()
-    } else {
-        dim_ids[inter_slot]
-            .2
-            .iter()
-            .map(|name| inter_lb.iter().find(|(k, _)| k == name).map(|(_, w)| *w))
-            .collect()
+/// The window of each interaction (by id), when interaction windows are given, with the position of
+/// the interaction column in `dim_ids`; an interaction name that no touch has is an error.
+fn interaction_windows(
+    dim_ids: &[(Dimension, Vec<u32>, Vec<String>)],
+    windows: &Windows<'_>,
+) -> Result<Option<(usize, Vec<Option<i64>>)>> {
+    let Some(slot) = dim_ids.iter().position(|(d, _, _)| *d == Dimension::Interaction) else {
+        return Ok(None);
     };
-    if inter_slot != usize::MAX {
-        let known = &dim_ids[inter_slot].2;
-        if let Some((name, _)) = inter_lb.iter().find(|(k, _)| !known.iter().any(|n| n == k)) {
-            return Err(Error::InvalidOption {
-                option: "interaction_lookback",
-                value: (*name).to_owned(),
-                reason: format!("no such interaction in the touches (they have: {})", known.join(", ")),
-            });
-        }
+    let names = &dim_ids[slot].2;
+    if let Some((name, _)) = windows.by_interaction.iter().find(|(k, _)| !names.iter().any(|n| n == k)) {
+        return Err(Error::InvalidOption {
+            option: "interaction_lookback",
+            value: (*name).to_owned(),
+            reason: format!("no such interaction in the touches (they have: {})", names.join(", ")),
+        });
     }
-    let inter_col: Option<&[u32]> = (inter_slot != usize::MAX).then(|| dim_ids[inter_slot].1.as_slice());
+    let by_id = names
+        .iter()
+        .map(|name| windows.by_interaction.iter().find(|(k, _)| k == name).map(|(_, w)| *w))
+        .collect();
+    Ok(Some((slot, by_id)))
+}
 
+/// The timelines' conversions: per person offsets, then (kpi, time, count, value) columns.
+struct TimelineConversions {
+    offsets: Vec<usize>,
+    columns: (Vec<u32>, Vec<i64>, Vec<f64>, Vec<f64>),
+}
+
+/// Cuts every person's journeys by the one window rule ([`WindowRule::cut`]), pushing them into `b`,
+/// and gathers the timelines' conversions (by KPI then time, conversions at one instant merged).
+#[allow(clippy::too_many_arguments)]
+fn cut_journeys(
+    b: &mut JourneysBuilder,
+    cols: &EventColumns,
+    start: &[u32],
+    times: &[i64],
+    interaction: &Option<(usize, Vec<Option<i64>>)>,
+    windows: &Windows<'_>,
+    opts: &EventOptions,
+    control: &dyn touchpoint_core::Control,
+) -> Result<TimelineConversions> {
+    let n_kpis = cols.kpi_names.len();
+    let mut corder: Vec<u32> = (0..cols.t_conv.len() as u32).collect();
+    corder.sort_unstable_by_key(|&i| {
+        (cols.p_conv[i as usize], cols.kpi_ids[i as usize], cols.t_conv[i as usize])
+    });
     // Upper bounds, reserved at once: a touch sits in at most one journey per KPI, and there is at most
     // one journey per conversion plus one null journey per person and KPI. Untouched capacity stays
     // virtual (not resident), while growing by doubling would copy (and briefly hold) everything twice.
-    b.reserve(conversions.height() + n_persons * kpi_names.len(), n * kpi_names.len());
-    let lookbacks: Vec<i64> =
-        kpi_names.iter().map(|k| kpi_lb.get(k.as_str()).copied().unwrap_or(default_lb)).collect();
-    let n_kpis = kpi_names.len();
-
+    b.reserve(corder.len() + cols.n_persons * n_kpis, times.len() * n_kpis);
+    let lookbacks: Vec<i64> = cols
+        .kpi_names
+        .iter()
+        .map(|k| windows.by_kpi.get(k.as_str()).copied().unwrap_or(windows.default))
+        .collect();
     let mut ci = 0usize; // cursor in `corder`
     let mut window: Vec<u32> = Vec::new();
     let mut touch_window: Vec<Option<i64>> = Vec::new();
     let mut conv_by_kpi: Vec<Vec<(i64, f64, f64)>> = vec![Vec::new(); n_kpis];
-    // The timelines' conversions, person by person, by KPI then time (same instants merged).
-    let mut conv_offsets = Vec::with_capacity(n_persons + 1);
-    conv_offsets.push(0usize);
-    let mut conv_cols: (Vec<u32>, Vec<i64>, Vec<f64>, Vec<f64>) = Default::default();
-    let total = (n + corder.len()) as u64;
-    for person in 0..n_persons {
+    let mut out =
+        TimelineConversions { offsets: Vec::with_capacity(cols.n_persons + 1), columns: Default::default() };
+    out.offsets.push(0);
+    let total = (times.len() + corder.len()) as u64;
+    for person in 0..cols.n_persons {
         if person % 65_536 == 65_535 {
             control.checkpoint()?;
             control.progress("journeys from events", start[person] as u64 + ci as u64, total);
@@ -643,27 +750,27 @@ pub fn journeys_from_events_with(
         for v in conv_by_kpi.iter_mut() {
             v.clear();
         }
-        while ci < corder.len() && p_conv[corder[ci] as usize] as usize == person {
+        while ci < corder.len() && cols.p_conv[corder[ci] as usize] as usize == person {
             let r = corder[ci] as usize;
-            let list = &mut conv_by_kpi[kpi_ids[r] as usize];
+            let list = &mut conv_by_kpi[cols.kpi_ids[r] as usize];
             match list.last_mut() {
-                Some(last) if last.0 == t_conv[r] => {
+                Some(last) if last.0 == cols.t_conv[r] => {
                     last.1 += 1.0;
-                    last.2 += values[r];
+                    last.2 += cols.values[r];
                 }
-                _ => list.push((t_conv[r], 1.0, values[r])),
+                _ => list.push((cols.t_conv[r], 1.0, cols.values[r])),
             }
             ci += 1;
         }
         for (k, list) in conv_by_kpi.iter().enumerate() {
             for &(t, c, v) in list {
-                conv_cols.0.push(k as u32);
-                conv_cols.1.push(t);
-                conv_cols.2.push(c);
-                conv_cols.3.push(v);
+                out.columns.0.push(k as u32);
+                out.columns.1.push(t);
+                out.columns.2.push(c);
+                out.columns.3.push(v);
             }
         }
-        conv_offsets.push(conv_cols.0.len());
+        out.offsets.push(out.columns.0.len());
         if lo == hi {
             for (k, list) in conv_by_kpi.iter().enumerate() {
                 for &(_, c, v) in list {
@@ -673,16 +780,12 @@ pub fn journeys_from_events_with(
             continue;
         }
         touch_window.clear();
-        if let Some(col) = inter_col {
-            touch_window.extend(col[lo..hi].iter().map(|&i| inter_window[i as usize]));
+        if let Some((slot, by_id)) = interaction {
+            touch_window.extend(cols.dim_ids[*slot].1[lo..hi].iter().map(|&i| by_id[i as usize]));
         }
         let mine = &times[lo..hi];
-        for k in 0..n_kpis {
-            let rule = WindowRule {
-                lookback: lookbacks[k],
-                max_touches: opts.max_touches,
-                touch_window: &touch_window,
-            };
+        for (k, &lookback) in lookbacks.iter().enumerate() {
+            let rule = WindowRule { lookback, max_touches: opts.max_touches, touch_window: &touch_window };
             rule.cut(mine, &conv_by_kpi[k], &mut window, |cut| -> Result<()> {
                 let kpi = k as u32;
                 match cut {
@@ -692,44 +795,19 @@ pub fn journeys_from_events_with(
                     }
                     Cut::Journey { touches, time, conversions, value, trimmed } => {
                         b.add_trimmed(kpi, trimmed as u64);
-                        push_journey(
-                            &mut b,
-                            lo,
-                            touches,
-                            &dim_ids,
-                            &times,
-                            kpi,
-                            conversions,
-                            value,
-                            0.0,
-                            time,
-                        )
+                        let w = Weights { conversions, value, nulls: 0.0 };
+                        push_journey(b, lo, touches, &cols.dim_ids, times, kpi, w, time)
                     }
                     Cut::Null { touches, time, trimmed } => {
                         b.add_trimmed(kpi, trimmed as u64);
-                        push_journey(&mut b, lo, touches, &dim_ids, &times, kpi, 0.0, 0.0, 1.0, time)
+                        let w = Weights { conversions: 0.0, value: 0.0, nulls: 1.0 };
+                        push_journey(b, lo, touches, &cols.dim_ids, times, kpi, w, time)
                     }
                 }
             })?;
         }
     }
-    // The sorted touch columns become the timelines' (moved, not copied).
-    let mut touch_ids: [Option<Vec<u32>>; 6] = Default::default();
-    for (d, ids, _) in dim_ids {
-        touch_ids[d.index()] = Some(ids);
-    }
-    let timelines = Timelines::from_parts(
-        period,
-        opts.population,
-        start.iter().map(|&x| x as usize).collect(),
-        times,
-        touch_ids,
-        conv_offsets,
-        conv_cols,
-    )?;
-    b.set_timelines(timelines);
-    control.progress("journeys from events", total, total);
-    Ok(b.build())
+    Ok(out)
 }
 
 /// Pushes one journey: `touches` are indices relative to the person's first touch `lo`.
@@ -741,9 +819,7 @@ fn push_journey(
     dim_ids: &[(Dimension, Vec<u32>, Vec<String>)],
     t_touch: &[i64],
     kpi: u32,
-    conversions: f64,
-    value: f64,
-    nulls: f64,
+    weights: Weights,
     t: i64,
 ) -> Result<()> {
     for &i in touches {
@@ -754,7 +830,7 @@ fn push_journey(
         }
         b.push_touch(ids, Some(t_touch[i]));
     }
-    b.finish_journey(0, kpi, Weights { conversions, value, nulls }, Some(t))?;
+    b.finish_journey(0, kpi, weights, Some(t))?;
     Ok(())
 }
 

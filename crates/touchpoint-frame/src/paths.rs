@@ -169,7 +169,7 @@ fn read_rows(
             }),
         }
     };
-    let mut short: touchpoint_core::hashing::FastMap<u128, u32> = Default::default();
+    let mut short: touchpoint_util::hashing::FastMap<u128, u32> = Default::default();
     for (k, path) in paths.iter().enumerate() {
         let i = offset + k;
         let row = i + 1;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
-use touchpoint_core::{attribute_with, Attribution, Dimension, KpiView, ModelSpec, MODEL_NAMES};
+use touchpoint_core::{attribute_with, Attribution, Dimension, ModelSpec, MODEL_NAMES};
 use touchpoint_frame as frame;
 
 use crate::control::PyControl;
@@ -147,6 +147,12 @@ pub fn validate_model(spec: &str) -> PyResult<String> {
     Ok(spec.to_json())
 }
 
+/// The default models' specs (JSON), for journeys with or without person timelines.
+#[pyfunction]
+pub fn default_models(with_timelines: bool) -> Vec<String> {
+    touchpoint_core::default_models(with_timelines).iter().map(ModelSpec::to_json).collect()
+}
+
 /// The names of the models.
 #[pyfunction]
 pub fn model_names() -> Vec<&'static str> {
@@ -172,36 +178,18 @@ pub fn choose_order(
 ) -> PyResult<OrderRows> {
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
-    j.require_dimension(by).map_err(PyTpErr::from)?;
-    let kpis = j.kpis().names().to_vec();
-    let k = match kpi {
-        Some(name) => j.kpis().get(&name).ok_or_else(|| {
-            PyTpErr::Core(touchpoint_core::Error::InvalidParameter {
-                model: "markov",
-                parameter: "kpi",
-                value: name.clone(),
-                reason: format!("no such KPI; the journeys have: {}", kpis.join(", ")),
-            })
-        })?,
-        None if kpis.len() == 1 => 0,
-        None => {
-            return Err(PyTpErr::Core(touchpoint_core::Error::InvalidParameter {
-                model: "markov",
-                parameter: "kpi",
-                value: "None".into(),
-                reason: format!("the journeys hold several KPIs ({}); name one", kpis.join(", ")),
-            })
-            .into())
-        }
-    };
     let control = PyControl::new(progress);
     let choice = py
         .detach(|| {
-            let players = j.player_column(by);
-            let names = j.player_names(by);
-            let groups = j.rows_by_kpi();
-            let view = KpiView::new(&j, k, Some(&groups[k as usize]), &players, &names);
-            touchpoint_core::choose_order(&view, max_order, folds, seed, &control)
+            touchpoint_core::markov::choose_order_for(
+                &j,
+                kpi.as_deref(),
+                by,
+                max_order,
+                folds,
+                seed,
+                &control,
+            )
         })
         .map_err(PyTpErr::from)?;
     Ok((
@@ -226,15 +214,7 @@ pub fn time_attribute(
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
     let times = py
-        .detach(|| {
-            (0..repeat)
-                .map(|_| {
-                    let t0 = std::time::Instant::now();
-                    attribute_with(&j, &specs, by, &touchpoint_core::Unattended)
-                        .map(|_| t0.elapsed().as_secs_f64())
-                })
-                .collect::<Result<Vec<f64>, _>>()
-        })
+        .detach(|| touchpoint_core::attribution::time_attribute(&j, &specs, by, repeat))
         .map_err(PyTpErr::from)?;
     Ok(times)
 }

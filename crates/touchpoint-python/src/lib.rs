@@ -16,7 +16,7 @@ mod _touchpoint {
 
     #[pymodule_export]
     use crate::attribution::{
-        attribute, choose_order, model_names, time_attribute, validate_model, PyAttribution,
+        attribute, choose_order, default_models, model_names, time_attribute, validate_model, PyAttribution,
     };
     #[pymodule_export]
     use crate::cli::cli_main;

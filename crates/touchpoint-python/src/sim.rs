@@ -46,21 +46,7 @@ pub fn simulate(
     }
     let control = PyControl::new(progress);
     let sim = py.detach(|| simulate_with(&params, threads(), &control)).map_err(sim_err)?;
-    let social: Vec<bool> = sim
-        .truth
-        .iter()
-        .map(|t| sim.params.channels.iter().any(|c| c.name == t.channel && c.social))
-        .collect();
-    #[derive(serde::Serialize)]
-    struct Row<'a> {
-        #[serde(flatten)]
-        truth: &'a touchpoint_sim::TruthRow,
-        social: bool,
-    }
-    let rows: Vec<Row<'_>> =
-        sim.truth.iter().zip(social).map(|(truth, social)| Row { truth, social }).collect();
-    let columns: Vec<&str> = TRUTH_COLUMNS.iter().copied().chain(["social"]).collect();
-    let truth = rows_frame(&rows, &columns).map_err(PyTpErr::from)?;
+    let truth = rows_frame(&sim.truth, &TRUTH_COLUMNS).map_err(PyTpErr::from)?;
     let params_json = serde_json::to_string(&sim.params).expect("parameters serialise");
     Ok((PyJourneys { inner: Arc::new(sim.journeys) }, PyDataFrame(truth), params_json))
 }

@@ -27,7 +27,7 @@ pub use lift::{lift_test, LiftMeasure};
 pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELINE_ROW, SCENARIO_NAMES};
 pub use person::{person, ConversionEvent, Exposure, Person, START_US};
 pub use score::{
-    benchmark, benchmark_with, default_models, score, spearman, total_variation, ScoreRow, SCORE_COLUMNS,
+    benchmark, benchmark_models, benchmark_with, score, spearman, total_variation, ScoreRow, SCORE_COLUMNS,
 };
 pub use simulate::{simulate, simulate_with, Simulation};
 pub use truth::{TruthRow, EXACT_LIMIT, TRUTH_COLUMNS};

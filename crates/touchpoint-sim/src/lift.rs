@@ -11,7 +11,7 @@
 //! Online Controlled Experiments", chapter 18): `Var(r) = (Var(Ybar_T - Ybar_C) + r^2 Var(Ebar_T) - 2 r
 //! Cov(Ybar_T, Ebar_T)) / Ebar_T^2`.
 use serde::{Deserialize, Serialize};
-use touchpoint_core::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 use crate::error::{Error, Result};
 use crate::params::SimParams;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use touchpoint_core::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 use crate::error::{Error, Result};
 use crate::sampling::{gamma, normal};

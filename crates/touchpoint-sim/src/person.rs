@@ -11,7 +11,7 @@
 //! exactly when `u M_cj < m_cj(t; S)` (thinning; Lewis & Shedler 1979). A person's conversions under
 //! any S are thus a deterministic function of S.
 use serde::{Deserialize, Serialize};
-use touchpoint_core::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 use crate::error::Result;
 use crate::params::{SimParams, ValueDist};

@@ -1,6 +1,6 @@
 //! Samplers built on the project's SplitMix64 uniforms, so every draw is a fixed function of the seed:
 //! exponential by inversion, Poisson by inversion, normal by inversion (statrs), gamma by Marsaglia-Tsang.
-use touchpoint_core::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 /// A uniform draw in the open interval (0, 1): never 0, so logarithms stay finite.
 #[inline]

@@ -56,32 +56,31 @@ pub struct ScoreRow {
     pub incremental_truth: f64,
 }
 
-/// The benchmark's default models: first_touch, last_touch, linear, position_based, time_decay,
-/// markov, markov of order 2, shapley (conversions game), shapley with the rate game, and the
-/// additive-hazard model with its default (exposures) baseline, a constant one and an activity one
-/// (the simulator's journeys carry person timelines).
-pub fn default_models() -> Vec<ModelSpec> {
-    let by_name = |n: &str| ModelSpec::from_name(n).expect("a known model");
-    vec![
-        by_name("first_touch"),
-        by_name("last_touch"),
-        by_name("linear"),
-        by_name("position_based"),
-        by_name("time_decay"),
-        by_name("markov"),
-        ModelSpec::Markov(Markov { order: 2 }),
-        by_name("shapley"),
-        ModelSpec::Shapley(Shapley { game: Game::Rate, ..Shapley::default() }),
-        by_name("additive_hazard"),
-        ModelSpec::AdditiveHazard(AdditiveHazard {
-            baseline: Baseline::Constant,
-            ..AdditiveHazard::default()
-        }),
-        ModelSpec::AdditiveHazard(AdditiveHazard {
-            baseline: Baseline::Activity,
-            ..AdditiveHazard::default()
-        }),
-    ]
+/// The benchmark's models: the default models of attribution ([`touchpoint_core::default_models`];
+/// the simulator's journeys carry person timelines), plus the variants a benchmark compares:
+/// time_decay, markov of order 2, shapley with the rate game, and the additive-hazard model with a
+/// constant and an activity baseline.
+pub fn benchmark_models() -> Vec<ModelSpec> {
+    // Each variant right after the model it varies, so tables group them.
+    let mut models = Vec::new();
+    for m in touchpoint_core::default_models(true) {
+        let variants: Vec<ModelSpec> = match &m {
+            ModelSpec::PositionBased(_) => vec![ModelSpec::from_name("time_decay").expect("a known model")],
+            ModelSpec::Markov(_) => vec![ModelSpec::Markov(Markov { order: 2 })],
+            ModelSpec::Shapley(_) => {
+                vec![ModelSpec::Shapley(Shapley { game: Game::Rate, ..Shapley::default() })]
+            }
+            ModelSpec::AdditiveHazard(_) => [Baseline::Constant, Baseline::Activity]
+                .map(|baseline| {
+                    ModelSpec::AdditiveHazard(AdditiveHazard { baseline, ..AdditiveHazard::default() })
+                })
+                .to_vec(),
+            _ => Vec::new(),
+        };
+        models.push(m);
+        models.extend(variants);
+    }
+    models
 }
 
 /// Half the L1 distance between two share vectors.
@@ -184,7 +183,7 @@ pub fn score(attribution: &Attribution, simulation: &Simulation) -> Vec<ScoreRow
 }
 
 /// Simulates each named scenario with `people` people and `seed`, runs `models` (the
-/// [`default_models`] when empty) by channel, and scores each per KPI.
+/// [`benchmark_models`] when empty) by channel, and scores each per KPI.
 pub fn benchmark(scenarios: &[&str], people: u64, seed: u64, models: &[ModelSpec]) -> Result<Vec<ScoreRow>> {
     benchmark_with(scenarios, people, seed, models, 1, &Unattended)
 }
@@ -200,7 +199,7 @@ pub fn benchmark_with(
 ) -> Result<Vec<ScoreRow>> {
     let defaults;
     let models = if models.is_empty() {
-        defaults = default_models();
+        defaults = benchmark_models();
         defaults.as_slice()
     } else {
         models

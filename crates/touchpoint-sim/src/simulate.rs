@@ -304,5 +304,10 @@ fn assemble(
     b.set_timelines(timelines);
     let kpis: Vec<String> = params.kpis.iter().map(|k| k.name.clone()).collect();
     let channels: Vec<String> = params.channels.iter().map(|c| c.name.clone()).collect();
-    Ok(Simulation { journeys: b.build(), truth: truth.rows(&kpis, &channels), params: params.clone() })
+    let social: Vec<bool> = params.channels.iter().map(|c| c.social).collect();
+    Ok(Simulation {
+        journeys: b.build(),
+        truth: truth.rows(&kpis, &channels, &social),
+        params: params.clone(),
+    })
 }

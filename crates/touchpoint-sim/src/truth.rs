@@ -12,7 +12,7 @@
 //! Gomez & Tejada 2009, "Polynomial calculation of the Shapley value based on sampling", Computers &
 //! Operations Research 36(5)) with `truth_samples` orders above, with a standard error.
 use serde::{Deserialize, Serialize};
-use touchpoint_core::rng::SplitMix64;
+use touchpoint_util::rng::SplitMix64;
 
 use crate::person::{Candidate, Draw, Model, BASELINE};
 
@@ -20,7 +20,7 @@ use crate::person::{Candidate, Draw, Model, BASELINE};
 pub const EXACT_LIMIT: usize = 12;
 
 /// Column names of the truth table, in [`TruthRow`] field order.
-pub const TRUTH_COLUMNS: [&str; 10] = [
+pub const TRUTH_COLUMNS: [&str; 11] = [
     "kpi",
     "channel",
     "removal",
@@ -31,6 +31,7 @@ pub const TRUTH_COLUMNS: [&str; 10] = [
     "shapley_share",
     "shapley_se",
     "fired",
+    "social",
 ];
 
 /// The truth for one KPI and channel (or the `(baseline)` row).
@@ -58,6 +59,8 @@ pub struct TruthRow {
     /// An intensity split with the true parameters credits this in expectation; with synergy it differs
     /// from the Shapley truth, which shares a synergy's extra conversions between the two channels.
     pub fired: f64,
+    /// Whether the channel is social (false for the baseline row).
+    pub social: bool,
 }
 
 /// Running sums of the truths, per (KPI, channel) at `j * channels + c`.
@@ -265,8 +268,9 @@ impl TruthAcc {
         kept_all
     }
 
-    /// The truth rows: per KPI, one row per channel in parameter order, then `(baseline)`.
-    pub fn rows(&self, kpis: &[String], channels: &[String]) -> Vec<TruthRow> {
+    /// The truth rows: per KPI, one row per channel in parameter order, then `(baseline)`; `social`
+    /// flags the social channels.
+    pub fn rows(&self, kpis: &[String], channels: &[String], social: &[bool]) -> Vec<TruthRow> {
         let nc = self.n_channels;
         let mut out = Vec::with_capacity(kpis.len() * (nc + 1));
         for (j, kpi) in kpis.iter().enumerate() {
@@ -286,6 +290,7 @@ impl TruthAcc {
                     shapley_share: (total_s != 0.0).then(|| self.shapley[i] / total_s),
                     shapley_se: self.se_var[i].sqrt(),
                     fired: self.fired[i],
+                    social: social[c],
                 });
             }
             out.push(TruthRow {
@@ -299,6 +304,7 @@ impl TruthAcc {
                 shapley_share: None,
                 shapley_se: 0.0,
                 fired: self.base[j],
+                social: false,
             });
         }
         out

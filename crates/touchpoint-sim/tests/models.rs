@@ -1,7 +1,7 @@
 //! Models against the truth: exact agreement where every journey has one touch, last touch's bias
 //! under selection bias, and the benchmark's score table.
 use touchpoint_core::{attribute, Dimension, ModelSpec};
-use touchpoint_sim::{benchmark, default_models, person, score, simulate, SimParams, BASELINE_ROW};
+use touchpoint_sim::{benchmark, benchmark_models, person, score, simulate, SimParams, BASELINE_ROW};
 
 const SINGLE_TOUCH: &str = r#"
 name = "single_touch"
@@ -137,7 +137,7 @@ fn under_selection_bias_last_touch_over_credits_search_and_direct() {
 #[test]
 fn benchmark_scores_every_default_model_per_kpi() {
     let rows = benchmark(&["baseline", "synergy", "social_care"], 3_000, 11, &[]).unwrap();
-    let models = default_models().len();
+    let models = benchmark_models().len();
     assert_eq!(models, 12);
     assert_eq!(rows.len(), (1 + 1 + 2) * models);
     let labels: Vec<&str> = rows.iter().take(models).map(|r| r.model.as_str()).collect();
