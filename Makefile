@@ -18,7 +18,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint bench benchmark-doc docs fmt clean cli
+.PHONY: demo test test-rust test-python develop lint fuzz bench benchmark-doc docs fmt clean cli
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check python examples benches
 	$(VENV)/bin/ruff format --check python examples benches
 	$(PY) -m mypy.stubtest touchpoint._touchpoint --allowlist python/stubtest-allowlist.txt
+
+## Fuzzing, not in `make test`: the proptest harnesses (`fuzz_*`, ignored by `cargo test`) and the
+## hypothesis tests in python/fuzz, FUZZ_CASES cases each. Crashes found become tests in `make test`.
+FUZZ_CASES ?= 2000
+fuzz: develop
+	$(PY) -m pip install -q hypothesis
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO_TEST) -- --ignored fuzz_
+	FUZZ_CASES=$(FUZZ_CASES) $(PY) -m pytest -q -p no:cacheprovider python/fuzz
 
 ## Criterion benches and the peer comparison (needs `pip install channelattribution matplotlib` for the peer).
 bench: develop cli

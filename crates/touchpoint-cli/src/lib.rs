@@ -299,16 +299,30 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
             kpi_column: Some(input.kpi_path_column.clone()),
             delimiter,
         };
-        let df = read_table(paths, delimiter)?;
-        let opts = opts.tolerate_default_absences(&df);
-        if let (Some(column), Some(kpi)) = (&opts.kpi_column, &input.kpi) {
+        let is_csv = paths
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["csv", "txt", "tsv"].contains(&e.to_ascii_lowercase().as_str()));
+        // CSV streams straight into journeys; Parquet goes through a DataFrame.
+        let (df, columns) = if is_csv && paths.is_file() {
+            (None, touchpoint_frame::csv_header(paths, delimiter)?)
+        } else {
+            let df = read_table(paths, delimiter)?;
+            let names = df.get_column_names().iter().map(|c| c.to_string()).collect();
+            (Some(df), names)
+        };
+        if let (Some(kpi), true) = (&input.kpi, columns.contains(&input.kpi_path_column)) {
             return Err(format!(
-                "--kpi {kpi} names one KPI for the whole table, but {} has a `{column}` column naming each row's KPI: drop --kpi, or name another --kpi-path-column",
-                paths.display()
+                "--kpi {kpi} names one KPI for the whole table, but {} has a `{}` column naming each row's KPI: drop --kpi, or name another --kpi-path-column",
+                paths.display(),
+                input.kpi_path_column
             )
             .into());
         }
-        return Ok(touchpoint_frame::journeys_from_paths(&df, &opts)?);
+        return Ok(match df {
+            None => touchpoint_frame::journeys_from_path_csv(paths, &opts)?,
+            Some(df) => touchpoint_frame::journeys_from_paths(&df, &opts.tolerate_default_absences(&df))?,
+        });
     }
     let (Some(touches), Some(conversions)) = (&input.touches, &input.conversions_file) else {
         return Err("give --paths, or --touches and --conversions".into());

@@ -5,7 +5,10 @@ pub mod paths;
 pub mod table;
 
 pub use error::{Error, Result};
-pub use paths::{journeys_from_path_file, journeys_from_paths, paths_frame, read_table, PathOptions};
+pub use paths::{
+    csv_header, journeys_from_path_csv, journeys_from_path_file, journeys_from_paths, paths_frame,
+    read_table, PathOptions,
+};
 pub use polars;
 pub use table::{
     attribution_table_frame, contribution_frame, contribution_summary_frame, credits_frame, f64_column,

@@ -139,26 +139,10 @@ fn read_rows(
     offset: usize,
     opts: &PathOptions,
 ) -> Result<Journeys> {
-    let sep = opts.sep.as_str();
-    let sep_byte = match sep.as_bytes() {
-        [b] if b.is_ascii() => Some(*b),
-        _ => None,
-    };
+    let mut rows = PathRows::new(opts, cols.kpis.is_some())?;
     // Room for every touch at once: separators + 1 per path.
-    let touches: usize = paths
-        .iter()
-        .flatten()
-        .map(|p| match sep_byte {
-            Some(s) => p.bytes().filter(|&b| b == s).count() + 1,
-            None => p.matches(sep).count() + 1,
-        })
-        .sum();
-    let mut b = JourneysBuilder::new(&[]);
-    b.reserve(paths.len(), touches);
-    let table_kpi = match cols.kpis {
-        None => Some(b.kpi_id(&opts.kpi)),
-        Some(_) => None,
-    };
+    let touches: usize = paths.iter().flatten().map(|p| rows.touches_in(p)).sum();
+    rows.b.reserve(paths.len(), touches);
     let num = |col: Option<&[Option<f64>]>, name: &Option<String>, i: usize| -> Result<f64> {
         match col {
             None => Ok(0.0),
@@ -169,18 +153,81 @@ fn read_rows(
             }),
         }
     };
-    let mut short: touchpoint_util::hashing::FastMap<u128, u32> = Default::default();
     for (k, path) in paths.iter().enumerate() {
         let i = offset + k;
         let row = i + 1;
+        let weights = || -> Result<Weights> {
+            let conversions = cols.convs[i].ok_or_else(|| Error::NullValue {
+                column: opts.conversions.clone(),
+                table: None,
+                row,
+            })?;
+            Ok(Weights {
+                conversions,
+                value: num(cols.values, &opts.value, i)?,
+                nulls: num(cols.nulls, &opts.nulls, i)?,
+            })
+        };
+        rows.push(row, path, cols.kpis.map(|k| k[i]), weights)?;
+    }
+    Ok(rows.b.build())
+}
+
+/// Turns path-table rows into journeys: the row logic shared by the DataFrame and the CSV readers.
+struct PathRows<'o> {
+    b: JourneysBuilder,
+    opts: &'o PathOptions,
+    sep_byte: Option<u8>,
+    /// Short names (almost all) are found by a 128-bit key, without hashing or comparing text.
+    short: touchpoint_util::hashing::FastMap<u128, u32>,
+    /// The table's one KPI, when no column names each row's.
+    table_kpi: Option<u32>,
+}
+
+impl<'o> PathRows<'o> {
+    fn new(opts: &'o PathOptions, kpi_column: bool) -> Result<Self> {
+        if opts.sep.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "sep",
+                value: opts.sep.clone(),
+                reason: "the path separator must not be empty".into(),
+            });
+        }
+        let sep_byte = match opts.sep.as_bytes() {
+            [b] if b.is_ascii() => Some(*b),
+            _ => None,
+        };
+        let mut b = JourneysBuilder::new(&[]);
+        let table_kpi = (!kpi_column).then(|| b.kpi_id(&opts.kpi));
+        Ok(PathRows { b, opts, sep_byte, short: Default::default(), table_kpi })
+    }
+
+    /// Touches in a path (separators + 1), for reserving room.
+    fn touches_in(&self, path: &str) -> usize {
+        match self.sep_byte {
+            Some(s) => memchr_count(s, path.as_bytes()) + 1,
+            None => path.matches(self.opts.sep.as_str()).count() + 1,
+        }
+    }
+
+    /// One row: its path, its KPI (when the table has a KPI column) and its weights (read only when
+    /// the path is good, so errors come in column order).
+    fn push(
+        &mut self,
+        row: usize,
+        path: Option<&str>,
+        kpi: Option<Option<&str>>,
+        weights: impl FnOnce() -> Result<Weights>,
+    ) -> Result<()> {
+        let opts = self.opts;
         let path = path.ok_or_else(|| Error::NullValue { column: opts.path.clone(), table: None, row })?;
         if path.trim().is_empty() {
             return Err(touchpoint_core::Error::EmptyPath { row }.into());
         }
-        let kpi = match (table_kpi, cols.kpis) {
+        let kpi = match (self.table_kpi, kpi) {
             (Some(k), _) => k,
-            (None, Some(names)) => match names[i].map(str::trim) {
-                Some(name) if !name.is_empty() => b.kpi_id(name),
+            (None, Some(name)) => match name.map(str::trim) {
+                Some(name) if !name.is_empty() => self.b.kpi_id(name),
                 _ => {
                     let column = opts.kpi_column.clone().unwrap_or_default();
                     return Err(Error::NullValue { column, table: None, row });
@@ -190,11 +237,16 @@ fn read_rows(
         };
         // A one-byte separator splits by `char` (a memchr scan) rather than by substring search;
         // known names take the lookup-only path, new ones are interned (and checked) once.
+        let (b, short) = (&mut self.b, &mut self.short);
         let mut bad = None;
         let mut push = |pos: usize, part: &str| -> bool {
-            // Unicode whitespace (NBSP included) is trimmed, as in event logs.
-            let name = part.trim();
-            // Short names (almost all) are found by a 128-bit key, without hashing or comparing text.
+            // Unicode whitespace (NBSP included) is trimmed, as in event logs; ASCII first, which is
+            // all there is almost always.
+            let name = part.trim_ascii();
+            let name = match (name.as_bytes().first(), name.as_bytes().last()) {
+                (Some(&a), Some(&z)) if a >= 0x80 || z >= 0x80 => name.trim(),
+                _ => name,
+            };
             let key = short_key(name);
             if let Some(&id) = key.and_then(|k| short.get(&k)) {
                 b.push_channel(id, None);
@@ -220,28 +272,200 @@ fn read_rows(
             b.push_channel(id, None);
             true
         };
-        let complete = match sep_byte {
+        let complete = match self.sep_byte {
             Some(ch) => path.split(ch as char).enumerate().all(|(pos, part)| push(pos, part)),
-            None => path.split(sep).enumerate().all(|(pos, part)| push(pos, part)),
+            None => path.split(opts.sep.as_str()).enumerate().all(|(pos, part)| push(pos, part)),
         };
         if !complete {
-            b.discard_pending();
+            self.b.discard_pending();
             return Err(bad.expect("set when a touch is refused").into());
         }
-        let weights = cols.convs[i]
-            .ok_or_else(|| Error::NullValue { column: opts.conversions.clone(), table: None, row })
-            .and_then(|c| Ok((c, num(cols.values, &opts.value, i)?, num(cols.nulls, &opts.nulls, i)?)));
-        match weights {
-            Ok((c, v, n)) => {
-                b.finish_journey(row, kpi, Weights { conversions: c, value: v, nulls: n }, None)?
-            }
+        match weights() {
+            Ok(w) => Ok(self.b.finish_journey(row, kpi, w, None)?),
             Err(e) => {
-                b.discard_pending();
-                return Err(e);
+                self.b.discard_pending();
+                Err(e)
             }
         }
     }
-    Ok(b.build())
+}
+
+/// Occurrences of `byte` in `bytes`.
+fn memchr_count(byte: u8, bytes: &[u8]) -> usize {
+    memchr::memchr_iter(byte, bytes).count()
+}
+
+/// The column names in the header of a CSV file.
+pub fn csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
+    let shown = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_path(path)
+        .map_err(|e| Error::Read { path: shown.clone(), message: e.to_string() })?;
+    let header = reader.headers().map_err(|e| Error::Read { path: shown, message: e.to_string() })?;
+    Ok(header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect())
+}
+
+/// Reads a path table from a CSV file straight into journeys, streaming its records (no DataFrame in
+/// between): what the command line does with `--paths FILE.csv`. Columns are found by name in the
+/// header (`opts`, with the defaults that may be absent dropped as by
+/// [`PathOptions::tolerate_default_absences`]); numbers are parsed with errors naming their row, as
+/// [`journeys_from_paths`] reads text columns; the result is the same journeys.
+pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journeys> {
+    let shown = path.display().to_string();
+    let read_err = |e: &dyn std::fmt::Display| Error::Read { path: shown.clone(), message: e.to_string() };
+    if !path.is_file() {
+        let message = if path.exists() { "not a file" } else { "no such file" };
+        return Err(Error::Read { path: shown.clone(), message: message.into() });
+    }
+    let bytes = std::fs::read(path).map_err(|e| read_err(&e))?;
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(opts.delimiter).has_headers(true).from_reader(&bytes[..]);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| read_err(&e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let body_start = reader.position().byte() as usize;
+    let find = |name: &str| header.iter().position(|h| h == name);
+    let missing = |column: &str| Error::MissingColumn {
+        column: column.to_owned(),
+        table: None,
+        available: header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "),
+    };
+    let optional = |name: &Option<String>, default: &str| -> Result<Option<usize>> {
+        match name.as_deref() {
+            None => Ok(None),
+            Some(n) => match find(n) {
+                Some(i) => Ok(Some(i)),
+                None if n == default => Ok(None),
+                None => Err(missing(n)),
+            },
+        }
+    };
+    let layout = CsvLayout {
+        path: find(&opts.path).ok_or_else(|| missing(&opts.path))?,
+        conversions: find(&opts.conversions).ok_or_else(|| missing(&opts.conversions))?,
+        value: optional(&opts.value, "total_conversion_value")?,
+        nulls: optional(&opts.nulls, "total_null")?,
+        kpi: optional(&opts.kpi_column, "kpi")?,
+    };
+    let body = &bytes[body_start.min(bytes.len())..];
+    // Large files are read in line-aligned parts on every core, then merged (vocabularies in
+    // first-seen order, as a sequential read gives them). Only when every record is one line: no
+    // quotes (a quoted field may hold a line break), no blank or carriage-return-ended lines, so
+    // that a part's first row number is the count of line breaks before it.
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
+    let simple = body.len() >= 1 << 20 && one_line_records(body);
+    if threads <= 1 || !simple {
+        return read_csv_part(body, 0, &layout, opts).map_err(|e| with_path(e, &shown));
+    }
+    let mut cuts = vec![0usize];
+    for t in 1..threads {
+        let at = body.len() * t / threads;
+        let next = body[at..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| at + p + 1);
+        if next > *cuts.last().expect("a start") && next < body.len() {
+            cuts.push(next);
+        }
+    }
+    cuts.push(body.len());
+    // The first row of each part: the line breaks before it.
+    let mut first_rows = vec![0usize; cuts.len() - 1];
+    for k in 1..first_rows.len() {
+        first_rows[k] = first_rows[k - 1] + memchr_count(b'\n', &body[cuts[k - 1]..cuts[k]]);
+    }
+    let parts: Vec<Result<Journeys>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .zip(&first_rows)
+            .map(|(w, &first_row)| {
+                let part = &body[w[0]..w[1]];
+                let layout = &layout;
+                scope.spawn(move || read_csv_part(part, first_row, layout, opts))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
+    });
+    let mut merged: Option<Journeys> = None;
+    for part in parts {
+        let part = part.map_err(|e| with_path(e, &shown))?;
+        merged = Some(match merged {
+            None => part,
+            Some(m) => m.merge(part)?,
+        });
+    }
+    Ok(merged.expect("at least one part"))
+}
+
+/// Where the columns of a CSV path table are.
+struct CsvLayout {
+    path: usize,
+    conversions: usize,
+    value: Option<usize>,
+    nulls: Option<usize>,
+    kpi: Option<usize>,
+}
+
+/// Whether every record of a CSV body is one line: no quote, no carriage return, no empty line.
+fn one_line_records(bytes: &[u8]) -> bool {
+    memchr::memchr2(b'"', b'\r', bytes).is_none()
+        && bytes.first() != Some(&b'\n')
+        && memchr::memmem::find(bytes, b"\n\n").is_none()
+}
+
+/// A CSV read error names the file.
+fn with_path(e: Error, shown: &str) -> Error {
+    match e {
+        Error::Read { message, .. } => Error::Read { path: shown.to_owned(), message },
+        e => e,
+    }
+}
+
+/// Reads the records of one part of a CSV body (no header) whose first record is row `first_row + 1`.
+fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathOptions) -> Result<Journeys> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(false)
+        .flexible(false)
+        .from_reader(part);
+    let mut rows = PathRows::new(opts, layout.kpi.is_some())?;
+    let number = |record: &csv::StringRecord, col: usize, name: &str, row: usize| -> Result<f64> {
+        match record.get(col).map(str::trim) {
+            None | Some("") => Err(Error::NullValue { column: name.to_owned(), table: None, row }),
+            Some(t) => t.parse::<f64>().map_err(|_| Error::Number {
+                column: name.to_owned(),
+                row,
+                value: t.to_owned(),
+            }),
+        }
+    };
+    let mut record = csv::StringRecord::new();
+    let mut row = first_row;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::Read { path: String::new(), message: e.to_string() }),
+        }
+        row += 1;
+        let text = |col: usize| record.get(col).filter(|t| !t.is_empty());
+        let weights = || -> Result<Weights> {
+            Ok(Weights {
+                conversions: number(&record, layout.conversions, &opts.conversions, row)?,
+                value: match layout.value {
+                    Some(c) => number(&record, c, opts.value.as_deref().unwrap_or_default(), row)?,
+                    None => 0.0,
+                },
+                nulls: match layout.nulls {
+                    Some(c) => number(&record, c, opts.nulls.as_deref().unwrap_or_default(), row)?,
+                    None => 0.0,
+                },
+            })
+        };
+        rows.push(row, text(layout.path), layout.kpi.map(text), weights)?;
+    }
+    Ok(rows.b.build())
 }
 
 /// A name of at most 15 bytes packed with its length into one integer (a map key that needs no text

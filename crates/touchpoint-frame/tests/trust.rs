@@ -214,3 +214,34 @@ fn a_misspelt_result_column_is_an_error_not_nulls() {
         other => panic!("expected MissingColumn, got {other:?}"),
     }
 }
+
+#[test]
+fn the_streaming_csv_reader_equals_the_dataframe_reader() {
+    use touchpoint_frame::journeys_from_path_csv;
+    let dir = std::env::temp_dir().join(format!("tp-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("paths.csv");
+    std::fs::write(
+        &file,
+        "kpi,path,total_conversions,total_conversion_value,total_null\n\
+         sales,search > email,2,30.5,4\n\
+         leads,\"a, b > c\",1,0,0\n\
+         sales, direct ,0,0,7\n",
+    )
+    .unwrap();
+    let streamed = journeys_from_path_csv(&file, &PathOptions::default()).unwrap();
+    let df = read_table(&file, b',').unwrap();
+    let framed = journeys_from_paths(&df, &PathOptions::default().tolerate_default_absences(&df)).unwrap();
+    assert_eq!(kpi_totals(&streamed), kpi_totals(&framed));
+    assert_eq!(streamed.vocab(Dimension::Channel).names(), framed.vocab(Dimension::Channel).names());
+    assert_eq!(streamed.values(), framed.values());
+    assert_eq!(streamed.nulls(), framed.nulls());
+    // Errors name the row and column, as the DataFrame reader's do.
+    std::fs::write(&file, "path,total_conversions\na,1\nb,one\n").unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("`total_conversions`") && e.contains("row 2") && e.contains("\"one\""), "{e}");
+    std::fs::write(&file, "route,total_conversions\na,1\n").unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("missing column `path`") && e.contains("`route`"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
