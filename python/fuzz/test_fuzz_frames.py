@@ -69,8 +69,11 @@ def quiet(fn) -> None:  # noqa: ANN001
         pass
 
 
+PATH_COLUMNS = ["path", "total_conversions", "total_conversion_value", "total_null", "kpi"]
+
+
 @SETTINGS
-@given(frame(["path", "total_conversions", "total_conversion_value", "total_null", "kpi"]), st.sampled_from([">", "|", " "]))
+@given(frame(PATH_COLUMNS), st.sampled_from([">", "|", " "]))
 def test_fuzz_path_tables(df: pl.DataFrame, sep: str) -> None:
     def run() -> None:
         j = tp.Journeys.from_paths(df, sep=sep)
