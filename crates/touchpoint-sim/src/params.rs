@@ -434,8 +434,24 @@ impl SimParams {
         if self.people == 0 {
             return Err(Error::invalid("people", 0, "simulate at least one person"));
         }
-        positive("horizon_days", self.horizon_days)?;
-        positive("lookback_days", self.lookback_days)?;
+        // Bounds that keep a simulation finite in time and memory (a scenario file with
+        // horizon_days = 1e300 once ran forever; found by fuzzing).
+        at_most("horizon_days", self.horizon_days, MAX_DAYS)?;
+        at_most("lookback_days", self.lookback_days, MAX_DAYS)?;
+        if self.max_exposures > MAX_EXPOSURES {
+            return Err(Error::invalid(
+                "max_exposures",
+                self.max_exposures,
+                format!("at most {MAX_EXPOSURES}"),
+            ));
+        }
+        if self.truth_samples > MAX_TRUTH_SAMPLES {
+            return Err(Error::invalid(
+                "truth_samples",
+                self.truth_samples,
+                format!("at most {MAX_TRUTH_SAMPLES}"),
+            ));
+        }
         if !(self.intent_sd.is_finite() && (0.0..=5.0).contains(&self.intent_sd)) {
             return Err(Error::invalid("intent_sd", self.intent_sd, "must lie in [0, 5]"));
         }
@@ -462,7 +478,7 @@ impl SimParams {
         for k in &self.kpis {
             let at = format!("kpis.{}", k.name);
             rate(&format!("{at}.baseline"), k.baseline)?;
-            finite(&format!("{at}.intent_elasticity"), k.intent_elasticity)?;
+            elasticity(&format!("{at}.intent_elasticity"), k.intent_elasticity)?;
             k.value.validate(&format!("{at}.value"))?;
         }
         for c in &self.channels {
@@ -475,7 +491,7 @@ impl SimParams {
                 ));
             }
             rate(&format!("{at}.rate"), c.rate)?;
-            finite(&format!("{at}.intent_elasticity"), c.intent_elasticity)?;
+            elasticity(&format!("{at}.intent_elasticity"), c.intent_elasticity)?;
             if !(c.half_life_days.is_finite() && c.half_life_days > 0.0) {
                 return Err(Error::HalfLife {
                     parameter: format!("{at}.half_life_days"),
@@ -577,11 +593,44 @@ fn finite(parameter: &str, v: f64) -> Result<()> {
 }
 
 fn rate(parameter: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::NegativeRate { parameter: parameter.to_owned(), value: v })
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(Error::NegativeRate { parameter: parameter.to_owned(), value: v });
     }
+    if v > MAX_RATE {
+        return Err(Error::invalid(parameter, v, format!("at most {MAX_RATE} per person and day")));
+    }
+    Ok(())
+}
+
+/// Longest horizon or lookback, in days (a century).
+const MAX_DAYS: f64 = 36_500.0;
+/// Most exposures per person and channel.
+const MAX_EXPOSURES: u32 = 100_000;
+/// Most permutations per person for the sampled Shapley truth.
+const MAX_TRUTH_SAMPLES: u32 = 1_000_000;
+/// Highest rate (touches, conversions or lift per person and day).
+const MAX_RATE: f64 = 1_000.0;
+/// Largest |intent elasticity|: with intent_sd at most 5, exp(elasticity x intent) stays in range.
+const MAX_ELASTICITY: f64 = 5.0;
+
+fn at_most(parameter: &str, v: f64, max: f64) -> Result<()> {
+    positive(parameter, v)?;
+    if v > max {
+        return Err(Error::invalid(parameter, v, format!("at most {max}")));
+    }
+    Ok(())
+}
+
+fn elasticity(parameter: &str, v: f64) -> Result<()> {
+    finite(parameter, v)?;
+    if v.abs() > MAX_ELASTICITY {
+        return Err(Error::invalid(
+            parameter,
+            v,
+            format!("must lie in [-{MAX_ELASTICITY}, {MAX_ELASTICITY}]"),
+        ));
+    }
+    Ok(())
 }
 
 fn unique_names(parameter: &str, names: &[&str]) -> Result<()> {

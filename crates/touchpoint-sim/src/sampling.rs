@@ -16,12 +16,23 @@ pub(crate) fn exponential(rng: &mut SplitMix64, rate: f64) -> f64 {
 
 /// Largest mean drawn by one inversion; larger means are sums of independent pieces.
 const POISSON_PIECE: f64 = 30.0;
+/// Above this mean a Poisson draw uses the normal approximation.
+const LARGE_MEAN: f64 = 1e6;
 
 /// A Poisson count of mean `mean` (>= 0) by sequential-search inversion (Devroye 1986,
 /// "Non-Uniform Random Variate Generation", section X.3), one uniform per piece of mean <= 30.
 ///
 /// A mean of 0 gives 0 without touching the stream.
 pub(crate) fn poisson(rng: &mut SplitMix64, mean: f64) -> u32 {
+    // A mean beyond any count a person can have (bounded parameters with an extreme intent draw)
+    // is drawn from its normal approximation in one step, so no draw takes unbounded time.
+    if mean > LARGE_MEAN {
+        if !mean.is_finite() {
+            return u32::MAX;
+        }
+        let x = mean + mean.sqrt() * normal(rng);
+        return x.round().clamp(0.0, f64::from(u32::MAX)) as u32;
+    }
     let mut left = mean;
     let mut total = 0u32;
     while left > 0.0 {

@@ -232,3 +232,26 @@ fn bad_values_are_typed_errors_that_name_the_parameter() {
         "invalid parameter `horizon_days`: -1 (must be positive and finite)"
     );
 }
+
+/// Found by fuzzing (`make fuzz`): a scenario file with huge but finite values ran forever. Each is
+/// now a typed error naming the parameter.
+#[test]
+fn values_that_would_never_finish_are_refused() {
+    let base = SimParams::scenario("baseline").unwrap();
+    type Edit = Box<dyn Fn(&mut SimParams)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("horizon_days", Box::new(|p| p.horizon_days = 1e300)),
+        ("lookback_days", Box::new(|p| p.lookback_days = 1e12)),
+        ("max_exposures", Box::new(|p| p.max_exposures = u32::MAX)),
+        ("truth_samples", Box::new(|p| p.truth_samples = u32::MAX)),
+        ("rate", Box::new(|p| p.channels[0].rate = 1e300)),
+        ("baseline", Box::new(|p| p.kpis[0].baseline = 1e9)),
+        ("intent_elasticity", Box::new(|p| p.channels[0].intent_elasticity = 1e3)),
+    ];
+    for (name, edit) in cases {
+        let mut p = base.clone();
+        edit(&mut p);
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains(name), "{name}: {e}");
+    }
+}
