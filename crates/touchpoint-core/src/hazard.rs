@@ -909,7 +909,7 @@ fn fit(
             control.progress("additive hazard fit", u64::from(iterations), u64::from(m.max_iter));
             iterations += 1;
             let comps = d.comps(&p.omega);
-            let (ll0, grad, _) = evaluate(d, &p, &comps, true);
+            let (mut ll0, mut grad, mut hess) = evaluate(d, &p, &comps, true);
             // A rate, beta or gamma whose expected conversions are negligible (below 1e-9 of the
             // KPI's) while its gradient pushes it down is on the boundary: it goes to 0 exactly and is
             // held there (the epsilon-active set of Bertsekas 1982, "Projected Newton methods for
@@ -938,12 +938,12 @@ fn fit(
                 }
             }
             if q != p {
-                let lq = evaluate(d, &q, &comps, false).0;
+                // Only then is the point new, and its derivatives computed again.
+                let (lq, gq, hq) = evaluate(d, &q, &comps, true);
                 if lq.is_finite() && lq >= ll0 - negligible {
-                    p = q;
+                    (p, ll0, grad, hess) = (q, lq, gq, hq);
                 }
             }
-            let (ll0, grad, hess) = evaluate(d, &p, &comps, true);
             ll = ll0;
             // Free parameters: groups with people, betas not fixed and not held at 0, omegas of
             // players with a positive beta.

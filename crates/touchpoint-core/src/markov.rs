@@ -708,10 +708,17 @@ pub fn choose_order(
     let mut rows: Vec<(&[u32], f64, f64, f64)> =
         view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)).collect();
     let names = view.player_names;
+    // Player ranks by name, computed once: rank sequences compare like name sequences.
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    by_name.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+    let mut rank = vec![0u32; names.len()];
+    for (r, &p) in by_name.iter().enumerate() {
+        rank[p as usize] = r as u32;
+    }
     rows.sort_by(|a, b| {
         a.0.iter()
-            .map(|&p| names[p as usize].as_str())
-            .cmp(b.0.iter().map(|&p| names[p as usize].as_str()))
+            .map(|&p| rank[p as usize])
+            .cmp(b.0.iter().map(|&p| rank[p as usize]))
             .then(a.1.total_cmp(&b.1))
             .then(a.2.total_cmp(&b.2))
             .then(a.3.total_cmp(&b.3))
