@@ -75,6 +75,8 @@ bench: develop cli
 	$(PY) benches/peer_markov.py
 	$(PY) benches/events_ingest.py
 	$(PY) benches/hazard_fit.py
+	$(PY) -c "import sys; sys.path.insert(0, 'benches'); import peer_markov; peer_markov.generate(1_000_000).write_csv('target/paths1m.csv')"
+	cargo run --release -p touchpoint-benches --bin bootstrap_speed -- target/paths1m.csv
 
 ## Regenerate docs/benchmark.md (every model against the simulator's truth, every scenario).
 benchmark-doc: develop

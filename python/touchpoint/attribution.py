@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -23,8 +24,26 @@ def attribute(
     models: Sequence[str | Model] | None = None,
     by: str = "channel",
     progress: bool = True,
+    intervals: float | None = None,
+    resamples: int = 200,
+    seed: int = 0,
+    threads: int | None = None,
 ) -> Attribution:
     """Credits every KPI's conversions and value to players, with each model.
+
+    With ``intervals`` (a level such as 0.9) every credit row also gets a bootstrap interval of its
+    conversions, value and share (columns ``conversions_lower`` ... ``share_upper``). The bootstrap uses
+    Poisson weights: journeys from a path table are merged into distinct paths, and a path with
+    conversions c and nulls n gets Poisson(c) conversions and Poisson(n) nulls drawn apart, its value
+    scaled by the conversions drawn over c (for whole counts exactly the bootstrap of the journeys one
+    row each; fractional weights use the Poisson law with that mean). Journeys from an event log (or
+    the simulator) are resampled by person instead: each person is drawn Poisson(1) times, and all
+    their journeys and their timeline move together. The additive-hazard model is refitted on every
+    resample of people (not approximated by its observed information). Each draw is keyed to a hash of
+    the path's names or the person, so the same seed gives the same intervals whatever the row order
+    and the number of threads. Intervals are percentile intervals of the resamples, which are kept:
+    :func:`contribution` values them into intervals of money value, value share and ROI, and
+    :meth:`Attribution.compare` tests the paired difference of two models on them.
 
     Args:
         journeys: the journeys.
@@ -33,26 +52,52 @@ def attribute(
             carry person timelines (:meth:`Journeys.from_events`), additive_hazard.
         by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
         progress: show a progress line on stderr when the call takes more than half a second.
+        intervals: the interval level, strictly between 0 and 1; ``None`` (default) for no intervals.
+        resamples: number of bootstrap resamples (with ``intervals``), 1 to 100,000.
+        seed: seed of the bootstrap draws.
+        threads: threads for the resamples; ``None`` for one per core. Results do not depend on it.
 
     Returns:
         An :class:`Attribution`.
 
     Raises:
-        ParameterError: unknown model name or dimension, bad parameters.
-        UnsupportedError: a model cannot run on this data.
+        ParameterError: unknown model name or dimension, bad parameters, ``intervals`` outside (0, 1),
+            ``resamples`` below 1.
+        UnsupportedError: a model cannot run on this data (or, with intervals, a timeline model on
+            journeys that do not know their people).
         KeyboardInterrupt: the run was interrupted.
 
     Example:
         >>> r = tp.attribute(j, models=["linear", tp.models.Markov(order=2)])  # doctest: +SKIP
+        >>> r = tp.attribute(j, intervals=0.9, resamples=200, seed=0)  # doctest: +SKIP
     """
+    from .exceptions import ParameterError
+
     if models is None:
         specs = _touchpoint.default_models(journeys.has_timelines)
     else:
         if isinstance(models, (str, Model)):
             models = [models]
         specs = [to_spec(m) for m in models]
+    if intervals is not None:
+        if isinstance(intervals, bool) or not isinstance(intervals, (int, float)) or not 0 < intervals < 1:
+            raise ParameterError(f"intervals must be a level strictly between 0 and 1 (e.g. 0.9), got {intervals!r}")
+        whole("resamples", resamples, 1)
+        whole("seed", seed, 0)
+        if threads is not None:
+            whole("threads", threads, 1)
     cb = ProgressLine() if progress else None
-    return Attribution(_touchpoint.attribute(journeys._inner, specs, by, cb))
+    inner = _touchpoint.attribute(
+        journeys._inner,
+        specs,
+        by,
+        cb,
+        None if intervals is None else float(intervals),
+        resamples,
+        seed,
+        threads or 0,
+    )
+    return Attribution(inner)
 
 
 class Attribution:
@@ -83,12 +128,120 @@ class Attribution:
             KPI over the players; a KPI without conversions has null shares. Models with a
             baseline (``additive_hazard``) add a ``(baseline)`` row: the conversions that would have
             happened anyway, with a null share; their players' conversions are incremental, and players
-            plus baseline sum to every conversion in the period.
+            plus baseline sum to every conversion in the period. With intervals, also
+            conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper.
 
         Example:
             >>> r.to_polars().filter(pl.col("model") == "markov")  # doctest: +SKIP
         """
         return self._inner.credits()
+
+    @property
+    def intervals(self) -> dict[str, Any] | None:
+        """The bootstrap behind the intervals: level, resamples, seed and unit (``"paths"`` or
+        ``"people"``); ``None`` when the attribution was run without intervals."""
+        b = self._inner.bootstrap()
+        if b is None:
+            return None
+        level, resamples, seed, unit = b
+        return {"level": level, "resamples": resamples, "seed": seed, "unit": unit}
+
+    def resamples(self) -> pl.DataFrame:
+        """Every resample's credit, for numbers of your own with the same draws.
+
+        Returns:
+            resample, model, kpi, <by>, conversions, value: one row per resample and credit row (a
+            resample a model failed on is left out of that model's rows). Empty without intervals.
+        """
+        return self._inner.resamples()
+
+    def compare(self, a: str, b: str) -> pl.DataFrame:
+        """Whether two models credit each player differently, by their paired difference over the same
+        resamples.
+
+        Args:
+            a: a model label of this result (``"markov"``).
+            b: another label.
+
+        Returns:
+            Per KPI and player: kpi, <by>, conversions_a, conversions_b, difference (a - b), lower and
+            upper (the interval of the difference at the attribution's level), differs (the interval
+            leaves out 0), and the same for the shares: share_difference, share_lower, share_upper,
+            share_differs (null for the baseline). A player one model does not credit counts 0 there.
+            Compare shares when one model has a baseline (``additive_hazard`` credits only incremental
+            conversions, so its conversions are lower by design).
+
+        Raises:
+            ParameterError: a label that is not in this result, or a result without intervals.
+
+        Example:
+            >>> r = tp.attribute(j, models=["last_touch", "markov"], intervals=0.9)  # doctest: +SKIP
+            >>> r.compare("markov", "last_touch").filter(pl.col("share_differs"))  # doctest: +SKIP
+        """
+        return self._inner.compare(a, b)
+
+    def journey_credits(self, model: str | Sequence[str] | None = None, progress: bool = True) -> pl.DataFrame:
+        """The credit of each journey: one row per (journey, player) with credit.
+
+        Each model splits journeys by its own rule. Rule-based models and the Shapley conversions game
+        split every converting journey directly, so a player's rows sum to its credit. Markov splits
+        each converting journey in proportion to the removal effects (its credit) of the players the
+        journey touched, and the Shapley rate game in proportion to their Shapley values: these rows
+        sum to the KPI's total but not to each player's credit (see :meth:`journey_credit_gaps`; this is
+        not ChannelAttribution's rule either, which has no per-journey credit). The additive-hazard
+        model gives one row per (person, KPI, conversion time, player): the player's part of the fitted
+        intensity at that conversion, the ``(baseline)`` the rest, so it reaches touches outside any
+        journey's lookback; its journey is null. For large logs use :meth:`write_journey_credits`.
+
+        Args:
+            model: a model label, several, or ``None`` for every model of this result.
+            progress: show a progress line on stderr when the call takes more than half a second.
+
+        Returns:
+            model, kpi, journey (the journey's position in the journeys), person (the input id, for
+            journeys from an event log or the simulator), time (the conversion time, where known),
+            <by>, conversions, value.
+
+        Raises:
+            ParameterError: a model that was not run in this attribution.
+            UnsupportedError: a result loaded (unpickled) without its journeys.
+
+        Example:
+            >>> r.journey_credits("linear").filter(pl.col("journey") == 0)  # doctest: +SKIP
+        """
+        cb = ProgressLine() if progress else None
+        return self._inner.journey_credits(_labels(model), cb)
+
+    def journey_credit_gaps(self, model: str | Sequence[str] | None = None) -> pl.DataFrame:
+        """How far each player's journey rows (:meth:`journey_credits`) are from its credit.
+
+        Returns:
+            model, kpi, <by>, journeys (the rows' sum), credit (the aggregate), gap (journeys - credit):
+            zero to rounding for the rule-based models, the conversions game and the additive-hazard model
+            without lift tests; for Markov and the rate game the gaps sum to zero per KPI.
+        """
+        return self._inner.journey_credit_gaps(_labels(model)).rename({"player": self.by})
+
+    def write_journey_credits(
+        self, path: str | Path, model: str | Sequence[str] | None = None, progress: bool = True
+    ) -> int:
+        """Writes :meth:`journey_credits` to a Parquet file, in batches of about a million rows, so the
+        whole table is never held in memory.
+
+        Args:
+            path: the Parquet file to write.
+            model: a model label, several, or ``None`` for every model.
+            progress: show a progress line on stderr when the call takes more than half a second.
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            ReadError: the file cannot be written.
+            ParameterError: a model that was not run in this attribution.
+        """
+        cb = ProgressLine() if progress else None
+        return self._inner.write_journey_credits(str(path), _labels(model), cb)
 
     def to_pandas(self) -> Any:
         """:meth:`to_polars` as a pandas DataFrame.
@@ -231,13 +384,20 @@ class Attribution:
         import html
 
         df = self.to_polars()
+        boot = self.intervals
         rows = []
+
+        def share(r: dict[str, Any]) -> str:
+            p, s = html.escape(str(r[self.by])), r["share"]
+            if s is None:
+                return p
+            if boot is not None and r.get("share_lower") is not None:
+                return f"{p} {s:.1%} [{r['share_lower']:.1%}, {r['share_upper']:.1%}]"
+            return f"{p} {s:.1%}"
+
         for (model, kpi), part in df.group_by(["model", "kpi"], maintain_order=True):
             top = part.sort("conversions", descending=True).head(5)
-            cells = ", ".join(
-                f"{html.escape(str(p))} {s:.1%}" if s is not None else html.escape(str(p))
-                for p, s in zip(top[self.by], top["share"], strict=True)
-            )
+            cells = ", ".join(share(r) for r in top.iter_rows(named=True))
             total = part["conversions"].sum()
             rows.append(
                 f"<tr><td>{html.escape(str(model))}</td><td>{html.escape(str(kpi))}</td>"
@@ -245,8 +405,11 @@ class Attribution:
             )
         head = f"<tr><th>model</th><th>KPI</th><th>conversions</th><th>top {html.escape(self.by)}s (share)</th></tr>"
         notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        about = ""
+        if boot is not None:
+            about = f"; {boot['level']:.0%} intervals from {boot['resamples']} resamples of {boot['unit']}"
         return (
-            f"<p><b>Attribution</b> by {html.escape(self.by)}</p><table><thead>{head}</thead>"
+            f"<p><b>Attribution</b> by {html.escape(self.by)}{about}</p><table><thead>{head}</thead>"
             f"<tbody>{''.join(rows)}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "")
         )
 
@@ -258,6 +421,14 @@ class Attribution:
         labels = ", ".join(label for label, _ in self._inner.models())
         kpis = df["kpi"].n_unique() if df.height else 0
         return f"Attribution(by={self.by!r}, models=[{labels}], {kpis} KPI(s), {df.height} rows)"
+
+
+def _labels(model: str | Sequence[str] | None) -> list[str]:
+    if model is None:
+        return []
+    if isinstance(model, str):
+        return [model]
+    return list(model)
 
 
 def _from_json(text: str) -> Attribution:

@@ -160,7 +160,8 @@ class ContributionReport:
         return self._inner.by()
 
     def to_polars(self) -> pl.DataFrame:
-        """Columns: model, <by>, kpi, function, conversions, value (money)."""
+        """Columns: model, <by>, kpi, function, conversions, value (money); with intervals also
+        value_lower and value_upper."""
         return self._inner.rows()
 
     def to_pandas(self) -> Any:
@@ -171,11 +172,15 @@ class ContributionReport:
         """Per model and player: value, value_share, touches, value_per_touch, cost, roi (+ social by
         channel). ROI = (value - cost) / cost, null at zero or unknown cost. For a model with a baseline
         (``additive_hazard``) the ``(baseline)`` row is what would have happened anyway: no share, cost or
-        ROI, and in no value_share denominator, so the players' value and ROI are incremental."""
+        ROI, and in no value_share denominator, so the players' value and ROI are incremental. When the
+        attribution has intervals, also value_lower, value_upper, value_share_lower, value_share_upper,
+        roi_lower, roi_upper: each resample of the attribution valued the same way, so the money value,
+        its share and ROI get intervals from the same draws."""
         return self._inner.summary()
 
     def social(self) -> pl.DataFrame:
-        """Social vs non-social totals per model: model, social, value, value_share, cost, roi."""
+        """Social vs non-social totals per model: model, social, value, value_share, cost, roi (and their
+        intervals, as in :meth:`summary`, when the attribution has them)."""
         return self._inner.social()
 
     def by_function(self) -> pl.DataFrame:
@@ -212,10 +217,12 @@ class ContributionReport:
         parts = [f"<p>{title}; KPIs: {html.escape(', '.join(kpis))}</p>"]
         for m in models:
             rows = s.filter(pl.col("model") == m).sort("value", descending=True)
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in rows.columns if c != "model")
             body = ""
+            bounds = {c for c in rows.columns if c.endswith(("_lower", "_upper"))}
+            shown = [c for c in rows.columns if c != "model" and c not in bounds]
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in shown)
             for r in rows.iter_rows(named=True):
-                cells = "".join(f"<td>{_fmt(r[c])}</td>" for c in rows.columns if c != "model")
+                cells = "".join(f"<td>{_fmt_interval(r, c)}</td>" for c in shown)
                 body += f"<tr>{cells}</tr>"
             parts.append(f"<p>{html.escape(m)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         return "".join(parts)
@@ -228,6 +235,18 @@ class ContributionReport:
 
 def _report_from_json(text: str) -> ContributionReport:
     return ContributionReport(_touchpoint.ContributionReport.from_json(text))
+
+
+def _fmt_interval(row: dict[str, Any], col: str) -> str:
+    """A cell, with its interval when the row has one: ``1,240 [1,105, 1,380]``."""
+    lo, hi = row.get(f"{col}_lower"), row.get(f"{col}_upper")
+    if row[col] is None or lo is None or hi is None:
+        return _fmt(row[col])
+    if col == "value_share":
+        return f"{row[col]:.1%} [{lo:.1%}, {hi:.1%}]"
+    if col == "roi":
+        return f"{_fmt(row[col])} [{_fmt(lo)}, {_fmt(hi)}]"
+    return f"{row[col]:,.0f} [{lo:,.0f}, {hi:,.0f}]"
 
 
 def _fmt(v: Any) -> str:

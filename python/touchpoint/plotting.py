@@ -71,17 +71,35 @@ def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share
     models = df["model"].unique(maintain_order=True).to_list()
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(players) * max(1, len(models)) / 3), 4))
     width = 0.8 / max(1, len(models))
+    lo, hi = f"{value}_lower", f"{value}_upper"
+    with_intervals = lo in df.columns
     for i, m in enumerate(models):
-        sub = {r[result.by]: r[value] for r in df.filter(pl.col("model") == m).iter_rows(named=True)}
+        rows = {r[result.by]: r for r in df.filter(pl.col("model") == m).iter_rows(named=True)}
         xs = [p + i * width for p in range(len(players))]
-        ax.bar(xs, [sub.get(p) or 0.0 for p in players], width, label=m)
+        heights = [(rows[p][value] or 0.0) if p in rows else 0.0 for p in players]
+        yerr = None
+        if with_intervals:
+            # Error bars from the bootstrap interval: distances below and above the bar.
+            below = [
+                max(0.0, h - rows[p][lo]) if p in rows and rows[p][lo] is not None else 0.0
+                for p, h in zip(players, heights, strict=True)
+            ]
+            above = [
+                max(0.0, rows[p][hi] - h) if p in rows and rows[p][hi] is not None else 0.0
+                for p, h in zip(players, heights, strict=True)
+            ]
+            yerr = [below, above]
+        ax.bar(xs, heights, width, label=m, yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8})
     ax.set_xticks([p + width * (len(models) - 1) / 2 for p in range(len(players))], players, rotation=30, ha="right")
     ax.set_ylabel(_CREDIT_LABELS[value])
     if value == "share":
         ax.yaxis.set_major_formatter(_percent())
     else:
         ax.yaxis.set_major_formatter(_thousands())
-    ax.set_title(f"Credit by {result.by}, KPI {kpi}")
+    title = f"Credit by {result.by}, KPI {kpi}"
+    if with_intervals and result.intervals is not None:
+        title += f" ({result.intervals['level']:.0%} bootstrap intervals)"
+    ax.set_title(title)
     ax.legend(title="model", fontsize="small", ncols=2 if len(models) > 4 else 1)
     fig.tight_layout()
     return fig
@@ -103,6 +121,28 @@ def contribution_bars(report: ContributionReport, model: str | None = None) -> A
         heights = [sub.get(p, 0.0) for p in players]
         ax.bar(players, heights, bottom=bottom, label=f)
         bottom = [b + h for b, h in zip(bottom, heights, strict=False)]
+    summary = report.summary().filter(pl.col("model") == model)
+    if "value_lower" in summary.columns:
+        # The interval of each player's total value over every function, at the top of its stack.
+        rows = {r[by]: r for r in summary.iter_rows(named=True)}
+        below = [
+            max(0.0, t - rows[p]["value_lower"]) if p in rows and rows[p]["value_lower"] is not None else 0.0
+            for p, t in zip(players, bottom, strict=True)
+        ]
+        above = [
+            max(0.0, rows[p]["value_upper"] - t) if p in rows and rows[p]["value_upper"] is not None else 0.0
+            for p, t in zip(players, bottom, strict=True)
+        ]
+        ax.errorbar(
+            players,
+            bottom,
+            yerr=[below, above],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+            elinewidth=0.8,
+            label="interval",
+        )
     ax.set_ylabel("value (money, the goal book's unit values)")
     ax.yaxis.set_major_formatter(_thousands())
     ax.set_title(f"Business value by {by} and function ({model})")

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use polars::prelude::{CsvWriter, SerWriter};
-use touchpoint_core::{attribute, contribution, Dimension, GoalBook, Journeys, ModelSpec, Unattended};
+use touchpoint_core::{
+    attribute, attribute_with_intervals, contribution, Dimension, GoalBook, Journeys, ModelSpec, Resampling,
+    Unattended,
+};
 use touchpoint_frame::{
     contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events, paths_frame,
-    read_table, rows_frame, social_frame, EventOptions, PathOptions,
+    read_table, rows_frame, social_frame, write_journey_credits, EventOptions, PathOptions,
 };
 use touchpoint_sim::{
     benchmark_with, simulate_with, SimParams, SCENARIO_NAMES, SCORE_COLUMNS, TRUTH_COLUMNS,
@@ -180,6 +183,22 @@ struct AttributeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Bootstrap intervals at this level (e.g. 0.9): every credit gets lower and upper bounds.
+    #[arg(long)]
+    intervals: Option<f64>,
+    /// Resamples of the bootstrap (with --intervals).
+    #[arg(long, default_value_t = 200, requires = "intervals")]
+    resamples: usize,
+    /// Seed of the bootstrap draws (with --intervals).
+    #[arg(long, default_value_t = 0, requires = "intervals")]
+    seed: u64,
+    /// Threads for the resamples (0: one per core).
+    #[arg(long, default_value_t = 0, requires = "intervals")]
+    threads: usize,
+    /// Also write every model's credit per journey to this Parquet file (model, kpi, journey, person,
+    /// time, <by>, conversions, value), streamed in batches.
+    #[arg(long = "journeys-out")]
+    journeys_out: Option<PathBuf>,
 }
 
 /// Gives the lift tests in `file` to every `additive_hazard` model; an error when there is none.
@@ -374,7 +393,13 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     let journeys = load_journeys(&a.input)?;
     let specs = specs_or_default(&a.models, a.order, &journeys)?;
     let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
-    let result = attribute(&journeys, &specs, by)?;
+    let result = match a.intervals {
+        None => attribute(&journeys, &specs, by)?,
+        Some(level) => {
+            let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
+            attribute_with_intervals(&journeys, &specs, by, &settings, a.threads, &Unattended)?
+        }
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match a.format {
@@ -391,6 +416,23 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     // Warnings go to stderr whatever the format, so piped CSV or JSON stays clean and nothing is missed.
     for w in &result.warnings {
         eprintln!("warning: {w}");
+    }
+    if let Some(path) = &a.journeys_out {
+        let (rows, gaps) = write_journey_credits(&journeys, &result, &[], path, &Unattended)?;
+        eprintln!("wrote {rows} journey credit rows to {}", path.display());
+        let mut gapped: Vec<&str> = gaps
+            .iter()
+            .filter(|g| g.gap.abs() > 1e-9 * g.credit.abs().max(1.0))
+            .map(|g| g.model.as_str())
+            .collect();
+        gapped.dedup();
+        if !gapped.is_empty() {
+            eprintln!(
+                "note: the journey rows of {} split each journey by the model's aggregate credit, so they sum to \
+                 each KPI's total but not to every player's credit",
+                gapped.join(", ")
+            );
+        }
     }
     Ok(())
 }

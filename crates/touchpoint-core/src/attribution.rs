@@ -1,6 +1,7 @@
 //! Running models over journeys: the [`Attribution`] result and [`attribute`].
 use serde::{Deserialize, Serialize};
 
+use crate::bootstrap::{Bootstrap, Resampling, RowPlan};
 use crate::error::{Error, Result};
 use crate::journeys::{Dimension, Journeys, KpiSummary, Unattributed};
 use crate::model::{Control, KpiView, ModelSpec, Table, Unattended};
@@ -21,6 +22,43 @@ pub struct Credit {
     pub value: f64,
     /// Part of the KPI's credited conversions under the model; `None` when the KPI has none.
     pub share: Option<f64>,
+    /// Lower end of the bootstrap interval of `conversions` (with intervals only).
+    #[serde(default)]
+    pub conversions_lower: Option<f64>,
+    /// Upper end of the interval of `conversions`.
+    #[serde(default)]
+    pub conversions_upper: Option<f64>,
+    /// Lower end of the interval of `value`.
+    #[serde(default)]
+    pub value_lower: Option<f64>,
+    /// Upper end of the interval of `value`.
+    #[serde(default)]
+    pub value_upper: Option<f64>,
+    /// Lower end of the interval of `share`.
+    #[serde(default)]
+    pub share_lower: Option<f64>,
+    /// Upper end of the interval of `share`.
+    #[serde(default)]
+    pub share_upper: Option<f64>,
+}
+
+impl Credit {
+    fn new(model: &str, kpi: &str, player: &str, conversions: f64, value: f64, share: Option<f64>) -> Self {
+        Credit {
+            model: model.to_owned(),
+            kpi: kpi.to_owned(),
+            player: player.to_owned(),
+            conversions,
+            value,
+            share,
+            conversions_lower: None,
+            conversions_upper: None,
+            value_lower: None,
+            value_upper: None,
+            share_lower: None,
+            share_upper: None,
+        }
+    }
 }
 
 /// Removal effect of a player (Markov).
@@ -129,6 +167,9 @@ pub struct Attribution {
     pub tables: Vec<Table>,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// The resamples, when the attribution was run with intervals.
+    #[serde(default)]
+    pub bootstrap: Option<Bootstrap>,
 }
 
 impl Attribution {
@@ -183,6 +224,31 @@ pub fn attribute_with(
     by: Dimension,
     control: &dyn Control,
 ) -> Result<Attribution> {
+    attribute_impl(journeys, models, by, None, control)
+}
+
+/// [`attribute_with`], plus bootstrap intervals on every credit row (see [`crate::bootstrap`]): the
+/// resamples run on `threads` threads (0: one per core) and are kept in
+/// [`Attribution::bootstrap`]. The result does not depend on `threads` or on the journeys' order.
+pub fn attribute_with_intervals(
+    journeys: &Journeys,
+    models: &[ModelSpec],
+    by: Dimension,
+    resampling: &Resampling,
+    threads: usize,
+    control: &dyn Control,
+) -> Result<Attribution> {
+    resampling.validate()?;
+    attribute_impl(journeys, models, by, Some((resampling, threads)), control)
+}
+
+fn attribute_impl(
+    journeys: &Journeys,
+    models: &[ModelSpec],
+    by: Dimension,
+    resampling: Option<(&Resampling, usize)>,
+    control: &dyn Control,
+) -> Result<Attribution> {
     if models.is_empty() {
         return Err(Error::InvalidParameter {
             model: "?",
@@ -230,7 +296,9 @@ pub fn attribute_with(
         },
         tables: Vec::new(),
         warnings: Vec::new(),
+        bootstrap: None,
     };
+    let mut plans: Vec<RowPlan> = Vec::new();
 
     out.warnings.extend(journeys.warnings().iter().cloned());
     for sum in out.summary.iter().filter(|s| s.unattributed > 0.0) {
@@ -309,27 +377,31 @@ pub fn attribute_with(
             out.warnings
                 .extend(credit.warnings.iter().map(|w| format!("{label}, KPI `{}`: {w}", view.kpi_name)));
             let credited: f64 = order.iter().map(|&p| credit.conversions[p as usize]).sum();
+            let mut plan = RowPlan { kpi: k, model: mi, rows: Vec::with_capacity(order.len() + 1) };
             for &p in &order {
                 let c = credit.conversions[p as usize];
-                out.credits.push(Credit {
-                    model: label.clone(),
-                    kpi: view.kpi_name.to_owned(),
-                    player: names[p as usize].clone(),
-                    conversions: c,
-                    value: credit.value[p as usize],
-                    share: (credited > 0.0).then(|| c / credited),
-                });
+                plan.rows.push((out.credits.len(), Some(p)));
+                out.credits.push(Credit::new(
+                    label,
+                    view.kpi_name,
+                    &names[p as usize],
+                    c,
+                    credit.value[p as usize],
+                    (credited > 0.0).then(|| c / credited),
+                ));
             }
             if let Some((conversions, value)) = credit.baseline {
-                out.credits.push(Credit {
-                    model: label.clone(),
-                    kpi: view.kpi_name.to_owned(),
-                    player: BASELINE_PLAYER.to_owned(),
+                plan.rows.push((out.credits.len(), None));
+                out.credits.push(Credit::new(
+                    label,
+                    view.kpi_name,
+                    BASELINE_PLAYER,
                     conversions,
                     value,
-                    share: None,
-                });
+                    None,
+                ));
             }
+            plans.push(plan);
             let row = |p: u32| (label.clone(), view.kpi_name.to_owned(), names[p as usize].clone());
             let d = &credit.details;
             if let Some(re) = &d.removal_effects {
@@ -406,7 +478,67 @@ pub fn attribute_with(
         }
     }
     control.progress("attribute", total_steps, total_steps);
+    if let Some((settings, threads)) = resampling {
+        let plan = crate::bootstrap::Plan {
+            journeys,
+            models,
+            labels: &labels,
+            by,
+            players: &players,
+            names: &names,
+            groups: groups.as_deref(),
+            rows: &plans,
+            n_rows: out.credits.len(),
+        };
+        let boot = crate::bootstrap::run(&plan, settings, threads, control)?;
+        fill_intervals(&mut out, &plans, &boot);
+        out.bootstrap = Some(boot);
+    }
     Ok(out)
+}
+
+/// Sets every credit row's interval from the resamples, and warns of resamples a model failed on.
+fn fill_intervals(out: &mut Attribution, plans: &[RowPlan], boot: &Bootstrap) {
+    let n = boot.conversions.len();
+    for (mi, m) in out.models.iter().enumerate() {
+        let failed = boot.failed.iter().filter(|(_, l)| *l == m.label).count();
+        if failed > 0 {
+            let _ = mi;
+            out.warnings.push(format!(
+                "{}: {failed} of {n} resamples could not be computed (the model failed on them, e.g. a                  resample without null journeys) and are left out of its intervals",
+                m.label
+            ));
+        }
+    }
+    for plan in plans {
+        let label = out.models[plan.model].label.clone();
+        let ok: Vec<usize> = (0..n).filter(|&r| boot.ok(r, &label)).collect();
+        // The players' credited conversions per resample, for shares.
+        let totals: Vec<f64> = ok
+            .iter()
+            .map(|&r| {
+                plan.rows.iter().filter(|(_, p)| p.is_some()).map(|&(i, _)| boot.conversions[r][i]).sum()
+            })
+            .collect();
+        for &(i, player) in &plan.rows {
+            let mut conv: Vec<f64> = ok.iter().map(|&r| boot.conversions[r][i]).collect();
+            let mut value: Vec<f64> = ok.iter().map(|&r| boot.value[r][i]).collect();
+            let c = &mut out.credits[i];
+            (c.conversions_lower, c.conversions_upper) =
+                crate::bootstrap::interval(&mut conv, &boot.settings).unzip();
+            (c.value_lower, c.value_upper) = crate::bootstrap::interval(&mut value, &boot.settings).unzip();
+            if player.is_some() && c.share.is_some() {
+                let mut share: Vec<f64> = ok
+                    .iter()
+                    .zip(&totals)
+                    .filter(|(_, &t)| t > 0.0)
+                    .map(|(&r, &t)| boot.conversions[r][i] / t)
+                    .collect();
+                (c.share_lower, c.share_upper) =
+                    crate::bootstrap::interval(&mut share, &boot.settings).unzip();
+            }
+        }
+    }
 }
 
 /// Runs [`attribute`] `repeat` times and returns the seconds of each run: the baseline against which a
@@ -487,8 +619,33 @@ impl Attribution {
                 }
             }
             let width = players.iter().map(|p| p.len()).max().unwrap_or(0).max(self.by.as_str().len()).max(5);
-            let cols: Vec<usize> = labels.iter().map(|l| l.len().max(10)).collect();
-            let _ = writeln!(out, "KPI `{kpi}`: credited conversions by {}", self.by);
+            let cell = |c: &Credit| match (c.conversions_lower, c.conversions_upper) {
+                (Some(lo), Some(hi)) => format!("{:.2} [{lo:.2}, {hi:.2}]", c.conversions),
+                _ => format!("{:.2}", c.conversions),
+            };
+            let cols: Vec<usize> = labels
+                .iter()
+                .map(|l| {
+                    let cells =
+                        self.credits.iter().filter(|c| c.kpi == kpi && c.model == *l).map(|c| cell(c).len());
+                    cells.max().unwrap_or(0).max(l.len()).max(10)
+                })
+                .collect();
+            match &self.bootstrap {
+                Some(b) => {
+                    let _ = writeln!(
+                        out,
+                        "KPI `{kpi}`: credited conversions by {} [{:.0}% interval, {} resamples of {}]",
+                        self.by,
+                        100.0 * b.settings.level,
+                        b.settings.resamples,
+                        b.unit.as_str()
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "KPI `{kpi}`: credited conversions by {}", self.by);
+                }
+            }
             let _ = write!(out, "{:<width$}", self.by.as_str());
             for (l, w) in labels.iter().zip(&cols) {
                 let _ = write!(out, "  {l:>w$}");
@@ -498,13 +655,10 @@ impl Attribution {
             for p in &players {
                 let _ = write!(out, "{p:<width$}");
                 for (i, (l, w)) in labels.iter().zip(&cols).enumerate() {
-                    let v = self
-                        .credits
-                        .iter()
-                        .find(|c| c.kpi == kpi && c.model == *l && c.player == *p)
-                        .map_or(0.0, |c| c.conversions);
-                    totals[i] += v;
-                    let _ = write!(out, "  {v:>w$.2}");
+                    let c = self.credits.iter().find(|c| c.kpi == kpi && c.model == *l && c.player == *p);
+                    totals[i] += c.map_or(0.0, |c| c.conversions);
+                    let text = c.map_or_else(|| format!("{:.2}", 0.0), cell);
+                    let _ = write!(out, "  {text:>w$}");
                 }
                 out.push('\n');
             }
@@ -516,4 +670,293 @@ impl Attribution {
         }
         out
     }
+}
+
+/// The paired difference between two models' credit of one player, over the same resamples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    /// KPI name.
+    pub kpi: String,
+    /// Player name (or `(baseline)`).
+    pub player: String,
+    /// Credited conversions under the first model.
+    pub conversions_a: f64,
+    /// Credited conversions under the second model.
+    pub conversions_b: f64,
+    /// `conversions_a - conversions_b`.
+    pub difference: f64,
+    /// Lower end of the difference's interval.
+    pub lower: f64,
+    /// Upper end of the difference's interval.
+    pub upper: f64,
+    /// Whether the difference's interval leaves out 0.
+    pub differs: bool,
+    /// Difference of the shares (`None` for the baseline, or a KPI without credit).
+    pub share_difference: Option<f64>,
+    /// Lower end of the share difference's interval.
+    pub share_lower: Option<f64>,
+    /// Upper end of the share difference's interval.
+    pub share_upper: Option<f64>,
+    /// Whether the share difference's interval leaves out 0.
+    pub share_differs: Option<bool>,
+}
+
+impl Attribution {
+    /// Compares models `a` and `b` (labels) per KPI and player by their paired difference over the
+    /// attribution's resamples: both models' credit comes from the same draws, so the interval of the
+    /// difference is that of a paired bootstrap. Players credited by one model only count 0 under the
+    /// other. Resamples on which either model failed are left out.
+    pub fn compare(&self, a: &str, b: &str) -> Result<Vec<Difference>> {
+        let labels: Vec<&str> = self.models.iter().map(|m| m.label.as_str()).collect();
+        for (which, label) in [("a", a), ("b", b)] {
+            if !labels.contains(&label) {
+                return Err(Error::InvalidOption {
+                    option: if which == "a" { "a" } else { "b" },
+                    value: label.to_owned(),
+                    reason: format!("no such model in this result; it has: {}", labels.join(", ")),
+                });
+            }
+        }
+        let boot = self.bootstrap.as_ref().ok_or_else(|| Error::InvalidOption {
+            option: "compare",
+            value: format!("{a} vs {b}"),
+            reason:
+                "this attribution has no resamples: run it with intervals (attribute(..., intervals=0.9))"
+                    .into(),
+        })?;
+        let ok: Vec<usize> =
+            (0..boot.conversions.len()).filter(|&r| boot.ok(r, a) && boot.ok(r, b)).collect();
+        let mut kpis: Vec<&str> = Vec::new();
+        for c in &self.credits {
+            if !kpis.contains(&c.kpi.as_str()) {
+                kpis.push(&c.kpi);
+            }
+        }
+        let mut out = Vec::new();
+        for kpi in kpis {
+            let rows = |m: &str| -> Vec<usize> {
+                (0..self.credits.len())
+                    .filter(|&i| self.credits[i].model == m && self.credits[i].kpi == kpi)
+                    .collect()
+            };
+            let (ra, rb) = (rows(a), rows(b));
+            let total = |rows: &[usize], r: Option<usize>| -> f64 {
+                rows.iter()
+                    .filter(|&&i| self.credits[i].player != BASELINE_PLAYER)
+                    .map(|&i| r.map_or(self.credits[i].conversions, |r| boot.conversions[r][i]))
+                    .sum()
+            };
+            let mut players: Vec<&str> =
+                ra.iter().chain(&rb).map(|&i| self.credits[i].player.as_str()).collect();
+            players.sort_unstable();
+            players.dedup();
+            // Players first by name, the baseline last.
+            players.sort_by_key(|p| *p == BASELINE_PLAYER);
+            let (ta, tb): (Vec<f64>, Vec<f64>) =
+                ok.iter().map(|&r| (total(&ra, Some(r)), total(&rb, Some(r)))).unzip();
+            let (pa, pb) = (total(&ra, None), total(&rb, None));
+            for player in players {
+                let find = |rows: &[usize]| rows.iter().copied().find(|&i| self.credits[i].player == player);
+                let (ia, ib) = (find(&ra), find(&rb));
+                let at = |i: Option<usize>, r: Option<usize>| {
+                    i.map_or(0.0, |i| r.map_or(self.credits[i].conversions, |r| boot.conversions[r][i]))
+                };
+                let difference = at(ia, None) - at(ib, None);
+                let mut diffs: Vec<f64> = ok.iter().map(|&r| at(ia, Some(r)) - at(ib, Some(r))).collect();
+                let (lower, upper) =
+                    crate::bootstrap::interval(&mut diffs, &boot.settings).unwrap_or((f64::NAN, f64::NAN));
+                let is_player = player != BASELINE_PLAYER;
+                let share = |x: f64, t: f64| (t > 0.0).then(|| x / t);
+                let share_difference =
+                    is_player.then(|| Some(share(at(ia, None), pa)? - share(at(ib, None), pb)?)).flatten();
+                let share_interval = share_difference.and_then(|_| {
+                    let mut d: Vec<f64> = ok
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(n, &r)| {
+                            Some(share(at(ia, Some(r)), ta[n])? - share(at(ib, Some(r)), tb[n])?)
+                        })
+                        .collect();
+                    crate::bootstrap::interval(&mut d, &boot.settings)
+                });
+                out.push(Difference {
+                    kpi: kpi.to_owned(),
+                    player: player.to_owned(),
+                    conversions_a: at(ia, None),
+                    conversions_b: at(ib, None),
+                    difference,
+                    lower,
+                    upper,
+                    differs: lower > 0.0 || upper < 0.0,
+                    share_difference,
+                    share_lower: share_interval.map(|x| x.0),
+                    share_upper: share_interval.map(|x| x.1),
+                    share_differs: share_interval.map(|(l, u)| l > 0.0 || u < 0.0),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One row of [`journey_credits`], with names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JourneyCreditRow<'a> {
+    /// Model label.
+    pub model: &'a str,
+    /// KPI name.
+    pub kpi: &'a str,
+    /// The journey (index in the store); `None` for a timeline model's conversion record.
+    pub journey: Option<usize>,
+    /// The person's input id (or timeline index when the reader kept none), when known.
+    pub person: Option<crate::timelines::PersonKey<'a>>,
+    /// Conversion time (microseconds since the Unix epoch, UTC), when known.
+    pub time: Option<i64>,
+    /// Player name, or `(baseline)`.
+    pub player: &'a str,
+    /// Credited conversions.
+    pub conversions: f64,
+    /// Credited value.
+    pub value: f64,
+}
+
+/// Per (model, KPI, player): the journey rows' sum next to the aggregate credit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JourneyCreditGap {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// Player name, or `(baseline)`.
+    pub player: String,
+    /// Sum of the player's journey rows.
+    pub journeys: f64,
+    /// The player's credit in the attribution.
+    pub credit: f64,
+    /// `journeys - credit`: zero (to rounding) for models whose rule splits journeys directly.
+    pub gap: f64,
+}
+
+/// The credit of the models `labels` (every model when empty) journey by journey: `emit` gets one row
+/// per (journey, player) with credit (see [`crate::Model::journey_credits`] for each model's rule), in
+/// KPI order, then journey order. `journeys` must be the store `attribution` was computed from.
+/// Returns, per model, KPI and player, the rows' sum against the aggregate credit.
+pub fn journey_credits(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    control: &dyn Control,
+    emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
+) -> Result<Vec<JourneyCreditGap>> {
+    let known: Vec<&str> = attribution.models.iter().map(|m| m.label.as_str()).collect();
+    for l in labels {
+        if !known.contains(l) {
+            return Err(Error::InvalidOption {
+                option: "model",
+                value: (*l).to_owned(),
+                reason: format!("that model was not run in this attribution; it has: {}", known.join(", ")),
+            });
+        }
+    }
+    let by = attribution.by;
+    journeys.require_dimension(by)?;
+    for c in &attribution.credits {
+        if journeys.kpis().get(&c.kpi).is_none() {
+            return Err(Error::InvalidOption {
+                option: "journeys",
+                value: c.kpi.clone(),
+                reason:
+                    "these journeys have no such KPI: pass the journeys the attribution was computed from"
+                        .into(),
+            });
+        }
+    }
+    let players = journeys.player_column(by);
+    let names = journeys.player_names(by);
+    let index: std::collections::HashMap<&str, u32> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u32)).collect();
+    let groups = (journeys.kpis().len() > 1).then(|| journeys.rows_by_kpi());
+    let timelines = journeys.timelines();
+    let mut gaps = Vec::new();
+    for m in &attribution.models {
+        if !labels.is_empty() && !labels.contains(&m.label.as_str()) {
+            continue;
+        }
+        let model = m.spec.model();
+        for k in 0..journeys.kpis().len() as u32 {
+            let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
+            let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
+            let kpi = view.kpi_name;
+            let mut credit = crate::model::KpiCredit::zeros(names.len());
+            let mut listed = Vec::new();
+            for c in attribution.credits.iter().filter(|c| c.model == m.label && c.kpi == kpi) {
+                match index.get(c.player.as_str()) {
+                    Some(&p) => {
+                        credit.conversions[p as usize] = c.conversions;
+                        credit.value[p as usize] = c.value;
+                        listed.push(Some(p));
+                    }
+                    None if c.player == BASELINE_PLAYER => {
+                        credit.baseline = Some((c.conversions, c.value));
+                        listed.push(None);
+                    }
+                    None => {
+                        return Err(Error::InvalidOption {
+                            option: "journeys",
+                            value: c.player.clone(),
+                            reason: format!(
+                                "the attribution credits this {by}, which these journeys lack: pass the journeys \
+                                 the attribution was computed from"
+                            ),
+                        })
+                    }
+                }
+            }
+            let has_work = if model.needs_timelines() {
+                timelines.is_some_and(|t| t.conversions_of(k).0 > 0.0)
+            } else {
+                view.iter().any(|(j, _)| j.conversions > 0.0)
+            };
+            let mut sums: std::collections::HashMap<Option<u32>, f64> = std::collections::HashMap::new();
+            if has_work {
+                model.journey_credits(&view, &credit, control, &mut |row| {
+                    *sums.entry(row.player).or_insert(0.0) += row.conversions;
+                    let person = row.person.map(|p| match timelines {
+                        Some(t) => t.person_key(p as usize),
+                        None => crate::timelines::PersonKey::Int(i64::from(p)),
+                    });
+                    emit(&JourneyCreditRow {
+                        model: &m.label,
+                        kpi,
+                        journey: row.journey,
+                        person,
+                        time: row.time,
+                        player: row.player.map_or(BASELINE_PLAYER, |p| names[p as usize].as_str()),
+                        conversions: row.conversions,
+                        value: row.value,
+                    });
+                })?;
+            }
+            for p in listed
+                .iter()
+                .copied()
+                .chain(sums.keys().copied().filter(|p| !listed.contains(p)).collect::<Vec<_>>())
+            {
+                let journeys_sum = sums.get(&p).copied().unwrap_or(0.0);
+                let credit_p = match p {
+                    Some(p) => credit.conversions[p as usize],
+                    None => credit.baseline.map_or(0.0, |b| b.0),
+                };
+                gaps.push(JourneyCreditGap {
+                    model: m.label.clone(),
+                    kpi: kpi.to_owned(),
+                    player: p.map_or(BASELINE_PLAYER.to_owned(), |p| names[p as usize].clone()),
+                    journeys: journeys_sum,
+                    credit: credit_p,
+                    gap: journeys_sum - credit_p,
+                });
+            }
+        }
+    }
+    Ok(gaps)
 }

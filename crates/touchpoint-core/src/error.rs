@@ -10,6 +10,10 @@ pub enum Error {
     /// A model parameter is out of its domain.
     #[error("invalid parameter `{parameter}` of model `{model}`: {value} ({reason})")]
     InvalidParameter { model: &'static str, parameter: &'static str, value: String, reason: String },
+    /// An option of a call (not of a model) out of its domain: an interval level, a resample count, a
+    /// model label that the result does not hold.
+    #[error("invalid `{option}`: {value} ({reason})")]
+    InvalidOption { option: &'static str, value: String, reason: String },
     /// A model name that no model answers to.
     #[error("unknown model `{name}`; known models: {known}")]
     UnknownModel { name: String, known: String },

@@ -147,6 +147,12 @@ pub struct ContributionRow {
     pub conversions: f64,
     /// Money value: unit_value x conversions, or the credited data value.
     pub value: f64,
+    /// Lower end of the bootstrap interval of `value` (attributions with intervals).
+    #[serde(default)]
+    pub value_lower: Option<f64>,
+    /// Upper end of the interval of `value`.
+    #[serde(default)]
+    pub value_upper: Option<f64>,
 }
 
 /// Per (model, player): business value across KPIs, touches, cost and ROI.
@@ -170,6 +176,24 @@ pub struct ContributionSummary {
     pub roi: Option<f64>,
     /// Whether the player is a social channel (reports by channel only).
     pub social: Option<bool>,
+    /// Lower end of the bootstrap interval of `value` (attributions with intervals).
+    #[serde(default)]
+    pub value_lower: Option<f64>,
+    /// Upper end of the interval of `value`.
+    #[serde(default)]
+    pub value_upper: Option<f64>,
+    /// Lower end of the bootstrap interval of `value_share` (attributions with intervals).
+    #[serde(default)]
+    pub value_share_lower: Option<f64>,
+    /// Upper end of the interval of `value_share`.
+    #[serde(default)]
+    pub value_share_upper: Option<f64>,
+    /// Lower end of the bootstrap interval of `roi` (attributions with intervals).
+    #[serde(default)]
+    pub roi_lower: Option<f64>,
+    /// Upper end of the interval of `roi`.
+    #[serde(default)]
+    pub roi_upper: Option<f64>,
 }
 
 /// Social vs non-social totals of one model (reports by channel).
@@ -187,6 +211,24 @@ pub struct SocialTotal {
     pub cost: f64,
     /// (value - cost) / cost; None at zero cost.
     pub roi: Option<f64>,
+    /// Lower end of the bootstrap interval of `value` (attributions with intervals).
+    #[serde(default)]
+    pub value_lower: Option<f64>,
+    /// Upper end of the interval of `value`.
+    #[serde(default)]
+    pub value_upper: Option<f64>,
+    /// Lower end of the bootstrap interval of `value_share` (attributions with intervals).
+    #[serde(default)]
+    pub value_share_lower: Option<f64>,
+    /// Upper end of the interval of `value_share`.
+    #[serde(default)]
+    pub value_share_upper: Option<f64>,
+    /// Lower end of the bootstrap interval of `roi` (attributions with intervals).
+    #[serde(default)]
+    pub roi_lower: Option<f64>,
+    /// Upper end of the interval of `roi`.
+    #[serde(default)]
+    pub roi_upper: Option<f64>,
 }
 
 /// An attribution valued with a goal book.
@@ -219,6 +261,57 @@ pub fn contribution(
     goals: &GoalBook,
     costs: Option<&BTreeMap<String, f64>>,
 ) -> Result<ContributionReport> {
+    let mut report = build(attribution, goals, costs, None)?;
+    if let Some(boot) = &attribution.bootstrap {
+        let n = boot.conversions.len();
+        let mut draws = Vec::with_capacity(n);
+        for r in 0..n {
+            draws.push(build(attribution, goals, costs, Some((&boot.conversions[r], &boot.value[r])))?);
+        }
+        let ok = |r: usize, model: &str| boot.ok(r, model);
+        let settings = &boot.settings;
+        let span = |get: &dyn Fn(&ContributionReport) -> Option<f64>, model: &str| {
+            let mut v: Vec<f64> = (0..n).filter(|&r| ok(r, model)).filter_map(|r| get(&draws[r])).collect();
+            crate::bootstrap::interval(&mut v, settings).unzip()
+        };
+        for i in 0..report.rows.len() {
+            let m = report.rows[i].model.clone();
+            (report.rows[i].value_lower, report.rows[i].value_upper) = span(&|d| Some(d.rows[i].value), &m);
+        }
+        for i in 0..report.summary.len() {
+            let m = report.summary[i].model.clone();
+            let row = &mut report.summary[i];
+            (row.value_lower, row.value_upper) = span(&|d| Some(d.summary[i].value), &m);
+            if row.value_share.is_some() {
+                (row.value_share_lower, row.value_share_upper) = span(&|d| d.summary[i].value_share, &m);
+            }
+            if row.roi.is_some() {
+                (row.roi_lower, row.roi_upper) = span(&|d| d.summary[i].roi, &m);
+            }
+        }
+        for i in 0..report.social.len() {
+            let m = report.social[i].model.clone();
+            let row = &mut report.social[i];
+            (row.value_lower, row.value_upper) = span(&|d| Some(d.social[i].value), &m);
+            if row.value_share.is_some() {
+                (row.value_share_lower, row.value_share_upper) = span(&|d| d.social[i].value_share, &m);
+            }
+            if row.roi.is_some() {
+                (row.roi_lower, row.roi_upper) = span(&|d| d.social[i].roi, &m);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The report of the attribution's credit, or of one resample's (`numbers`: conversions and value per
+/// credit row).
+fn build(
+    attribution: &Attribution,
+    goals: &GoalBook,
+    costs: Option<&BTreeMap<String, f64>>,
+    numbers: Option<(&[f64], &[f64])>,
+) -> Result<ContributionReport> {
     let costs = costs.unwrap_or(&goals.costs);
     for (player, cost) in costs {
         if !(cost.is_finite() && *cost >= 0.0) {
@@ -230,7 +323,8 @@ pub fn contribution(
     }
     let mut warnings = Vec::new();
     let mut rows = Vec::new();
-    for c in &attribution.credits {
+    for (i, c) in attribution.credits.iter().enumerate() {
+        let (conversions, data_value) = numbers.map_or((c.conversions, c.value), |(cs, vs)| (cs[i], vs[i]));
         let kpi = goals.kpi(&c.kpi).ok_or_else(|| Error::UnknownKpi {
             kpi: c.kpi.clone(),
             known: goals.kpis.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -240,8 +334,10 @@ pub fn contribution(
             player: c.player.clone(),
             kpi: c.kpi.clone(),
             function: kpi.function.clone(),
-            conversions: c.conversions,
-            value: kpi.unit_value.map_or(c.value, |u| u * c.conversions),
+            conversions,
+            value: kpi.unit_value.map_or(data_value, |u| u * conversions),
+            value_lower: None,
+            value_upper: None,
         });
     }
     let touches: HashMap<&str, f64> = attribution.touches.iter().map(|(p, t)| (p.as_str(), *t)).collect();
@@ -269,6 +365,12 @@ pub fn contribution(
                     cost: None,
                     roi: None,
                     social: None,
+                    value_lower: None,
+                    value_upper: None,
+                    value_share_lower: None,
+                    value_share_upper: None,
+                    roi_lower: None,
+                    roi_upper: None,
                 });
                 continue;
             }
@@ -290,6 +392,12 @@ pub fn contribution(
                 cost,
                 roi: roi(*value, cost),
                 social: by_channel.then_some(is_social),
+                value_lower: None,
+                value_upper: None,
+                value_share_lower: None,
+                value_share_upper: None,
+                roi_lower: None,
+                roi_upper: None,
             });
         }
         if by_channel {
@@ -301,6 +409,12 @@ pub fn contribution(
                     value_share: (total > 0.0).then(|| value / total),
                     cost,
                     roi: roi(value, Some(cost)),
+                    value_lower: None,
+                    value_upper: None,
+                    value_share_lower: None,
+                    value_share_upper: None,
+                    roi_lower: None,
+                    roi_upper: None,
                 });
             }
         }

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::parse_duration_us;
 use crate::error::{Error, Result};
-use crate::model::{Control, KpiCredit, KpiView, Model, Table, Values};
+use crate::model::{Control, JourneyCredit, KpiCredit, KpiView, Model, Table, Values};
 use crate::timelines::Timelines;
 
 /// Microseconds per day: times are fitted in days.
@@ -128,42 +128,20 @@ impl AdditiveHazard {
     }
 }
 
-impl Model for AdditiveHazard {
-    fn name(&self) -> &'static str {
-        "additive_hazard"
-    }
+/// What [`AdditiveHazard::fit_kpi`] gives.
+struct KpiFit<'m> {
+    data: FitData,
+    tests: Vec<(usize, &'m LiftTest)>,
+    warnings: Vec<String>,
+    observational: Fitted,
+    fixed: Fixed,
+    result: Fitted,
+}
 
-    fn validate(&self) -> Result<()> {
-        self.initial_omega()?;
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", 0, "at least one iteration"));
-        }
-        if !(self.tol.is_finite() && self.tol > 0.0) {
-            return Err(invalid("tol", self.tol, "must be positive and finite"));
-        }
-        for (i, t) in self.lift_tests.iter().enumerate() {
-            if !(t.per_exposure.is_finite() && t.per_exposure >= 0.0) {
-                return Err(invalid("lift_tests", t.per_exposure, "per_exposure must be finite and >= 0"));
-            }
-            if !(t.se.is_finite() && t.se >= 0.0) {
-                return Err(invalid("lift_tests", t.se, "se must be finite and >= 0"));
-            }
-            if self.lift_tests[..i].iter().any(|o| o.channel == t.channel && o.kpi == t.kpi) {
-                return Err(invalid(
-                    "lift_tests",
-                    format!("{} on {}", t.channel, t.kpi),
-                    "two lift tests of the same player and KPI: combine them into one",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn needs_timelines(&self) -> bool {
-        true
-    }
-
-    fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+impl AdditiveHazard {
+    /// The fit of one KPI: the data, the lift tests that apply, the observational fit and the final one
+    /// (with the lift-tested betas fixed).
+    fn fit_kpi<'m>(&'m self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiFit<'m>> {
         let timelines = view
             .journeys
             .timelines()
@@ -189,7 +167,8 @@ impl Model for AdditiveHazard {
             .touch_ids(view.by)
             .map(std::borrow::Cow::Borrowed)
             .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
-        let data = FitData::new(timelines, &players, view.n_players, view.kpi, self.baseline)?;
+        let people = view.reweight().and_then(|r| r.persons.as_deref().map(|p| (p, r.unseen)));
+        let data = FitData::new(timelines, &players, view.n_players, view.kpi, self.baseline, people)?;
         let tests: Vec<(usize, &LiftTest)> = self
             .lift_tests
             .iter()
@@ -234,6 +213,67 @@ impl Model for AdditiveHazard {
             }
             fit(&data, start, &fixed, self, view.kpi_name, control, &mut warnings)?
         };
+        Ok(KpiFit { data, tests, warnings, observational, fixed, result })
+    }
+}
+
+impl Model for AdditiveHazard {
+    fn name(&self) -> &'static str {
+        "additive_hazard"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.initial_omega()?;
+        if self.max_iter == 0 {
+            return Err(invalid("max_iter", 0, "at least one iteration"));
+        }
+        if !(self.tol.is_finite() && self.tol > 0.0) {
+            return Err(invalid("tol", self.tol, "must be positive and finite"));
+        }
+        for (i, t) in self.lift_tests.iter().enumerate() {
+            if !(t.per_exposure.is_finite() && t.per_exposure >= 0.0) {
+                return Err(invalid("lift_tests", t.per_exposure, "per_exposure must be finite and >= 0"));
+            }
+            if !(t.se.is_finite() && t.se >= 0.0) {
+                return Err(invalid("lift_tests", t.se, "se must be finite and >= 0"));
+            }
+            if self.lift_tests[..i].iter().any(|o| o.channel == t.channel && o.kpi == t.kpi) {
+                return Err(invalid(
+                    "lift_tests",
+                    format!("{} on {}", t.channel, t.kpi),
+                    "two lift tests of the same player and KPI: combine them into one",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn needs_timelines(&self) -> bool {
+        true
+    }
+
+    /// One row per conversion record (person, time) and player: the player's part of the fitted
+    /// intensity at that conversion, the baseline (player `None`) the rest. These rows sum to every
+    /// player's credit, except for players fixed by a lift test, whose credit is their expected
+    /// incremental conversions rather than a sum over conversions. The model is fitted again.
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        let fit = self.fit_kpi(view, control)?;
+        fit.data.record_credits(&fit.result.params, control, emit)
+    }
+
+    fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+        let timelines = view
+            .journeys
+            .timelines()
+            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
+        let KpiFit { data, tests, mut warnings, observational, fixed, result } =
+            self.fit_kpi(view, control)?;
         let mut se = result.se.clone();
         propagate_test_errors(&data, &result, &fixed, &tests, &mut se);
 
@@ -294,6 +334,9 @@ struct FitData {
     conv_n: Vec<f64>,
     conv_v: Vec<f64>,
     conv_group: Vec<u32>,
+    /// Each record's person (timeline index) and time.
+    conv_person: Vec<u32>,
+    conv_time: Vec<i64>,
     /// Each record's earlier exposures (compact player, days before), by player then time.
     hist_off: Vec<usize>,
     hist_p: Vec<u32>,
@@ -324,7 +367,17 @@ fn activity_group(touches: usize) -> usize {
 }
 
 impl FitData {
-    fn new(t: &Timelines, players: &[u32], n_players: usize, kpi: u32, baseline: Baseline) -> Result<Self> {
+    /// The data of one KPI. `people`, when given, weighs every timeline person by how many times a
+    /// bootstrap drew them (whole numbers; a person drawn twice counts as two identical people) and
+    /// sets the number of never-seen people drawn.
+    fn new(
+        t: &Timelines,
+        players: &[u32],
+        n_players: usize,
+        kpi: u32,
+        baseline: Baseline,
+        people: Option<(&[f64], f64)>,
+    ) -> Result<Self> {
         let (start, end) = t.period;
         let days = |us: i64| (us - start) as f64 / DAY_US;
         let period_days = days(end);
@@ -338,6 +391,7 @@ impl FitData {
         };
         let mut group_people = vec![0.0; groups];
         let (mut conv_n, mut conv_v, mut conv_group) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut conv_person, mut conv_time) = (Vec::new(), Vec::new());
         let (mut hist_off, mut hist_p, mut hist_dt) = (vec![0usize], Vec::new(), Vec::new());
         let by_exposures = baseline == Baseline::Exposures;
         let (mut cnt_off, mut cnt_p, mut cnt_n) = (vec![0usize], Vec::new(), Vec::new());
@@ -345,10 +399,15 @@ impl FitData {
         let mut exposure_counts: Vec<f64> = Vec::new();
         let mut scratch: Vec<(u32, f64)> = Vec::new();
         for p in 0..t.persons() {
+            let w = people.map_or(1.0, |(ws, _)| ws[p]);
+            if w <= 0.0 {
+                continue;
+            }
+            let copies = w as usize;
             let person = t.person(p);
             let n_in = person.touch_times.partition_point(|&x| x < end);
             let group = if groups == 1 { 0 } else { activity_group(n_in) };
-            group_people[group] += 1.0;
+            group_people[group] += w;
             let touch_players = &players[person.first_touch..person.first_touch + n_in];
             for (&time, &pl) in person.touch_times[..n_in].iter().zip(touch_players) {
                 let c = *compact[pl as usize].get_or_insert_with(|| {
@@ -358,10 +417,12 @@ impl FitData {
                     ids.len() - 1
                 });
                 let (a, b) = (days(start) - days(time), days(end) - days(time));
-                if a > 0.0 {
-                    comp_ab[c].push((a, b));
-                } else {
-                    comp_b[c].push(b);
+                for _ in 0..copies {
+                    if a > 0.0 {
+                        comp_ab[c].push((a, b));
+                    } else {
+                        comp_b[c].push(b);
+                    }
                 }
             }
             if by_exposures {
@@ -380,7 +441,7 @@ impl FitData {
                 });
                 exposure_counts.resize(ids.len(), 0.0);
                 for &(c, n) in &counts {
-                    exposure_counts[c as usize] += n;
+                    exposure_counts[c as usize] += n * w;
                 }
             }
             for (i, &k) in person.conv_kpi.iter().enumerate() {
@@ -395,8 +456,10 @@ impl FitData {
                 }
                 cnt_off.push(cnt_p.len());
                 let s = person.conv_time[i];
-                conv_n.push(person.conv_count[i]);
-                conv_v.push(person.conv_value[i]);
+                conv_n.push(person.conv_count[i] * w);
+                conv_v.push(person.conv_value[i] * w);
+                conv_person.push(p as u32);
+                conv_time.push(s);
                 conv_group.push(group as u32);
                 let upto = person.touch_times.partition_point(|&x| x <= s);
                 scratch.clear();
@@ -421,7 +484,7 @@ impl FitData {
                 });
             }
             // People never seen have no touch: they belong to the first group.
-            group_people[0] += (pop - t.persons() as u64) as f64;
+            group_people[0] += people.map_or((pop - t.persons() as u64) as f64, |(_, unseen)| unseen);
         }
         let mut group_conversions = vec![0.0; groups];
         for (&g, &n) in conv_group.iter().zip(&conv_n) {
@@ -438,6 +501,8 @@ impl FitData {
             conv_n,
             conv_v,
             conv_group,
+            conv_person,
+            conv_time,
             hist_off,
             hist_p,
             hist_dt,
@@ -515,6 +580,56 @@ impl FitData {
 
     /// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
     /// rest, which the caller books as `(baseline)`.
+    /// Each conversion record split over the players whose exposures raised its intensity (their
+    /// part of the intensity at the conversion) and the baseline (the rest): the per-record form of
+    /// [`FitData::intensity_shares`].
+    fn record_credits(
+        &self,
+        p: &Params,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        let mut kern: Vec<(u32, f64)> = Vec::new();
+        for j in 0..self.records() {
+            if j % 65_536 == 65_535 {
+                control.checkpoint()?;
+            }
+            kern.clear();
+            let mut lam = p.lambda0[self.conv_group[j] as usize] + self.shift(p, j);
+            for h in self.hist_off[j]..self.hist_off[j + 1] {
+                let c = self.hist_p[h] as usize;
+                let k = p.beta[c] * p.omega[c] * (-p.omega[c] * self.hist_dt[h]).exp();
+                lam += k;
+                match kern.iter_mut().find(|x| x.0 == c as u32) {
+                    Some(x) => x.1 += k,
+                    None => kern.push((c as u32, k)),
+                }
+            }
+            let (n, v) = (self.conv_n[j], self.conv_v[j]);
+            let row = |player: Option<u32>, share: f64| JourneyCredit {
+                journey: None,
+                person: Some(self.conv_person[j]),
+                time: Some(self.conv_time[j]),
+                player,
+                conversions: n * share,
+                value: v * share,
+            };
+            if lam <= 0.0 {
+                emit(row(None, 1.0));
+                continue;
+            }
+            let mut players = 0.0;
+            for &(c, k) in &kern {
+                if k > 0.0 {
+                    emit(row(Some(self.players[c as usize]), k / lam));
+                    players += k / lam;
+                }
+            }
+            emit(row(None, 1.0 - players));
+        }
+        Ok(())
+    }
+
     fn intensity_shares(&self, p: &Params) -> Shares {
         let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()] };
         let mut kern: Vec<(u32, f64)> = Vec::new();
@@ -1307,7 +1422,7 @@ pub fn log_likelihood(
     beta: &[f64],
     half_life_days: &[f64],
 ) -> Result<f64> {
-    let d = FitData::new(timelines, players, n_players, kpi, Baseline::Constant)?;
+    let d = FitData::new(timelines, players, n_players, kpi, Baseline::Constant, None)?;
     let p = Params {
         lambda0: vec![lambda0],
         beta: d.players.iter().map(|&id| beta[id as usize]).collect(),
@@ -1354,7 +1469,7 @@ mod tests {
         t.finish_person();
         let players: Vec<u32> = vec![0, 1, 0, 1];
         for (baseline, gamma) in [(Baseline::Constant, vec![]), (Baseline::Exposures, vec![0.01, 0.02])] {
-            let data = FitData::new(&t, &players, 2, 0, baseline).unwrap();
+            let data = FitData::new(&t, &players, 2, 0, baseline, None).unwrap();
             let p = Params { lambda0: vec![0.05], beta: vec![0.3, 0.7], omega: vec![0.4, 1.3], gamma };
             let (_, g, h) = evaluate(&data, &p, &data.comps(&p.omega), true);
             let n = p.len();

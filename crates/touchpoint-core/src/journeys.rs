@@ -149,6 +149,9 @@ pub struct Journeys {
     /// every attribution of these journeys repeats them in its warnings.
     #[serde(default)]
     warnings: Vec<String>,
+    /// The person (index into the timelines) of every journey, when cut from person timelines.
+    #[serde(default)]
+    persons: Option<Vec<u32>>,
 }
 
 /// One journey, borrowed from a [`Journeys`].
@@ -170,6 +173,8 @@ pub struct JourneyRef<'a> {
     pub nulls: f64,
     /// Conversion time, when known.
     pub conversion_time: Option<i64>,
+    /// The person (index into the timelines), when the journey was cut from person timelines.
+    pub person: Option<u32>,
 }
 
 impl Journeys {
@@ -250,7 +255,50 @@ impl Journeys {
             value: self.value[i],
             nulls: self.nulls[i],
             conversion_time: self.conversion_time.as_ref().map(|t| t[i]),
+            person: self.persons.as_ref().map(|p| p[i]),
         }
+    }
+
+    /// A store of the given records with this store's vocabularies (channel ids in `channels`, KPI ids
+    /// of this store), for the bootstrap's merged records. No summary, timelines or persons.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_records(
+        &self,
+        offsets: Vec<usize>,
+        channels: Vec<u32>,
+        times: Option<Vec<i64>>,
+        kpi: Vec<u32>,
+        conversions: Vec<f64>,
+        value: Vec<f64>,
+        nulls: Vec<f64>,
+        conversion_time: Option<Vec<i64>>,
+    ) -> Journeys {
+        let mut touches: [Option<Vec<u32>>; 6] = Default::default();
+        touches[0] = Some(channels);
+        Journeys {
+            vocabs: self.vocabs.clone(),
+            kpis: self.kpis.clone(),
+            offsets,
+            touches,
+            times,
+            kpi,
+            conversions,
+            value,
+            nulls,
+            conversion_time,
+            trimmed: vec![0; self.kpis.len()],
+            unattributed: Vec::new(),
+            input_touches: vec![Vec::new(); 6],
+            timelines: None,
+            warnings: Vec::new(),
+            persons: None,
+        }
+    }
+
+    /// The person (index into [`Journeys::timelines`]) of every journey, when the journeys were cut
+    /// from person timelines (event logs, the simulator).
+    pub fn persons(&self) -> Option<&[u32]> {
+        self.persons.as_deref()
     }
 
     /// Iterates over all journeys.
@@ -394,10 +442,18 @@ impl Journeys {
             }
             maps[i] = map;
         }
+        let person_base = self.timelines.as_ref().map_or(0, |t| t.persons() as u32);
         if let (Some(mine), Some(mut theirs)) = (self.timelines.as_mut(), other.timelines) {
             theirs.remap(&maps, &kpi_map);
             mine.append(theirs)?;
         }
+        self.persons = match (self.persons.take(), &other.persons) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.extend(theirs.iter().map(|p| p + person_base));
+                Some(mine)
+            }
+            _ => None,
+        };
         let base = self.touch_count();
         self.offsets.extend(other.offsets[1..].iter().map(|o| o + base));
         if let (Some(mine), Some(theirs)) = (&mut self.times, &other.times) {
@@ -449,6 +505,8 @@ impl Journeys {
 #[derive(Debug)]
 pub struct JourneysBuilder {
     j: Journeys,
+    /// The person of the journeys being finished (see [`JourneysBuilder::set_person`]).
+    person: u32,
     pending: usize,
     unattributed: HashMap<(u32, String), (f64, f64)>,
     explicit_touches: [bool; 6],
@@ -493,7 +551,9 @@ impl JourneysBuilder {
                 input_touches: vec![Vec::new(); 6],
                 timelines: None,
                 warnings: Vec::new(),
+                persons: None,
             },
+            person: 0,
             pending: 0,
             unattributed: HashMap::new(),
             explicit_touches: [false; 6],
@@ -624,6 +684,9 @@ impl JourneysBuilder {
         self.j.conversions.push(conversions);
         self.j.value.push(value);
         self.j.nulls.push(nulls);
+        if let Some(ps) = &mut self.j.persons {
+            ps.push(self.person);
+        }
         if let Some(ct) = &mut self.j.conversion_time {
             let last_touch = self.j.times.as_ref().and_then(|t| t.last().copied()).unwrap_or(i64::MIN);
             ct.push(conversion_time.unwrap_or(last_touch));
@@ -685,6 +748,17 @@ impl JourneysBuilder {
         }
     }
 
+    /// Marks the journeys finished from now on as person `person`'s (its index in the timelines set by
+    /// [`JourneysBuilder::set_timelines`]), so a bootstrap over people can move a person's journeys
+    /// together. Call it before the first journey and whenever the person changes; a builder whose
+    /// first journey was finished without it keeps no persons.
+    pub fn set_person(&mut self, person: u32) {
+        if self.j.persons.is_none() && self.j.kpi.is_empty() {
+            self.j.persons = Some(Vec::new());
+        }
+        self.person = person;
+    }
+
     /// Attaches the person timelines the journeys were cut from (ids in this builder's vocabularies).
     pub fn set_timelines(&mut self, timelines: Timelines) {
         self.j.timelines = Some(timelines);
@@ -732,6 +806,13 @@ impl JourneysBuilder {
             })
             .collect();
         self.j.trimmed.resize(self.j.kpis.len(), 0);
+        // Persons name timelines: without them (or with an index outside them) they mean nothing.
+        let n_persons = self.j.timelines.as_ref().map(Timelines::persons);
+        if let Some(ps) = &self.j.persons {
+            if n_persons.is_none_or(|n| ps.iter().any(|&p| p as usize >= n)) {
+                self.j.persons = None;
+            }
+        }
         self.j
     }
 }

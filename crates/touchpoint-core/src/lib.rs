@@ -4,6 +4,7 @@
 //! journeys to players of a [`Dimension`]; [`attribute`] runs models over every KPI into an
 //! [`Attribution`].
 pub mod attribution;
+pub mod bootstrap;
 pub mod duration;
 pub mod error;
 pub mod goals;
@@ -16,17 +17,18 @@ pub mod shapley;
 pub mod timelines;
 pub mod vocab;
 
-pub use attribution::{attribute, attribute_with, Attribution, Credit};
+pub use attribution::{attribute, attribute_with, attribute_with_intervals, Attribution, Credit};
+pub use bootstrap::{Bootstrap, Resampling, Unit};
 pub use error::{Error, Result};
 pub use goals::{contribution, ContributionReport, GoalBook, Kpi};
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
 pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights};
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{
-    default_models, Column, Control, KpiCredit, KpiView, Model, ModelSpec, Table, Unattended, Values,
-    MODEL_NAMES,
+    default_models, Column, Control, KpiCredit, KpiView, Model, ModelSpec, Reweight, Table, Unattended,
+    Values, MODEL_NAMES,
 };
 pub use rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 pub use shapley::{Game, Shapley};
-pub use timelines::{Cut, PersonRef, Timelines, WindowRule};
+pub use timelines::{Cut, PersonKey, PersonKeys, PersonRef, Timelines, WindowRule};
 pub use vocab::{Vocab, BASELINE_PLAYER, NONE_PLAYER};

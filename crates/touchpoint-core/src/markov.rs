@@ -492,6 +492,9 @@ impl Model for Markov {
         "markov"
     }
 
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         self.check().map(|_| ())
     }

@@ -42,6 +42,25 @@ pub struct KpiView<'a> {
     pub player_names: &'a [String],
     /// The player dimension.
     pub by: Dimension,
+    reweight: Option<&'a Reweight>,
+}
+
+/// Resampled weights of a store's journeys and people: one bootstrap draw, read through a
+/// [`KpiView`] (see [`KpiView::with_reweight`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reweight {
+    /// Conversions per journey (by store index).
+    pub conversions: Vec<f64>,
+    /// Value per journey.
+    pub value: Vec<f64>,
+    /// Null weight per journey.
+    pub nulls: Vec<f64>,
+    /// How many times each timeline person is drawn (by index into the timelines), when people are
+    /// resampled; timeline models read it.
+    pub persons: Option<Vec<f64>>,
+    /// How many people never seen in the log are drawn (of the timelines' `population` minus the
+    /// people in them).
+    pub unseen: f64,
 }
 
 impl<'a> KpiView<'a> {
@@ -62,7 +81,19 @@ impl<'a> KpiView<'a> {
             n_players: player_names.len(),
             player_names,
             by: Dimension::Channel,
+            reweight: None,
         }
+    }
+
+    /// The same view with every journey's weights taken from `reweight` (a bootstrap draw): journeys
+    /// drawn zero times (no conversions, no nulls) are skipped by [`KpiView::iter`].
+    pub fn with_reweight(self, reweight: &'a Reweight) -> Self {
+        KpiView { reweight: Some(reweight), ..self }
+    }
+
+    /// The resampled weights this view reads, if any.
+    pub fn reweight(&self) -> Option<&'a Reweight> {
+        self.reweight
     }
 
     /// The same view, crediting players of `by` (the dimension `players` was taken from).
@@ -70,7 +101,7 @@ impl<'a> KpiView<'a> {
         KpiView { by, ..self }
     }
 
-    /// Number of journeys in the view.
+    /// Number of journeys in the view (with a reweight, those drawn zero times included).
     pub fn len(&self) -> usize {
         self.rows.map_or(self.journeys.len(), <[u32]>::len)
     }
@@ -91,7 +122,16 @@ impl<'a> KpiView<'a> {
         let all = rows.is_none();
         let from_rows = rows.unwrap_or(&[]).iter().map(|&i| i as usize);
         let from_all = 0..if all { n } else { 0 };
-        from_all.chain(from_rows).map(one)
+        let rw = self.reweight;
+        from_all.chain(from_rows).map(one).filter_map(move |(mut j, p)| match rw {
+            None => Some((j, p)),
+            Some(w) => {
+                j.conversions = w.conversions[j.index];
+                j.value = w.value[j.index];
+                j.nulls = w.nulls[j.index];
+                (j.conversions > 0.0 || j.nulls > 0.0).then_some((j, p))
+            }
+        })
     }
 
     /// Total conversions and value of the view's journeys.
@@ -243,6 +283,67 @@ impl KpiCredit {
     }
 }
 
+/// One model's credit of one player for one journey (or, for a timeline model, one conversion record).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JourneyCredit {
+    /// The journey (index in the store); `None` for a timeline model's conversion record.
+    pub journey: Option<usize>,
+    /// The person (index into the timelines), when known.
+    pub person: Option<u32>,
+    /// The conversion time (microseconds since the Unix epoch, UTC), when known.
+    pub time: Option<i64>,
+    /// The player id, or `None` for the baseline.
+    pub player: Option<u32>,
+    /// Credited conversions.
+    pub conversions: f64,
+    /// Credited value.
+    pub value: f64,
+}
+
+/// Splits every converting journey over the distinct players it touched in proportion to their
+/// aggregate credit (`credit`): the rule of [`Model::journey_credits`]' default. A journey whose
+/// players all have zero credit is split equally between them.
+pub fn split_by_credit(
+    view: &KpiView<'_>,
+    credit: &KpiCredit,
+    control: &dyn Control,
+    emit: &mut dyn FnMut(JourneyCredit),
+) -> Result<()> {
+    let mut stamp = vec![usize::MAX; view.n_players];
+    let mut distinct: Vec<u32> = Vec::new();
+    for (n, (j, players)) in view.iter().enumerate() {
+        if n % crate::rules::CHECK_EVERY == crate::rules::CHECK_EVERY - 1 {
+            control.checkpoint()?;
+        }
+        if j.conversions <= 0.0 {
+            continue;
+        }
+        distinct.clear();
+        for &p in players {
+            if stamp[p as usize] != n {
+                stamp[p as usize] = n;
+                distinct.push(p);
+            }
+        }
+        let k = distinct.len() as f64;
+        let tc: f64 = distinct.iter().map(|&p| credit.conversions[p as usize].max(0.0)).sum();
+        let tv: f64 = distinct.iter().map(|&p| credit.value[p as usize].max(0.0)).sum();
+        for &p in &distinct {
+            let wc = if tc > 0.0 { credit.conversions[p as usize].max(0.0) / tc } else { 1.0 / k };
+            let wv = if tv > 0.0 { credit.value[p as usize].max(0.0) / tv } else { wc };
+            emit(JourneyCredit {
+                journey: Some(j.index),
+                person: j.person,
+                time: j.conversion_time,
+                player: Some(p),
+                conversions: j.conversions * wc,
+                value: j.value * wv,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// An attribution model: validated parameters that turn one KPI's journeys into credit per player.
 ///
 /// Every model conserves: credited conversions sum to the view's conversions and credited value to its
@@ -261,6 +362,38 @@ pub trait Model: fmt::Debug + Send + Sync {
     /// model credits every conversion in the observation period (players plus the baseline).
     fn needs_timelines(&self) -> bool {
         false
+    }
+
+    /// The credit journey by journey: `emit` is called once per (journey, player) of every converting
+    /// journey of the view (a timeline model: per conversion record and player, the baseline as player
+    /// `None`). `credit` is this model's [`Model::credit`] on the same view.
+    ///
+    /// The default splits each journey over the distinct players it touched in proportion to their
+    /// aggregate credit ([`split_by_credit`]): Markov's removal effects, the rate Shapley game's
+    /// values. Such rows sum to the KPI's conversions but not to each player's aggregate credit.
+    /// Rule-based models and the conversions game split each journey by their own rule, and their rows
+    /// sum to the aggregate credit of every player.
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        split_by_credit(view, credit, control, emit)
+    }
+
+    /// Whether the credit depends on journeys without conversions (null journeys). A model that only
+    /// splits converting journeys says `false`, and a bootstrap of such models alone leaves null
+    /// journeys out.
+    fn reads_nulls(&self) -> bool {
+        true
+    }
+
+    /// Whether the credit depends on touch times. When no model of a bootstrap reads them, journeys
+    /// that differ only in their times are merged.
+    fn reads_times(&self) -> bool {
+        true
     }
 }
 

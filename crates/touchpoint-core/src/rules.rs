@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::parse_duration_us;
 use crate::error::{Error, Result};
 use crate::journeys::JourneyRef;
-use crate::model::{Control, KpiCredit, KpiView, Model};
+use crate::model::{Control, JourneyCredit, KpiCredit, KpiView, Model};
 
 /// How often a long loop checks for interrupts (journeys).
 pub(crate) const CHECK_EVERY: usize = 1 << 20;
@@ -36,6 +36,65 @@ fn credit_by_weights(
         }
     }
     Ok(out)
+}
+
+/// Emits each converting journey's credit split by `weights` (one per touch, summing to one), summed per
+/// distinct player of the journey.
+fn emit_by_weights(
+    view: &KpiView<'_>,
+    control: &dyn Control,
+    mut weights: impl FnMut(&JourneyRef<'_>, &mut Vec<f64>) -> Result<()>,
+    emit: &mut dyn FnMut(JourneyCredit),
+) -> Result<()> {
+    let mut w = Vec::new();
+    let mut acc: Vec<(u32, f64)> = Vec::new();
+    for (n, (j, players)) in view.iter().enumerate() {
+        if n % CHECK_EVERY == CHECK_EVERY - 1 {
+            control.checkpoint()?;
+        }
+        if j.conversions <= 0.0 {
+            continue;
+        }
+        w.clear();
+        weights(&j, &mut w)?;
+        acc.clear();
+        for (&p, &wi) in players.iter().zip(&w) {
+            match acc.iter_mut().find(|x| x.0 == p) {
+                Some(x) => x.1 += wi,
+                None => acc.push((p, wi)),
+            }
+        }
+        for &(p, wi) in acc.iter().filter(|x| x.1 != 0.0) {
+            emit(JourneyCredit {
+                journey: Some(j.index),
+                person: j.person,
+                time: j.conversion_time,
+                player: Some(p),
+                conversions: wi * j.conversions,
+                value: wi * j.value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`emit_by_weights`] with the whole credit on the touch `pick` chooses.
+fn emit_one_touch(
+    view: &KpiView<'_>,
+    control: &dyn Control,
+    pick: impl Fn(&JourneyRef<'_>) -> usize,
+    emit: &mut dyn FnMut(JourneyCredit),
+) -> Result<()> {
+    emit_by_weights(
+        view,
+        control,
+        |j, w| {
+            w.resize(j.channels.len(), 0.0);
+            w[pick(j)] = 1.0;
+            Ok(())
+        },
+        emit,
+    )
 }
 
 /// Books one journey's whole credit on one touch.
@@ -67,11 +126,26 @@ impl Model for FirstTouch {
     fn name(&self) -> &'static str {
         "first_touch"
     }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         Ok(())
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
         credit_one_touch(view, control, |_| 0)
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        emit_one_touch(view, control, |_| 0, emit)
     }
 }
 
@@ -83,11 +157,26 @@ impl Model for LastTouch {
     fn name(&self) -> &'static str {
         "last_touch"
     }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         Ok(())
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
         credit_one_touch(view, control, |j| j.channels.len() - 1)
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        emit_one_touch(view, control, |j| j.channels.len() - 1, emit)
     }
 }
 
@@ -109,6 +198,12 @@ impl Model for LastNonDirect {
     fn name(&self) -> &'static str {
         "last_non_direct"
     }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         if let Some(bad) = self.direct.iter().find(|d| d.trim().is_empty()) {
             return Err(Error::InvalidParameter {
@@ -121,6 +216,31 @@ impl Model for LastNonDirect {
         Ok(())
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+        let is_direct = self.direct_flags(view);
+        credit_one_touch(view, control, |j| {
+            j.channels.iter().rposition(|&c| !is_direct[c as usize]).unwrap_or(j.channels.len() - 1)
+        })
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        let is_direct = self.direct_flags(view);
+        emit_one_touch(
+            view,
+            control,
+            |j| j.channels.iter().rposition(|&c| !is_direct[c as usize]).unwrap_or(j.channels.len() - 1),
+            emit,
+        )
+    }
+}
+
+impl LastNonDirect {
+    /// Whether each channel id of the view's store is direct.
+    fn direct_flags(&self, view: &KpiView<'_>) -> Vec<bool> {
         let vocab = view.journeys.vocab(crate::journeys::Dimension::Channel);
         let mut is_direct = vec![false; vocab.len()];
         for d in &self.direct {
@@ -128,9 +248,7 @@ impl Model for LastNonDirect {
                 is_direct[id as usize] = true;
             }
         }
-        credit_one_touch(view, control, |j| {
-            j.channels.iter().rposition(|&c| !is_direct[c as usize]).unwrap_or(j.channels.len() - 1)
-        })
+        is_direct
     }
 }
 
@@ -141,6 +259,12 @@ pub struct Linear;
 impl Model for Linear {
     fn name(&self) -> &'static str {
         "linear"
+    }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
+    fn reads_times(&self) -> bool {
+        false
     }
     fn validate(&self) -> Result<()> {
         Ok(())
@@ -162,6 +286,23 @@ impl Model for Linear {
             }
         }
         Ok(out)
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        emit_by_weights(
+            view,
+            control,
+            |j, w| {
+                w.resize(j.channels.len(), 1.0 / j.channels.len() as f64);
+                Ok(())
+            },
+            emit,
+        )
     }
 }
 
@@ -212,6 +353,12 @@ impl Model for PositionBased {
     fn name(&self) -> &'static str {
         "position_based"
     }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         for (parameter, v) in [("first", self.first), ("last", self.last)] {
             if !(0.0..=1.0).contains(&v) {
@@ -242,6 +389,25 @@ impl Model for PositionBased {
             w.iter_mut().for_each(|x| *x /= s);
             Ok(())
         })
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        emit_by_weights(
+            view,
+            control,
+            |j, w| {
+                self.weights(j.channels.len(), w);
+                let s: f64 = w.iter().sum();
+                w.iter_mut().for_each(|x| *x /= s);
+                Ok(())
+            },
+            emit,
+        )
     }
 }
 
@@ -286,6 +452,9 @@ impl Model for TimeDecay {
     fn name(&self) -> &'static str {
         "time_decay"
     }
+    fn reads_nulls(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         parse_duration_us(&self.half_life).map_err(|e| Error::InvalidParameter {
             model: "time_decay",
@@ -317,5 +486,29 @@ impl Model for TimeDecay {
             w.iter_mut().for_each(|x| *x /= s);
             Ok(())
         })
+    }
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        _credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        let by_time = view.journeys.has_times();
+        if !by_time && self.half_life_touches.is_none() {
+            return Err(Error::NoTimes);
+        }
+        let hl = if by_time { Some(parse_duration_us(&self.half_life)? as f64) } else { None };
+        emit_by_weights(
+            view,
+            control,
+            |j, w| {
+                self.weights(hl, j, w);
+                let s: f64 = w.iter().sum();
+                w.iter_mut().for_each(|x| *x /= s);
+                Ok(())
+            },
+            emit,
+        )
     }
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{Control, Details, KpiCredit, KpiView, Model};
+use crate::model::{Control, Details, JourneyCredit, KpiCredit, KpiView, Model};
 use touchpoint_util::rng::SplitMix64;
 
 /// Most players for the exact `rate` game.
@@ -73,6 +73,12 @@ impl Model for Shapley {
         "shapley"
     }
 
+    fn reads_nulls(&self) -> bool {
+        self.game == Game::Rate
+    }
+    fn reads_times(&self) -> bool {
+        false
+    }
     fn validate(&self) -> Result<()> {
         if self.ordered && self.game == Game::Rate {
             return Err(invalid("ordered", true, "the ordered variant exists for the conversions game only"));
@@ -95,6 +101,26 @@ impl Model for Shapley {
             Game::Conversions => Ok(self.conversions_game(view)),
             Game::Rate => self.rate_game(view, control),
         }
+    }
+
+    /// The conversions game splits each journey equally over its distinct players (its closed form);
+    /// the rate game splits it in proportion to the players' values.
+    fn journey_credits(
+        &self,
+        view: &KpiView<'_>,
+        credit: &KpiCredit,
+        control: &dyn Control,
+        emit: &mut dyn FnMut(JourneyCredit),
+    ) -> Result<()> {
+        if self.game == Game::Rate {
+            return crate::model::split_by_credit(view, credit, control, emit);
+        }
+        let ones = KpiCredit {
+            conversions: vec![1.0; view.n_players],
+            value: vec![1.0; view.n_players],
+            ..Default::default()
+        };
+        crate::model::split_by_credit(view, &ones, control, emit)
     }
 }
 

@@ -109,6 +109,51 @@ pub struct Timelines {
     conv_time: Vec<i64>,
     conv_count: Vec<f64>,
     conv_value: Vec<f64>,
+    /// The input id of every person, when the reader kept them (event logs).
+    #[serde(default)]
+    person_keys: Option<PersonKeys>,
+}
+
+/// The input ids of a timeline's persons, in person order: whole numbers, or texts stored end to end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PersonKeys {
+    /// Whole-number ids.
+    Int {
+        /// One id per person.
+        ids: Vec<i64>,
+    },
+    /// Text ids: person `p`'s id is `text[offsets[p]..offsets[p + 1]]`.
+    Text {
+        /// Every id, end to end.
+        text: String,
+        /// Byte offsets (one more than the persons).
+        offsets: Vec<usize>,
+    },
+}
+
+/// One person's input id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonKey<'a> {
+    /// A whole-number id (or the person's index when the reader kept no ids).
+    Int(i64),
+    /// A text id.
+    Text(&'a str),
+}
+
+impl PersonKeys {
+    /// Number of persons.
+    pub fn len(&self) -> usize {
+        match self {
+            PersonKeys::Int { ids } => ids.len(),
+            PersonKeys::Text { offsets, .. } => offsets.len().saturating_sub(1),
+        }
+    }
+
+    /// Whether there is no person.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One person's timeline, borrowed from [`Timelines`].
@@ -156,7 +201,30 @@ impl Timelines {
             conv_time: Vec::new(),
             conv_count: Vec::new(),
             conv_value: Vec::new(),
+            person_keys: None,
         })
+    }
+
+    /// Keeps the input id of every person (in person order); ignored when the count differs from the
+    /// persons.
+    pub fn set_person_keys(&mut self, keys: PersonKeys) {
+        if keys.len() == self.persons() {
+            self.person_keys = Some(keys);
+        }
+    }
+
+    /// Whether the input ids of the persons are kept, and as whole numbers (`Some(true)`) or texts.
+    pub fn person_keys_are_int(&self) -> Option<bool> {
+        self.person_keys.as_ref().map(|k| matches!(k, PersonKeys::Int { .. }))
+    }
+
+    /// Person `p`'s input id, or its index when the reader kept none.
+    pub fn person_key(&self, p: usize) -> PersonKey<'_> {
+        match &self.person_keys {
+            Some(PersonKeys::Int { ids }) => PersonKey::Int(ids[p]),
+            Some(PersonKeys::Text { text, offsets }) => PersonKey::Text(&text[offsets[p]..offsets[p + 1]]),
+            None => PersonKey::Int(p as i64),
+        }
     }
 
     /// Timelines from columns already laid out person by person (see the type's documentation);
@@ -279,6 +347,22 @@ impl Timelines {
         }
         self.population = match (self.population, other.population) {
             (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        self.person_keys = match (self.person_keys.take(), other.person_keys) {
+            (Some(PersonKeys::Int { mut ids }), Some(PersonKeys::Int { ids: theirs })) => {
+                ids.extend(theirs);
+                Some(PersonKeys::Int { ids })
+            }
+            (
+                Some(PersonKeys::Text { mut text, mut offsets }),
+                Some(PersonKeys::Text { text: t, offsets: o }),
+            ) => {
+                let base = text.len();
+                text.push_str(&t);
+                offsets.extend(o[1..].iter().map(|x| x + base));
+                Some(PersonKeys::Text { text, offsets })
+            }
             _ => None,
         };
         let (t0, c0) = (self.touch_time.len(), self.conv_kpi.len());

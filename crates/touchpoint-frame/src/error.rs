@@ -35,6 +35,9 @@ pub enum Error {
     /// A file that cannot be read.
     #[error("cannot read `{path}`: {message}")]
     Read { path: String, message: String },
+    /// A file that cannot be written.
+    #[error("cannot write `{path}`: {message}")]
+    Write { path: String, message: String },
     /// A file whose type is not CSV or Parquet.
     #[error("cannot tell the format of `{path}`: expected a .csv or .parquet file")]
     FileType { path: String },

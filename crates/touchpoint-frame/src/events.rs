@@ -13,7 +13,9 @@ use touchpoint_core::Weights;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use polars::prelude::*;
 use touchpoint_core::duration::parse_duration_us;
-use touchpoint_core::{Cut, Dimension, Journeys, JourneysBuilder, Timelines, WindowRule, NONE_PLAYER};
+use touchpoint_core::{
+    Cut, Dimension, Journeys, JourneysBuilder, PersonKeys, Timelines, WindowRule, NONE_PLAYER,
+};
 use touchpoint_util::hashing::FastMap;
 
 use crate::error::{Error, Result};
@@ -221,7 +223,14 @@ fn parse_timestamp(
 /// One rule for every column type: a person id is a whole number or a text. Numbers match as numbers
 /// (1, 1.0 and the text "1" are one person); text is trimmed of Unicode whitespace like every name.
 /// Fractional numbers are an error naming the row.
-fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec<u32>, Vec<u32>, usize)> {
+///
+/// Also returns the ids themselves in that order, kept on the timelines (per-journey credit names
+/// persons by them).
+fn person_ids(
+    touches: &Column,
+    conversions: &Column,
+    name: &str,
+) -> Result<(Vec<u32>, Vec<u32>, PersonKeys)> {
     // Unsigned ids above the signed 64-bit range are matched as text (exactly) rather than cast.
     let big_u64 = |c: &Column| {
         c.dtype() == &DataType::UInt64 && c.u64().is_ok_and(|x| x.max().is_some_and(|m| m > i64::MAX as u64))
@@ -281,7 +290,8 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
         }
         av.iter_mut().for_each(|x| *x = rank[*x as usize]);
         bv.iter_mut().for_each(|x| *x = rank[*x as usize]);
-        return Ok((av, bv, keys.len()));
+        let sorted = order.iter().map(|&i| keys[i as usize]).collect();
+        return Ok((av, bv, PersonKeys::Int { ids: sorted }));
     }
     // A numeric side (facing text) is written as its whole number, so 1.0 meets "1".
     let as_text = |c: &Column, table: &'static str| -> Result<Column> {
@@ -318,10 +328,17 @@ fn person_ids(touches: &Column, conversions: &Column, name: &str) -> Result<(Vec
     for (r, &i) in order.iter().enumerate() {
         rank[i as usize] = r as u32;
     }
+    let mut text = String::new();
+    let mut offsets = Vec::with_capacity(names.len() + 1);
+    offsets.push(0);
+    for &i in &order {
+        text.push_str(names[i as usize]);
+        offsets.push(text.len());
+    }
     Ok((
         av.iter().map(|&i| rank[i as usize]).collect(),
         bv.iter().map(|&i| rank[i as usize]).collect(),
-        names.len(),
+        PersonKeys::Text { text, offsets },
     ))
 }
 
@@ -402,12 +419,13 @@ pub fn journeys_from_events_with(
     let (start, times) = sort_touches(&mut cols);
     let interaction = interaction_windows(&cols.dim_ids, &windows)?;
     let conv = cut_journeys(&mut b, &cols, &start, &times, &interaction, &windows, opts, control)?;
+    let person_keys = cols.person_keys.take();
     // The sorted touch columns become the timelines' (moved, not copied).
     let mut touch_ids: [Option<Vec<u32>>; 6] = Default::default();
     for (d, ids, _) in cols.dim_ids {
         touch_ids[d.index()] = Some(ids);
     }
-    let timelines = Timelines::from_parts(
+    let mut timelines = Timelines::from_parts(
         cols.period,
         opts.population,
         start.iter().map(|&x| x as usize).collect(),
@@ -416,6 +434,9 @@ pub fn journeys_from_events_with(
         conv.offsets,
         conv.columns,
     )?;
+    if let Some(keys) = person_keys {
+        timelines.set_person_keys(keys);
+    }
     b.set_timelines(timelines);
     let total = (touches.height() + conversions.height()) as u64;
     control.progress("journeys from events", total, total);
@@ -464,6 +485,8 @@ struct EventColumns {
     p_touch: Vec<u32>,
     p_conv: Vec<u32>,
     n_persons: usize,
+    /// The persons' input ids, in id order.
+    person_keys: Option<PersonKeys>,
     t_touch: Vec<i64>,
     t_conv: Vec<i64>,
     period: (i64, i64),
@@ -482,7 +505,7 @@ fn read_columns(
     opts: &EventOptions,
     windows: &Windows<'_>,
 ) -> Result<EventColumns> {
-    let (p_touch, p_conv, n_persons) = person_ids(
+    let (p_touch, p_conv, person_keys) = person_ids(
         require(touches, &opts.person)?,
         require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
         &opts.person,
@@ -540,7 +563,8 @@ fn read_columns(
     Ok(EventColumns {
         p_touch,
         p_conv,
-        n_persons,
+        n_persons: person_keys.len(),
+        person_keys: Some(person_keys),
         t_touch,
         t_conv,
         period,
@@ -747,6 +771,7 @@ fn cut_journeys(
             control.progress("journeys from events", start[person] as u64 + ci as u64, total);
         }
         let (lo, hi) = (start[person] as usize, start[person + 1] as usize);
+        b.set_person(person as u32);
         for v in conv_by_kpi.iter_mut() {
             v.clear();
         }

@@ -63,17 +63,33 @@ fn string_lists(name: &str, v: Vec<Vec<String>>) -> Column {
     Column::new(name.into(), lists)
 }
 
-/// Credit rows: `model, kpi, <by>, conversions, value, share`.
+/// Credit rows: `model, kpi, <by>, conversions, value, share`, and with intervals
+/// `conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper`.
 pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
     let c = &r.credits;
-    Ok(DataFrame::new_infer_height(vec![
+    let mut cols = vec![
         strings("model", c.iter().map(|x| x.model.clone()).collect()),
         strings("kpi", c.iter().map(|x| x.kpi.clone()).collect()),
         strings(r.by.as_str(), c.iter().map(|x| x.player.clone()).collect()),
         floats("conversions", c.iter().map(|x| x.conversions).collect()),
         floats("value", c.iter().map(|x| x.value).collect()),
         Column::new("share".into(), c.iter().map(|x| x.share).collect::<Vec<Option<f64>>>()),
-    ])?)
+    ];
+    if r.bootstrap.is_some() {
+        type Get = fn(&touchpoint_core::Credit) -> Option<f64>;
+        let bounds: [(&str, Get); 6] = [
+            ("conversions_lower", |x| x.conversions_lower),
+            ("conversions_upper", |x| x.conversions_upper),
+            ("value_lower", |x| x.value_lower),
+            ("value_upper", |x| x.value_upper),
+            ("share_lower", |x| x.share_lower),
+            ("share_upper", |x| x.share_upper),
+        ];
+        for (name, get) in bounds {
+            cols.push(Column::new(name.into(), c.iter().map(get).collect::<Vec<Option<f64>>>()));
+        }
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
 }
 
 /// Removal effects: `model, kpi, <by>, removal_effect, value_removal_effect`.
@@ -164,21 +180,49 @@ pub fn unattributed_frame(u: &[touchpoint_core::Unattributed]) -> Result<DataFra
     ])?)
 }
 
-/// Contribution rows: `model, <by>, kpi, function, conversions, value`.
+/// Contribution rows: `model, <by>, kpi, function, conversions, value` (+ `value_lower, value_upper` with intervals).
 pub fn contribution_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
     let r = &rep.rows;
-    Ok(DataFrame::new_infer_height(vec![
+    let mut cols = vec![
         strings("model", r.iter().map(|x| x.model.clone()).collect()),
         strings(rep.by.as_str(), r.iter().map(|x| x.player.clone()).collect()),
         strings("kpi", r.iter().map(|x| x.kpi.clone()).collect()),
         strings("function", r.iter().map(|x| x.function.clone()).collect()),
         floats("conversions", r.iter().map(|x| x.conversions).collect()),
         floats("value", r.iter().map(|x| x.value).collect()),
-    ])?)
+    ];
+    if has_intervals(rep) {
+        let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+        cols.push(opt("value_lower", r.iter().map(|x| x.value_lower).collect()));
+        cols.push(opt("value_upper", r.iter().map(|x| x.value_upper).collect()));
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// Whether the report's attribution was run with intervals.
+fn has_intervals(rep: &touchpoint_core::ContributionReport) -> bool {
+    rep.rows.iter().any(|x| x.value_lower.is_some())
+}
+
+/// The six interval columns of summary and social rows.
+macro_rules! interval_columns {
+    ($cols:ident, $rows:expr, $t:ty) => {
+        for (name, get) in [
+            ("value_lower", (|x| x.value_lower) as fn(&$t) -> Option<f64>),
+            ("value_upper", |x| x.value_upper),
+            ("value_share_lower", |x| x.value_share_lower),
+            ("value_share_upper", |x| x.value_share_upper),
+            ("roi_lower", |x| x.roi_lower),
+            ("roi_upper", |x| x.roi_upper),
+        ] {
+            $cols.push(Column::new(name.into(), $rows.iter().map(get).collect::<Vec<Option<f64>>>()));
+        }
+    };
 }
 
 /// Contribution summary: `model, <by>, value, value_share, touches, value_per_touch, cost, roi`
-/// (+ `social` by channel).
+/// (+ `social` by channel; + `value_lower, value_upper, value_share_lower, value_share_upper, roi_lower,
+/// roi_upper` with intervals).
 pub fn contribution_summary_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
     let s = &rep.summary;
     let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
@@ -198,19 +242,81 @@ pub fn contribution_summary_frame(rep: &touchpoint_core::ContributionReport) -> 
             s.iter().map(|x| x.social.unwrap_or(false)).collect::<Vec<bool>>(),
         ));
     }
+    if has_intervals(rep) {
+        interval_columns!(cols, s, touchpoint_core::goals::ContributionSummary);
+    }
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-/// Social vs non-social totals: `model, social, value, value_share, cost, roi`.
+/// Social vs non-social totals: `model, social, value, value_share, cost, roi` (+ the interval columns
+/// of the summary with intervals).
 pub fn social_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
     let s = &rep.social;
-    Ok(DataFrame::new_infer_height(vec![
+    let mut cols = vec![
         strings("model", s.iter().map(|x| x.model.clone()).collect()),
         Column::new("social".into(), s.iter().map(|x| x.social).collect::<Vec<bool>>()),
         floats("value", s.iter().map(|x| x.value).collect()),
         Column::new("value_share".into(), s.iter().map(|x| x.value_share).collect::<Vec<Option<f64>>>()),
         floats("cost", s.iter().map(|x| x.cost).collect()),
         Column::new("roi".into(), s.iter().map(|x| x.roi).collect::<Vec<Option<f64>>>()),
+    ];
+    if has_intervals(rep) {
+        interval_columns!(cols, s, touchpoint_core::goals::SocialTotal);
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// A paired comparison of two models ([`Attribution::compare`]): `kpi, <by>, conversions_a,
+/// conversions_b, difference, lower, upper, differs, share_difference, share_lower, share_upper,
+/// share_differs`.
+pub fn compare_frame(
+    by: touchpoint_core::Dimension,
+    d: &[touchpoint_core::attribution::Difference],
+) -> Result<DataFrame> {
+    let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+    Ok(DataFrame::new_infer_height(vec![
+        strings("kpi", d.iter().map(|x| x.kpi.clone()).collect()),
+        strings(by.as_str(), d.iter().map(|x| x.player.clone()).collect()),
+        floats("conversions_a", d.iter().map(|x| x.conversions_a).collect()),
+        floats("conversions_b", d.iter().map(|x| x.conversions_b).collect()),
+        floats("difference", d.iter().map(|x| x.difference).collect()),
+        floats("lower", d.iter().map(|x| x.lower).collect()),
+        floats("upper", d.iter().map(|x| x.upper).collect()),
+        Column::new("differs".into(), d.iter().map(|x| x.differs).collect::<Vec<bool>>()),
+        opt("share_difference", d.iter().map(|x| x.share_difference).collect()),
+        opt("share_lower", d.iter().map(|x| x.share_lower).collect()),
+        opt("share_upper", d.iter().map(|x| x.share_upper).collect()),
+        Column::new("share_differs".into(), d.iter().map(|x| x.share_differs).collect::<Vec<Option<bool>>>()),
+    ])?)
+}
+
+/// Every resample of an attribution with intervals, long: `resample, model, kpi, <by>, conversions,
+/// value` (resamples a model failed on are left out of its rows). Empty without intervals.
+pub fn resamples_frame(r: &Attribution) -> Result<DataFrame> {
+    let (mut res, mut model, mut kpi, mut player, mut conv, mut value) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if let Some(b) = &r.bootstrap {
+        for (k, (cs, vs)) in b.conversions.iter().zip(&b.value).enumerate() {
+            for (i, c) in r.credits.iter().enumerate() {
+                if !b.ok(k, &c.model) {
+                    continue;
+                }
+                res.push(k as u32);
+                model.push(c.model.clone());
+                kpi.push(c.kpi.clone());
+                player.push(c.player.clone());
+                conv.push(cs[i]);
+                value.push(vs[i]);
+            }
+        }
+    }
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("resample".into(), res),
+        strings("model", model),
+        strings("kpi", kpi),
+        strings(r.by.as_str(), player),
+        floats("conversions", conv),
+        floats("value", value),
     ])?)
 }
 
@@ -398,4 +504,147 @@ pub fn lift_tests_from_frame(df: &DataFrame) -> Result<Vec<touchpoint_core::Lift
             se,
         })
         .collect())
+}
+
+/// Rows of per-journey credit gathered for a DataFrame.
+struct CreditBatch {
+    text_persons: bool,
+    model: Vec<String>,
+    kpi: Vec<String>,
+    journey: Vec<Option<u64>>,
+    person_int: Vec<Option<i64>>,
+    person_text: Vec<Option<String>>,
+    time: Vec<Option<i64>>,
+    player: Vec<String>,
+    conversions: Vec<f64>,
+    value: Vec<f64>,
+}
+
+impl CreditBatch {
+    fn new(text_persons: bool) -> Self {
+        CreditBatch {
+            text_persons,
+            model: Vec::new(),
+            kpi: Vec::new(),
+            journey: Vec::new(),
+            person_int: Vec::new(),
+            person_text: Vec::new(),
+            time: Vec::new(),
+            player: Vec::new(),
+            conversions: Vec::new(),
+            value: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, r: &touchpoint_core::attribution::JourneyCreditRow<'_>) {
+        use touchpoint_core::PersonKey;
+        self.model.push(r.model.to_owned());
+        self.kpi.push(r.kpi.to_owned());
+        self.journey.push(r.journey.map(|j| j as u64));
+        if self.text_persons {
+            self.person_text.push(r.person.map(|p| match p {
+                PersonKey::Int(i) => i.to_string(),
+                PersonKey::Text(t) => t.to_owned(),
+            }));
+        } else {
+            self.person_int.push(r.person.and_then(|p| match p {
+                PersonKey::Int(i) => Some(i),
+                PersonKey::Text(_) => None,
+            }));
+        }
+        self.time.push(r.time);
+        self.player.push(r.player.to_owned());
+        self.conversions.push(r.conversions);
+        self.value.push(r.value);
+    }
+
+    fn len(&self) -> usize {
+        self.model.len()
+    }
+
+    /// The rows so far as a DataFrame (the batch is emptied).
+    fn take(&mut self, by: touchpoint_core::Dimension) -> Result<DataFrame> {
+        let person = if self.text_persons {
+            Column::new("person".into(), std::mem::take(&mut self.person_text))
+        } else {
+            Column::new("person".into(), std::mem::take(&mut self.person_int))
+        };
+        let time = Column::new("time".into(), std::mem::take(&mut self.time))
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?;
+        Ok(DataFrame::new_infer_height(vec![
+            strings("model", std::mem::take(&mut self.model)),
+            strings("kpi", std::mem::take(&mut self.kpi)),
+            Column::new("journey".into(), std::mem::take(&mut self.journey)),
+            person,
+            time,
+            strings(by.as_str(), std::mem::take(&mut self.player)),
+            floats("conversions", std::mem::take(&mut self.conversions)),
+            floats("value", std::mem::take(&mut self.value)),
+        ])?)
+    }
+}
+
+fn text_persons(j: &Journeys) -> bool {
+    j.timelines().and_then(|t| t.person_keys_are_int()) == Some(false)
+}
+
+/// Per-journey credit of the models `labels` (all when empty), see
+/// [`touchpoint_core::attribution::journey_credits`]: `model, kpi, journey, person, time, <by>,
+/// conversions, value` (`journey` null for the additive-hazard model's conversion records, `person`
+/// the input id and `time` the conversion time where known), and the per-player gaps.
+pub fn journey_credits_frame(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    control: &dyn touchpoint_core::Control,
+) -> Result<(DataFrame, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
+    let mut batch = CreditBatch::new(text_persons(journeys));
+    let gaps =
+        touchpoint_core::attribution::journey_credits(journeys, attribution, labels, control, &mut |r| {
+            batch.push(r)
+        })?;
+    Ok((batch.take(attribution.by)?, gaps))
+}
+
+/// Rows per Parquet batch of [`write_journey_credits`].
+const CREDIT_BATCH: usize = 1 << 20;
+
+/// [`journey_credits_frame`] streamed to a Parquet file in batches of about a million rows, so the
+/// whole table is never held in memory. Returns the number of rows written and the per-player gaps.
+pub fn write_journey_credits(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    path: &std::path::Path,
+    control: &dyn touchpoint_core::Control,
+) -> Result<(u64, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::create(path)
+        .map_err(|e| Error::Write { path: shown.clone(), message: e.to_string() })?;
+    let by = attribution.by;
+    let mut batch = CreditBatch::new(text_persons(journeys));
+    let schema = batch.take(by)?.schema().clone();
+    let mut writer = ParquetWriter::new(file).batched(&schema)?;
+    let mut failed: Option<Error> = None;
+    let mut rows = 0u64;
+    let gaps =
+        touchpoint_core::attribution::journey_credits(journeys, attribution, labels, control, &mut |r| {
+            if failed.is_some() {
+                return;
+            }
+            batch.push(r);
+            rows += 1;
+            if batch.len() >= CREDIT_BATCH {
+                if let Err(e) = batch.take(by).and_then(|df| Ok(writer.write_batch(&df)?)) {
+                    failed = Some(e);
+                }
+            }
+        })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let last = batch.take(by)?;
+    writer.write_batch(&last)?;
+    writer.finish()?;
+    Ok((rows, gaps))
 }

@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
-use touchpoint_core::{attribute_with, Attribution, Dimension, ModelSpec, MODEL_NAMES};
+use touchpoint_core::{
+    attribute_with, attribute_with_intervals, Attribution, Dimension, ModelSpec, Resampling, MODEL_NAMES,
+};
 use touchpoint_frame as frame;
 
 use crate::control::PyControl;
@@ -15,6 +17,8 @@ use crate::journeys::PyJourneys;
 #[derive(Clone, Debug)]
 pub struct PyAttribution {
     inner: Arc<Attribution>,
+    /// The journeys it was computed from, for per-journey credit (not kept by pickling).
+    journeys: Option<Arc<touchpoint_core::Journeys>>,
 }
 
 fn frame_result(df: frame::Result<polars::prelude::DataFrame>) -> PyResult<PyDataFrame> {
@@ -26,6 +30,19 @@ impl PyAttribution {
     pub(crate) fn inner(&self) -> &Attribution {
         &self.inner
     }
+
+    /// The journeys, or an error for a result loaded without them.
+    fn journeys(&self) -> PyResult<Arc<touchpoint_core::Journeys>> {
+        self.journeys.clone().ok_or_else(|| {
+            PyTpErr::Core(touchpoint_core::Error::Unsupported {
+                model: "journey_credits".into(),
+                kpi: "(all)".into(),
+                reason: "this attribution was loaded (unpickled) without its journeys: run tp.attribute on them again"
+                    .into(),
+            })
+            .into()
+        })
+    }
 }
 
 #[pymethods]
@@ -33,6 +50,79 @@ impl PyAttribution {
     /// Credit rows: model, kpi, <by>, conversions, value, share.
     fn credits(&self) -> PyResult<PyDataFrame> {
         frame_result(frame::credits_frame(&self.inner))
+    }
+
+    /// Per-journey credit of the models (all when empty): model, kpi, journey, person, time, <by>,
+    /// conversions, value. Releases the GIL.
+    #[pyo3(signature = (models, progress=None))]
+    fn journey_credits(
+        &self,
+        py: Python<'_>,
+        models: Vec<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<PyDataFrame> {
+        let j = self.journeys()?;
+        let labels: Vec<&str> = models.iter().map(String::as_str).collect();
+        let control = PyControl::new(progress);
+        let (df, _) = py
+            .detach(|| frame::journey_credits_frame(&j, &self.inner, &labels, &control))
+            .map_err(PyTpErr::from)?;
+        Ok(PyDataFrame(df))
+    }
+
+    /// Per (model, KPI, player): the journey rows' sum, the aggregate credit and the gap.
+    fn journey_credit_gaps(&self, py: Python<'_>, models: Vec<String>) -> PyResult<PyDataFrame> {
+        let j = self.journeys()?;
+        let labels: Vec<&str> = models.iter().map(String::as_str).collect();
+        let gaps = py
+            .detach(|| {
+                touchpoint_core::attribution::journey_credits(
+                    &j,
+                    &self.inner,
+                    &labels,
+                    &touchpoint_core::Unattended,
+                    &mut |_| {},
+                )
+            })
+            .map_err(PyTpErr::from)?;
+        frame_result(frame::rows_frame(&gaps, &["model", "kpi", "player", "journeys", "credit", "gap"]))
+    }
+
+    /// Streams the per-journey credit to a Parquet file; returns the rows written. Releases the GIL.
+    #[pyo3(signature = (path, models, progress=None))]
+    fn write_journey_credits(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        models: Vec<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<u64> {
+        let j = self.journeys()?;
+        let labels: Vec<&str> = models.iter().map(String::as_str).collect();
+        let control = PyControl::new(progress);
+        let (rows, _) = py
+            .detach(|| frame::write_journey_credits(&j, &self.inner, &labels, &path, &control))
+            .map_err(PyTpErr::from)?;
+        Ok(rows)
+    }
+
+    /// The paired difference of models `a` and `b` over the resamples, per KPI and player.
+    fn compare(&self, a: &str, b: &str) -> PyResult<PyDataFrame> {
+        let d = self.inner.compare(a, b).map_err(PyTpErr::from)?;
+        frame_result(frame::compare_frame(self.inner.by, &d))
+    }
+
+    /// Every resample's credit: resample, model, kpi, <by>, conversions, value.
+    fn resamples(&self) -> PyResult<PyDataFrame> {
+        frame_result(frame::resamples_frame(&self.inner))
+    }
+
+    /// (level, resamples, seed, unit) of the bootstrap, or None without intervals.
+    fn bootstrap(&self) -> Option<(f64, usize, u64, &'static str)> {
+        self.inner
+            .bootstrap
+            .as_ref()
+            .map(|b| (b.settings.level, b.settings.resamples, b.settings.seed, b.unit.as_str()))
     }
 
     /// Markov removal effects: model, kpi, <by>, removal_effect, value_removal_effect.
@@ -113,7 +203,7 @@ impl PyAttribution {
                 reason: e.to_string(),
             })
         })?;
-        Ok(PyAttribution { inner: Arc::new(inner) })
+        Ok(PyAttribution { inner: Arc::new(inner), journeys: None })
     }
 }
 
@@ -122,21 +212,35 @@ fn parse_specs(specs: &[String]) -> Result<Vec<ModelSpec>, PyTpErr> {
 }
 
 /// Runs models (JSON specs) over journeys, crediting players of dimension `by`. Releases the GIL.
+/// With `intervals` (a level), bootstrap intervals from `resamples` resamples on `threads` threads.
 #[pyfunction]
-#[pyo3(signature = (journeys, specs, by, progress=None))]
+#[pyo3(signature = (journeys, specs, by, progress=None, intervals=None, resamples=200, seed=0, threads=0))]
+#[allow(clippy::too_many_arguments)]
 pub fn attribute(
     py: Python<'_>,
     journeys: &PyJourneys,
     specs: Vec<String>,
     by: &str,
     progress: Option<Py<PyAny>>,
+    intervals: Option<f64>,
+    resamples: usize,
+    seed: u64,
+    threads: usize,
 ) -> PyResult<PyAttribution> {
     let specs = parse_specs(&specs)?;
     let by: Dimension = by.parse().map_err(PyTpErr::from)?;
     let j = journeys.inner.clone();
     let control = PyControl::new(progress);
-    let r = py.detach(|| attribute_with(&j, &specs, by, &control)).map_err(PyTpErr::from)?;
-    Ok(PyAttribution { inner: Arc::new(r) })
+    let r = py
+        .detach(|| match intervals {
+            None => attribute_with(&j, &specs, by, &control),
+            Some(level) => {
+                let settings = Resampling { level, resamples, seed };
+                attribute_with_intervals(&j, &specs, by, &settings, threads, &control)
+            }
+        })
+        .map_err(PyTpErr::from)?;
+    Ok(PyAttribution { inner: Arc::new(r), journeys: Some(j) })
 }
 
 /// Checks a model spec (JSON) and returns it with every parameter filled in.

@@ -32,6 +32,7 @@ impl From<FrameError> for PyTpErr {
 fn core_class(e: &CoreError) -> &'static str {
     match e {
         CoreError::InvalidParameter { .. }
+        | CoreError::InvalidOption { .. }
         | CoreError::UnknownModel { .. }
         | CoreError::UnknownDimension { .. } => "ParameterError",
         CoreError::NoTimes | CoreError::Unsupported { .. } | CoreError::NeedsTimelines { .. } => {
@@ -72,7 +73,7 @@ impl From<PyTpErr> for PyErr {
                     FrameError::MissingColumn { .. }
                     | FrameError::ColumnType { .. }
                     | FrameError::Number { .. } => "ColumnError",
-                    FrameError::Read { .. } => "ReadError",
+                    FrameError::Read { .. } | FrameError::Write { .. } => "ReadError",
                     FrameError::InvalidOption { .. } => "ParameterError",
                     FrameError::Polars(_) => "TouchpointError",
                     _ => "InputError",

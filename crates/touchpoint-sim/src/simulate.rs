@@ -52,6 +52,8 @@ struct JourneyRec {
     value: f64,
     nulls: f64,
     time: i64,
+    /// The person's index among the block's timelines.
+    person: u32,
 }
 
 /// What a block of people produces.
@@ -184,6 +186,8 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
     s.events.sort_unstable_by_key(|e| (e.0, e.1, e.2));
     let rule = WindowRule::lookback(model.lookback_us);
     let conv_before = out.tl_conv.len();
+    // The person's index among the block's timelines: a person with a journey has touches, so a timeline.
+    let person = out.tl_touches.len() as u32;
     let mut e = 0;
     for j in 0..model.n_kpis as u32 {
         s.merged.clear();
@@ -208,11 +212,11 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
                     return Ok(());
                 }
                 Cut::Journey { touches, time, conversions, value, .. } => {
-                    (touches, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time })
+                    (touches, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time, person })
                 }
                 Cut::Null { touches, time, .. } => (
                     touches,
-                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time },
+                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time, person },
                 ),
             };
             for &i in idx {
@@ -264,7 +268,9 @@ fn assemble(
             control.progress("journeys", row as u64, n_journeys as u64);
         }
         let mut t = 0usize;
+        let first_person = timelines.persons() as u32;
         for r in &out.journeys {
+            b.set_person(first_person + r.person);
             for k in t..t + r.touches as usize {
                 b.push_channel(out.touch_channel[k], Some(out.touch_time[k]));
             }
