@@ -20,7 +20,8 @@ def test_tutorial_executes() -> None:
     )
     client.execute()
     images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
-    assert images == 7  # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2)
+    # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with intervals
+    assert images == 8
     htmls = [
         o["data"]["text/html"]
         for c in nb.cells
