@@ -1,7 +1,8 @@
 //! Bootstrap speed (`make bench`): 200 resamples of every rule-based model on the criterion bench's 10M
 //! journeys (timed, mean 4 touches, 12 channels), and 200 resamples of Markov order 1 on a path table
 //! (the 1M-journey table of `benches/peer_markov.py`, passed as the first argument), each against the
-//! point estimate measured in the same run. Medians of `--repeat` runs (default 3).
+//! point estimate measured in the same run, and 200 resamples of people for the additive-hazard model
+//! on the simulator's baseline scenario (100,000 people). Medians of `--repeat` runs (default 3).
 //!
 //! `target/release/bootstrap_speed [paths.csv] [--repeat N]`
 use std::time::Instant;
@@ -81,6 +82,26 @@ fn main() {
         boot / point
     );
     drop(j);
+
+    // The additive-hazard model refits on every resample of people (warm-started from the whole fit).
+    let mut params = touchpoint_sim::SimParams::scenario("baseline").unwrap();
+    params.people = 100_000;
+    params.seed = 3;
+    let sim = touchpoint_sim::simulate_with(&params, threads, &Unattended).unwrap();
+    let hazard = vec![ModelSpec::from_name("additive_hazard").unwrap()];
+    let point = time(repeat, || {
+        attribute(&sim.journeys, &hazard, Dimension::Channel).unwrap();
+    });
+    let boot = time(repeat, || {
+        attribute_with_intervals(&sim.journeys, &hazard, Dimension::Channel, &settings, 0, &Unattended)
+            .unwrap();
+    });
+    println!(
+        "baseline scenario, 100,000 people, additive_hazard: point estimate {point:.2} s; with 200 resamples of \
+         people {boot:.2} s ({:.1}x)",
+        boot / point
+    );
+    drop(sim);
 
     if let Some(file) = table {
         let j = read_paths(file);

@@ -391,6 +391,20 @@ pub(crate) fn run(
             merge_paths(&view, channel_ranks.as_deref(), &player_ranks, nulls, times)
         });
     }
+    // Models that fit iteratively start every resample from their fit on the whole data.
+    let mut warms: Vec<Option<Box<dyn std::any::Any + Send + Sync>>> = Vec::with_capacity(plan.rows.len());
+    for r in plan.rows {
+        control.checkpoint()?;
+        let rows = plan.groups.map(|g| g[r.kpi as usize].as_slice());
+        let view = KpiView::new(j, r.kpi, rows, plan.players, plan.names).with_by(plan.by);
+        let model = plan.models[r.model].model();
+        let has_work = if model.needs_timelines() {
+            j.timelines().is_some_and(|t| t.conversions_of(r.kpi).0 > 0.0)
+        } else {
+            view.iter().any(|(x, _)| x.conversions > 0.0)
+        };
+        warms.push(if has_work { model.warm_start(&view, control)? } else { None });
+    }
     let threads =
         if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     let pool =
@@ -405,7 +419,7 @@ pub(crate) fn run(
     let flag = Flag(&stop);
     let (tx, rx) = mpsc::channel();
     let outcome = std::thread::scope(|s| {
-        let (sources, flag, stop, done) = (&sources, &flag, &stop, &done);
+        let (sources, flag, stop, done, warms) = (&sources, &flag, &stop, &done, &warms);
         s.spawn(move || {
             let out: Vec<Result<Option<Draw>>> = pool.install(|| {
                 (0..settings.resamples)
@@ -414,7 +428,7 @@ pub(crate) fn run(
                         if stop.load(Ordering::Relaxed) {
                             return Ok(None);
                         }
-                        let d = one_resample(plan, sources, settings.seed, r, flag);
+                        let d = one_resample(plan, sources, warms, settings.seed, r, flag);
                         done.fetch_add(1, Ordering::Relaxed);
                         match d {
                             Ok(d) => Ok(Some(d)),
@@ -474,7 +488,14 @@ pub(crate) fn run(
 }
 
 /// Resample `r`: draws the weights, runs every model on every KPI.
-fn one_resample(plan: &Plan<'_>, sources: &[Source], seed: u64, r: usize, flag: &Flag<'_>) -> Result<Draw> {
+fn one_resample(
+    plan: &Plan<'_>,
+    sources: &[Source],
+    warms: &[Option<Box<dyn std::any::Any + Send + Sync>>],
+    seed: u64,
+    r: usize,
+    flag: &Flag<'_>,
+) -> Result<Draw> {
     let j = plan.journeys;
     let base = resample_base(seed, r);
     let mut draw =
@@ -541,12 +562,12 @@ fn one_resample(plan: &Plan<'_>, sources: &[Source], seed: u64, r: usize, flag: 
                 .sum::<f64>(),
             _ => 0.0,
         };
-        for plan_rows in plan.rows.iter().filter(|p| p.kpi == k) {
+        for (pi, plan_rows) in plan.rows.iter().enumerate().filter(|(_, p)| p.kpi == k) {
             let spec = &plan.models[plan_rows.model];
             let model = spec.model();
             let has_work = if model.needs_timelines() { period_conv > 0.0 } else { total_conv > 0.0 };
             let credit = if has_work {
-                match model.credit(&view, flag) {
+                match model.credit_from(&view, warms[pi].as_deref(), flag) {
                     Ok(c) => c,
                     Err(Error::Interrupted) => return Err(Error::Interrupted),
                     Err(_) => {

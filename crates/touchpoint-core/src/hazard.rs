@@ -128,6 +128,60 @@ impl AdditiveHazard {
     }
 }
 
+/// A fit's parameters by player id (not compact index), so a resample whose players compact in
+/// another order can start from them.
+#[derive(Debug)]
+struct Warm {
+    lambda0: Vec<f64>,
+    beta: Vec<Option<f64>>,
+    omega: Vec<Option<f64>>,
+    gamma: Vec<Option<f64>>,
+}
+
+impl Warm {
+    fn of(data: &FitData, p: &Params, n_players: usize) -> Self {
+        let mut w = Warm {
+            lambda0: p.lambda0.clone(),
+            beta: vec![None; n_players],
+            omega: vec![None; n_players],
+            gamma: vec![None; n_players],
+        };
+        for (c, &id) in data.players.iter().enumerate() {
+            w.beta[id as usize] = Some(p.beta[c]);
+            w.omega[id as usize] = Some(p.omega[c]);
+            w.gamma[id as usize] = p.gamma.get(c).copied();
+        }
+        w
+    }
+
+    /// `fallback` (the usual start) with every parameter the warm fit knows taken from it. Rates and
+    /// betas at 0 start just above it (a multiplicative EM step cannot leave 0), omegas inside the
+    /// data's bounds.
+    fn start(&self, data: &FitData, fallback: Params) -> Params {
+        let mut p = fallback;
+        let (lo, hi) = omega_bounds(data);
+        if self.lambda0.len() == p.lambda0.len() {
+            for (l, &w) in p.lambda0.iter_mut().zip(&self.lambda0) {
+                if *l > 0.0 {
+                    *l = w.max(*l * 1e-3);
+                }
+            }
+        }
+        for (c, &id) in data.players.iter().enumerate() {
+            if let Some(b) = self.beta[id as usize] {
+                p.beta[c] = b.max(p.beta[c] * 1e-3);
+            }
+            if let Some(o) = self.omega[id as usize] {
+                p.omega[c] = o.clamp(lo, hi);
+            }
+            if let (Some(g), Some(slot)) = (self.gamma[id as usize], p.gamma.get_mut(c)) {
+                *slot = g.max(*slot * 1e-3);
+            }
+        }
+        p
+    }
+}
+
 /// What [`AdditiveHazard::fit_kpi`] gives.
 struct KpiFit<'m> {
     data: FitData,
@@ -139,9 +193,70 @@ struct KpiFit<'m> {
 }
 
 impl AdditiveHazard {
+    /// [`Model::credit`], with the fits started from `warm` when given.
+    fn credit_warm(
+        &self,
+        view: &KpiView<'_>,
+        control: &dyn Control,
+        warm: Option<&Warm>,
+    ) -> Result<KpiCredit> {
+        let timelines = view
+            .journeys
+            .timelines()
+            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
+        let KpiFit { data, tests, mut warnings, observational, fixed, result } =
+            self.fit_kpi(view, control, warm)?;
+        let mut se = result.se.clone();
+        propagate_test_errors(&data, &result, &fixed, &tests, &mut se);
+
+        // Credit: intensity shares; players fixed by a lift test get their expected conversions.
+        let shares = data.intensity_shares(&result.params);
+        let expected: Vec<f64> = (0..data.players.len())
+            .map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0)
+            .collect();
+        let mut out = KpiCredit::zeros(view.n_players);
+        let (total_c, total_v) = (data.total_conversions, data.total_value);
+        for (c, &p) in data.players.iter().enumerate() {
+            let (sc, sv) = shares.player[c];
+            let (conv, val) = if fixed.beta[c].is_some() && sc > 0.0 {
+                (expected[c], sv * expected[c] / sc)
+            } else if fixed.beta[c].is_some() {
+                (expected[c], expected[c] * total_v / total_c.max(f64::MIN_POSITIVE))
+            } else {
+                (sc, sv)
+            };
+            out.conversions[p as usize] = conv;
+            out.value[p as usize] = val;
+        }
+        let credited: f64 = out.conversions.iter().sum();
+        let credited_v: f64 = out.value.iter().sum();
+        let base = (total_c - credited, total_v - credited_v);
+        if base.0 < -1e-9 * total_c.max(1.0) {
+            warnings.push(format!(
+                "the lift tests imply more incremental conversions ({credited:.1}) than happened ({total_c:.1}): \
+                 the baseline row is negative"
+            ));
+        }
+        out.baseline = Some(base);
+        out.warnings = warnings;
+        out.details.tables = vec![
+            parameter_table(&data, &result, &se, &shares, &expected, view.player_names),
+            fit_table(&data, &result, timelines),
+        ];
+        if !tests.is_empty() {
+            out.details.tables.push(lift_table(&data, &observational, &result, &tests, &shares, &expected));
+        }
+        Ok(out)
+    }
+
     /// The fit of one KPI: the data, the lift tests that apply, the observational fit and the final one
     /// (with the lift-tested betas fixed).
-    fn fit_kpi<'m>(&'m self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiFit<'m>> {
+    fn fit_kpi<'m>(
+        &'m self,
+        view: &KpiView<'_>,
+        control: &dyn Control,
+        warm: Option<&Warm>,
+    ) -> Result<KpiFit<'m>> {
         let timelines = view
             .journeys
             .timelines()
@@ -186,7 +301,10 @@ impl AdditiveHazard {
                 timelines.persons()
             ));
         }
-        let start = Params::start(&data, self.initial_omega()?);
+        let mut start = Params::start(&data, self.initial_omega()?);
+        if let Some(w) = warm {
+            start = w.start(&data, start);
+        }
         let free = Fixed::none(&data);
         let observational = fit(&data, start, &free, self, view.kpi_name, control, &mut warnings)?;
         let mut fixed = free.clone();
@@ -263,58 +381,31 @@ impl Model for AdditiveHazard {
         control: &dyn Control,
         emit: &mut dyn FnMut(JourneyCredit),
     ) -> Result<()> {
-        let fit = self.fit_kpi(view, control)?;
+        let fit = self.fit_kpi(view, control, None)?;
         fit.data.record_credits(&fit.result.params, control, emit)
     }
 
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
-        let timelines = view
-            .journeys
-            .timelines()
-            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
-        let KpiFit { data, tests, mut warnings, observational, fixed, result } =
-            self.fit_kpi(view, control)?;
-        let mut se = result.se.clone();
-        propagate_test_errors(&data, &result, &fixed, &tests, &mut se);
+        self.credit_warm(view, control, None)
+    }
 
-        // Credit: intensity shares; players fixed by a lift test get their expected conversions.
-        let shares = data.intensity_shares(&result.params);
-        let expected: Vec<f64> = (0..data.players.len())
-            .map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0)
-            .collect();
-        let mut out = KpiCredit::zeros(view.n_players);
-        let (total_c, total_v) = (data.total_conversions, data.total_value);
-        for (c, &p) in data.players.iter().enumerate() {
-            let (sc, sv) = shares.player[c];
-            let (conv, val) = if fixed.beta[c].is_some() && sc > 0.0 {
-                (expected[c], sv * expected[c] / sc)
-            } else if fixed.beta[c].is_some() {
-                (expected[c], expected[c] * total_v / total_c.max(f64::MIN_POSITIVE))
-            } else {
-                (sc, sv)
-            };
-            out.conversions[p as usize] = conv;
-            out.value[p as usize] = val;
-        }
-        let credited: f64 = out.conversions.iter().sum();
-        let credited_v: f64 = out.value.iter().sum();
-        let base = (total_c - credited, total_v - credited_v);
-        if base.0 < -1e-9 * total_c.max(1.0) {
-            warnings.push(format!(
-                "the lift tests imply more incremental conversions ({credited:.1}) than happened ({total_c:.1}): \
-                 the baseline row is negative"
-            ));
-        }
-        out.baseline = Some(base);
-        out.warnings = warnings;
-        out.details.tables = vec![
-            parameter_table(&data, &result, &se, &shares, &expected, view.player_names),
-            fit_table(&data, &result, timelines),
-        ];
-        if !tests.is_empty() {
-            out.details.tables.push(lift_table(&data, &observational, &result, &tests, &shares, &expected));
-        }
-        Ok(out)
+    /// The observational fit of the whole data, which every bootstrap resample's fit starts from.
+    fn warm_start(
+        &self,
+        view: &KpiView<'_>,
+        control: &dyn Control,
+    ) -> Result<Option<Box<dyn std::any::Any + Send + Sync>>> {
+        let fit = self.fit_kpi(view, control, None)?;
+        Ok(Some(Box::new(Warm::of(&fit.data, &fit.observational.params, view.n_players))))
+    }
+
+    fn credit_from(
+        &self,
+        view: &KpiView<'_>,
+        warm: Option<&(dyn std::any::Any + Send + Sync)>,
+        control: &dyn Control,
+    ) -> Result<KpiCredit> {
+        self.credit_warm(view, control, warm.and_then(|w| w.downcast_ref::<Warm>()))
     }
 }
 

@@ -315,3 +315,42 @@ fn contribution_carries_the_intervals_through_valuation() {
         assert!(t.value_lower.unwrap() <= t.value + 1e-9 && t.value <= t.value_upper.unwrap() + 1e-9);
     }
 }
+
+#[test]
+fn an_interrupt_stops_the_resamples() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use touchpoint_core::Control;
+    /// Interrupts once the bootstrap has reported progress (so after the point estimates).
+    struct StopInBootstrap(AtomicBool);
+    impl Control for StopInBootstrap {
+        fn checkpoint(&self) -> touchpoint_core::Result<()> {
+            if self.0.load(Ordering::Relaxed) {
+                Err(Error::Interrupted)
+            } else {
+                Ok(())
+            }
+        }
+        fn progress(&self, stage: &str, _done: u64, _total: u64) {
+            if stage == "bootstrap" {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    // Enough work that the resamples outlast the calling thread's first check (50 ms).
+    let rows: Vec<Row<'static>> = (0..3000)
+        .map(|i| {
+            let names = ["a", "b", "c", "d", "e", "f", "g"];
+            let path: &'static [&'static str] = Box::leak(
+                (0..1 + i % 5).map(|k| names[(i * 7 + k * 3) % 7]).collect::<Vec<_>>().into_boxed_slice(),
+            );
+            (path, (i % 3) as f64, (i % 3) as f64 * 10.0, 1.0 + (i % 4) as f64)
+        })
+        .collect();
+    let j = common::paths(&rows);
+    let control = StopInBootstrap(AtomicBool::new(false));
+    let settings = Resampling { level: 0.9, resamples: 100_000, seed: 0 };
+    let e = attribute_with_intervals(&j, &specs(&["markov"]), Dimension::Channel, &settings, 2, &control)
+        .unwrap_err();
+    // (Ignoring the interrupt would run 100,000 resamples and return Ok.)
+    assert!(matches!(e, Error::Interrupted), "{e}");
+}

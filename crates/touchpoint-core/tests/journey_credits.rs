@@ -169,3 +169,40 @@ fn a_model_that_was_not_run_is_a_typed_error() {
     let e = journey_credits(&other, &r, &[], &Unattended, &mut |_| {}).unwrap_err();
     assert!(matches!(e, Error::InvalidOption { option: "journeys", .. }), "{e}");
 }
+
+#[test]
+fn hazard_refits_from_a_warm_start_reach_the_same_optimum() {
+    use touchpoint_core::{KpiView, Reweight};
+    let j = people(9, 600);
+    let spec = ModelSpec::from_name("additive_hazard").unwrap();
+    let model = spec.model();
+    let players = j.player_column(Dimension::Channel);
+    let names = j.player_names(Dimension::Channel);
+    let view = KpiView::new(&j, 0, None, &players, &names);
+    let warm = model.warm_start(&view, &Unattended).unwrap();
+    assert!(warm.is_some());
+    // A resample of people (Poisson(1) each), fitted cold and from the whole data's fit.
+    let mut rng = SplitMix64::new(5);
+    let w: Vec<f64> = (0..j.timelines().unwrap().persons()).map(|_| rng.poisson(1.0) as f64).collect();
+    let persons = j.persons().unwrap();
+    let scale = |x: &[f64]| x.iter().zip(persons).map(|(v, &p)| v * w[p as usize]).collect::<Vec<f64>>();
+    let rw = Reweight {
+        conversions: scale(j.conversions()),
+        value: scale(j.values()),
+        nulls: scale(j.nulls()),
+        persons: Some(w.clone()),
+        unseen: 47.0,
+    };
+    let resample = view.with_reweight(&rw);
+    let cold = model.credit(&resample, &Unattended).unwrap();
+    let warmed = model.credit_from(&resample, warm.as_deref(), &Unattended).unwrap();
+    // Both stop when the Newton decrement is below the fit's tolerance: equal to about 1e-5.
+    for (a, b) in cold.conversions.iter().zip(&warmed.conversions) {
+        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+    }
+    let (a, b) = (cold.baseline.unwrap().0, warmed.baseline.unwrap().0);
+    assert!((a - b).abs() < 1e-4 * a.max(1.0));
+    // The resample differs from the whole data (the test is not vacuous).
+    let whole = model.credit(&view, &Unattended).unwrap();
+    assert!(whole.conversions.iter().zip(&cold.conversions).any(|(x, y)| (x - y).abs() > 1e-3));
+}
