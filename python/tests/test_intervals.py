@@ -263,3 +263,24 @@ def test_cli_writes_journey_credits(tmp_path: Path) -> None:
     assert set(rows["model"].unique()) == {"first_touch", "markov"}
     assert f"wrote {rows.height} journey credit rows" in done.stderr
     assert "markov" in done.stderr.split("note:")[1]
+
+
+def test_a_tampered_result_is_refused_and_arguments_are_always_checked() -> None:
+    import json
+
+    from touchpoint import _touchpoint
+
+    r = run(table())
+    data = json.loads(r._inner.to_json())
+    data["bootstrap"]["settings"]["level"] = 1.5
+    with pytest.raises(tp.ParameterError, match="intervals"):
+        _touchpoint.Attribution.from_json(json.dumps(data))
+    data = json.loads(r._inner.to_json())
+    data["bootstrap"]["conversions"][0].pop()
+    with pytest.raises(tp.ParameterError, match="credit rows"):
+        _touchpoint.Attribution.from_json(json.dumps(data))
+    j = tp.Journeys.from_paths(table())
+    with pytest.raises(tp.ParameterError, match="seed"):
+        tp.attribute(j, models=["linear"], seed=-1, progress=False)
+    with pytest.raises(tp.ParameterError, match="threads"):
+        tp.attribute(j, models=["linear"], intervals=0.9, threads=5000, progress=False)

@@ -55,7 +55,8 @@ def attribute(
         intervals: the interval level, strictly between 0 and 1; ``None`` (default) for no intervals.
         resamples: number of bootstrap resamples (with ``intervals``), 1 to 100,000.
         seed: seed of the bootstrap draws.
-        threads: threads for the resamples; ``None`` for one per core. Results do not depend on it.
+        threads: threads for the resamples (1 to 1024); ``None`` for one per core. Results do not depend
+            on it.
 
     Returns:
         An :class:`Attribution`.
@@ -79,13 +80,20 @@ def attribute(
         if isinstance(models, (str, Model)):
             models = [models]
         specs = [to_spec(m) for m in models]
-    if intervals is not None:
-        if isinstance(intervals, bool) or not isinstance(intervals, (int, float)) or not 0 < intervals < 1:
-            raise ParameterError(f"intervals must be a level strictly between 0 and 1 (e.g. 0.9), got {intervals!r}")
-        whole("resamples", resamples, 1)
-        whole("seed", seed, 0)
-        if threads is not None:
-            whole("threads", threads, 1)
+    if intervals is not None and (
+        isinstance(intervals, bool) or not isinstance(intervals, (int, float)) or not 0 < intervals < 1
+    ):
+        raise ParameterError(f"intervals must be a level strictly between 0 and 1 (e.g. 0.9), got {intervals!r}")
+    whole("resamples", resamples, 1)
+    if resamples > 100_000:
+        raise ParameterError(f"resamples must be at most 100000, got {resamples}")
+    whole("seed", seed, 0)
+    if seed >= 2**64:
+        raise ParameterError(f"seed must be below 2**64, got {seed}")
+    if threads is not None:
+        whole("threads", threads, 1)
+        if threads > 1024:
+            raise ParameterError(f"threads must be at most 1024, got {threads}")
     cb = ProgressLine() if progress else None
     inner = _touchpoint.attribute(
         journeys._inner,

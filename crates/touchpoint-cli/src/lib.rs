@@ -428,8 +428,9 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
         gapped.dedup();
         if !gapped.is_empty() {
             eprintln!(
-                "note: the journey rows of {} split each journey by the model's aggregate credit, so they sum to \
-                 each KPI's total but not to every player's credit",
+                "note: the journey rows of {} do not sum to every player's credit (Markov and the rate Shapley \
+                 game split each journey by the aggregate credit; lift-tested players of additive_hazard are \
+                 credited their expected conversions): they sum to each KPI's total",
                 gapped.join(", ")
             );
         }

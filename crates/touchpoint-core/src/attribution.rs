@@ -500,19 +500,21 @@ fn attribute_impl(
 /// Sets every credit row's interval from the resamples, and warns of resamples a model failed on.
 fn fill_intervals(out: &mut Attribution, plans: &[RowPlan], boot: &Bootstrap) {
     let n = boot.conversions.len();
-    for (mi, m) in out.models.iter().enumerate() {
-        let failed = boot.failed.iter().filter(|(_, l)| *l == m.label).count();
+    for m in &out.models {
+        let failed = boot.usable(&m.label, None).iter().filter(|ok| !**ok).count();
         if failed > 0 {
-            let _ = mi;
             out.warnings.push(format!(
-                "{}: {failed} of {n} resamples could not be computed (the model failed on them, e.g. a                  resample without null journeys) and are left out of its intervals",
+                "{}: {failed} of {n} resamples could not be computed for some KPI (the model failed on them, \
+                 e.g. a resample without null journeys) and are left out of its intervals for that KPI",
                 m.label
             ));
         }
     }
     for plan in plans {
         let label = out.models[plan.model].label.clone();
-        let ok: Vec<usize> = (0..n).filter(|&r| boot.ok(r, &label)).collect();
+        let kpi = out.credits.get(plan.rows.first().map_or(0, |r| r.0)).map(|c| c.kpi.clone());
+        let usable = boot.usable(&label, kpi.as_deref());
+        let ok: Vec<usize> = (0..n).filter(|&r| usable[r]).collect();
         // The players' credited conversions per resample, for shares.
         let totals: Vec<f64> = ok
             .iter()
@@ -685,10 +687,10 @@ pub struct Difference {
     pub conversions_b: f64,
     /// `conversions_a - conversions_b`.
     pub difference: f64,
-    /// Lower end of the difference's interval.
-    pub lower: f64,
+    /// Lower end of the difference's interval (`None` when no resample has both models).
+    pub lower: Option<f64>,
     /// Upper end of the difference's interval.
-    pub upper: f64,
+    pub upper: Option<f64>,
     /// Whether the difference's interval leaves out 0.
     pub differs: bool,
     /// Difference of the shares (`None` for the baseline, or a KPI without credit).
@@ -724,8 +726,6 @@ impl Attribution {
                 "this attribution has no resamples: run it with intervals (attribute(..., intervals=0.9))"
                     .into(),
         })?;
-        let ok: Vec<usize> =
-            (0..boot.conversions.len()).filter(|&r| boot.ok(r, a) && boot.ok(r, b)).collect();
         let mut kpis: Vec<&str> = Vec::new();
         for c in &self.credits {
             if !kpis.contains(&c.kpi.as_str()) {
@@ -734,6 +734,8 @@ impl Attribution {
         }
         let mut out = Vec::new();
         for kpi in kpis {
+            let (ua, ub) = (boot.usable(a, Some(kpi)), boot.usable(b, Some(kpi)));
+            let ok: Vec<usize> = (0..boot.conversions.len()).filter(|&r| ua[r] && ub[r]).collect();
             let rows = |m: &str| -> Vec<usize> {
                 (0..self.credits.len())
                     .filter(|&i| self.credits[i].model == m && self.credits[i].kpi == kpi)
@@ -763,8 +765,7 @@ impl Attribution {
                 };
                 let difference = at(ia, None) - at(ib, None);
                 let mut diffs: Vec<f64> = ok.iter().map(|&r| at(ia, Some(r)) - at(ib, Some(r))).collect();
-                let (lower, upper) =
-                    crate::bootstrap::interval(&mut diffs, &boot.settings).unwrap_or((f64::NAN, f64::NAN));
+                let (lower, upper) = crate::bootstrap::interval(&mut diffs, &boot.settings).unzip();
                 let is_player = player != BASELINE_PLAYER;
                 let share = |x: f64, t: f64| (t > 0.0).then(|| x / t);
                 let share_difference =
@@ -787,7 +788,7 @@ impl Attribution {
                     difference,
                     lower,
                     upper,
-                    differs: lower > 0.0 || upper < 0.0,
+                    differs: lower.is_some_and(|l| l > 0.0) || upper.is_some_and(|u| u < 0.0),
                     share_difference,
                     share_lower: share_interval.map(|x| x.0),
                     share_upper: share_interval.map(|x| x.1),
@@ -937,11 +938,12 @@ pub fn journey_credits(
                     });
                 })?;
             }
-            for p in listed
-                .iter()
-                .copied()
-                .chain(sums.keys().copied().filter(|p| !listed.contains(p)).collect::<Vec<_>>())
-            {
+            let mut extra: Vec<Option<u32>> = sums.keys().copied().filter(|p| !listed.contains(p)).collect();
+            extra.sort_by(|a, b| match (a, b) {
+                (Some(x), Some(y)) => names[*x as usize].cmp(&names[*y as usize]),
+                _ => a.is_none().cmp(&b.is_none()),
+            });
+            for p in listed.iter().copied().chain(extra) {
                 let journeys_sum = sums.get(&p).copied().unwrap_or(0.0);
                 let credit_p = match p {
                     Some(p) => credit.conversions[p as usize],

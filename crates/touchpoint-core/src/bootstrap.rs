@@ -39,6 +39,9 @@ use crate::error::{Error, Result};
 use crate::journeys::{Dimension, Journeys};
 use crate::model::{Control, KpiCredit, KpiView, ModelSpec, Reweight};
 
+/// The most threads a bootstrap starts.
+pub const MAX_THREADS: usize = 1024;
+
 /// The largest number of resamples a bootstrap accepts.
 pub const MAX_RESAMPLES: usize = 100_000;
 
@@ -119,17 +122,48 @@ pub struct Bootstrap {
     pub conversions: Vec<Vec<f64>>,
     /// Credited value per resample, aligned like `conversions`.
     pub value: Vec<Vec<f64>>,
-    /// (resample, model label) pairs whose model could not be computed on that resample (e.g. a
-    /// resample without null journeys for Markov); their numbers are left out of that model's
-    /// intervals.
+    /// The resamples on which a model could not be computed for a KPI (e.g. a resample without null
+    /// journeys for Markov); their numbers are left out of that model's intervals for that KPI.
     #[serde(default)]
-    pub failed: Vec<(usize, String)>,
+    pub failed: Vec<Failure>,
+}
+
+/// A model that could not be computed on one resample of one KPI.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The resample.
+    pub resample: usize,
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
 }
 
 impl Bootstrap {
-    /// Whether the model `label` was computed on resample `r`.
-    pub fn ok(&self, r: usize, label: &str) -> bool {
-        !self.failed.iter().any(|(i, l)| *i == r && l == label)
+    /// Per resample, whether `model` was computed on it: for `kpi`, or for every KPI when `None`.
+    pub fn usable(&self, model: &str, kpi: Option<&str>) -> Vec<bool> {
+        let mut ok = vec![true; self.conversions.len()];
+        for f in &self.failed {
+            if f.model == model && kpi.is_none_or(|k| k == f.kpi) {
+                if let Some(x) = ok.get_mut(f.resample) {
+                    *x = false;
+                }
+            }
+        }
+        ok
+    }
+
+    /// Checks a bootstrap read back from JSON against the attribution's `rows` credit rows.
+    pub fn check(&self, rows: usize) -> Result<()> {
+        self.settings.validate()?;
+        let bad = |reason: String| Error::InvalidOption { option: "json", value: "bootstrap".into(), reason };
+        if self.conversions.len() != self.value.len() {
+            return Err(bad("as many value as conversion resamples are needed".into()));
+        }
+        if let Some(v) = self.conversions.iter().chain(&self.value).find(|v| v.len() != rows) {
+            return Err(bad(format!("a resample has {} numbers for {rows} credit rows", v.len())));
+        }
+        Ok(())
     }
 }
 
@@ -138,7 +172,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
-    let h = (sorted.len() - 1) as f64 * q;
+    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
     Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
@@ -196,11 +230,23 @@ fn stream(base: u64, key: u64) -> SplitMix64 {
     SplitMix64::new(base ^ key)
 }
 
-/// The key of person `p` (its index among the persons sorted by id).
-fn person_key(p: usize) -> u64 {
-    let mut h = FastHasher::default();
-    h.write_u64(p as u64);
-    h.finish()
+/// The key of every person: a hash of its input id when the timelines keep them (so two stores merged
+/// in either order draw the same), else of its index among the persons sorted by id.
+fn person_keys(t: &crate::timelines::Timelines) -> Vec<u64> {
+    use crate::timelines::PersonKey;
+    (0..t.persons())
+        .map(|p| {
+            let mut h = FastHasher::default();
+            match t.person_key(p) {
+                PersonKey::Int(i) => h.write_i64(i),
+                PersonKey::Text(s) => {
+                    h.write(s.as_bytes());
+                    h.write_u8(0xff);
+                }
+            }
+            h.finish()
+        })
+        .collect()
 }
 
 /// Key of the people never seen in the log.
@@ -336,6 +382,7 @@ fn merge_paths(
 struct Draw {
     conversions: Vec<f64>,
     value: Vec<f64>,
+    /// (plan index) of the (KPI, model) pairs that failed.
     failed: Vec<usize>,
 }
 
@@ -391,6 +438,7 @@ pub(crate) fn run(
             merge_paths(&view, channel_ranks.as_deref(), &player_ranks, nulls, times)
         });
     }
+    let keys = if people { j.timelines().map(person_keys) } else { None };
     // Models that fit iteratively start every resample from their fit on the whole data.
     let mut warms: Vec<Option<Box<dyn std::any::Any + Send + Sync>>> = Vec::with_capacity(plan.rows.len());
     for r in plan.rows {
@@ -404,6 +452,13 @@ pub(crate) fn run(
             view.iter().any(|(x, _)| x.conversions > 0.0)
         };
         warms.push(if has_work { model.warm_start(&view, control)? } else { None });
+    }
+    if threads > MAX_THREADS {
+        return Err(Error::InvalidOption {
+            option: "threads",
+            value: threads.to_string(),
+            reason: format!("at most {MAX_THREADS} threads (0 for one per core)"),
+        });
     }
     let threads =
         if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
@@ -419,27 +474,44 @@ pub(crate) fn run(
     let flag = Flag(&stop);
     let (tx, rx) = mpsc::channel();
     let outcome = std::thread::scope(|s| {
-        let (sources, flag, stop, done, warms) = (&sources, &flag, &stop, &done, &warms);
+        let (sources, flag, stop, done, warms, keys) = (&sources, &flag, &stop, &done, &warms, &keys);
         s.spawn(move || {
-            let out: Vec<Result<Option<Draw>>> = pool.install(|| {
-                (0..settings.resamples)
-                    .into_par_iter()
-                    .map(|r| {
-                        if stop.load(Ordering::Relaxed) {
-                            return Ok(None);
-                        }
-                        let d = one_resample(plan, sources, warms, settings.seed, r, flag);
-                        done.fetch_add(1, Ordering::Relaxed);
-                        match d {
-                            Ok(d) => Ok(Some(d)),
-                            Err(Error::Interrupted) => Ok(None),
-                            Err(e) => {
-                                stop.store(true, Ordering::Relaxed);
-                                Err(e)
+            // A panic in a model becomes an error here rather than a panic of the caller's thread.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    (0..settings.resamples)
+                        .into_par_iter()
+                        .map(|r| {
+                            if stop.load(Ordering::Relaxed) {
+                                return Ok(None);
                             }
-                        }
-                    })
-                    .collect()
+                            let d =
+                                one_resample(plan, sources, keys.as_deref(), warms, settings.seed, r, flag);
+                            done.fetch_add(1, Ordering::Relaxed);
+                            match d {
+                                Ok(d) => Ok(Some(d)),
+                                Err(Error::Interrupted) => Ok(None),
+                                Err(e) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    Err(e)
+                                }
+                            }
+                        })
+                        .collect::<Vec<Result<Option<Draw>>>>()
+                })
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                stop.store(true, Ordering::Relaxed);
+                vec![Err(Error::Unsupported {
+                    model: "bootstrap".into(),
+                    kpi: "(all)".into(),
+                    reason: format!("a resample failed unexpectedly (a bug: please report it): {what}"),
+                })]
             });
             let _ = tx.send(out);
         });
@@ -478,8 +550,13 @@ pub(crate) fn run(
     for (r, d) in outcome.into_iter().enumerate() {
         // A missing draw means the run was stopped: the checkpoint says so.
         let d = d.ok_or(Error::Interrupted)?;
-        for m in d.failed {
-            boot.failed.push((r, plan.labels[m].clone()));
+        for pi in d.failed {
+            let p = &plan.rows[pi];
+            boot.failed.push(Failure {
+                resample: r,
+                model: plan.labels[p.model].clone(),
+                kpi: j.kpis().name(p.kpi).to_owned(),
+            });
         }
         boot.conversions.push(d.conversions);
         boot.value.push(d.value);
@@ -488,9 +565,11 @@ pub(crate) fn run(
 }
 
 /// Resample `r`: draws the weights, runs every model on every KPI.
+#[allow(clippy::too_many_arguments)]
 fn one_resample(
     plan: &Plan<'_>,
     sources: &[Source],
+    person_keys: Option<&[u64]>,
     warms: &[Option<Box<dyn std::any::Any + Send + Sync>>],
     seed: u64,
     r: usize,
@@ -501,8 +580,8 @@ fn one_resample(
     let mut draw =
         Draw { conversions: vec![0.0; plan.n_rows], value: vec![0.0; plan.n_rows], failed: Vec::new() };
     // People: one weight per person for every KPI.
-    let people_weights = j.timelines().zip(j.persons()).map(|(t, persons)| {
-        let w: Vec<f64> = (0..t.persons()).map(|p| stream(base, person_key(p)).poisson(1.0) as f64).collect();
+    let people_weights = j.timelines().zip(j.persons()).zip(person_keys).map(|((t, persons), keys)| {
+        let w: Vec<f64> = keys.iter().map(|&k| stream(base, k).poisson(1.0) as f64).collect();
         let unseen = t.population.map_or(0.0, |pop| {
             stream(base, UNSEEN_KEY).poisson(pop.saturating_sub(t.persons() as u64) as f64) as f64
         });
@@ -571,9 +650,7 @@ fn one_resample(
                     Ok(c) => c,
                     Err(Error::Interrupted) => return Err(Error::Interrupted),
                     Err(_) => {
-                        if !draw.failed.contains(&plan_rows.model) {
-                            draw.failed.push(plan_rows.model);
-                        }
+                        draw.failed.push(pi);
                         continue;
                     }
                 }

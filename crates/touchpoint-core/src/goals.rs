@@ -264,40 +264,49 @@ pub fn contribution(
     let mut report = build(attribution, goals, costs, None)?;
     if let Some(boot) = &attribution.bootstrap {
         let n = boot.conversions.len();
-        let mut draws = Vec::with_capacity(n);
+        // Per resample, only the numbers (not whole reports): value per row, and value, value share
+        // and ROI per summary and social row.
+        type Nums = (Vec<f64>, Vec<(f64, Option<f64>, Option<f64>)>, Vec<(f64, Option<f64>, Option<f64>)>);
+        let mut draws: Vec<Nums> = Vec::with_capacity(n);
         for r in 0..n {
-            draws.push(build(attribution, goals, costs, Some((&boot.conversions[r], &boot.value[r])))?);
+            let d = build(attribution, goals, costs, Some((&boot.conversions[r], &boot.value[r])))?;
+            draws.push((
+                d.rows.iter().map(|x| x.value).collect(),
+                d.summary.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
+                d.social.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
+            ));
         }
-        let ok = |r: usize, model: &str| boot.ok(r, model);
         let settings = &boot.settings;
-        let span = |get: &dyn Fn(&ContributionReport) -> Option<f64>, model: &str| {
-            let mut v: Vec<f64> = (0..n).filter(|&r| ok(r, model)).filter_map(|r| get(&draws[r])).collect();
+        // A row of one KPI leaves out the resamples its model failed on for that KPI; a total over KPIs
+        // those it failed on for any KPI.
+        let span = |get: &dyn Fn(&Nums) -> Option<f64>, usable: &[bool]| {
+            let mut v: Vec<f64> = (0..n).filter(|&r| usable[r]).filter_map(|r| get(&draws[r])).collect();
             crate::bootstrap::interval(&mut v, settings).unzip()
         };
         for i in 0..report.rows.len() {
-            let m = report.rows[i].model.clone();
-            (report.rows[i].value_lower, report.rows[i].value_upper) = span(&|d| Some(d.rows[i].value), &m);
+            let usable = boot.usable(&report.rows[i].model, Some(&report.rows[i].kpi));
+            (report.rows[i].value_lower, report.rows[i].value_upper) = span(&|d| Some(d.0[i]), &usable);
         }
         for i in 0..report.summary.len() {
-            let m = report.summary[i].model.clone();
+            let usable = boot.usable(&report.summary[i].model, None);
             let row = &mut report.summary[i];
-            (row.value_lower, row.value_upper) = span(&|d| Some(d.summary[i].value), &m);
+            (row.value_lower, row.value_upper) = span(&|d| Some(d.1[i].0), &usable);
             if row.value_share.is_some() {
-                (row.value_share_lower, row.value_share_upper) = span(&|d| d.summary[i].value_share, &m);
+                (row.value_share_lower, row.value_share_upper) = span(&|d| d.1[i].1, &usable);
             }
             if row.roi.is_some() {
-                (row.roi_lower, row.roi_upper) = span(&|d| d.summary[i].roi, &m);
+                (row.roi_lower, row.roi_upper) = span(&|d| d.1[i].2, &usable);
             }
         }
         for i in 0..report.social.len() {
-            let m = report.social[i].model.clone();
+            let usable = boot.usable(&report.social[i].model, None);
             let row = &mut report.social[i];
-            (row.value_lower, row.value_upper) = span(&|d| Some(d.social[i].value), &m);
+            (row.value_lower, row.value_upper) = span(&|d| Some(d.2[i].0), &usable);
             if row.value_share.is_some() {
-                (row.value_share_lower, row.value_share_upper) = span(&|d| d.social[i].value_share, &m);
+                (row.value_share_lower, row.value_share_upper) = span(&|d| d.2[i].1, &usable);
             }
             if row.roi.is_some() {
-                (row.roi_lower, row.roi_upper) = span(&|d| d.social[i].roi, &m);
+                (row.roi_lower, row.roi_upper) = span(&|d| d.2[i].2, &usable);
             }
         }
     }

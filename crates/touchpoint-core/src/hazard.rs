@@ -669,8 +669,6 @@ impl FitData {
         (self.cnt_off[j]..self.cnt_off[j + 1]).map(|h| p.gamma[self.cnt_p[h] as usize] * self.cnt_n[h]).sum()
     }
 
-    /// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
-    /// rest, which the caller books as `(baseline)`.
     /// Each conversion record split over the players whose exposures raised its intensity (their
     /// part of the intensity at the conversion) and the baseline (the rest): the per-record form of
     /// [`FitData::intensity_shares`].
@@ -721,6 +719,8 @@ impl FitData {
         Ok(())
     }
 
+    /// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
+    /// rest, which the caller books as `(baseline)`.
     fn intensity_shares(&self, p: &Params) -> Shares {
         let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()] };
         let mut kern: Vec<(u32, f64)> = Vec::new();

@@ -244,7 +244,7 @@ fn compare_is_a_paired_difference_of_the_same_resamples() {
     let j = common::paths(&TABLE);
     let r = boot(&j, &["first_touch", "last_touch", "linear"], 0.9, 400, 4, 2);
     for d in r.compare("linear", "linear").unwrap() {
-        assert_eq!((d.difference, d.lower, d.upper, d.differs), (0.0, 0.0, 0.0, false));
+        assert_eq!((d.difference, d.lower, d.upper, d.differs), (0.0, Some(0.0), Some(0.0), false));
     }
     let diffs = r.compare("first_touch", "last_touch").unwrap();
     let players: Vec<&str> = diffs.iter().map(|d| d.player.as_str()).collect();
@@ -262,18 +262,18 @@ fn compare_is_a_paired_difference_of_the_same_resamples() {
             .zip(col("last_touch", &d.player))
             .map(|(a, b)| a - b)
             .collect();
-        assert!(common::close(d.lower, q7(paired.clone(), 0.05), 1e-12), "{d:?}");
-        assert!(common::close(d.upper, q7(paired, 0.95), 1e-12), "{d:?}");
+        assert!(common::close(d.lower.unwrap(), q7(paired.clone(), 0.05), 1e-12), "{d:?}");
+        assert!(common::close(d.upper.unwrap(), q7(paired, 0.95), 1e-12), "{d:?}");
     }
     // Social: first touch credits its 5 lone conversions, last touch those plus the 12 of search > social:
     // the difference is minus a Poisson(12) draw, whose 90% interval leaves out 0.
     let social = diffs.iter().find(|d| d.player == "social").unwrap();
     assert_eq!((social.conversions_a, social.conversions_b), (5.0, 17.0));
-    assert!(social.differs && social.upper < 0.0);
+    assert!(social.differs && social.upper.unwrap() < 0.0);
     // Search: +12 draws of search > social, -7 of email > search > search: sd about 14, not shown to differ.
     let search = diffs.iter().find(|d| d.player == "search").unwrap();
     assert_eq!(search.difference, 5.0);
-    assert!(!search.differs && search.lower < 0.0 && search.upper > 0.0, "{search:?}");
+    assert!(!search.differs && search.lower.unwrap() < 0.0 && search.upper.unwrap() > 0.0, "{search:?}");
     // Without resamples, or with an unknown label: typed errors.
     let plain = touchpoint_core::attribute(&j, &specs(&["linear"]), Dimension::Channel).unwrap();
     assert!(matches!(plain.compare("linear", "linear"), Err(Error::InvalidOption { option: "compare", .. })));
@@ -353,4 +353,33 @@ fn an_interrupt_stops_the_resamples() {
         .unwrap_err();
     // (Ignoring the interrupt would run 100,000 resamples and return Ok.)
     assert!(matches!(e, Error::Interrupted), "{e}");
+}
+
+#[test]
+fn a_model_failing_on_one_kpi_leaves_the_other_kpis_intervals_whole() {
+    // `tiny` has one null journey: a resample draws it 0 times with probability e^-1, and the rate
+    // Shapley game cannot run without nulls. `big` always can.
+    let mut b = JourneysBuilder::new(&[]);
+    let w = |c: f64, n: f64| Weights { conversions: c, value: 10.0 * c, nulls: n };
+    b.push_path(1, "big", &["a", "b"], w(30.0, 40.0)).unwrap();
+    b.push_path(2, "big", &["b"], w(20.0, 60.0)).unwrap();
+    b.push_path(3, "tiny", &["a"], w(3.0, 0.0)).unwrap();
+    b.push_path(4, "tiny", &["b"], w(0.0, 1.0)).unwrap();
+    let j = b.build();
+    let r = boot(&j, &[r#"{"model":"shapley","game":"rate"}"#], 0.9, 200, 1, 2);
+    let bs = r.bootstrap.as_ref().unwrap();
+    assert!(bs.failed.iter().all(|f| f.kpi == "tiny" && f.model == "shapley"));
+    let failed = bs.failed.len();
+    assert!((40..=110).contains(&failed), "{failed} of 200 failed (expected about 74)");
+    assert!(bs.usable("shapley", Some("big")).iter().all(|ok| *ok));
+    assert!(r.warnings.iter().any(|w| w.contains(&format!("{failed} of 200 resamples"))), "{:?}", r.warnings);
+    // The big KPI's interval is the quantile of all 200 resamples.
+    let i = r.credits.iter().position(|c| c.kpi == "big" && c.player == "a").unwrap();
+    let all: Vec<f64> = bs.conversions.iter().map(|v| v[i]).collect();
+    assert!(common::close(r.credits[i].conversions_lower.unwrap(), q7(all, 0.05), 1e-12));
+    // A bootstrap whose numbers do not match the rows is refused when read back.
+    let mut bad = bs.clone();
+    bad.conversions[0].pop();
+    assert!(bad.check(r.credits.len()).is_err());
+    assert!(bs.check(r.credits.len()).is_ok());
 }

@@ -280,8 +280,8 @@ pub fn compare_frame(
         floats("conversions_a", d.iter().map(|x| x.conversions_a).collect()),
         floats("conversions_b", d.iter().map(|x| x.conversions_b).collect()),
         floats("difference", d.iter().map(|x| x.difference).collect()),
-        floats("lower", d.iter().map(|x| x.lower).collect()),
-        floats("upper", d.iter().map(|x| x.upper).collect()),
+        opt("lower", d.iter().map(|x| x.lower).collect()),
+        opt("upper", d.iter().map(|x| x.upper).collect()),
         Column::new("differs".into(), d.iter().map(|x| x.differs).collect::<Vec<bool>>()),
         opt("share_difference", d.iter().map(|x| x.share_difference).collect()),
         opt("share_lower", d.iter().map(|x| x.share_lower).collect()),
@@ -296,9 +296,22 @@ pub fn resamples_frame(r: &Attribution) -> Result<DataFrame> {
     let (mut res, mut model, mut kpi, mut player, mut conv, mut value) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     if let Some(b) = &r.bootstrap {
+        // Per credit row, the resamples its model was computed on for its KPI (computed once per pair).
+        let mut usable: Vec<(&str, &str, Vec<bool>)> = Vec::new();
+        let row_usable: Vec<usize> = r
+            .credits
+            .iter()
+            .map(|c| match usable.iter().position(|(m, k, _)| *m == c.model && *k == c.kpi) {
+                Some(i) => i,
+                None => {
+                    usable.push((&c.model, &c.kpi, b.usable(&c.model, Some(&c.kpi))));
+                    usable.len() - 1
+                }
+            })
+            .collect();
         for (k, (cs, vs)) in b.conversions.iter().zip(&b.value).enumerate() {
             for (i, c) in r.credits.iter().enumerate() {
-                if !b.ok(k, &c.model) {
+                if !usable[row_usable[i]].2[k] {
                     continue;
                 }
                 res.push(k as u32);
@@ -612,6 +625,36 @@ const CREDIT_BATCH: usize = 1 << 20;
 /// [`journey_credits_frame`] streamed to a Parquet file in batches of about a million rows, so the
 /// whole table is never held in memory. Returns the number of rows written and the per-player gaps.
 pub fn write_journey_credits(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    path: &std::path::Path,
+    control: &dyn touchpoint_core::Control,
+) -> Result<(u64, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
+    let shown = path.display().to_string();
+    // Written under a temporary name and renamed when complete, so an interrupted or failed run leaves
+    // no truncated file behind.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let result = write_credit_batches(journeys, attribution, labels, &partial, control);
+    match result {
+        Ok(out) => {
+            std::fs::rename(&partial, path)
+                .map_err(|e| Error::Write { path: shown, message: e.to_string() })?;
+            Ok(out)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(match e {
+                Error::Write { message, .. } => Error::Write { path: shown, message },
+                other => other,
+            })
+        }
+    }
+}
+
+fn write_credit_batches(
     journeys: &Journeys,
     attribution: &Attribution,
     labels: &[&str],

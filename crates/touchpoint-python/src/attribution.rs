@@ -203,6 +203,9 @@ impl PyAttribution {
                 reason: e.to_string(),
             })
         })?;
+        if let Some(b) = &inner.bootstrap {
+            b.check(inner.credits.len()).map_err(PyTpErr::from)?;
+        }
         Ok(PyAttribution { inner: Arc::new(inner), journeys: None })
     }
 }
