@@ -918,10 +918,14 @@ pub fn journey_credits(
             } else {
                 view.iter().any(|(j, _)| j.conversions > 0.0)
             };
-            let mut sums: std::collections::HashMap<Option<u32>, f64> = std::collections::HashMap::new();
+            // Rows' sums per player id, the baseline last (slot `names.len()`), and which had rows.
+            let slot = |p: Option<u32>| p.map_or(names.len(), |p| p as usize);
+            let mut sums = vec![0.0; names.len() + 1];
+            let mut seen = vec![false; names.len() + 1];
             if has_work {
                 model.journey_credits(&view, &credit, control, &mut |row| {
-                    *sums.entry(row.player).or_insert(0.0) += row.conversions;
+                    sums[slot(row.player)] += row.conversions;
+                    seen[slot(row.player)] = true;
                     let person = row.person.map(|p| match timelines {
                         Some(t) => t.person_key(p as usize),
                         None => crate::timelines::PersonKey::Int(i64::from(p)),
@@ -938,13 +942,18 @@ pub fn journey_credits(
                     });
                 })?;
             }
-            let mut extra: Vec<Option<u32>> = sums.keys().copied().filter(|p| !listed.contains(p)).collect();
+            // Players with rows but no credit row, by name, then the baseline.
+            let mut extra: Vec<Option<u32>> = (0..names.len() as u32)
+                .map(Some)
+                .chain([None])
+                .filter(|&p| seen[slot(p)] && !listed.contains(&p))
+                .collect();
             extra.sort_by(|a, b| match (a, b) {
                 (Some(x), Some(y)) => names[*x as usize].cmp(&names[*y as usize]),
                 _ => a.is_none().cmp(&b.is_none()),
             });
             for p in listed.iter().copied().chain(extra) {
-                let journeys_sum = sums.get(&p).copied().unwrap_or(0.0);
+                let journeys_sum = sums[slot(p)];
                 let credit_p = match p {
                     Some(p) => credit.conversions[p as usize],
                     None => credit.baseline.map_or(0.0, |b| b.0),

@@ -594,6 +594,18 @@ fn one_resample(
             unseen,
         }
     });
+    // The resampled conversions of every KPI in the period (timeline models), in one pass over people.
+    let mut period_conv = vec![0.0; sources.len()];
+    if let (Some(t), Some(Reweight { persons: Some(w), .. })) = (j.timelines(), people_weights.as_ref()) {
+        for (p, &wp) in w.iter().enumerate() {
+            if wp > 0.0 {
+                let person = t.person(p);
+                for (&kpi, &c) in person.conv_kpi.iter().zip(person.conv_count) {
+                    period_conv[kpi as usize] += c * wp;
+                }
+            }
+        }
+    }
     for (k, source) in sources.iter().enumerate() {
         flag.checkpoint()?;
         let k = k as u32;
@@ -625,22 +637,7 @@ fn one_resample(
         };
         let view = view.with_reweight(rw);
         let total_conv: f64 = view.iter().map(|(x, _)| x.conversions).sum();
-        let period_conv = match (j.timelines(), &rw.persons) {
-            (Some(t), Some(w)) => (0..t.persons())
-                .map(|p| {
-                    let person = t.person(p);
-                    let c: f64 = person
-                        .conv_kpi
-                        .iter()
-                        .zip(person.conv_count)
-                        .filter(|(&x, _)| x == k)
-                        .map(|(_, c)| c)
-                        .sum();
-                    c * w[p]
-                })
-                .sum::<f64>(),
-            _ => 0.0,
-        };
+        let period_conv = period_conv.get(k as usize).copied().unwrap_or(0.0);
         for (pi, plan_rows) in plan.rows.iter().enumerate().filter(|(_, p)| p.kpi == k) {
             let spec = &plan.models[plan_rows.model];
             let model = spec.model();

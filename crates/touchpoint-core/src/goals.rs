@@ -246,6 +246,31 @@ pub struct ContributionReport {
     pub warnings: Vec<String>,
 }
 
+/// Rows with value, value share and ROI, whose intervals [`contribution`] sets.
+trait Bounds {
+    /// Sets the (lower, upper) of value, value share and ROI; a share or ROI the row does not have
+    /// (null) keeps no interval.
+    fn set_bounds(&mut self, b: [(Option<f64>, Option<f64>); 3]);
+}
+
+macro_rules! bounds {
+    ($t:ty) => {
+        impl Bounds for $t {
+            fn set_bounds(&mut self, [v, s, r]: [(Option<f64>, Option<f64>); 3]) {
+                (self.value_lower, self.value_upper) = v;
+                if self.value_share.is_some() {
+                    (self.value_share_lower, self.value_share_upper) = s;
+                }
+                if self.roi.is_some() {
+                    (self.roi_lower, self.roi_upper) = r;
+                }
+            }
+        }
+    };
+}
+bounds!(ContributionSummary);
+bounds!(SocialTotal);
+
 fn roi(value: f64, cost: Option<f64>) -> Option<f64> {
     cost.filter(|c| *c > 0.0).map(|c| (value - c) / c)
 }
@@ -289,25 +314,19 @@ pub fn contribution(
         }
         for i in 0..report.summary.len() {
             let usable = boot.usable(&report.summary[i].model, None);
-            let row = &mut report.summary[i];
-            (row.value_lower, row.value_upper) = span(&|d| Some(d.1[i].0), &usable);
-            if row.value_share.is_some() {
-                (row.value_share_lower, row.value_share_upper) = span(&|d| d.1[i].1, &usable);
-            }
-            if row.roi.is_some() {
-                (row.roi_lower, row.roi_upper) = span(&|d| d.1[i].2, &usable);
-            }
+            report.summary[i].set_bounds([
+                span(&|d| Some(d.1[i].0), &usable),
+                span(&|d| d.1[i].1, &usable),
+                span(&|d| d.1[i].2, &usable),
+            ]);
         }
         for i in 0..report.social.len() {
             let usable = boot.usable(&report.social[i].model, None);
-            let row = &mut report.social[i];
-            (row.value_lower, row.value_upper) = span(&|d| Some(d.2[i].0), &usable);
-            if row.value_share.is_some() {
-                (row.value_share_lower, row.value_share_upper) = span(&|d| d.2[i].1, &usable);
-            }
-            if row.roi.is_some() {
-                (row.roi_lower, row.roi_upper) = span(&|d| d.2[i].2, &usable);
-            }
+            report.social[i].set_bounds([
+                span(&|d| Some(d.2[i].0), &usable),
+                span(&|d| d.2[i].1, &usable),
+                span(&|d| d.2[i].2, &usable),
+            ]);
         }
     }
     Ok(report)

@@ -13,13 +13,13 @@ use crate::model::{Control, JourneyCredit, KpiCredit, KpiView, Model};
 /// How often a long loop checks for interrupts (journeys).
 pub(crate) const CHECK_EVERY: usize = 1 << 20;
 
-/// Runs `weights` over every converting journey and books the credit per player.
-fn credit_by_weights(
+/// Calls `book` with every converting journey, its players and its touch weights from `weights`.
+fn visit_weights(
     view: &KpiView<'_>,
     control: &dyn Control,
     mut weights: impl FnMut(&JourneyRef<'_>, &mut Vec<f64>) -> Result<()>,
-) -> Result<KpiCredit> {
-    let mut out = KpiCredit::zeros(view.n_players);
+    mut book: impl FnMut(&JourneyRef<'_>, &[u32], &[f64]),
+) -> Result<()> {
     let mut w = Vec::new();
     for (n, (j, players)) in view.iter().enumerate() {
         if n % CHECK_EVERY == CHECK_EVERY - 1 {
@@ -30,11 +30,24 @@ fn credit_by_weights(
         }
         w.clear();
         weights(&j, &mut w)?;
-        for (&p, &wi) in players.iter().zip(&w) {
+        book(&j, players, &w);
+    }
+    Ok(())
+}
+
+/// Runs `weights` over every converting journey and books the credit per player.
+fn credit_by_weights(
+    view: &KpiView<'_>,
+    control: &dyn Control,
+    weights: impl FnMut(&JourneyRef<'_>, &mut Vec<f64>) -> Result<()>,
+) -> Result<KpiCredit> {
+    let mut out = KpiCredit::zeros(view.n_players);
+    visit_weights(view, control, weights, |j, players, w| {
+        for (&p, &wi) in players.iter().zip(w) {
             out.conversions[p as usize] += wi * j.conversions;
             out.value[p as usize] += wi * j.value;
         }
-    }
+    })?;
     Ok(out)
 }
 
@@ -43,22 +56,13 @@ fn credit_by_weights(
 fn emit_by_weights(
     view: &KpiView<'_>,
     control: &dyn Control,
-    mut weights: impl FnMut(&JourneyRef<'_>, &mut Vec<f64>) -> Result<()>,
+    weights: impl FnMut(&JourneyRef<'_>, &mut Vec<f64>) -> Result<()>,
     emit: &mut dyn FnMut(JourneyCredit),
 ) -> Result<()> {
-    let mut w = Vec::new();
     let mut acc: Vec<(u32, f64)> = Vec::new();
-    for (n, (j, players)) in view.iter().enumerate() {
-        if n % CHECK_EVERY == CHECK_EVERY - 1 {
-            control.checkpoint()?;
-        }
-        if j.conversions <= 0.0 {
-            continue;
-        }
-        w.clear();
-        weights(&j, &mut w)?;
+    visit_weights(view, control, weights, |j, players, w| {
         acc.clear();
-        for (&p, &wi) in players.iter().zip(&w) {
+        for (&p, &wi) in players.iter().zip(w) {
             match acc.iter_mut().find(|x| x.0 == p) {
                 Some(x) => x.1 += wi,
                 None => acc.push((p, wi)),
@@ -74,8 +78,13 @@ fn emit_by_weights(
                 value: wi * j.value,
             });
         }
-    }
-    Ok(())
+    })
+}
+
+/// Scales weights to sum to one.
+fn normalise(w: &mut [f64]) {
+    let s: f64 = w.iter().sum();
+    w.iter_mut().for_each(|x| *x /= s);
 }
 
 /// [`emit_by_weights`] with the whole credit on the touch `pick` chooses.
@@ -385,8 +394,7 @@ impl Model for PositionBased {
         // middle gets nothing. Normalise anyway so conservation never rests on rounding of inputs.
         credit_by_weights(view, control, |j, w| {
             self.weights(j.channels.len(), w);
-            let s: f64 = w.iter().sum();
-            w.iter_mut().for_each(|x| *x /= s);
+            normalise(w);
             Ok(())
         })
     }
@@ -397,17 +405,12 @@ impl Model for PositionBased {
         control: &dyn Control,
         emit: &mut dyn FnMut(JourneyCredit),
     ) -> Result<()> {
-        emit_by_weights(
-            view,
-            control,
-            |j, w| {
-                self.weights(j.channels.len(), w);
-                let s: f64 = w.iter().sum();
-                w.iter_mut().for_each(|x| *x /= s);
-                Ok(())
-            },
-            emit,
-        )
+        let split = |j: &JourneyRef<'_>, w: &mut Vec<f64>| {
+            self.weights(j.channels.len(), w);
+            normalise(w);
+            Ok(())
+        };
+        emit_by_weights(view, control, split, emit)
     }
 }
 
@@ -430,6 +433,18 @@ impl Default for TimeDecay {
 }
 
 impl TimeDecay {
+    /// The half-life in microseconds on journeys with times, `None` (decay by touches) without; an error
+    /// without times when no `half_life_touches` is given.
+    fn half_life_us(&self, view: &KpiView<'_>) -> Result<Option<f64>> {
+        if view.journeys.has_times() {
+            Ok(Some(parse_duration_us(&self.half_life)? as f64))
+        } else if self.half_life_touches.is_some() {
+            Ok(None)
+        } else {
+            Err(Error::NoTimes)
+        }
+    }
+
     /// The weights (not normalised) of a journey, with the age measured from its newest touch
     /// (the common factor up to the conversion time cancels in the normalisation and keeps old
     /// touches from underflowing to zero).
@@ -475,15 +490,10 @@ impl Model for TimeDecay {
         Ok(())
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
-        let by_time = view.journeys.has_times();
-        if !by_time && self.half_life_touches.is_none() {
-            return Err(Error::NoTimes);
-        }
-        let hl = if by_time { Some(parse_duration_us(&self.half_life)? as f64) } else { None };
+        let hl = self.half_life_us(view)?;
         credit_by_weights(view, control, |j, w| {
             self.weights(hl, j, w);
-            let s: f64 = w.iter().sum();
-            w.iter_mut().for_each(|x| *x /= s);
+            normalise(w);
             Ok(())
         })
     }
@@ -494,21 +504,12 @@ impl Model for TimeDecay {
         control: &dyn Control,
         emit: &mut dyn FnMut(JourneyCredit),
     ) -> Result<()> {
-        let by_time = view.journeys.has_times();
-        if !by_time && self.half_life_touches.is_none() {
-            return Err(Error::NoTimes);
-        }
-        let hl = if by_time { Some(parse_duration_us(&self.half_life)? as f64) } else { None };
-        emit_by_weights(
-            view,
-            control,
-            |j, w| {
-                self.weights(hl, j, w);
-                let s: f64 = w.iter().sum();
-                w.iter_mut().for_each(|x| *x /= s);
-                Ok(())
-            },
-            emit,
-        )
+        let hl = self.half_life_us(view)?;
+        let split = |j: &JourneyRef<'_>, w: &mut Vec<f64>| {
+            self.weights(hl, j, w);
+            normalise(w);
+            Ok(())
+        };
+        emit_by_weights(view, control, split, emit)
     }
 }

@@ -519,31 +519,33 @@ pub fn lift_tests_from_frame(df: &DataFrame) -> Result<Vec<touchpoint_core::Lift
         .collect())
 }
 
-/// Rows of per-journey credit gathered for a DataFrame.
+/// Rows of per-journey credit gathered for a DataFrame. Names go straight into string builders (no
+/// `String` per row).
 struct CreditBatch {
     text_persons: bool,
-    model: Vec<String>,
-    kpi: Vec<String>,
+    model: StringChunkedBuilder,
+    kpi: StringChunkedBuilder,
     journey: Vec<Option<u64>>,
     person_int: Vec<Option<i64>>,
-    person_text: Vec<Option<String>>,
+    person_text: StringChunkedBuilder,
     time: Vec<Option<i64>>,
-    player: Vec<String>,
+    player: StringChunkedBuilder,
     conversions: Vec<f64>,
     value: Vec<f64>,
 }
 
 impl CreditBatch {
     fn new(text_persons: bool) -> Self {
+        let text = |name: &str| StringChunkedBuilder::new(name.into(), 0);
         CreditBatch {
             text_persons,
-            model: Vec::new(),
-            kpi: Vec::new(),
+            model: text("model"),
+            kpi: text("kpi"),
             journey: Vec::new(),
             person_int: Vec::new(),
-            person_text: Vec::new(),
+            person_text: text("person"),
             time: Vec::new(),
-            player: Vec::new(),
+            player: text("player"),
             conversions: Vec::new(),
             value: Vec::new(),
         }
@@ -551,48 +553,48 @@ impl CreditBatch {
 
     fn push(&mut self, r: &touchpoint_core::attribution::JourneyCreditRow<'_>) {
         use touchpoint_core::PersonKey;
-        self.model.push(r.model.to_owned());
-        self.kpi.push(r.kpi.to_owned());
+        self.model.append_value(r.model);
+        self.kpi.append_value(r.kpi);
         self.journey.push(r.journey.map(|j| j as u64));
-        if self.text_persons {
-            self.person_text.push(r.person.map(|p| match p {
-                PersonKey::Int(i) => i.to_string(),
-                PersonKey::Text(t) => t.to_owned(),
-            }));
-        } else {
-            self.person_int.push(r.person.and_then(|p| match p {
+        match (self.text_persons, r.person) {
+            (true, Some(PersonKey::Text(t))) => self.person_text.append_value(t),
+            (true, Some(PersonKey::Int(i))) => self.person_text.append_value(i.to_string()),
+            (true, None) => self.person_text.append_null(),
+            (false, p) => self.person_int.push(p.and_then(|p| match p {
                 PersonKey::Int(i) => Some(i),
                 PersonKey::Text(_) => None,
-            }));
+            })),
         }
         self.time.push(r.time);
-        self.player.push(r.player.to_owned());
+        self.player.append_value(r.player);
         self.conversions.push(r.conversions);
         self.value.push(r.value);
     }
 
     fn len(&self) -> usize {
-        self.model.len()
+        self.conversions.len()
     }
 
     /// The rows so far as a DataFrame (the batch is emptied).
     fn take(&mut self, by: touchpoint_core::Dimension) -> Result<DataFrame> {
-        let person = if self.text_persons {
-            Column::new("person".into(), std::mem::take(&mut self.person_text))
+        let fresh = CreditBatch::new(self.text_persons);
+        let old = std::mem::replace(self, fresh);
+        let person = if old.text_persons {
+            old.person_text.finish().into_column()
         } else {
-            Column::new("person".into(), std::mem::take(&mut self.person_int))
+            Column::new("person".into(), old.person_int)
         };
-        let time = Column::new("time".into(), std::mem::take(&mut self.time))
+        let time = Column::new("time".into(), old.time)
             .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?;
         Ok(DataFrame::new_infer_height(vec![
-            strings("model", std::mem::take(&mut self.model)),
-            strings("kpi", std::mem::take(&mut self.kpi)),
-            Column::new("journey".into(), std::mem::take(&mut self.journey)),
+            old.model.finish().into_column(),
+            old.kpi.finish().into_column(),
+            Column::new("journey".into(), old.journey),
             person,
             time,
-            strings(by.as_str(), std::mem::take(&mut self.player)),
-            floats("conversions", std::mem::take(&mut self.conversions)),
-            floats("value", std::mem::take(&mut self.value)),
+            old.player.finish().with_name(by.as_str().into()).into_column(),
+            floats("conversions", old.conversions),
+            floats("value", old.value),
         ])?)
     }
 }
