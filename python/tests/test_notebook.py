@@ -20,8 +20,9 @@ def test_tutorial_executes() -> None:
     )
     client.execute()
     images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
-    # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with intervals
-    assert images == 8
+    # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with
+    # intervals, media-mix contributions and response curves
+    assert images == 10
     htmls = [
         o["data"]["text/html"]
         for c in nb.cells
@@ -30,3 +31,4 @@ def test_tutorial_executes() -> None:
         if "text/html" in o.get("data", {})
     ]
     assert any("Contribution report" in h for h in htmls) and any("<b>Attribution</b>" in h for h in htmls)
+    assert any("<b>MMMFit</b>" in h for h in htmls)

@@ -22,6 +22,7 @@ from .exceptions import (
 )
 from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
+from .mmm import MMM, MMMFit, WeeklySimulation, simulate_weekly
 from .models import LiftTest
 from .simulation import SCENARIOS, Simulation, benchmark, lift_test, simulate
 
@@ -43,6 +44,10 @@ __all__ = [
     "models",
     "LiftTest",
     "lift_test",
+    "MMM",
+    "MMMFit",
+    "WeeklySimulation",
+    "simulate_weekly",
     "TouchpointError",
     "InputError",
     "ColumnError",

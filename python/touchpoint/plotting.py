@@ -9,8 +9,17 @@ import polars as pl
 if TYPE_CHECKING:
     from .attribution import Attribution
     from .goals import ContributionReport
+    from .mmm import MMMFit
 
-__all__ = ["credit_bars", "contribution_bars", "agreement_heatmap", "transition_heatmap", "truth_vs_models"]
+__all__ = [
+    "credit_bars",
+    "contribution_bars",
+    "agreement_heatmap",
+    "transition_heatmap",
+    "truth_vs_models",
+    "mmm_contributions",
+    "mmm_response",
+]
 
 
 def _pyplot() -> Any:
@@ -250,5 +259,65 @@ def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = 
     if value == "conversions":
         ax.set_xlabel("(baseline): conversions that would have happened anyway", fontsize="small")
     ax.legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def mmm_contributions(fit: MMMFit) -> Any:
+    """Stacked posterior-mean contributions over time: the baseline (intercept, trend, seasonality,
+    controls) as one band, then each channel; the observed target as a line."""
+    plt = _pyplot()
+    c = fit.contributions()
+    base = (
+        c.filter(~pl.col("kind").is_in(["media", "organic"]))
+        .group_by("period", maintain_order=True)
+        .agg(pl.col("date").first(), pl.col("mean").sum())
+        .sort("period")
+    )
+    channels = c.filter(pl.col("kind").is_in(["media", "organic"]))["channel"].unique(maintain_order=True).to_list()
+    dates = base["date"].to_list()
+    layers = [base["mean"].to_list()] + [
+        c.filter(pl.col("channel") == ch).sort("period")["mean"].to_list() for ch in channels
+    ]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    ax.stackplot(dates, *layers, labels=["baseline (intercept, trend, seasonality, controls)"] + channels, alpha=0.85)
+    f = fit.fitted()
+    ax.plot(f["date"].to_list(), f["observed"].to_list(), color="black", lw=1.0, label="observed")
+    ax.set_ylabel(f"{fit.model.target} per period")
+    ax.yaxis.set_major_formatter(_thousands())
+    ax.set_title(f"Contributions to {fit.model.target} (posterior means)")
+    top = max(max(f["observed"].to_list()), max(map(sum, zip(*layers, strict=True))))
+    ax.set_ylim(0, 1.3 * top)  # room for the legend above the series
+    ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=0.9)
+    ax.margins(x=0)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def mmm_response(fit: MMMFit, points: int = 100, max_multiple: float = 1.5) -> Any:
+    """Each channel's steady-state response (contribution per period against its level per period),
+    with the interval band, one panel per channel; the dotted line marks the largest observed level."""
+    plt = _pyplot()
+    r = fit.response_curves(points=points, max_multiple=max_multiple)
+    channels = r["channel"].unique(maintain_order=True).to_list()
+    cols = min(len(channels), 3)
+    rows = (len(channels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    kinds = {ch: k for ch, k in fit.summary().select("channel", "kind").iter_rows()}
+    for i, ch in enumerate(channels):
+        ax = axes[i // cols][i % cols]
+        d = r.filter(pl.col("channel") == ch)
+        x = d["x"].to_list()
+        ax.plot(x, d["mean"].to_list(), color="C0")
+        if d["lower"].null_count() == 0:
+            ax.fill_between(x, d["lower"].to_list(), d["upper"].to_list(), color="C0", alpha=0.25)
+        ax.axvline(max(x) / max_multiple, color="grey", ls=":", lw=1)
+        ax.set_title(ch, fontsize=10)
+        ax.set_xlabel("spend per period" if kinds.get(ch) == "media" else "volume per period")
+        ax.set_ylabel(f"{fit.model.target} per period")
+        ax.xaxis.set_major_formatter(_thousands())
+    for j in range(len(channels), rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
     fig.tight_layout()
     return fig

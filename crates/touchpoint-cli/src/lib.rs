@@ -39,6 +39,76 @@ enum Command {
     Simulate(SimulateArgs),
     /// Score every model against simulated truth on named scenarios: writes benchmark.csv / .md.
     Bench(BenchArgs),
+    /// Fit a Bayesian media-mix model to a weekly (or daily) table: writes summary.csv,
+    /// contributions.csv, parameters.csv and fit.json.
+    Mmm(MmmArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct MmmArgs {
+    /// The table (CSV or Parquet), one row per period.
+    #[arg(long)]
+    data: PathBuf,
+    /// Date column (ISO dates).
+    #[arg(long)]
+    date: String,
+    /// Target column (the goal per period).
+    #[arg(long)]
+    target: String,
+    /// Paid channels (spend columns), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    media: Vec<String>,
+    /// Organic channels (volume columns), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    organic: Vec<String>,
+    /// Control columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    controls: Vec<String>,
+    /// Adstock weights (lags 0 to max_lag - 1).
+    #[arg(long, default_value_t = 8)]
+    max_lag: usize,
+    /// Saturation: logistic or hill.
+    #[arg(long, default_value = "logistic")]
+    saturation: String,
+    /// No linear trend.
+    #[arg(long)]
+    no_trend: bool,
+    /// Yearly Fourier pairs (0 for none).
+    #[arg(long, default_value_t = 2)]
+    seasonality: usize,
+    /// Priors as a JSON file (fields of the default priors to override).
+    #[arg(long)]
+    priors: Option<PathBuf>,
+    /// Lift measurements (CSV or Parquet with channel, x, delta_x, delta_y, sigma).
+    #[arg(long)]
+    lift: Option<PathBuf>,
+    /// nuts or map.
+    #[arg(long, default_value = "nuts")]
+    method: String,
+    /// Chains.
+    #[arg(long, default_value_t = 4)]
+    chains: usize,
+    /// Draws kept per chain.
+    #[arg(long, default_value_t = 1000)]
+    draws: u64,
+    /// Tuning draws per chain.
+    #[arg(long, default_value_t = 1000)]
+    tune: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Interval level.
+    #[arg(long, default_value_t = 0.9)]
+    level: f64,
+    /// Target acceptance rate of the step-size adaptation.
+    #[arg(long, default_value_t = 0.8)]
+    target_accept: f64,
+    /// Threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -556,6 +626,194 @@ fn run_bench(a: &BenchArgs) -> AnyResult<()> {
     Ok(())
 }
 
+/// Days since 1970-01-01 of an ISO date (`YYYY-MM-DD`, anything after the day ignored), by
+/// H. Hinnant's days-from-civil.
+fn iso_days(text: &str) -> Option<i32> {
+    let t = text.trim();
+    let d = t.get(..10)?;
+    let mut it = d.split('-');
+    let (y, m, day): (i64, i64, i64) =
+        (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+fn text_column(df: &polars::prelude::DataFrame, name: &str) -> AnyResult<Vec<Option<String>>> {
+    use polars::prelude::DataType;
+    let col = df.column(name).map_err(|_| {
+        let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+        format!("column `{name}` is not in the data; it has: {}", names.join(", "))
+    })?;
+    let s = col.cast(&DataType::String)?;
+    Ok(s.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+fn number_column(df: &polars::prelude::DataFrame, name: &str) -> AnyResult<Vec<f64>> {
+    text_column(df, name)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, v)| match v.as_deref().map(str::trim) {
+            None | Some("") => {
+                Err(format!("column `{name}`, row {row}: a null; every period needs a value").into())
+            }
+            Some(t) => t
+                .parse::<f64>()
+                .map_err(|_| format!("column `{name}`, row {row}: {t:?} is not a number").into()),
+        })
+        .collect()
+}
+
+fn run_mmm(a: &MmmArgs) -> AnyResult<()> {
+    use touchpoint_mmm::{
+        ChannelKind, ChannelSpec, FitOptions, LiftMeasurement, MediaMix, Method, Saturation, Series,
+    };
+    let df = read_table(&a.data, b',')?;
+    let mut model = MediaMix::new(&a.date, &a.target, &[], &[], &[]);
+    model.channels = a
+        .media
+        .iter()
+        .map(|n| ChannelSpec { name: n.clone(), kind: ChannelKind::Media })
+        .chain(a.organic.iter().map(|n| ChannelSpec { name: n.clone(), kind: ChannelKind::Organic }))
+        .collect();
+    model.controls = a.controls.clone();
+    model.max_lag = a.max_lag;
+    model.saturation = Saturation::parse(&a.saturation)?;
+    model.trend = !a.no_trend;
+    model.seasonality = a.seasonality;
+    if let Some(p) = &a.priors {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        model.priors =
+            serde_json::from_str(&text).map_err(|e| format!("{}: invalid priors: {e}", p.display()))?;
+    }
+    let dates = text_column(&df, &a.date)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, v)| {
+            v.as_deref()
+                .and_then(iso_days)
+                .ok_or_else(|| format!("column `{}`, row {row}: {v:?} is not an ISO date", a.date))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let series = Series {
+        dates,
+        target: number_column(&df, &a.target)?,
+        channels: model.channels.iter().map(|c| number_column(&df, &c.name)).collect::<AnyResult<_>>()?,
+        controls: model.controls.iter().map(|c| number_column(&df, c)).collect::<AnyResult<_>>()?,
+    };
+    let lifts = match &a.lift {
+        None => Vec::new(),
+        Some(p) => {
+            let l = read_table(p, b',')?;
+            let channels = text_column(&l, "channel")?;
+            let (x, dx, dy, sd) = (
+                number_column(&l, "x")?,
+                number_column(&l, "delta_x")?,
+                number_column(&l, "delta_y")?,
+                number_column(&l, "sigma")?,
+            );
+            channels
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| LiftMeasurement {
+                    channel: c.unwrap_or_default(),
+                    x: x[i],
+                    delta_x: dx[i],
+                    delta_y: dy[i],
+                    sigma: sd[i],
+                })
+                .collect()
+        }
+    };
+    let options = FitOptions {
+        method: Method::parse(&a.method)?,
+        chains: a.chains,
+        draws: a.draws,
+        tune: a.tune,
+        seed: a.seed,
+        threads: a.threads,
+        level: a.level,
+        target_accept: a.target_accept,
+        ..Default::default()
+    };
+    let fit = touchpoint_mmm::fit(&model, &series, &lifts, &options, &Unattended)?;
+    create_dir(&a.out)?;
+    use polars::prelude::{Column, DataFrame};
+    let opt = |v: Option<f64>| v.filter(|x| x.is_finite());
+    let summary = fit.summary();
+    let mut s = DataFrame::new_infer_height(vec![
+        Column::new("channel".into(), summary.iter().map(|r| r.component.clone()).collect::<Vec<_>>()),
+        Column::new("kind".into(), summary.iter().map(|r| r.kind.clone()).collect::<Vec<_>>()),
+        Column::new("contribution".into(), summary.iter().map(|r| r.contribution.mean).collect::<Vec<_>>()),
+        Column::new(
+            "lower".into(),
+            summary.iter().map(|r| opt(Some(r.contribution.lower))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "upper".into(),
+            summary.iter().map(|r| opt(Some(r.contribution.upper))).collect::<Vec<_>>(),
+        ),
+        Column::new("share".into(), summary.iter().map(|r| r.share.mean).collect::<Vec<_>>()),
+        Column::new("spend".into(), summary.iter().map(|r| r.spend).collect::<Vec<_>>()),
+        Column::new("roi".into(), summary.iter().map(|r| r.roi.map(|e| e.mean)).collect::<Vec<_>>()),
+        Column::new(
+            "roi_lower".into(),
+            summary.iter().map(|r| opt(r.roi.map(|e| e.lower))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "roi_upper".into(),
+            summary.iter().map(|r| opt(r.roi.map(|e| e.upper))).collect::<Vec<_>>(),
+        ),
+        Column::new("mroi".into(), summary.iter().map(|r| r.mroi.map(|e| e.mean)).collect::<Vec<_>>()),
+    ])?;
+    let contrib = fit.contributions();
+    let mut c = DataFrame::new_infer_height(vec![
+        Column::new("period".into(), contrib.iter().map(|r| r.period as u64).collect::<Vec<_>>()),
+        Column::new("channel".into(), contrib.iter().map(|r| r.component.clone()).collect::<Vec<_>>()),
+        Column::new("kind".into(), contrib.iter().map(|r| r.kind.clone()).collect::<Vec<_>>()),
+        Column::new("mean".into(), contrib.iter().map(|r| r.value.mean).collect::<Vec<_>>()),
+        Column::new("lower".into(), contrib.iter().map(|r| opt(Some(r.value.lower))).collect::<Vec<_>>()),
+        Column::new("upper".into(), contrib.iter().map(|r| opt(Some(r.value.upper))).collect::<Vec<_>>()),
+    ])?;
+    let p = &fit.parameters;
+    let mut pf = DataFrame::new_infer_height(vec![
+        Column::new("name".into(), p.iter().map(|r| r.name.clone()).collect::<Vec<_>>()),
+        Column::new("mean".into(), p.iter().map(|r| r.mean).collect::<Vec<_>>()),
+        Column::new("sd".into(), p.iter().map(|r| opt(Some(r.sd))).collect::<Vec<_>>()),
+        Column::new("lower".into(), p.iter().map(|r| opt(Some(r.lower))).collect::<Vec<_>>()),
+        Column::new("upper".into(), p.iter().map(|r| opt(Some(r.upper))).collect::<Vec<_>>()),
+        Column::new("r_hat".into(), p.iter().map(|r| opt(Some(r.r_hat))).collect::<Vec<_>>()),
+        Column::new("ess_bulk".into(), p.iter().map(|r| opt(Some(r.ess_bulk))).collect::<Vec<_>>()),
+    ])?;
+    let files = [
+        (a.out.join("summary.csv"), &mut s),
+        (a.out.join("contributions.csv"), &mut c),
+        (a.out.join("parameters.csv"), &mut pf),
+    ];
+    let mut written = Vec::new();
+    let md = markdown(files[0].1)?;
+    for (path, df) in files {
+        write_csv(&path, df)?;
+        written.push(path.display().to_string());
+    }
+    let json = a.out.join("fit.json");
+    write_text(&json, &fit.to_json()?)?;
+    written.push(json.display().to_string());
+    std::io::stdout().write_all(md.as_bytes())?;
+    for w in &fit.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("fitted in {:.2} s; wrote {}", fit.seconds, written.join(", "));
+    Ok(())
+}
+
 /// Runs the command line `args` (the program name first) and returns the process exit code: 0 on
 /// success, 2 on an error (printed to stderr), clap's code for `--help`, `--version` and usage errors.
 pub fn run<I, T>(args: I) -> u8
@@ -575,6 +833,7 @@ where
         Command::Report(a) => run_report(a),
         Command::Simulate(a) => run_simulate(a),
         Command::Bench(a) => run_bench(a),
+        Command::Mmm(a) => run_mmm(a),
     };
     match outcome {
         Ok(()) => 0,

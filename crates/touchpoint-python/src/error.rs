@@ -45,6 +45,20 @@ fn core_class(e: &CoreError) -> &'static str {
     }
 }
 
+/// A media-mix error as the matching `touchpoint.exceptions` class (Ctrl-C as KeyboardInterrupt).
+pub fn mmm_error(e: touchpoint_mmm::Error) -> PyErr {
+    use touchpoint_mmm::Error as M;
+    let class = match &e {
+        M::Interrupted => return PyKeyboardInterrupt::new_err("interrupted"),
+        M::InvalidOption { .. } | M::InvalidPrior { .. } | M::TooFewRows { .. } => "ParameterError",
+        M::Column { .. } | M::Constant { .. } => "ColumnError",
+        M::Value { .. } | M::Periods { .. } | M::Lift { .. } => "InputError",
+        M::Load { .. } => "ReadError",
+        _ => "TouchpointError",
+    };
+    raise(class, e.to_string())
+}
+
 /// A `touchpoint.exceptions.ParameterError` with `message`.
 pub fn parameter_error(message: String) -> PyErr {
     raise("ParameterError", message)

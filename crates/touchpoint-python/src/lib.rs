@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod goals;
 mod journeys;
+mod mmm;
 mod sim;
 
 use pyo3::prelude::*;
@@ -24,6 +25,8 @@ mod _touchpoint {
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]
     use crate::journeys::PyJourneys;
+    #[pymodule_export]
+    use crate::mmm::{mmm_default_priors, mmm_fit, mmm_validate, simulate_weekly, PyMmmFit};
     #[pymodule_export]
     use crate::sim::{benchmark, lift_test, scenario_names, simulate};
 

@@ -21,6 +21,7 @@ mod sampling;
 pub mod score;
 pub mod simulate;
 pub mod truth;
+pub mod weekly;
 
 pub use error::{Error, Result};
 pub use lift::{lift_test, LiftMeasure};
@@ -31,3 +32,4 @@ pub use score::{
 };
 pub use simulate::{simulate, simulate_with, Simulation};
 pub use truth::{TruthRow, EXACT_LIMIT, TRUTH_COLUMNS};
+pub use weekly::{weekly, WeeklyChannel, WeeklyParams, WeeklySeries};

@@ -1,0 +1,168 @@
+//! The media-mix model for Python: fit, save and load, and the fit's tables as JSON rows (the Python
+//! wrapper makes polars frames of them).
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use touchpoint_mmm::{Fit, FitOptions, LiftMeasurement, MediaMix, Series};
+use touchpoint_sim::{weekly, WeeklyParams};
+
+use crate::control::PyControl;
+use crate::error::{mmm_error, parameter_error};
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> PyResult<T> {
+    serde_json::from_str(text).map_err(|e| parameter_error(format!("invalid {what}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serialises")
+}
+
+/// A fitted media-mix model.
+#[derive(Debug)]
+#[pyclass(name = "MmmFit", module = "touchpoint._touchpoint", frozen)]
+pub struct PyMmmFit {
+    inner: Arc<Fit>,
+}
+
+/// Fits a media-mix model: the model, lift measurements and options as JSON, the columns as lists.
+#[pyfunction]
+#[pyo3(signature = (model, dates, target, channels, controls, lifts, options, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn mmm_fit(
+    py: Python<'_>,
+    model: &str,
+    dates: Vec<i32>,
+    target: Vec<f64>,
+    channels: Vec<Vec<f64>>,
+    controls: Vec<Vec<f64>>,
+    lifts: &str,
+    options: &str,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<PyMmmFit> {
+    let model: MediaMix = from_json("model", model)?;
+    let lifts: Vec<LiftMeasurement> = from_json("lift measurements", lifts)?;
+    let options: FitOptions = from_json("fit options", options)?;
+    let series = Series { dates, target, channels, controls };
+    let control = PyControl::new(progress);
+    let fit =
+        py.detach(|| touchpoint_mmm::fit(&model, &series, &lifts, &options, &control)).map_err(mmm_error)?;
+    Ok(PyMmmFit { inner: Arc::new(fit) })
+}
+
+/// Checks a model given as JSON (names, options, priors); returns it normalised.
+#[pyfunction]
+pub fn mmm_validate(model: &str) -> PyResult<String> {
+    let model: MediaMix = from_json("model", model)?;
+    model.validate().map_err(mmm_error)?;
+    Ok(to_json(&model))
+}
+
+/// The default priors as JSON.
+#[pyfunction]
+pub fn mmm_default_priors() -> String {
+    to_json(&touchpoint_mmm::Priors::default())
+}
+
+/// A weekly media-mix series with known contributions (the `social_care` generator, or parameters
+/// as JSON): the series and its truth as JSON.
+#[pyfunction]
+#[pyo3(signature = (weeks, seed, params=None))]
+pub fn simulate_weekly(weeks: usize, seed: u64, params: Option<&str>) -> PyResult<String> {
+    let p: WeeklyParams = match params {
+        Some(text) => from_json("weekly parameters", text)?,
+        None => WeeklyParams::social_care(weeks, seed),
+    };
+    let s = weekly(&p).map_err(|e| parameter_error(e.to_string()))?;
+    Ok(to_json(&s))
+}
+
+#[pymethods]
+impl PyMmmFit {
+    /// The whole fit as JSON (model, priors, data, settings, draws, diagnostics, version).
+    fn to_json(&self) -> PyResult<String> {
+        self.inner.to_json().map_err(mmm_error)
+    }
+
+    /// A fit saved by `to_json`.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<PyMmmFit> {
+        let f = py.detach(|| Fit::from_json(text)).map_err(mmm_error)?;
+        Ok(PyMmmFit { inner: Arc::new(f) })
+    }
+
+    /// The model (with priors) as JSON.
+    fn model_json(&self) -> String {
+        to_json(&self.inner.model)
+    }
+
+    /// The fit options as JSON.
+    fn options_json(&self) -> String {
+        to_json(&self.inner.options)
+    }
+
+    /// Per-parameter summaries and diagnostics, as JSON rows.
+    fn parameters_json(&self) -> String {
+        to_json(&self.inner.parameters)
+    }
+
+    /// Per-component totals with ROI, as JSON rows.
+    fn summary_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(&self.inner.summary()))
+    }
+
+    /// Per-period contributions, as JSON rows.
+    fn contributions_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(&self.inner.contributions()))
+    }
+
+    /// The fitted mean per period, as JSON rows.
+    fn fitted_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(&self.inner.fitted()))
+    }
+
+    /// Response curves, as JSON rows.
+    fn response_curves_json(&self, py: Python<'_>, points: usize, max_multiple: f64) -> PyResult<String> {
+        let rows = py.detach(|| self.inner.response_curves(points, max_multiple)).map_err(mmm_error)?;
+        Ok(to_json(&rows))
+    }
+
+    /// The modelled lift of raising `channel` from `x` to `x + delta_x` per period: (mean, lower, upper).
+    fn lift(&self, channel: &str, x: f64, delta_x: f64) -> PyResult<(f64, f64, f64)> {
+        let e = self.inner.lift(channel, x, delta_x).map_err(mmm_error)?;
+        Ok((e.mean, e.lower, e.upper))
+    }
+
+    /// Warnings: convergence, divergences, MAP without intervals.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+
+    /// Divergent transitions after tuning, per chain.
+    #[getter]
+    fn divergences(&self) -> Vec<u64> {
+        self.inner.divergences.clone()
+    }
+
+    /// Wall time of the fit in seconds.
+    #[getter]
+    fn seconds(&self) -> f64 {
+        self.inner.seconds
+    }
+
+    /// Version of Touchpoint that made the fit.
+    #[getter]
+    fn version(&self) -> String {
+        self.inner.version.clone()
+    }
+
+    /// Dates (days since 1970-01-01) and target of the data.
+    fn data(&self) -> (Vec<i32>, Vec<f64>) {
+        (self.inner.series.dates.clone(), self.inner.series.target.clone())
+    }
+
+    /// Summed spend or volume per channel, in the model's order.
+    fn channel_totals(&self) -> Vec<f64> {
+        self.inner.series.channels.iter().map(|c| c.iter().sum()).collect()
+    }
+}

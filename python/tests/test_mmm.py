@@ -1,0 +1,183 @@
+"""The media-mix model from Python: recovery of a simulated truth, tables and their invariants, save
+and load, lift measurements, and typed errors naming the column and row."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+import touchpoint as tp
+from touchpoint.exceptions import ColumnError, InputError, ParameterError, ReadError
+
+
+@pytest.fixture(scope="module")
+def sim() -> tp.WeeklySimulation:
+    return tp.simulate_weekly(weeks=156, seed=1)
+
+
+@pytest.fixture(scope="module")
+def model(sim: tp.WeeklySimulation) -> tp.MMM:
+    return tp.MMM(date="week", target=sim.target, media=sim.media, organic=sim.organic, controls=sim.controls)
+
+
+@pytest.fixture(scope="module")
+def fit(model: tp.MMM, sim: tp.WeeklySimulation) -> tp.MMMFit:
+    return model.fit(sim.data, chains=4, draws=500, tune=500, seed=3, progress=False, target_accept=0.9, level=0.95)
+
+
+def test_simulated_truth_is_covered(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
+    s = fit.summary()
+    truth = dict(sim.truth.select("channel", "contribution").iter_rows())
+    for ch in sim.media + sim.organic:
+        row = s.filter(pl.col("channel") == ch).row(0, named=True)
+        assert row["contribution_lower"] <= truth[ch] <= row["contribution_upper"], (ch, row, truth[ch])
+    assert fit.diagnostics()["max_r_hat"] < 1.02
+
+
+def test_summary_columns_and_roi(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
+    s = fit.summary()
+    for col in ["channel", "kind", "contribution", "contribution_lower", "contribution_upper", "share", "roi", "mroi"]:
+        assert col in s.columns
+    total = sim.data[sim.target].sum()
+    for row in s.iter_rows(named=True):
+        assert row["share"] == pytest.approx(row["contribution"] / total, rel=1e-9)
+        if row["kind"] == "media":
+            spend = sim.data[row["channel"]].sum()
+            assert row["spend"] == pytest.approx(spend)
+            assert row["roi"] == pytest.approx(row["contribution"] / spend, rel=1e-9)
+            # Saturation: the return of the last unit is below the average return.
+            assert 0 < row["mroi"] < row["roi"]
+        else:
+            assert row["roi"] is None and row["spend"] is None
+    assert set(s["kind"]) == {"baseline", "trend", "seasonality", "control", "media", "organic"}
+
+
+def test_contributions_sum_to_the_fit_and_to_the_summary(fit: tp.MMMFit) -> None:
+    c = fit.contributions()
+    per_period = c.group_by("period").agg(pl.col("mean").sum()).sort("period")["mean"]
+    fitted = fit.fitted()
+    assert (per_period - fitted["fitted"]).abs().max() < 1e-6 * fitted["fitted"].abs().max()
+    totals = dict(c.group_by("channel").agg(pl.col("mean").sum()).iter_rows())
+    for row in fit.summary().iter_rows(named=True):
+        assert totals[row["channel"]] == pytest.approx(row["contribution"], rel=1e-9, abs=1e-6)
+    assert (c["lower"] <= c["mean"] + 1e-9).all() and (c["mean"] <= c["upper"] + 1e-9).all()
+
+
+def test_response_curves_rise_and_flatten(fit: tp.MMMFit) -> None:
+    r = fit.response_curves(points=50, max_multiple=2.0)
+    for ch in r["channel"].unique():
+        d = r.filter(pl.col("channel") == ch)
+        m = d["mean"].to_list()
+        assert m[0] == 0.0
+        assert all(b >= a for a, b in zip(m, m[1:], strict=False))
+        # Concave: the second half adds less than the first.
+        assert m[-1] - m[24] < m[24] - m[0]
+
+
+def test_save_load_round_trip(fit: tp.MMMFit, tmp_path) -> None:
+    path = tmp_path / "fit.json"
+    fit.save(path)
+    back = tp.MMMFit.load(path)
+    assert back.summary().equals(fit.summary())
+    assert back.version == tp.__version__
+    assert back.model.channels == fit.model.channels
+    assert back.options["seed"] == 3
+    with pytest.raises(ReadError):
+        tp.MMMFit.load(tmp_path / "missing.json")
+
+
+def test_same_seed_same_answer_and_map(model: tp.MMM, sim: tp.WeeklySimulation) -> None:
+    a = model.fit(sim.data, chains=2, draws=60, tune=100, seed=5, progress=False, threads=1)
+    b = model.fit(sim.data.to_pandas(), chains=2, draws=60, tune=100, seed=5, progress=False, threads=2)
+    assert a.summary().equals(b.summary())
+    m = model.fit(sim.data, method="map")
+    s = m.summary()
+    assert s["contribution_lower"].null_count() == s.height
+    assert any("map" in w for w in m.warnings)
+
+
+def test_lift_measurements_pull_the_modelled_lift(model: tp.MMM, sim: tp.WeeklySimulation) -> None:
+    free = model.fit(sim.data, method="map")
+    before = free.lift("paid_social", 4000, 2000)["mean"]
+    lifts = pl.DataFrame(
+        {"channel": ["paid_social"], "x": [4000.0], "delta_x": [2000.0], "delta_y": [3 * before], "sigma": [0.5]}
+    )
+    after = model.fit(sim.data, method="map", lift_measurements=lifts).lift("paid_social", 4000, 2000)["mean"]
+    assert abs(after - 3 * before) < abs(before - 3 * before) / 4
+    bad = lifts.with_columns(pl.lit("tv").alias("channel"))
+    with pytest.raises(InputError, match="row 0.*unknown channel `tv`"):
+        model.fit(sim.data, method="map", lift_measurements=bad)
+    with pytest.raises(ColumnError, match="sigma"):
+        model.fit(sim.data, method="map", lift_measurements=lifts.drop("sigma"))
+
+
+def test_bad_input_names_column_and_row(model: tp.MMM, sim: tp.WeeklySimulation) -> None:
+    d = sim.data
+    with pytest.raises(InputError, match=r"`week`, row 20.*missing"):
+        model.fit(d.filter(pl.int_range(pl.len()) != 20), method="map")
+    with pytest.raises(ColumnError, match="`search` is constant"):
+        model.fit(d.with_columns(pl.lit(5.0).alias("search")), method="map")
+    neg = d.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7).then(-1.0).otherwise(pl.col("paid_social")).alias("paid_social")
+    )
+    with pytest.raises(InputError, match=r"`paid_social`, row 7"):
+        model.fit(neg, method="map")
+    nan = d.with_columns(
+        pl.when(pl.int_range(pl.len()) == 9).then(float("nan")).otherwise(pl.col(sim.target)).alias(sim.target)
+    )
+    with pytest.raises(InputError, match=rf"`{sim.target}`, row 9.*NaN"):
+        model.fit(nan, method="map")
+    null = d.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise(pl.col("search")).alias("search"))
+    with pytest.raises(InputError, match=r"`search`, row 4: a null"):
+        model.fit(null, method="map")
+    with pytest.raises(ParameterError, match="6 periods cannot fit"):
+        model.fit(d.head(6).with_columns(pl.Series("product_launch", [0.0, 1, 0, 0, 0, 1])), method="map")
+    with pytest.raises(ColumnError, match="`tv` is not in the data"):
+        tp.MMM(date="week", target=sim.target, media=["tv"]).fit(d, method="map")
+    with pytest.raises(ColumnError, match="holds String"):
+        model.fit(d.with_columns(pl.col("search").cast(pl.String)), method="map")
+    with pytest.raises(ParameterError, match="saturation"):
+        tp.MMM(date="week", target="y", media=["x"], saturation="tanh")
+    with pytest.raises(ParameterError, match="list of column names"):
+        tp.MMM(date="week", target="y", media="x")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="adstock"):
+        tp.MMM(date="week", target="y", media=["x"], priors={"adstock": {"alpha": -1.0, "beta": 3.0}})
+    with pytest.raises(ParameterError, match="unknown field"):
+        tp.MMM(date="week", target="y", media=["x"], priors={"adstok": {"alpha": 1.0, "beta": 3.0}})
+    with pytest.raises(ColumnError, match="named twice"):
+        tp.MMM(date="week", target="y", media=["x"], organic=["x"])
+    with pytest.raises(ParameterError, match="target_accept"):
+        model.fit(d, target_accept=1.5)
+
+
+def test_hill_saturation_and_no_trend(sim: tp.WeeklySimulation) -> None:
+    m = tp.MMM(
+        date="week",
+        target=sim.target,
+        media=sim.media,
+        organic=sim.organic,
+        controls=sim.controls,
+        saturation="hill",
+        trend=False,
+        seasonality=0,
+    )
+    f = m.fit(sim.data, method="map")
+    s = f.summary()
+    assert set(s["kind"]) == {"baseline", "control", "media", "organic"}
+    assert all(math.isfinite(v) for v in s["contribution"])
+    names = f.parameters()["name"].to_list()
+    assert "ec[search]" in names and "slope[search]" in names
+
+
+def test_plots_and_repr(fit: tp.MMMFit) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = fit.plot()
+    assert len(fig.axes) == 1
+    fig2 = fit.plot_response_curves()
+    assert len([a for a in fig2.axes if a.get_visible()]) == 4
+    html = fit._repr_html_()
+    assert "care_replies" in html and "[" in html
