@@ -35,7 +35,7 @@ def test_goal_book_load_and_validate(tmp_path) -> None:
 
 def test_report_values_and_conserves(report: tp.ContributionReport) -> None:
     df = report.to_polars()
-    assert df.columns == ["model", "channel", "kpi", "function", "conversions", "value"]
+    assert df.columns == ["model", "channel", "kpi", "function", "conversions", "value", "source"]
     conv = pl.read_csv(DATA / "conversions.csv")
     for model in ("linear", "markov"):
         m = df.filter(pl.col("model") == model)

@@ -181,3 +181,34 @@ def test_plots_and_repr(fit: tp.MMMFit) -> None:
     assert len([a for a in fig2.axes if a.get_visible()]) == 4
     html = fit._repr_html_()
     assert "care_replies" in html and "[" in html
+
+
+def test_one_report_across_journeys_and_media_mix(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
+    from touchpoint.exceptions import GoalBookError
+
+    care = tp.simulate("social_care", people=5_000, seed=3)
+    r = tp.attribute(care.journeys, models=["last_touch", "linear"], intervals=0.9, resamples=40, seed=1)
+    goals = tp.GoalBook(
+        [tp.Kpi("sales", function="sales"), tp.Kpi("tickets_deflected", function="service", unit_value=6.0)],
+        social=["care_replies", "employee_shares", "facebook"],
+    )
+    with pytest.raises(ParameterError, match="measured both"):
+        tp.contribution(r, goals, mmm={"tickets_deflected": fit})
+    rep = tp.contribution(r, goals, mmm={"tickets_deflected": fit}, sources={"tickets_deflected": "mmm"})
+    rows = rep.to_polars()
+    tickets = rows.filter(pl.col("kpi") == "tickets_deflected")
+    assert set(tickets["source"]) == {"mmm"} and set(tickets["model"]) == {"last_touch", "linear"}
+    # Valued by the goal book: 6 per ticket deflected, the fit's contribution summed over the weeks.
+    care_mmm = fit.summary().filter(pl.col("channel") == "care_replies")["contribution"][0]
+    s = rep.summary().filter((pl.col("model") == "linear") & (pl.col("channel") == "care_replies")).row(0, named=True)
+    assert s["value"] == pytest.approx(6.0 * care_mmm, rel=0.02)  # mean over 40 spread draws vs all draws
+    assert s["value_lower"] < s["value"] < s["value_upper"]
+    # Sales still come from the journeys, unchanged.
+    plain = tp.contribution(r, goals).to_polars().filter(pl.col("kpi") == "sales")
+    sales = rows.filter(pl.col("kpi") == "sales").sort("model", "channel")
+    assert sales["value"].to_list() == plain.sort("model", "channel")["value"].to_list()
+    assert set(sales["source"]) == {"journeys"}
+    with pytest.raises(ParameterError, match="journeys"):
+        tp.contribution(r, goals, mmm={"tickets_deflected": fit}, sources={"tickets_deflected": "both"})
+    with pytest.raises(GoalBookError, match="hires"):
+        tp.contribution(r, goals, mmm={"hires": fit})

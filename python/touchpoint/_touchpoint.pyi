@@ -148,7 +148,13 @@ class ContributionReport:
 
 def load_goal_book(path: str | PathLike[str]) -> str: ...
 def validate_goal_book(json: str) -> str: ...
-def contribution(attribution: Attribution, goals: str, costs: str | None = None) -> ContributionReport: ...
+def contribution(
+    attribution: Attribution,
+    goals: str,
+    costs: str | None = None,
+    mmm: list[tuple[str, MmmFit]] | None = None,
+    sources: str | None = None,
+) -> ContributionReport: ...
 def simulate(
     scenario: str,
     people: int | None = None,

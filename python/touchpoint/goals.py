@@ -87,7 +87,11 @@ class GoalBook:
 
 
 def contribution(
-    result: Attribution, goals: GoalBook, costs: Mapping[str, float] | pl.DataFrame | Any = None
+    result: Attribution,
+    goals: GoalBook,
+    costs: Mapping[str, float] | pl.DataFrame | Any = None,
+    mmm: Mapping[str, Any] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> ContributionReport:
     """Values an attribution with a goal book: money per player and KPI, totals per player across
     functions, touches, value per touch, cost and ROI, social vs non-social totals (by channel).
@@ -97,6 +101,16 @@ def contribution(
         goals: the :class:`GoalBook`.
         costs: overrides the goal book's costs: a dict, or a DataFrame with a player column and a
             ``cost`` column.
+        mmm: KPIs measured without journeys, by media-mix fits: ``{kpi: MMMFit}``. Each model's report
+            gains those KPIs' credit per channel (rows with ``source == "mmm"``; the fit's baseline,
+            controls and trend as ``(baseline)``), valued by the goal book like user-level credit (the
+            target's own units count as money when the KPI has no unit value), so a channel's total adds
+            its user-level and its media-mix goals. The attribution must be by channel. Intervals pair
+            the attribution's resamples with the fit's draws; without resamples they reflect the fit
+            only (a warning says so).
+        sources: for a KPI both in the attribution and in ``mmm``, which one the report uses
+            (``"journeys"`` or ``"mmm"``); such a KPI without a choice is a ParameterError, never
+            counted twice.
 
     Returns:
         A :class:`ContributionReport`.
@@ -110,10 +124,23 @@ def contribution(
         >>> rep = tp.contribution(tp.attribute(j, models=["linear", "shapley"]), goals)  # doctest: +SKIP
         >>> rep.summary()  # doctest: +SKIP
     """
+    from .exceptions import ParameterError
+    from .mmm import MMMFit
+
     cost_json = None
     if costs is not None:
         cost_json = json.dumps(_costs(costs, result.by))
-    return ContributionReport(_touchpoint.contribution(result._inner, goals.to_json(), cost_json))
+    fits = None
+    if mmm is not None:
+        if not isinstance(mmm, Mapping):
+            raise ParameterError("`mmm` maps KPI names to media-mix fits: {'tickets_deflected': fit}")
+        fits = []
+        for kpi, fit in mmm.items():
+            if not isinstance(kpi, str) or not isinstance(fit, MMMFit):
+                raise ParameterError(f"`mmm` maps KPI names to MMMFit objects, got {kpi!r}: {type(fit).__name__}")
+            fits.append((kpi, fit._inner))
+    src_json = None if sources is None else json.dumps(dict(sources))
+    return ContributionReport(_touchpoint.contribution(result._inner, goals.to_json(), cost_json, fits, src_json))
 
 
 def _costs(costs: Any, by: str) -> dict[str, float]:
@@ -160,8 +187,8 @@ class ContributionReport:
         return self._inner.by()
 
     def to_polars(self) -> pl.DataFrame:
-        """Columns: model, <by>, kpi, function, conversions, value (money); with intervals also
-        value_lower and value_upper."""
+        """Columns: model, <by>, kpi, function, conversions, value (money), source (``journeys``, or
+        ``mmm`` for a KPI a media-mix fit measures); with intervals also value_lower and value_upper."""
         return self._inner.rows()
 
     def to_pandas(self) -> Any:

@@ -153,6 +153,55 @@ pub struct ContributionRow {
     /// Upper end of the interval of `value`.
     #[serde(default)]
     pub value_upper: Option<f64>,
+    /// Where the KPI's credit comes from: `journeys` (the attribution) or an external source's name
+    /// (`mmm` for a media-mix fit).
+    #[serde(default = "journeys_source")]
+    pub source: String,
+}
+
+fn journeys_source() -> String {
+    JOURNEYS_SOURCE.to_string()
+}
+
+/// The `source` of credit that comes from the attribution.
+pub const JOURNEYS_SOURCE: &str = "journeys";
+
+/// Credit for one KPI measured without journeys, by a media-mix model: per player (channel, or
+/// [`BASELINE_PLAYER`] for what happens without any channel), its conversions in the KPI's units,
+/// point estimate and posterior draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalKpi {
+    /// KPI name (must be in the goal book).
+    pub kpi: String,
+    /// Name of the source (`mmm`), shown in the rows' `source`.
+    pub source: String,
+    /// Credit per player.
+    pub credits: Vec<ExternalCredit>,
+    /// Spend per paid channel over the source's series, to check against the goal book's costs.
+    pub spend: BTreeMap<String, f64>,
+    /// Level of the source's intervals.
+    pub level: f64,
+}
+
+/// One player's credit from an [`ExternalKpi`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalCredit {
+    /// Player (channel) name, or [`BASELINE_PLAYER`].
+    pub player: String,
+    /// Point estimate (posterior mean) of its conversions.
+    pub conversions: f64,
+    /// Its conversions per posterior draw (empty, or one value, when the source has no draws).
+    pub draws: Vec<f64>,
+}
+
+/// For a KPI that both the attribution and an external source measure, which one the report uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KpiSource {
+    /// The attribution's credit.
+    Journeys,
+    /// The external source's credit.
+    External,
 }
 
 /// Per (model, player): business value across KPIs, touches, cost and ROI.
@@ -286,34 +335,145 @@ pub fn contribution(
     goals: &GoalBook,
     costs: Option<&BTreeMap<String, f64>>,
 ) -> Result<ContributionReport> {
-    let mut report = build(attribution, goals, costs, None)?;
-    if let Some(boot) = &attribution.bootstrap {
-        let n = boot.conversions.len();
-        // Per resample, only the numbers (not whole reports): value per row, and value, value share
+    contribution_with(attribution, goals, costs, &[], &BTreeMap::new())
+}
+
+/// [`contribution`] with KPIs measured without journeys (media-mix fits): each model's report gains the
+/// external KPIs' credit (rows with their `source`), so a player's value across goals adds the
+/// user-level KPIs and the external ones. A KPI both in the attribution and in `external` must be
+/// settled in `sources` (it is never counted twice). The attribution must be by channel.
+///
+/// Intervals: joint draw `r` of `n` pairs the attribution's resample `r` with draw `r * len / n` of
+/// each external source's `len` draws (independent sources, so any pairing samples their joint
+/// distribution; spreading over the draws avoids the autocorrelation of consecutive ones). Without
+/// resamples, the intervals come from the external draws alone, and a warning says so.
+pub fn contribution_with(
+    attribution: &Attribution,
+    goals: &GoalBook,
+    costs: Option<&BTreeMap<String, f64>>,
+    external: &[ExternalKpi],
+    sources: &BTreeMap<String, KpiSource>,
+) -> Result<ContributionReport> {
+    let mut warnings = Vec::new();
+    let mut kept = Vec::new();
+    let mut dropped_kpis = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in external {
+        if !seen.insert(e.kpi.as_str()) {
+            return Err(Error::InvalidOption {
+                option: "mmm",
+                value: e.kpi.clone(),
+                reason: "the KPI is given by two external sources: give one".into(),
+            });
+        }
+        let in_attr = attribution.credits.iter().any(|c| c.kpi == e.kpi);
+        match (in_attr, sources.get(&e.kpi)) {
+            (true, None) => {
+                return Err(Error::InvalidOption {
+                    option: "sources",
+                    value: e.kpi.clone(),
+                    reason: format!(
+                        "KPI `{}` is measured both by the journeys and by the {} fit; say which one the report uses (sources={{\"{}\": \"journeys\" or \"{}\"}}), it is never counted twice",
+                        e.kpi, e.source, e.kpi, e.source
+                    ),
+                })
+            }
+            (true, Some(KpiSource::Journeys)) => continue,
+            (true, Some(KpiSource::External)) => dropped_kpis.push(e.kpi.clone()),
+            (false, _) => {}
+        }
+        kept.push(e);
+    }
+    for k in sources.keys() {
+        if !external.iter().any(|e| &e.kpi == k) {
+            return Err(Error::InvalidOption {
+                option: "sources",
+                value: k.clone(),
+                reason: "names a KPI that no external fit measures".into(),
+            });
+        }
+    }
+    if !kept.is_empty() && attribution.by != crate::journeys::Dimension::Channel {
+        return Err(Error::InvalidOption {
+            option: "mmm",
+            value: attribution.by.to_string(),
+            reason: "a media-mix fit credits channels: combine it with an attribution by channel".into(),
+        });
+    }
+    let costs_used = costs.unwrap_or(&goals.costs);
+    for e in &kept {
+        for (channel, spend) in &e.spend {
+            if let Some(cost) = costs_used.get(channel) {
+                if (cost - spend).abs() > 0.01 * spend.abs().max(cost.abs()) {
+                    warnings.push(format!(
+                        "cost of `{channel}` is {cost} in the goal book but the {} fit of `{}` saw a spend of {spend}: the report's ROI uses the goal book's",
+                        e.source, e.kpi
+                    ));
+                }
+            }
+        }
+    }
+    let ext: Vec<&ExternalKpi> = kept;
+    let drop: &[String] = &dropped_kpis;
+    let mut report = build(attribution, goals, costs, None, &ext, None, drop)?;
+    // The attribution's own warnings about a KPI the report takes from elsewhere do not apply.
+    report.warnings.retain(|w| !drop.iter().any(|k| w.starts_with(&format!("KPI `{k}`"))));
+    report.warnings.extend(warnings);
+    let ext_draws =
+        ext.iter().map(|e| e.credits.iter().map(|c| c.draws.len()).min().unwrap_or(0)).max().unwrap_or(0);
+    let boot = attribution.bootstrap.as_ref();
+    if boot.is_none() && ext_draws < 2 {
+        return Ok(report);
+    }
+    if boot.is_none() {
+        report.warnings.push(
+            "the intervals reflect the media-mix posterior only: the attribution has no intervals (attribute with intervals= for both)"
+                .into(),
+        );
+    }
+    let n = boot.map_or(ext_draws, |b| b.conversions.len());
+    let level = boot.map_or_else(|| ext.first().map_or(0.9, |e| e.level), |b| b.settings.level);
+    let settings = crate::bootstrap::Resampling { level, ..Default::default() };
+    {
+        // Per joint draw, only the numbers (not whole reports): value per row, and value, value share
         // and ROI per summary and social row.
         type Nums = (Vec<f64>, Vec<(f64, Option<f64>, Option<f64>)>, Vec<(f64, Option<f64>, Option<f64>)>);
         let mut draws: Vec<Nums> = Vec::with_capacity(n);
         for r in 0..n {
-            let d = build(attribution, goals, costs, Some((&boot.conversions[r], &boot.value[r])))?;
+            let numbers = boot.map(|b| (b.conversions[r].as_slice(), b.value[r].as_slice()));
+            let d = build(attribution, goals, costs, numbers, &ext, Some((r, n)), drop)?;
             draws.push((
                 d.rows.iter().map(|x| x.value).collect(),
                 d.summary.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
                 d.social.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
             ));
         }
-        let settings = &boot.settings;
+        let all = vec![true; n];
+        let usable =
+            |model: &str, kpi: Option<&str>| boot.map_or_else(|| all.clone(), |b| b.usable(model, kpi));
         // A row of one KPI leaves out the resamples its model failed on for that KPI; a total over KPIs
         // those it failed on for any KPI.
+        // Without resamples a number that only the attribution makes does not move between draws: it
+        // gets no interval rather than a zero-width one.
         let span = |get: &dyn Fn(&Nums) -> Option<f64>, usable: &[bool]| {
             let mut v: Vec<f64> = (0..n).filter(|&r| usable[r]).filter_map(|r| get(&draws[r])).collect();
-            crate::bootstrap::interval(&mut v, settings).unzip()
+            match crate::bootstrap::interval(&mut v, &settings) {
+                Some((lo, hi)) if boot.is_some() || lo < hi => (Some(lo), Some(hi)),
+                _ => (None, None),
+            }
         };
         for i in 0..report.rows.len() {
-            let usable = boot.usable(&report.rows[i].model, Some(&report.rows[i].kpi));
-            (report.rows[i].value_lower, report.rows[i].value_upper) = span(&|d| Some(d.0[i]), &usable);
+            let row = &report.rows[i];
+            // An attribution without resamples has no interval on its own rows.
+            if boot.is_none() && row.source == JOURNEYS_SOURCE {
+                continue;
+            }
+            let mask =
+                if row.source == JOURNEYS_SOURCE { usable(&row.model, Some(&row.kpi)) } else { all.clone() };
+            (report.rows[i].value_lower, report.rows[i].value_upper) = span(&|d| Some(d.0[i]), &mask);
         }
         for i in 0..report.summary.len() {
-            let usable = boot.usable(&report.summary[i].model, None);
+            let usable = usable(&report.summary[i].model, None);
             report.summary[i].set_bounds([
                 span(&|d| Some(d.1[i].0), &usable),
                 span(&|d| d.1[i].1, &usable),
@@ -321,7 +481,7 @@ pub fn contribution(
             ]);
         }
         for i in 0..report.social.len() {
-            let usable = boot.usable(&report.social[i].model, None);
+            let usable = usable(&report.social[i].model, None);
             report.social[i].set_bounds([
                 span(&|d| Some(d.2[i].0), &usable),
                 span(&|d| d.2[i].1, &usable),
@@ -333,12 +493,17 @@ pub fn contribution(
 }
 
 /// The report of the attribution's credit, or of one resample's (`numbers`: conversions and value per
-/// credit row).
+/// credit row), with the external KPIs' credit (point estimates, or draw `draw mod n`) under every
+/// model; the attribution's rows of the KPIs in `drop` are left out (an external source measures
+/// them).
 fn build(
     attribution: &Attribution,
     goals: &GoalBook,
     costs: Option<&BTreeMap<String, f64>>,
     numbers: Option<(&[f64], &[f64])>,
+    external: &[&ExternalKpi],
+    draw: Option<(usize, usize)>,
+    drop: &[String],
 ) -> Result<ContributionReport> {
     let costs = costs.unwrap_or(&goals.costs);
     for (player, cost) in costs {
@@ -351,12 +516,18 @@ fn build(
     }
     let mut warnings = Vec::new();
     let mut rows = Vec::new();
-    for (i, c) in attribution.credits.iter().enumerate() {
-        let (conversions, data_value) = numbers.map_or((c.conversions, c.value), |(cs, vs)| (cs[i], vs[i]));
-        let kpi = goals.kpi(&c.kpi).ok_or_else(|| Error::UnknownKpi {
-            kpi: c.kpi.clone(),
+    let find_kpi = |name: &str| {
+        goals.kpi(name).ok_or_else(|| Error::UnknownKpi {
+            kpi: name.to_string(),
             known: goals.kpis.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+        })
+    };
+    for (i, c) in attribution.credits.iter().enumerate() {
+        if drop.contains(&c.kpi) {
+            continue;
+        }
+        let (conversions, data_value) = numbers.map_or((c.conversions, c.value), |(cs, vs)| (cs[i], vs[i]));
+        let kpi = find_kpi(&c.kpi)?;
         rows.push(ContributionRow {
             model: c.model.clone(),
             player: c.player.clone(),
@@ -366,7 +537,36 @@ fn build(
             value: kpi.unit_value.map_or(data_value, |u| u * conversions),
             value_lower: None,
             value_upper: None,
+            source: JOURNEYS_SOURCE.to_string(),
         });
+    }
+    // External KPIs: the same credit under every model of the attribution. Without a unit value the
+    // target's own units are taken as money (e.g. revenue).
+    for m in &attribution.models {
+        for e in external {
+            let kpi = find_kpi(&e.kpi)?;
+            for c in &e.credits {
+                let conversions = match draw {
+                    // Spread over all the draws (chains in order), not the first n of one chain.
+                    Some((r, n)) if c.draws.len() >= 2 => {
+                        let len = c.draws.len();
+                        c.draws[if n <= len { r * len / n } else { r % len }]
+                    }
+                    _ => c.conversions,
+                };
+                rows.push(ContributionRow {
+                    model: m.label.clone(),
+                    player: c.player.clone(),
+                    kpi: e.kpi.clone(),
+                    function: kpi.function.clone(),
+                    conversions,
+                    value: kpi.unit_value.map_or(conversions, |u| u * conversions),
+                    value_lower: None,
+                    value_upper: None,
+                    source: e.source.clone(),
+                });
+            }
+        }
     }
     let touches: HashMap<&str, f64> = attribution.touches.iter().map(|(p, t)| (p.as_str(), *t)).collect();
     let by_channel = attribution.by == crate::journeys::Dimension::Channel;
@@ -447,7 +647,7 @@ fn build(
             }
         }
     }
-    let players: Vec<&str> = attribution.credits.iter().map(|c| c.player.as_str()).collect();
+    let players: Vec<&str> = rows.iter().map(|c| c.player.as_str()).collect();
     let unused: Vec<&str> = costs.keys().map(String::as_str).filter(|p| !players.contains(p)).collect();
     if !unused.is_empty() {
         warnings.push(format!(
@@ -472,7 +672,7 @@ fn build(
         ));
     }
     for k in &goals.kpis {
-        if !attribution.credits.iter().any(|c| c.kpi == k.name) {
+        if !rows.iter().any(|c| c.kpi == k.name) {
             warnings.push(format!("KPI `{}` of the goal book has no journeys in this attribution", k.name));
         }
     }

@@ -20,7 +20,10 @@ pub mod vocab;
 pub use attribution::{attribute, attribute_with, attribute_with_intervals, Attribution, Credit};
 pub use bootstrap::{Bootstrap, Resampling, Unit};
 pub use error::{Error, Result};
-pub use goals::{contribution, ContributionReport, GoalBook, Kpi};
+pub use goals::{
+    contribution, contribution_with, ContributionReport, ExternalCredit, ExternalKpi, GoalBook, Kpi,
+    KpiSource, JOURNEYS_SOURCE,
+};
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
 pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights};
 pub use markov::{choose_order, Markov, OrderChoice};

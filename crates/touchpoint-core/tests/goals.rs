@@ -216,3 +216,77 @@ fn load_from_files_and_round_trip() {
     assert!(e.contains("missing.toml: cannot read"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn mmm_tickets(draws: Vec<Vec<f64>>) -> touchpoint_core::ExternalKpi {
+    // (baseline), facebook, twitter: point estimates are the draws' means.
+    let names = ["(baseline)", "facebook", "twitter"];
+    touchpoint_core::ExternalKpi {
+        kpi: "tickets_deflected".into(),
+        source: "mmm".into(),
+        credits: names
+            .iter()
+            .zip(draws)
+            .map(|(p, d)| touchpoint_core::ExternalCredit {
+                player: p.to_string(),
+                conversions: d.iter().sum::<f64>() / d.len() as f64,
+                draws: d,
+            })
+            .collect(),
+        spend: [("search".to_owned(), 100.0)].into(),
+        level: 0.9,
+    }
+}
+
+/// A KPI measured by a media-mix fit joins the report under every model, valued by the goal book;
+/// a KPI given both ways needs a choice; the choice replaces, never adds.
+#[test]
+fn external_kpis_join_the_report_once() {
+    use touchpoint_core::{contribution_with, KpiSource};
+    let specs = [ModelSpec::from_name("first_touch").unwrap(), ModelSpec::from_name("last_touch").unwrap()];
+    let r = attribute(&journeys(), &specs, Dimension::Channel).unwrap();
+    let ext = mmm_tickets(vec![vec![100.0; 4], vec![8.0, 10.0, 12.0, 10.0], vec![2.0, 2.0, 2.0, 2.0]]);
+    // tickets_deflected is in the journeys too: no choice is an error naming it.
+    let e = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &BTreeMap::new()).unwrap_err();
+    assert!(e.to_string().contains("`tickets_deflected` is measured both"), "{e}");
+    // Choose the media mix: the journeys' ticket rows go, the fit's come in under both models.
+    let choice: BTreeMap<String, KpiSource> = [("tickets_deflected".to_owned(), KpiSource::External)].into();
+    let rep = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).unwrap();
+    for model in ["first_touch", "last_touch"] {
+        let tickets: Vec<_> =
+            rep.rows.iter().filter(|x| x.model == model && x.kpi == "tickets_deflected").collect();
+        assert_eq!(tickets.len(), 3);
+        assert!(tickets.iter().all(|x| x.source == "mmm"));
+        let fb = tickets.iter().find(|x| x.player == "facebook").unwrap();
+        // 10 tickets at 12.5: 125, between the draws' 8 x 12.5 and 12 x 12.5.
+        assert_eq!((fb.conversions, fb.value), (10.0, 125.0));
+        let (lo, hi) = (fb.value_lower.unwrap(), fb.value_upper.unwrap());
+        assert!((100.0..=125.0).contains(&lo) && (125.0..=150.0).contains(&hi) && lo < hi, "{lo} {hi}");
+    }
+    // first_touch: facebook = 300 (sales) + 125 (mmm tickets); the journeys' 50 of tickets is gone.
+    let fb = rep.summary.iter().find(|x| x.model == "first_touch" && x.player == "facebook").unwrap();
+    assert!(close(fb.value, 425.0));
+    // The baseline is its own line, in no share.
+    let base = rep.summary.iter().find(|x| x.model == "first_touch" && x.player == "(baseline)").unwrap();
+    assert!(close(base.value, 1250.0) && base.value_share.is_none());
+    // Shares over players: sales 350 + tickets (10 + 2) x 12.5 = 500.
+    assert!(close(fb.value_share.unwrap(), 425.0 / 500.0));
+    // twitter is social and only in the fit: it enters the social total.
+    let social = rep.social.iter().find(|x| x.model == "first_touch" && x.social).unwrap();
+    assert!(close(social.value, 300.0 + 125.0 + 25.0));
+    // No resamples: players only the journeys credit get no (zero-width) interval; a warning says why.
+    let se = rep.summary.iter().find(|x| x.model == "first_touch" && x.player == "search").unwrap();
+    assert_eq!(se.value_lower, None);
+    assert!(rep.warnings.iter().any(|w| w.contains("media-mix posterior only")));
+    // The fit's spend (100 on search) agrees with the goal book: no cost warning. Another cost warns.
+    assert!(!rep.warnings.iter().any(|w| w.contains("saw a spend")));
+    let costs: BTreeMap<String, f64> = [("search".to_owned(), 400.0)].into();
+    let rep2 = contribution_with(&r, &goals(), Some(&costs), std::slice::from_ref(&ext), &choice).unwrap();
+    assert!(rep2.warnings.iter().any(|w| w.contains("`search` is 400") && w.contains("spend of 100")));
+    // Choose the journeys: the report equals the plain one.
+    let keep: BTreeMap<String, KpiSource> = [("tickets_deflected".to_owned(), KpiSource::Journeys)].into();
+    let rep3 = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &keep).unwrap();
+    assert_eq!(rep3.rows, contribution(&r, &goals(), None).unwrap().rows);
+    // A choice for a KPI no fit measures is refused too.
+    let stray: BTreeMap<String, KpiSource> = [("hires".to_owned(), KpiSource::External)].into();
+    assert!(contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &stray).is_err());
+}

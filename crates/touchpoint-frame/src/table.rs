@@ -190,6 +190,7 @@ pub fn contribution_frame(rep: &touchpoint_core::ContributionReport) -> Result<D
         strings("function", r.iter().map(|x| x.function.clone()).collect()),
         floats("conversions", r.iter().map(|x| x.conversions).collect()),
         floats("value", r.iter().map(|x| x.value).collect()),
+        strings("source", r.iter().map(|x| x.source.clone()).collect()),
     ];
     if has_intervals(rep) {
         let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);

@@ -685,6 +685,51 @@ impl Fit {
         Ok(estimate(vals, self.options.level, self.has_intervals()))
     }
 
+    /// The fit as credit for KPI `kpi` in a contribution report ([`touchpoint_core::contribution_with`]):
+    /// per channel its summed contribution per draw, and the baseline (intercept, trend, seasonality
+    /// and controls) as [`touchpoint_core::BASELINE_PLAYER`]; media spend for the cost check.
+    pub fn external(&self, kpi: &str) -> touchpoint_core::ExternalKpi {
+        let post = self.post();
+        let comps = self.components();
+        let t = post.design.t;
+        let n_base = comps.len() - self.model.channels.len();
+        let mut buf = vec![vec![0.0; t]; comps.len()];
+        let mut draws = vec![Vec::new(); self.model.channels.len() + 1];
+        for theta in self.all_draws() {
+            self.draw_contributions(theta, &post, &mut buf);
+            let totals: Vec<f64> = buf.iter().map(|r| r.iter().sum()).collect();
+            draws[0].push(totals[..n_base].iter().sum());
+            for c in 0..self.model.channels.len() {
+                draws[c + 1].push(totals[n_base + c]);
+            }
+        }
+        let names = std::iter::once(touchpoint_core::BASELINE_PLAYER.to_string())
+            .chain(self.model.channels.iter().map(|c| c.name.clone()));
+        let credits = names
+            .zip(draws)
+            .map(|(player, d)| touchpoint_core::ExternalCredit {
+                player,
+                conversions: d.iter().sum::<f64>() / d.len() as f64,
+                draws: d,
+            })
+            .collect();
+        let spend = self
+            .model
+            .channels
+            .iter()
+            .zip(&self.series.channels)
+            .filter(|(c, _)| c.kind == ChannelKind::Media)
+            .map(|(c, x)| (c.name.clone(), x.iter().sum()))
+            .collect();
+        touchpoint_core::ExternalKpi {
+            kpi: kpi.to_string(),
+            source: "mmm".into(),
+            credits,
+            spend,
+            level: self.options.level,
+        }
+    }
+
     /// The fitted mean per period (target units), with intervals.
     pub fn fitted(&self) -> Vec<Estimate> {
         let post = self.post();

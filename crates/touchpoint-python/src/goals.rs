@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
-use touchpoint_core::{contribution as value_attribution, ContributionReport, GoalBook};
+use touchpoint_core::{ContributionReport, GoalBook};
 use touchpoint_frame as frame;
 
 use crate::attribution::PyAttribution;
@@ -77,13 +77,18 @@ pub fn validate_goal_book(json: &str) -> PyResult<String> {
     Ok(serde_json::to_string(&book).expect("goal books serialise"))
 }
 
-/// Values an attribution with a goal book (JSON); `costs` (JSON object) overrides the book's costs.
+/// Values an attribution with a goal book (JSON); `costs` (JSON object) overrides the book's costs;
+/// `mmm` adds KPIs measured by media-mix fits, `sources` (JSON object KPI -> "journeys" or "mmm")
+/// settles the KPIs measured both ways.
 #[pyfunction]
-#[pyo3(signature = (attribution, goals, costs=None))]
+#[pyo3(signature = (attribution, goals, costs=None, mmm=None, sources=None))]
 pub fn contribution(
+    py: Python<'_>,
     attribution: &PyAttribution,
     goals: &str,
     costs: Option<&str>,
+    mmm: Option<Vec<(String, PyRef<'_, crate::mmm::PyMmmFit>)>>,
+    sources: Option<&str>,
 ) -> PyResult<PyContribution> {
     let book = GoalBook::from_json(goals, "(in memory)").map_err(PyTpErr::from)?;
     let costs: Option<BTreeMap<String, f64>> = costs
@@ -96,6 +101,34 @@ pub fn contribution(
             })
         })
         .transpose()?;
-    let rep = value_attribution(attribution.inner(), &book, costs.as_ref()).map_err(PyTpErr::from)?;
+    let external: Vec<touchpoint_core::ExternalKpi> =
+        mmm.unwrap_or_default().iter().map(|(kpi, fit)| fit.external(kpi)).collect();
+    let sources: BTreeMap<String, touchpoint_core::KpiSource> = match sources {
+        None => BTreeMap::new(),
+        Some(text) => {
+            let raw: BTreeMap<String, String> = serde_json::from_str(text)
+                .map_err(|e| crate::error::parameter_error(format!("invalid `sources`: {e}")))?;
+            raw.into_iter()
+                .map(|(k, v)| match v.as_str() {
+                    "journeys" => Ok((k, touchpoint_core::KpiSource::Journeys)),
+                    "mmm" => Ok((k, touchpoint_core::KpiSource::External)),
+                    other => Err(crate::error::parameter_error(format!(
+                        "`sources[{k:?}]` is \"journeys\" or \"mmm\", got {other:?}"
+                    ))),
+                })
+                .collect::<PyResult<_>>()?
+        }
+    };
+    let rep = py
+        .detach(|| {
+            touchpoint_core::contribution_with(
+                attribution.inner(),
+                &book,
+                costs.as_ref(),
+                &external,
+                &sources,
+            )
+        })
+        .map_err(PyTpErr::from)?;
     Ok(PyContribution { inner: Arc::new(rep) })
 }

@@ -76,6 +76,13 @@ pub fn simulate_weekly(weeks: usize, seed: u64, params: Option<&str>) -> PyResul
     Ok(to_json(&s))
 }
 
+impl PyMmmFit {
+    /// The fit as external credit for KPI `kpi` of a contribution report.
+    pub fn external(&self, kpi: &str) -> touchpoint_core::ExternalKpi {
+        self.inner.external(kpi)
+    }
+}
+
 #[pymethods]
 impl PyMmmFit {
     /// The whole fit as JSON (model, priors, data, settings, draws, diagnostics, version).
