@@ -358,13 +358,16 @@ class MMMFit:
 
     def summary(self) -> pl.DataFrame:
         """One row per component over the whole series: channel, kind (media, organic, baseline,
-        trend, seasonality, control), contribution with lower/upper (target units, summed), share of
-        the summed target with lower/upper, and for media the spend, roi (target units per unit of
-        spend) and mroi (the return of 1% more spend in every period), each with lower/upper."""
+        trend, seasonality, control), contribution (target units, summed over the periods) with its
+        interval in ``lower`` and ``upper``, share of the summed target (``share_lower``,
+        ``share_upper``), and for media the spend, roi (target units per unit of spend) and mroi (the
+        return of 1% more spend in every period), each with ``_lower`` and ``_upper``."""
         rows = _flat(json.loads(self._inner.summary_json()), ["contribution", "share", "roi", "mroi"])
         for r in rows:
             r["channel"] = r.pop("component")
-        cols = ["channel", "kind", "contribution", "contribution_lower", "contribution_upper", "share"]
+            r["lower"] = r.pop("contribution_lower")
+            r["upper"] = r.pop("contribution_upper")
+        cols = ["channel", "kind", "contribution", "lower", "upper", "share"]
         cols += ["share_lower", "share_upper", "spend", "roi", "roi_lower", "roi_upper", "mroi"]
         cols += ["mroi_lower", "mroi_upper"]
         df = pl.DataFrame(rows, infer_schema_length=None).select(cols)
@@ -491,7 +494,7 @@ class MMMFit:
         rows = "".join(
             "<tr>"
             + f"<td>{html.escape(r['channel'])}</td><td>{r['kind']}</td>"
-            + f"<td>{fmt(r['contribution'], r['contribution_lower'], r['contribution_upper'])}</td>"
+            + f"<td>{fmt(r['contribution'], r['lower'], r['upper'])}</td>"
             + f"<td>{fmt(r['share'], r['share_lower'], r['share_upper'], pct=True)}</td>"
             + f"<td>{fmt(r['roi'], r['roi_lower'], r['roi_upper'])}</td>"
             + "</tr>"

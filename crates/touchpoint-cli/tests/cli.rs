@@ -156,3 +156,60 @@ fn additive_hazard_with_period_population_and_lift_tests() {
     assert_ne!(code, 0);
     assert!(err.contains("START,END"), "{err}");
 }
+
+/// `touchpoint mmm` on pymc-marketing's example: MAP (quick), its tables and the fit, and the errors
+/// a user meets first (a missing column, a missing week), on stderr with exit code 2.
+#[test]
+fn mmm_fits_a_weekly_table() {
+    let data =
+        format!("{}/../../../shared/datasets/pymc-marketing-mmm/mmm_example.csv", env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("tp-cli-mmm-{}", std::process::id()));
+    let out_dir = dir.display().to_string();
+    let args = [
+        "mmm",
+        "--data",
+        &data,
+        "--date",
+        "date_week",
+        "--target",
+        "y",
+        "--media",
+        "x1,x2",
+        "--controls",
+        "event_1,event_2,t",
+        "--no-trend",
+        "--method",
+        "map",
+        "--out",
+        &out_dir,
+    ];
+    let (code, out, err) = touchpoint(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("| x1 | media |"), "{out}");
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let x1: Vec<&str> = summary.lines().find(|l| l.starts_with("x1,")).unwrap().split(',').collect();
+    let contribution: f64 = x1[2].parse().unwrap();
+    // The mode lands near the truth, 274,848.
+    assert!((contribution - 274_848.0).abs() < 0.1 * 274_848.0, "{contribution}");
+    assert!(err.contains("method=\"map\""), "{err}");
+    let fit = std::fs::read_to_string(dir.join("fit.json")).unwrap();
+    assert!(touchpoint_mmm::Fit::from_json(&fit).is_ok());
+    assert!(std::fs::read_to_string(dir.join("contributions.csv")).unwrap().lines().count() > 179);
+
+    let mut bad = args.to_vec();
+    bad[8] = "x1,x9";
+    let (code, _, err) = touchpoint(&bad);
+    assert_eq!(code, 2);
+    assert!(err.contains("column `x9` is not in the data"), "{err}");
+    // Drop week 10: a missing period named by its row.
+    let text = std::fs::read_to_string(&data).unwrap();
+    let gap: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i != 11).map(|(_, l)| l).collect();
+    let gap_file = dir.join("gap.csv");
+    std::fs::write(&gap_file, gap.join("\n")).unwrap();
+    let gap_path = gap_file.display().to_string();
+    let mut with_gap = args.to_vec();
+    with_gap[2] = &gap_path;
+    let (code, _, err) = touchpoint(&with_gap);
+    assert_eq!(code, 2);
+    assert!(err.contains("column `date_week`, row 10") && err.contains("missing"), "{err}");
+}

@@ -13,6 +13,35 @@ use crate::posterior::Posterior;
 use crate::sampler::{self, NutsRun};
 use crate::spec::{ChannelKind, Design, LiftMeasurement, MediaMix, Saturation, Series};
 
+/// NaN (no interval, no R-hat) as JSON null and back: JSON has no NaN.
+mod nullable {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    pub mod vec {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        }
+    }
+}
+
 /// How the posterior is explored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,16 +154,22 @@ pub struct ParamSummary {
     /// `alpha[channel]`, `lam[channel]` or `ec[channel]` and `slope[channel]`.
     pub name: String,
     /// Posterior mean.
+    #[serde(with = "nullable")]
     pub mean: f64,
     /// Posterior standard deviation.
+    #[serde(with = "nullable")]
     pub sd: f64,
     /// Lower end of the interval.
+    #[serde(with = "nullable")]
     pub lower: f64,
     /// Upper end of the interval.
+    #[serde(with = "nullable")]
     pub upper: f64,
     /// Rank-normalised split R-hat.
+    #[serde(with = "nullable")]
     pub r_hat: f64,
     /// Bulk effective sample size.
+    #[serde(with = "nullable")]
     pub ess_bulk: f64,
 }
 
@@ -160,6 +195,7 @@ pub struct Fit {
     /// Divergent transitions after tuning, per chain.
     pub divergences: Vec<u64>,
     /// Final step size per chain.
+    #[serde(with = "nullable::vec")]
     pub step_sizes: Vec<f64>,
     /// Per-parameter summaries.
     pub parameters: Vec<ParamSummary>,
@@ -203,7 +239,13 @@ pub fn fit(
             } else {
                 options.threads
             };
-            let starts = sampler::starts(&post, &centre, options.chains, options.seed);
+            // Chains start around the posterior mode (jittered by up to 1 in every unconstrained
+            // coordinate), so tuning adapts to the typical set instead of searching for it.
+            let mode = match sampler::map(&post, &centre, 1000, 1e-6) {
+                Ok((x, _, _)) => x,
+                Err(_) => centre.clone(),
+            };
+            let starts = sampler::starts(&post, &mode, options.chains, options.seed);
             let run = NutsRun {
                 chains: options.chains,
                 tune: options.tune,
@@ -244,10 +286,13 @@ pub fn fit(
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Posterior mean.
+    #[serde(with = "nullable")]
     pub mean: f64,
     /// Lower end of the interval (NaN for a MAP fit).
+    #[serde(with = "nullable")]
     pub lower: f64,
     /// Upper end of the interval (NaN for a MAP fit).
+    #[serde(with = "nullable")]
     pub upper: f64,
 }
 

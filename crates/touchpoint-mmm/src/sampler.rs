@@ -253,9 +253,11 @@ pub(crate) fn nuts(
     }
 }
 
-/// The posterior mode by L-BFGS (memory 10) on the negative log density, from `start`. Stops when
-/// the gradient's largest component is below `tol` or after `max_iter` iterations; returns the
-/// point, its log density and whether it converged.
+/// The posterior mode by L-BFGS (memory 10) on the negative log density, from `start`. Converged
+/// when the gradient's largest component is below `tol`, or when an iteration lowers the objective by
+/// less than 1e-10 of its size (scipy's `ftol` criterion: the Laplace prior on the seasonality has a
+/// kink at 0 where the gradient never vanishes); stops after `max_iter` iterations. Returns the point,
+/// its log density and whether it converged.
 pub(crate) fn map(
     post: &Posterior,
     start: &[f64],
@@ -332,6 +334,7 @@ pub(crate) fn map(
             return Ok((x, -f, g.iter().fold(0.0f64, |m, v| m.max(v.abs())) < tol.sqrt()));
         };
         g_new.iter_mut().for_each(|v| *v = -*v);
+        let small_decrease = f - fn_ <= 1e-10 * f.abs().max(1.0);
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
         if dot(&s, &y) > 1e-12 {
@@ -345,6 +348,9 @@ pub(crate) fn map(
         x = xn;
         f = fn_;
         g.copy_from_slice(&g_new);
+        if small_decrease {
+            return Ok((x, -f, true));
+        }
     }
     let converged = g.iter().fold(0.0f64, |m, v| m.max(v.abs())) < tol;
     Ok((x, -f, converged))

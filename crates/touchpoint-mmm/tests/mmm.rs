@@ -213,6 +213,12 @@ fn save_and_load_give_the_same_answers() {
     assert_eq!(g.model, m);
     assert_eq!(g.version, env!("CARGO_PKG_VERSION"));
     // A saved fit whose draws do not fit its model is refused.
+    // A MAP fit (no intervals, no R-hat: nulls in JSON) round-trips too.
+    let map = fit(&m, &series, &[], &FitOptions { method: Method::Map, ..Default::default() }, &Unattended)
+        .unwrap();
+    let back = touchpoint_mmm::Fit::from_json(&map.to_json().unwrap()).unwrap();
+    assert_eq!(back.summary().len(), map.summary().len());
+    assert!(back.parameters[0].r_hat.is_nan() && back.parameters[0].mean == map.parameters[0].mean);
     let broken = text.replacen("\"draws\":[[[", "\"draws\":[[[0.5,", 1);
     assert!(matches!(touchpoint_mmm::Fit::from_json(&broken), Err(Error::Load { .. })));
 }
@@ -335,4 +341,26 @@ fn rhat_and_ess_on_known_chains() {
     }
     let ess = touchpoint_mmm::ess_bulk(&ar);
     assert!(ess > 120.0 && ess < 340.0, "{ess}");
+}
+
+/// Ctrl-C: a control that interrupts stops the chains and the fit returns `Interrupted`.
+#[test]
+fn an_interrupt_stops_the_chains() {
+    struct StopSoon(std::sync::atomic::AtomicU32);
+    impl touchpoint_core::Control for StopSoon {
+        fn checkpoint(&self) -> touchpoint_core::Result<()> {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2 {
+                Err(touchpoint_core::Error::Interrupted)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let (series, _) = simulate(8, 156);
+    let m = model_sim();
+    // A run of about a minute if nothing stopped it.
+    let opts = FitOptions { draws: 100_000, tune: 1000, chains: 2, ..Default::default() };
+    // Without the interrupt this fit would finish and return Ok.
+    let e = fit(&m, &series, &[], &opts, &StopSoon(Default::default())).unwrap_err();
+    assert!(matches!(e, Error::Interrupted), "{e}");
 }
