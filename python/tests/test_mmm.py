@@ -146,6 +146,16 @@ def test_bad_input_names_column_and_row(model: tp.MMM, sim: tp.WeeklySimulation)
         tp.MMM(date="week", target="y", media="x")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="adstock"):
         tp.MMM(date="week", target="y", media=["x"], priors={"adstock": {"alpha": -1.0, "beta": 3.0}})
+    # A partial override keeps the other fields of that prior.
+    partial = tp.MMM(date="week", target="y", media=["x"], priors={"adstock": {"alpha": 2.0}})
+    assert partial._spec["priors"]["adstock"] == {"alpha": 2.0, "beta": 3.0}
+    monthly = pl.DataFrame(
+        {"week": pl.date_range(pl.date(2020, 1, 1), pl.date(2023, 12, 1), "1mo", eager=True)}
+    ).with_columns(
+        pl.int_range(pl.len()).cast(pl.Float64).alias("y"), (pl.int_range(pl.len()) % 5).cast(pl.Float64).alias("x")
+    )
+    with pytest.raises(InputError, match="calendar months"):
+        tp.MMM(date="week", target="y", media=["x"], seasonality=0).fit(monthly, method="map")
     with pytest.raises(ParameterError, match="unknown field"):
         tp.MMM(date="week", target="y", media=["x"], priors={"adstok": {"alpha": 1.0, "beta": 3.0}})
     with pytest.raises(ColumnError, match="named twice"):
@@ -205,6 +215,8 @@ def test_one_report_across_journeys_and_media_mix(fit: tp.MMMFit, sim: tp.Weekly
     s = rep.summary().filter((pl.col("model") == "linear") & (pl.col("channel") == "care_replies")).row(0, named=True)
     assert s["value"] == pytest.approx(6.0 * care_mmm, rel=0.02)  # mean over 40 spread draws vs all draws
     assert s["value_lower"] < s["value"] < s["value_upper"]
+    # The fit's channels that no journey names are flagged (a spelling difference would split one).
+    assert any("that no journey names: paid_social, care_replies, employee_shares" in w for w in rep.warnings)
     # Sales still come from the journeys, unchanged.
     plain = tp.contribution(r, goals).to_polars().filter(pl.col("kpi") == "sales")
     sales = rows.filter(pl.col("kpi") == "sales").sort("model", "channel")

@@ -108,7 +108,13 @@ class MMM:
 
     def _raw_spec(self) -> dict[str, Any]:
         defaults = json.loads(_touchpoint.mmm_default_priors())
-        priors = {**defaults, **self.priors}
+        # One level deep: {"adstock": {"alpha": 2.0}} keeps the default beta of the adstock prior.
+        priors = dict(defaults)
+        for key, value in self.priors.items():
+            if isinstance(value, Mapping) and isinstance(defaults.get(key), dict):
+                priors[key] = {**defaults[key], **value}
+            else:
+                priors[key] = value
         return {
             "date": self.date,
             "target": self.target,
@@ -418,7 +424,11 @@ class MMMFit:
         )
 
     def parameters(self) -> pl.DataFrame:
-        """Per parameter: mean, sd, lower, upper, r_hat (rank-normalised split R-hat) and ess_bulk."""
+        """Per parameter: mean, sd, lower, upper, r_hat (rank-normalised split R-hat), ess_bulk and
+        ess_tail. The parameters are those of the scaled model (target and channels divided by their
+        largest absolute value): ``beta`` is a contribution at full saturation in units of the target's
+        maximum, ``intercept`` a level in those units; :meth:`summary` and :meth:`contributions` are in
+        the target's own units."""
         return pl.DataFrame(json.loads(self._inner.parameters_json()), infer_schema_length=None)
 
     def diagnostics(self) -> dict[str, Any]:

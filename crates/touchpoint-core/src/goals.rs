@@ -413,6 +413,26 @@ pub fn contribution_with(
             }
         }
     }
+    // A channel of a fit that the journeys never name is its own player: say so (a spelling
+    // difference would otherwise split one channel in two).
+    let journey_players: std::collections::BTreeSet<&str> =
+        attribution.credits.iter().map(|c| c.player.as_str()).collect();
+    for e in &kept {
+        let stray: Vec<&str> = e
+            .credits
+            .iter()
+            .map(|c| c.player.as_str())
+            .filter(|p| *p != BASELINE_PLAYER && !journey_players.contains(p))
+            .collect();
+        if !stray.is_empty() && !attribution.credits.is_empty() {
+            warnings.push(format!(
+                "channels of the {} fit of `{}` that no journey names: {} (each is its own player; check the spelling if one is a journey channel)",
+                e.source,
+                e.kpi,
+                stray.join(", ")
+            ));
+        }
+    }
     let ext: Vec<&ExternalKpi> = kept;
     let drop: &[String] = &dropped_kpis;
     let mut report = build(attribution, goals, costs, None, &ext, None, drop)?;

@@ -141,12 +141,32 @@ pub fn ess_bulk(chains: &[Vec<f64>]) -> f64 {
     ess_raw(&rank_normalise(&split(chains)))
 }
 
+/// Tail effective sample size: the smaller ESS of the indicators `x <= q05` and `x <= q95` on the
+/// split chains (Vehtari et al. 2021, section 4.3): how well the 5% and 95% quantiles, the ends of a
+/// 90% interval, are estimated. NaN with fewer than 4 draws per chain.
+pub fn ess_tail(chains: &[Vec<f64>]) -> f64 {
+    if chains.is_empty() || chains.iter().any(|c| c.len() < 4 || c.len() != chains[0].len()) {
+        return f64::NAN;
+    }
+    let sp = split(chains);
+    let mut all: Vec<f64> = sp.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    let mut out = f64::INFINITY;
+    for q in [0.05, 0.95] {
+        let cut = quantile_sorted(&all, q);
+        let ind: Vec<Vec<f64>> =
+            sp.iter().map(|c| c.iter().map(|&x| f64::from(u8::from(x <= cut))).collect()).collect();
+        out = out.min(ess_raw(&ind));
+    }
+    out
+}
+
 /// The type-7 quantile of sorted values.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let h = (sorted.len() - 1) as f64 * q;
+    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = h.ceil() as usize;
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])

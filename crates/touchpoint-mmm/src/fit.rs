@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use touchpoint_core::Control;
 
-use crate::diagnostics::{ess_bulk, quantile_sorted, rhat};
+use crate::diagnostics::{ess_bulk, ess_tail, quantile_sorted, rhat};
 use crate::error::{Error, Result};
 use crate::posterior::Posterior;
 use crate::sampler::{self, NutsRun};
@@ -127,6 +127,13 @@ impl FitOptions {
             if self.draws < 4 || self.draws > 1_000_000 {
                 return bad("draws", self.draws.to_string(), "must be between 4 and 1,000,000");
             }
+            if self.chains as u64 * self.draws > 2_000_000 {
+                return bad(
+                    "draws",
+                    self.draws.to_string(),
+                    "chains x draws must be at most 2,000,000 (every draw of every parameter is kept)",
+                );
+            }
             if self.tune > 1_000_000 {
                 return bad("tune", self.tune.to_string(), "must be at most 1,000,000");
             }
@@ -171,14 +178,19 @@ pub struct ParamSummary {
     /// Bulk effective sample size.
     #[serde(with = "nullable")]
     pub ess_bulk: f64,
+    /// Tail effective sample size (of the 5% and 95% quantiles).
+    #[serde(with = "nullable")]
+    pub ess_tail: f64,
 }
 
 fn target_accept() -> f64 {
     0.8
 }
 
-/// A fitted media-mix model: the model and priors, the data, the draws and their diagnostics.
+/// A fitted media-mix model: the model and priors, the data, the draws and their diagnostics. Read a
+/// saved one with [`Fit::from_json`] (deserialising checks the data and options again).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "Saved")]
 pub struct Fit {
     /// Version of touchpoint-mmm that made the fit.
     pub version: String,
@@ -222,7 +234,7 @@ pub fn fit(
     let centre = post.centre();
     let (draws, divergences, step_sizes, extra) = match options.method {
         Method::Map => {
-            let (x, _, converged) = sampler::map(&post, &centre, 5000, 1e-6)?;
+            let (x, _, converged) = sampler::map(&post, &centre, 5000, 1e-6, false, control)?;
             control.checkpoint()?;
             let mut w = Vec::new();
             if !converged {
@@ -241,8 +253,9 @@ pub fn fit(
             };
             // Chains start around the posterior mode (jittered by up to 1 in every unconstrained
             // coordinate), so tuning adapts to the typical set instead of searching for it.
-            let mode = match sampler::map(&post, &centre, 1000, 1e-6) {
+            let mode = match sampler::map(&post, &centre, 1000, 1e-6, true, control) {
                 Ok((x, _, _)) => x,
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
                 Err(_) => centre.clone(),
             };
             let starts = sampler::starts(&post, &mode, options.chains, options.seed);
@@ -280,6 +293,59 @@ pub fn fit(
     f.warnings.extend(extra);
     f.seconds = started.elapsed().as_secs_f64();
     Ok(f)
+}
+
+/// A saved [`Fit`] before its checks.
+#[derive(Deserialize)]
+struct Saved {
+    version: String,
+    model: MediaMix,
+    series: Series,
+    lifts: Vec<LiftMeasurement>,
+    options: FitOptions,
+    draws: Vec<Vec<Vec<f64>>>,
+    divergences: Vec<u64>,
+    #[serde(with = "nullable::vec")]
+    step_sizes: Vec<f64>,
+    parameters: Vec<ParamSummary>,
+    warnings: Vec<String>,
+    seconds: f64,
+}
+
+impl TryFrom<Saved> for Fit {
+    type Error = Error;
+
+    fn try_from(s: Saved) -> Result<Fit> {
+        s.options.validate()?;
+        let design = Design::new(&s.model, &s.series, &s.lifts)?;
+        let post = Posterior::new(s.model.clone(), design);
+        let dim = post.dim();
+        let names = Fit::names_of(&s.model).len();
+        if s.draws.iter().flatten().any(|d| d.len() != dim) || s.draws.iter().all(|c| c.is_empty()) {
+            return Err(Error::Load {
+                reason: format!("the draws do not match the model's {dim} parameters"),
+            });
+        }
+        if s.parameters.len() != names {
+            return Err(Error::Load {
+                reason: format!("{} parameter summaries for {names} parameters", s.parameters.len()),
+            });
+        }
+        Ok(Fit {
+            version: s.version,
+            model: s.model,
+            series: s.series,
+            lifts: s.lifts,
+            options: s.options,
+            draws: s.draws,
+            divergences: s.divergences,
+            step_sizes: s.step_sizes,
+            parameters: s.parameters,
+            warnings: s.warnings,
+            seconds: s.seconds,
+            post: Some(Arc::new(post)),
+        })
+    }
 }
 
 /// A central interval and mean of draws.
@@ -376,22 +442,15 @@ impl Fit {
 
     /// A fit saved by [`Fit::to_json`]; the data are checked again against the model.
     pub fn from_json(text: &str) -> Result<Fit> {
-        let mut f: Fit = serde_json::from_str(text).map_err(|e| Error::Load { reason: e.to_string() })?;
-        let design = Design::new(&f.model, &f.series, &f.lifts)?;
-        let post = Posterior::new(f.model.clone(), design);
-        let dim = post.dim();
-        if f.draws.iter().flatten().any(|d| d.len() != dim) || f.draws.iter().all(|c| c.is_empty()) {
-            return Err(Error::Load {
-                reason: format!("the draws do not match the model's {dim} parameters"),
-            });
-        }
-        f.post = Some(Arc::new(post));
-        Ok(f)
+        serde_json::from_str(text).map_err(|e| Error::Load { reason: e.to_string() })
     }
 
     /// Parameter names in the order of [`Fit::parameters`].
     pub fn parameter_names(&self) -> Vec<String> {
-        let m = &self.model;
+        Fit::names_of(&self.model)
+    }
+
+    fn names_of(m: &MediaMix) -> Vec<String> {
         let mut names = vec!["intercept".to_string(), "sigma".to_string()];
         if m.trend {
             names.push("trend".into());
@@ -451,8 +510,11 @@ impl Fit {
             } else {
                 f64::NAN
             };
-            let (r_hat, ess) =
-                if intervals { (rhat(&chains), ess_bulk(&chains)) } else { (f64::NAN, f64::NAN) };
+            let (r_hat, ess, tail) = if intervals {
+                (rhat(&chains), ess_bulk(&chains), ess_tail(&chains))
+            } else {
+                (f64::NAN, f64::NAN, f64::NAN)
+            };
             params.push(ParamSummary {
                 name: name.clone(),
                 mean: e.mean,
@@ -461,6 +523,7 @@ impl Fit {
                 upper: e.upper,
                 r_hat,
                 ess_bulk: ess,
+                ess_tail: tail,
             });
         }
         let mut warnings = Vec::new();
@@ -483,20 +546,28 @@ impl Fit {
                     self.options.draws * self.options.chains as u64
                 ));
             }
+            // Vehtari et al. (2021) ask for 100 effective draws per chain, in the bulk and in the tails.
+            let need = 100.0 * self.options.chains as f64;
             let low: Vec<String> = params
                 .iter()
-                .filter(|p| p.ess_bulk < 100.0 * self.options.chains as f64 / 4.0)
-                .map(|p| format!("{} ({:.0})", p.name, p.ess_bulk))
+                .filter(|p| !(p.ess_bulk >= need && p.ess_tail >= need))
+                .map(|p| format!("{} ({:.0} bulk, {:.0} tail)", p.name, p.ess_bulk, p.ess_tail))
                 .collect();
-            if !low.is_empty() && self.options.draws >= 100 {
+            if !low.is_empty() {
                 warnings.push(format!(
-                    "bulk effective sample size below 100 for {}: the intervals are rough; take more draws",
+                    "effective sample size below 100 per chain ({need:.0}) for {}: the means or the interval ends are rough; take more draws",
                     low.join(", ")
                 ));
             }
         } else {
             warnings.push(
                 "method=\"map\": point estimates at the posterior mode, without intervals; fit with method=\"nuts\" for intervals"
+                    .to_string(),
+            );
+        }
+        if self.series.target.iter().sum::<f64>() <= 0.0 {
+            warnings.push(
+                "the target sums to zero or less over the series: shares of it are not reported (null)"
                     .to_string(),
             );
         }
@@ -556,36 +627,49 @@ impl Fit {
     /// Contributions per period and component, in target units, with intervals. The components of a
     /// draw sum to its fitted mean.
     pub fn contributions(&self) -> Vec<PeriodContribution> {
+        self.contributions_in_blocks(8_000_000)
+    }
+
+    /// [`Fit::contributions`] holding the draws of at most `budget` cells at a time (a block of
+    /// periods), so a long daily series with many channels and draws is not held whole.
+    #[doc(hidden)]
+    pub fn contributions_in_blocks(&self, budget: usize) -> Vec<PeriodContribution> {
         let post = self.post();
         let comps = self.components();
         let t = post.design.t;
         let n = self.all_draws().count();
-        // values[component][period][draw]
-        let mut values = vec![vec![Vec::with_capacity(n); t]; comps.len()];
+        let block = (budget / (comps.len() * n).max(1)).clamp(1, t.max(1));
+        let mut out = Vec::with_capacity(t * comps.len());
         let mut buf = vec![vec![0.0; t]; comps.len()];
-        for theta in self.all_draws() {
-            self.draw_contributions(theta, &post, &mut buf);
-            for (k, row) in buf.iter().enumerate() {
-                for (i, v) in row.iter().enumerate() {
-                    values[k][i].push(*v);
+        let mut start = 0;
+        while start < t {
+            let end = (start + block).min(t);
+            // values[component][period - start][draw]
+            let mut values = vec![vec![Vec::with_capacity(n); end - start]; comps.len()];
+            for theta in self.all_draws() {
+                self.draw_contributions(theta, &post, &mut buf);
+                for (k, row) in buf.iter().enumerate() {
+                    for (i, v) in row[start..end].iter().enumerate() {
+                        values[k][i].push(*v);
+                    }
                 }
             }
-        }
-        let mut out = Vec::with_capacity(t * comps.len());
-        for (i, &date) in self.series.dates.iter().enumerate() {
-            for (k, (name, kind)) in comps.iter().enumerate() {
-                out.push(PeriodContribution {
-                    period: i,
-                    date,
-                    component: name.clone(),
-                    kind: kind.to_string(),
-                    value: estimate(
-                        std::mem::take(&mut values[k][i]),
-                        self.options.level,
-                        self.has_intervals(),
-                    ),
-                });
+            for i in start..end {
+                for (k, (name, kind)) in comps.iter().enumerate() {
+                    out.push(PeriodContribution {
+                        period: i,
+                        date: self.series.dates[i],
+                        component: name.clone(),
+                        kind: kind.to_string(),
+                        value: estimate(
+                            std::mem::take(&mut values[k][i - start]),
+                            self.options.level,
+                            self.has_intervals(),
+                        ),
+                    });
+                }
             }
+            start = end;
         }
         out
     }
@@ -625,7 +709,12 @@ impl Fit {
             .enumerate()
             .map(|(k, (name, kind))| {
                 let tot = &totals[k];
-                let share = estimate(tot.iter().map(|v| v / total_y).collect(), level, iv);
+                // A target that sums to zero or less has no shares (they would be infinite or flip sign).
+                let share = if total_y > 0.0 {
+                    estimate(tot.iter().map(|v| v / total_y).collect(), level, iv)
+                } else {
+                    Estimate { mean: f64::NAN, lower: f64::NAN, upper: f64::NAN }
+                };
                 let (spend, roi, mr) =
                     if k >= n_base && self.model.channels[k - n_base].kind == ChannelKind::Media {
                         let c = k - n_base;

@@ -29,7 +29,7 @@ mod posterior;
 mod sampler;
 mod spec;
 
-pub use diagnostics::{ess_bulk, rhat};
+pub use diagnostics::{ess_bulk, ess_tail, rhat};
 pub use error::{Error, Result};
 pub use fit::{
     fit, ComponentSummary, Estimate, Fit, FitOptions, Method, ParamSummary, PeriodContribution, ResponsePoint,
@@ -47,16 +47,18 @@ pub mod testing {
     use crate::posterior::Posterior;
     use crate::spec::{Design, LiftMeasurement, MediaMix, Series};
 
-    /// Log density and gradient at `theta`, `None` where not finite.
+    /// Log density and gradient at `theta` (with or without the transforms' log-Jacobians), `None`
+    /// where not finite.
     pub fn logp(
         model: &MediaMix,
         series: &Series,
         lifts: &[LiftMeasurement],
         theta: &[f64],
+        jacobian: bool,
     ) -> Result<Option<(f64, Vec<f64>)>> {
         let post = Posterior::new(model.clone(), Design::new(model, series, lifts)?);
         let mut g = vec![0.0; post.dim()];
         let mut sc = post.scratch();
-        Ok(post.logp(theta, &mut g, &mut sc).map(|v| (v, g)))
+        Ok(post.logp_with(theta, &mut g, &mut sc, jacobian).map(|v| (v, g)))
     }
 }

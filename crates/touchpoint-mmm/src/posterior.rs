@@ -37,6 +37,15 @@ pub struct ChannelParams {
     pub slope: f64,
 }
 
+/// `ln(1 + e^x)` without overflow.
+fn softplus(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
 fn sigmoid(u: f64) -> f64 {
     if u >= 0.0 {
         1.0 / (1.0 + (-u).exp())
@@ -48,6 +57,7 @@ fn sigmoid(u: f64) -> f64 {
 
 /// The normalised geometric adstock weights `alpha^l / sum_m alpha^m`, `l < max_lag`, and their
 /// derivatives in `alpha`.
+#[cfg(test)]
 pub(crate) fn adstock_weights(alpha: f64, max_lag: usize, w: &mut [f64], dw: &mut [f64]) {
     let mut s = 0.0;
     let mut ds = 0.0;
@@ -68,6 +78,7 @@ pub(crate) fn adstock_weights(alpha: f64, max_lag: usize, w: &mut [f64], dw: &mu
 }
 
 /// Adstock of `x` with weights `w`: `a_t = sum_l w_l x_(t-l)`, periods before the first taken as 0.
+#[cfg(test)]
 pub(crate) fn convolve(x: &[f64], w: &[f64], out: &mut [f64]) {
     for t in 0..x.len() {
         let mut acc = 0.0;
@@ -79,10 +90,10 @@ pub(crate) fn convolve(x: &[f64], w: &[f64], out: &mut [f64]) {
 }
 
 /// Normalised geometric adstock of `x` and its derivative in `alpha`, in O(T) rather than
-/// O(T max_lag): with `A_t = sum_(l<L) alpha^l x_(t-l)`, `A_t = x_t + alpha A_(t-1) - alpha^L x_(t-L)`
+/// O(T max_lag) of the convolution with the normalised weights: with `A_t = sum_(l<L) alpha^l x_(t-l)`, `A_t = x_t + alpha A_(t-1) - alpha^L x_(t-L)`
 /// and `A'_t = A_(t-1) + alpha A'_(t-1) - L alpha^(L-1) x_(t-L)`; then `a_t = A_t / S` with
-/// `S = sum_(l<L) alpha^l`, `a'_t = (A'_t S - A_t S') / S^2`. Equal to [`convolve`] with
-/// [`adstock_weights`] up to rounding (tested).
+/// `S = sum_(l<L) alpha^l`, `a'_t = (A'_t S - A_t S') / S^2`. Equal to the convolution with
+/// the weights up to rounding (tested against it).
 pub(crate) fn adstock_recursive(x: &[f64], alpha: f64, max_lag: usize, a: &mut [f64], da: &mut [f64]) {
     let (mut s, mut ds, mut p, mut dp) = (0.0, 0.0, 1.0, 0.0);
     for l in 0..max_lag {
@@ -220,20 +231,32 @@ impl Posterior {
 
     /// The saturated, adstocked series of channel `c` (scaled units), into `s`.
     pub fn channel_curve(&self, c: usize, p: &ChannelParams, scale: f64, s: &mut [f64]) {
-        let l = self.model.max_lag;
-        let (mut w, mut dw) = (vec![0.0; l], vec![0.0; l]);
-        adstock_weights(p.alpha, l, &mut w, &mut dw);
-        let x: Vec<f64> = self.design.x[c].iter().map(|v| v * scale).collect();
-        let mut a = vec![0.0; x.len()];
-        convolve(&x, &w, &mut a);
+        let t = self.design.t;
+        let (mut a, mut da) = (vec![0.0; t], vec![0.0; t]);
+        adstock_recursive(&self.design.x[c], p.alpha, self.model.max_lag, &mut a, &mut da);
+        // The adstock is linear: scaling the channel scales it.
         for (st, at) in s.iter_mut().zip(&a) {
-            *st = saturate(self.model.saturation, *at, p.lam, p.slope).0;
+            *st = saturate(self.model.saturation, at * scale, p.lam, p.slope).0;
         }
     }
 
     /// Log posterior density (up to a constant) at `theta`, with its gradient in `grad`. Returns
     /// `None` where the density is not finite.
     pub fn logp(&self, theta: &[f64], grad: &mut [f64], sc: &mut Scratch) -> Option<f64> {
+        self.logp_with(theta, grad, sc, true)
+    }
+
+    /// [`Posterior::logp`], with the log-Jacobians of the transforms or without them. Without, its
+    /// maximum is the mode of the parameters on their natural scales (what PyMC's `find_MAP`
+    /// computes); with, the density that NUTS samples on the unconstrained scale.
+    pub fn logp_with(
+        &self,
+        theta: &[f64],
+        grad: &mut [f64],
+        sc: &mut Scratch,
+        jacobian: bool,
+    ) -> Option<f64> {
+        let jac = if jacobian { 1.0 } else { 0.0 };
         let m = &self.model;
         let d = &self.design;
         let lay = &self.layout;
@@ -248,8 +271,8 @@ impl Posterior {
         grad[0] += -(b0 - pr.intercept.mu) / (pr.intercept.sigma * pr.intercept.sigma);
         let log_sigma = theta[1];
         let sigma = log_sigma.exp();
-        lp += -0.5 * (sigma / pr.noise.sigma).powi(2) + log_sigma;
-        grad[1] += -(sigma * sigma) / (pr.noise.sigma * pr.noise.sigma) + 1.0;
+        lp += -0.5 * (sigma / pr.noise.sigma).powi(2) + jac * log_sigma;
+        grad[1] += -(sigma * sigma) / (pr.noise.sigma * pr.noise.sigma) + jac;
         if let Some(i) = lay.trend {
             let v = theta[i];
             lp += -0.5 * ((v - pr.trend.mu) / pr.trend.sigma).powi(2);
@@ -272,24 +295,27 @@ impl Posterior {
             let log_beta = self.log_beta(theta, o);
             let beta = log_beta.exp();
             let bs = self.beta_sigma[c];
-            lp += -0.5 * (beta / bs).powi(2) + log_beta;
-            grad[o] += -(beta * beta) / (bs * bs) + 1.0;
+            lp += -0.5 * (beta / bs).powi(2) + jac * log_beta;
+            grad[o] += -(beta * beta) / (bs * bs) + jac;
             let alpha = sigmoid(theta[o + 1]);
             // Beta(a, b) on alpha with the logit Jacobian alpha (1 - alpha): a ln alpha + b ln(1 - alpha).
-            lp += pr.adstock.alpha * alpha.ln() + pr.adstock.beta * (1.0 - alpha).ln();
-            grad[o + 1] += pr.adstock.alpha * (1.0 - alpha) - pr.adstock.beta * alpha;
+            // ln alpha = -softplus(-u) and ln(1 - alpha) = -softplus(u), exact far into the tails.
+            let (ea, eb) = (pr.adstock.alpha - 1.0 + jac, pr.adstock.beta - 1.0 + jac);
+            let u = theta[o + 1];
+            lp += -ea * softplus(-u) - eb * softplus(u);
+            grad[o + 1] += ea * (1.0 - alpha) - eb * alpha;
             match m.saturation {
                 Saturation::Logistic => {
                     // Gamma(a, rate b) on lam with the log Jacobian: a u - b e^u.
                     let u = theta[o + 2];
-                    lp += pr.lam.alpha * u - pr.lam.beta * u.exp();
-                    grad[o + 2] += pr.lam.alpha - pr.lam.beta * u.exp();
+                    lp += (pr.lam.alpha - 1.0 + jac) * u - pr.lam.beta * u.exp();
+                    grad[o + 2] += pr.lam.alpha - 1.0 + jac - pr.lam.beta * u.exp();
                 }
                 Saturation::Hill => {
                     for (i, p) in [(o + 2, pr.hill_ec), (o + 3, pr.hill_slope)] {
                         let v = theta[i] - p.mu;
-                        lp += -0.5 * (v / p.sigma).powi(2);
-                        grad[i] += -v / (p.sigma * p.sigma);
+                        lp += -0.5 * (v / p.sigma).powi(2) - (1.0 - jac) * theta[i];
+                        grad[i] += -v / (p.sigma * p.sigma) - (1.0 - jac);
                     }
                 }
             }

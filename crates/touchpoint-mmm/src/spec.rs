@@ -503,6 +503,12 @@ impl Design {
                             date_string(series.dates[r - 1]),
                             d / step - 1
                         )
+                    } else if step >= 28 {
+                        format!(
+                            "{} follows {} after {d} days, {step} days elsewhere: calendar months are not a fixed step; give weekly or daily periods",
+                            date_string(series.dates[r]),
+                            date_string(series.dates[r - 1])
+                        )
                     } else {
                         format!(
                             "{} follows {}, but the series steps by {step} day(s): one row per period",

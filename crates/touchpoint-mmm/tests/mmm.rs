@@ -16,19 +16,31 @@ fn model_sim() -> MediaMix {
 }
 
 fn check_gradient(model: &MediaMix, series: &Series, lifts: &[LiftMeasurement], seed: u64) {
+    for jacobian in [true, false] {
+        check_gradient_with(model, series, lifts, seed, jacobian);
+    }
+}
+
+fn check_gradient_with(
+    model: &MediaMix,
+    series: &Series,
+    lifts: &[LiftMeasurement],
+    seed: u64,
+    jacobian: bool,
+) {
     let dim = model.n_params();
     let mut r = Rng(seed);
     for _ in 0..5 {
         let theta: Vec<f64> = (0..dim).map(|_| r.normal() * 0.7).collect();
-        let (_, g) = testing::logp(model, series, lifts, &theta).unwrap().expect("finite");
+        let (_, g) = testing::logp(model, series, lifts, &theta, jacobian).unwrap().expect("finite");
         for i in 0..dim {
             let h = 1e-5 * (1.0 + theta[i].abs());
             let mut tp = theta.clone();
             tp[i] += h;
             let mut tm = theta.clone();
             tm[i] -= h;
-            let fp = testing::logp(model, series, lifts, &tp).unwrap().unwrap().0;
-            let fm = testing::logp(model, series, lifts, &tm).unwrap().unwrap().0;
+            let fp = testing::logp(model, series, lifts, &tp, jacobian).unwrap().unwrap().0;
+            let fm = testing::logp(model, series, lifts, &tm, jacobian).unwrap().unwrap().0;
             let fd = (fp - fm) / (2.0 * h);
             let tol = 1e-5 * (1.0 + fd.abs().max(g[i].abs()));
             assert!((fd - g[i]).abs() < tol, "parameter {i}: analytic {} vs finite difference {fd}", g[i]);
@@ -145,6 +157,23 @@ fn posterior_covers_simulated_truth() {
     }
 }
 
+/// A target that sums to zero or less (a net change) has no shares, and the fit says so.
+#[test]
+fn no_shares_of_a_target_that_sums_below_zero() {
+    let (mut series, _) = simulate(5, 104);
+    series.target.iter_mut().for_each(|v| *v -= 2000.0);
+    let f = fit(
+        &model_sim(),
+        &series,
+        &[],
+        &FitOptions { method: Method::Map, ..Default::default() },
+        &Unattended,
+    )
+    .unwrap();
+    assert!(f.summary().iter().all(|r| r.share.mean.is_nan()));
+    assert!(f.warnings.iter().any(|w| w.contains("sums to zero or less")));
+}
+
 #[test]
 fn map_is_near_the_posterior_and_has_no_intervals() {
     let (series, truth) = simulate(5, 156);
@@ -210,6 +239,9 @@ fn save_and_load_give_the_same_answers() {
     let text = f.to_json().unwrap();
     let g = touchpoint_mmm::Fit::from_json(&text).unwrap();
     assert_eq!(f.summary(), g.summary());
+    // Contributions computed a few periods at a time equal those computed at once.
+    assert_eq!(f.contributions_in_blocks(1), f.contributions());
+    assert_eq!(f.contributions_in_blocks(7 * 80 * 5), f.contributions());
     assert_eq!(g.model, m);
     assert_eq!(g.version, env!("CARGO_PKG_VERSION"));
     // A saved fit whose draws do not fit its model is refused.
@@ -219,6 +251,10 @@ fn save_and_load_give_the_same_answers() {
     let back = touchpoint_mmm::Fit::from_json(&map.to_json().unwrap()).unwrap();
     assert_eq!(back.summary().len(), map.summary().len());
     assert!(back.parameters[0].r_hat.is_nan() && back.parameters[0].mean == map.parameters[0].mean);
+    // A tampered level is refused on load, not a panic later.
+    let bad_level = text.replacen("\"level\":0.9", "\"level\":1.5", 1);
+    assert_ne!(bad_level, text);
+    assert!(touchpoint_mmm::Fit::from_json(&bad_level).is_err());
     let broken = text.replacen("\"draws\":[[[", "\"draws\":[[[0.5,", 1);
     assert!(matches!(touchpoint_mmm::Fit::from_json(&broken), Err(Error::Load { .. })));
 }
@@ -326,6 +362,8 @@ fn rhat_and_ess_on_known_chains() {
     let ess = touchpoint_mmm::ess_bulk(&chains);
     assert!(rh < 1.01, "{rh}");
     assert!(ess > 3200.0 && ess < 4800.0, "{ess}");
+    let tail = touchpoint_mmm::ess_tail(&chains);
+    assert!(tail > 2800.0 && tail < 5200.0, "{tail}");
     // One chain shifted: R-hat far above 1.
     let mut shifted = chains.clone();
     shifted[0].iter_mut().for_each(|v| *v += 2.0);

@@ -101,8 +101,8 @@ pub fn contribution(
             })
         })
         .transpose()?;
-    let external: Vec<touchpoint_core::ExternalKpi> =
-        mmm.unwrap_or_default().iter().map(|(kpi, fit)| fit.external(kpi)).collect();
+    let fits: Vec<(String, Arc<touchpoint_mmm::Fit>)> =
+        mmm.unwrap_or_default().iter().map(|(kpi, fit)| (kpi.clone(), fit.shared())).collect();
     let sources: BTreeMap<String, touchpoint_core::KpiSource> = match sources {
         None => BTreeMap::new(),
         Some(text) => {
@@ -121,6 +121,8 @@ pub fn contribution(
     };
     let rep = py
         .detach(|| {
+            let external: Vec<touchpoint_core::ExternalKpi> =
+                fits.iter().map(|(kpi, f)| f.external(kpi)).collect();
             touchpoint_core::contribution_with(
                 attribution.inner(),
                 &book,

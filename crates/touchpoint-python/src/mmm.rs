@@ -77,9 +77,9 @@ pub fn simulate_weekly(weeks: usize, seed: u64, params: Option<&str>) -> PyResul
 }
 
 impl PyMmmFit {
-    /// The fit as external credit for KPI `kpi` of a contribution report.
-    pub fn external(&self, kpi: &str) -> touchpoint_core::ExternalKpi {
-        self.inner.external(kpi)
+    /// The fit, shared (to use it without the GIL).
+    pub fn shared(&self) -> Arc<Fit> {
+        self.inner.clone()
     }
 }
 
