@@ -95,28 +95,23 @@ fn one_chain(
     done: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<ChainDraws> {
+    // The two adaptations have different settings types with the same fields.
+    macro_rules! run_with {
+        ($settings:ty) => {{
+            let mut settings = <$settings>::default();
+            settings.num_tune = run.tune;
+            settings.num_draws = run.draws;
+            settings.num_chains = run.chains;
+            settings.seed = run.seed;
+            settings.maxdepth = run.max_depth;
+            settings.adapt_options.step_size_settings.target_accept = run.target_accept;
+            chain_with(settings, post, run, chain, start, done, stop)
+        }};
+    }
     if run.low_rank {
-        let mut settings = LowRankNutsSettings {
-            num_tune: run.tune,
-            num_draws: run.draws,
-            num_chains: run.chains,
-            seed: run.seed,
-            maxdepth: run.max_depth,
-            ..Default::default()
-        };
-        settings.adapt_options.step_size_settings.target_accept = run.target_accept;
-        chain_with(settings, post, run, chain, start, done, stop)
+        run_with!(LowRankNutsSettings)
     } else {
-        let mut settings = DiagNutsSettings {
-            num_tune: run.tune,
-            num_draws: run.draws,
-            num_chains: run.chains,
-            seed: run.seed,
-            maxdepth: run.max_depth,
-            ..Default::default()
-        };
-        settings.adapt_options.step_size_settings.target_accept = run.target_accept;
-        chain_with(settings, post, run, chain, start, done, stop)
+        run_with!(DiagNutsSettings)
     }
 }
 
