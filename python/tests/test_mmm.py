@@ -86,6 +86,11 @@ def test_save_load_round_trip(fit: tp.MMMFit, tmp_path) -> None:
     assert back.options["seed"] == 3
     with pytest.raises(ReadError):
         tp.MMMFit.load(tmp_path / "missing.json")
+    # A file that is not a table is a ReadError naming it, not a raw polars error.
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(ReadError, match="bad.parquet"):
+        fit.model.fit(bad, method="map")
 
 
 def test_same_seed_same_answer_and_map(model: tp.MMM, sim: tp.WeeklySimulation, tmp_path) -> None:

@@ -234,9 +234,16 @@ def _read(data: Any) -> pl.DataFrame:
             from .exceptions import ReadError
 
             raise ReadError(f"{path}: no such file")
-        if path.endswith(".parquet"):
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema_length=None, try_parse_dates=True)
+        try:
+            if path.endswith(".parquet"):
+                return pl.read_parquet(path)
+            return pl.read_csv(path, infer_schema_length=None, try_parse_dates=True)
+        except (pl.exceptions.PolarsError, OSError) as e:
+            from .exceptions import ReadError
+
+            raise ReadError(
+                f"{path}: cannot read it as {'Parquet' if path.endswith('.parquet') else 'CSV'} ({e})"
+            ) from None
     return as_polars(data, "data")
 
 
