@@ -71,7 +71,6 @@ pub(crate) struct ChainDraws {
     pub draws: Vec<Vec<f64>>,
     pub divergences: u64,
     pub step_size: f64,
-    pub gradients: u64,
 }
 
 /// Settings of a NUTS run.
@@ -131,12 +130,8 @@ fn chain_with<S: Settings>(
     let sampler_err = |reason: String| Error::Sampler { chain: chain as u64, reason };
     let mut ch = settings.new_chain(chain as u64, math, &mut rng).map_err(|e| sampler_err(e.to_string()))?;
     ch.set_position(start).map_err(|e| sampler_err(format!("cannot start at the initial point: {e}")))?;
-    let mut out = ChainDraws {
-        draws: Vec::with_capacity(run.draws as usize),
-        divergences: 0,
-        step_size: f64::NAN,
-        gradients: 0,
-    };
+    let mut out =
+        ChainDraws { draws: Vec::with_capacity(run.draws as usize), divergences: 0, step_size: f64::NAN };
     for _ in 0..run.tune + run.draws {
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
@@ -148,7 +143,6 @@ fn chain_with<S: Settings>(
                 out.divergences += 1;
             }
             out.step_size = progress.step_size;
-            out.gradients += progress.num_gradients;
         }
         done.fetch_add(1, Ordering::Relaxed);
     }
