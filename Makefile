@@ -7,6 +7,9 @@ VENV        ?= .venv
 PY          := $(CURDIR)/$(VENV)/bin/python
 PYTHON      ?= python3
 STAMP       := $(VENV)/.deps-installed
+# pyspark (the `spark` extra, a 456 MB download) is installed once, for the tests of touchpoint.spark.
+SPARK_STAMP := $(VENV)/.spark-installed
+SPARK_DEPS  := "pyspark>=4.0,<5"
 PY_DEPS     := "maturin>=1.9,<2" "polars>=2.1,<3" pandas pyarrow pytest matplotlib ruff mypy nbclient ipykernel nbformat
 
 export PYO3_PYTHON                 = $(PY)
@@ -24,6 +27,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(PY_DEPS)
+	touch $@
+
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install -q $(SPARK_DEPS)
 	touch $@
 
 ## Build the Rust core and the Python extension into .venv.
@@ -50,8 +57,8 @@ test-rust:
 cli: $(STAMP)
 	$(CARGO_TEST) --no-run
 
-test-python: develop
-	$(PY) -m pytest -q
+test-python: develop $(SPARK_STAMP)
+	PYSPARK_PYTHON=$(PY) $(PY) -m pytest -q
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

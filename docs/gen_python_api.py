@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import touchpoint as tp
-from touchpoint import models, plotting
+from touchpoint import models, plotting, spark
 
 OUT = Path(__file__).with_name("python.md")
 
@@ -61,7 +61,7 @@ def render() -> str:
         "",
     ]
     for name in tp.__all__:
-        if name in ("__version__", "models", "SCENARIOS"):
+        if name in ("__version__", "models", "spark", "SCENARIOS"):
             continue
         obj = getattr(tp, name)
         if inspect.isclass(obj) and issubclass(obj, Exception):
@@ -77,6 +77,9 @@ def render() -> str:
             parts += [f"### `tp.models.{name}{_sig(obj)}`", "", _doc(obj), ""]
         elif inspect.isfunction(obj):
             parts += [f"### `tp.models.{name}{_sig(obj)}`", "", _doc(obj), ""]
+    parts += ["## Spark (`tp.spark`)", "", _doc(spark), ""]
+    parts += [f"### `tp.spark.journeys{_sig(spark.journeys)}`", "", _doc(spark.journeys), ""]
+    parts += ["### `tp.spark.SparkJourneys`", "", _doc(spark.SparkJourneys), "", *_members(spark.SparkJourneys), ""]
     parts += ["## Plots (`touchpoint.plotting`)", "", _doc(plotting), ""]
     for name in plotting.__all__:
         fn = getattr(plotting, name)

@@ -119,3 +119,10 @@ def test_model_records_round_trip() -> None:
     for m in ALL:
         rec = tp.models.from_spec(tp.models.to_spec(m))
         assert json.loads(rec.to_json()) == json.loads(tp.models.to_spec(m))
+
+
+def test_optional_float_parameters_take_whole_numbers_and_refuse_text() -> None:
+    # `float | None` fields accept an int (2 is 2.0) and name the expected type otherwise.
+    assert tp.models.TimeDecay(half_life_touches=2).half_life_touches == 2
+    with pytest.raises(tp.ParameterError, match=r"half_life_touches must be a finite number or None, got '2'"):
+        tp.models.TimeDecay(half_life_touches="2")  # type: ignore[arg-type]

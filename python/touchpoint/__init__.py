@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from . import models
+from . import models, spark
 from ._touchpoint import __version__
 from .attribution import Attribution, OrderChoice, attribute, choose_order
 from .exceptions import (
@@ -42,6 +42,7 @@ __all__ = [
     "Simulation",
     "SCENARIOS",
     "models",
+    "spark",
     "LiftTest",
     "lift_test",
     "MMM",

@@ -67,7 +67,36 @@ class Journeys:
         population: int | None = None,
         progress: _Progress = None,
         value_is_default: bool = False,
+        kpis: list[str] = ...,
     ) -> Journeys: ...
+    @staticmethod
+    def check_event_options(
+        person: str,
+        time: str,
+        channel: str,
+        kpi: str,
+        value: str | None,
+        lookback: str,
+        lookback_by_kpi: list[tuple[str, str]],
+        dims: list[str],
+        interaction_lookback: list[tuple[str, str]],
+        max_touches: int | None,
+        tz: str,
+        period: tuple[str, str] | None = None,
+    ) -> None: ...
+    def statistics(self) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+    @staticmethod
+    def from_statistics(
+        paths: pl.DataFrame,
+        dims: list[str],
+        kpis: list[str],
+        unattributed: list[tuple[str, str, float, float]],
+        trimmed: list[tuple[str, int]],
+        input_touches: list[tuple[str, str, float]],
+        warnings: list[str],
+        origin: str,
+    ) -> Journeys: ...
+    def aggregated_origin(self) -> str | None: ...
     def to_paths(self, sep: str = ">") -> pl.DataFrame: ...
     def summary(self) -> pl.DataFrame: ...
     def unattributed(self) -> pl.DataFrame: ...

@@ -342,6 +342,14 @@ class Journeys:
         return len(self._inner)
 
     def __repr__(self) -> str:
+        origin = self._inner.aggregated_origin()
+        if origin is not None:
+            s = self.summary
+            journeys = int(s["journeys"].sum() + s["null_journeys"].sum())
+            return (
+                f"Journeys({len(self):,} distinct paths aggregated {origin} from {journeys:,} journeys, "
+                f"KPIs: {', '.join(self.kpis)})"
+            )
         return f"Journeys({len(self):,} journeys, {self.n_touches:,} touches, KPIs: {', '.join(self.kpis)})"
 
 

@@ -242,7 +242,7 @@ class AdditiveHazard(Model):
 def _accepts(hint: Any, value: Any) -> bool:
     """Whether ``value`` has the type ``hint`` (int, float, str, bool, None, Literal, list, unions)."""
     origin = _typing.get_origin(hint)
-    if origin is _typing.Union or (origin is None and type(hint).__name__ == "UnionType"):
+    if origin is _typing.Union or type(hint).__name__ == "UnionType":
         return any(_accepts(h, value) for h in _typing.get_args(hint))
     if origin is Literal:
         return value in _typing.get_args(hint)
@@ -266,7 +266,7 @@ def _describe(hint: Any) -> str:
     origin = _typing.get_origin(hint)
     if origin is Literal:
         return " or ".join(repr(a) for a in _typing.get_args(hint))
-    if origin is _typing.Union or (origin is None and type(hint).__name__ == "UnionType"):
+    if origin is _typing.Union or type(hint).__name__ == "UnionType":
         return " or ".join(_describe(h) for h in _typing.get_args(hint))
     if hint is float:
         return "a finite number"

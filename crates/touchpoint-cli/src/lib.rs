@@ -452,6 +452,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
             },
         },
         population: input.population,
+        kpis: Vec::new(),
     };
     let t = read_table(touches, delimiter)?;
     let c = read_table(conversions, delimiter)?;

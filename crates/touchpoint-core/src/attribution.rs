@@ -260,6 +260,9 @@ fn attribute_impl(
     for m in models {
         m.model().validate()?;
         if m.model().needs_timelines() && journeys.timelines().is_none() {
+            if let Some(e) = journeys.aggregated_error(&format!("model `{}`", m.name())) {
+                return Err(e);
+            }
             return Err(Error::NeedsTimelines { model: m.name().to_owned() });
         }
     }
@@ -858,6 +861,9 @@ pub fn journey_credits(
                 reason: format!("that model was not run in this attribution; it has: {}", known.join(", ")),
             });
         }
+    }
+    if let Some(e) = journeys.aggregated_error("per-journey credit") {
+        return Err(e);
     }
     let by = attribution.by;
     journeys.require_dimension(by)?;

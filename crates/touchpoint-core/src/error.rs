@@ -59,6 +59,9 @@ pub enum Error {
     /// An observation period that cannot hold events.
     #[error("invalid observation period [{start}, {end}) (microseconds since the Unix epoch): {reason}")]
     InvalidPeriod { start: i64, end: i64, reason: String },
+    /// Something that needs each journey's touch times or person, on rows aggregated by path.
+    #[error("{what} needs each journey's touch times or its person, and these journeys were aggregated {origin} into distinct paths with counts, which carry neither: run it on journeys from from_events, or use a path model (rule-based without times, markov, shapley)")]
+    Aggregated { what: String, origin: String },
     /// A model that reads person timelines, run on journeys that have none.
     #[error("model `{model}` needs person timelines (touch and conversion times per person and the observation period), and these journeys have none: build the journeys with from_events")]
     NeedsTimelines { model: String },

@@ -152,6 +152,24 @@ pub struct Journeys {
     /// The person (index into the timelines) of every journey, when cut from person timelines.
     #[serde(default)]
     persons: Option<Vec<u32>>,
+    /// When each row stands for many journeys (statistics gathered elsewhere, e.g. on Spark): how
+    /// many, so the summary counts journeys rather than rows.
+    #[serde(default)]
+    aggregated: Option<Aggregated>,
+}
+
+/// Where rows of a [`Journeys`] aggregate journeys with one path: what the rows stand for, per KPI
+/// id (the summary reads these instead of counting rows).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Aggregated {
+    /// Where the journeys were cut, for messages (e.g. "on Spark").
+    pub origin: String,
+    /// Touches over all the journeys, per KPI id.
+    pub touches: Vec<u64>,
+    /// Journeys with conversions, per KPI id.
+    pub journeys: Vec<u64>,
+    /// Null journeys, per KPI id.
+    pub null_journeys: Vec<u64>,
 }
 
 /// One journey, borrowed from a [`Journeys`].
@@ -292,6 +310,7 @@ impl Journeys {
             timelines: None,
             warnings: Vec::new(),
             persons: None,
+            aggregated: None,
         }
     }
 
@@ -362,16 +381,14 @@ impl Journeys {
                 ..KpiSummary::default()
             })
             .collect();
+        let counts = self.counts();
+        for (k, row) in rows.iter_mut().enumerate() {
+            row.touches = counts.touches[k];
+            row.journeys = counts.journeys[k];
+            row.null_journeys = counts.null_journeys[k];
+        }
         for i in 0..self.len() {
-            let row = &mut rows[self.kpi[i] as usize];
-            row.touches += (self.offsets[i + 1] - self.offsets[i]) as u64;
-            if self.conversions[i] > 0.0 {
-                row.journeys += 1;
-                row.attributed += self.conversions[i];
-            }
-            if self.nulls[i] > 0.0 {
-                row.null_journeys += 1;
-            }
+            rows[self.kpi[i] as usize].attributed += self.conversions[i];
         }
         for u in &self.unattributed {
             if let Some(k) = self.kpis.get(&u.kpi) {
@@ -382,6 +399,44 @@ impl Journeys {
             row.conversions = row.attributed + row.unattributed;
         }
         rows
+    }
+
+    /// Touches, journeys and null journeys per KPI id: the rows', or what aggregated rows stand for.
+    fn counts(&self) -> Aggregated {
+        if let Some(a) = &self.aggregated {
+            let mut a = a.clone();
+            for v in [&mut a.touches, &mut a.journeys, &mut a.null_journeys] {
+                v.resize(self.kpis.len(), 0);
+            }
+            return a;
+        }
+        let n = self.kpis.len();
+        let mut a = Aggregated {
+            origin: String::new(),
+            touches: vec![0; n],
+            journeys: vec![0; n],
+            null_journeys: vec![0; n],
+        };
+        for i in 0..self.len() {
+            let k = self.kpi[i] as usize;
+            a.touches[k] += (self.offsets[i + 1] - self.offsets[i]) as u64;
+            a.journeys[k] += u64::from(self.conversions[i] > 0.0);
+            a.null_journeys[k] += u64::from(self.nulls[i] > 0.0);
+        }
+        a
+    }
+
+    /// What the rows stand for, when each aggregates the journeys of one path (see [`Aggregated`]).
+    pub fn aggregated(&self) -> Option<&Aggregated> {
+        self.aggregated.as_ref()
+    }
+
+    /// The error for `what` (a model, per-journey credit...) that needs touch times or persons, on
+    /// aggregated rows; `None` on journeys that are not aggregated.
+    pub fn aggregated_error(&self, what: &str) -> Option<Error> {
+        self.aggregated
+            .as_ref()
+            .map(|a| Error::Aggregated { what: what.to_owned(), origin: a.origin.clone() })
     }
 
     /// Journey indices grouped by KPI id (one group per KPI of the vocabulary, possibly empty).
@@ -432,7 +487,25 @@ impl Journeys {
         if self.timelines.is_some() != other.timelines.is_some() {
             return Err(Error::Merge { reason: "person timelines are present in one side only".into() });
         }
+        let aggregated = (self.aggregated.is_some() || other.aggregated.is_some())
+            .then(|| (self.counts(), other.counts(), other.aggregated.as_ref().map(|a| a.origin.clone())));
         let kpi_map: Vec<u32> = other.kpis.names().iter().map(|n| self.kpis.intern(n)).collect();
+        if let Some((mut mine, theirs, origin)) = aggregated {
+            for (m, t) in [
+                (&mut mine.touches, &theirs.touches),
+                (&mut mine.journeys, &theirs.journeys),
+                (&mut mine.null_journeys, &theirs.null_journeys),
+            ] {
+                m.resize(self.kpis.len(), 0);
+                for (k, v) in t.iter().enumerate() {
+                    m[kpi_map[k] as usize] += v;
+                }
+            }
+            if mine.origin.is_empty() {
+                mine.origin = origin.unwrap_or_default();
+            }
+            self.aggregated = Some(mine);
+        }
         let mut maps: [Vec<u32>; 6] = Default::default();
         for d in Dimension::ALL {
             let i = d.index();
@@ -552,6 +625,7 @@ impl JourneysBuilder {
                 timelines: None,
                 warnings: Vec::new(),
                 persons: None,
+                aggregated: None,
             },
             person: 0,
             pending: 0,
@@ -601,6 +675,11 @@ impl JourneysBuilder {
     #[inline]
     pub fn known_player_id(&self, dim: Dimension, name: &str) -> Option<u32> {
         self.j.vocabs[dim.index()].get(name)
+    }
+
+    /// How many players of `dim` are interned.
+    pub fn player_count(&self, dim: Dimension) -> usize {
+        self.j.vocabs[dim.index()].len()
     }
 
     /// The id of the `(none)` player of `dim`.
@@ -764,6 +843,12 @@ impl JourneysBuilder {
         self.j.timelines = Some(timelines);
     }
 
+    /// Marks every row as standing for many journeys of its path, `origin` saying where they were cut
+    /// (for messages); `counts` are per KPI id (see [`Aggregated`]).
+    pub fn set_aggregated(&mut self, counts: Aggregated) {
+        self.j.aggregated = Some(counts);
+    }
+
     /// Records touches dropped by `max_touches`.
     pub fn add_trimmed(&mut self, kpi: u32, touches: u64) {
         self.j.trimmed[kpi as usize] += touches;
@@ -908,5 +993,36 @@ mod tests {
             assert_eq!(d.as_str().parse::<Dimension>().unwrap(), d);
         }
         assert!("colour".parse::<Dimension>().unwrap_err().to_string().contains("`colour`"));
+    }
+
+    #[test]
+    fn aggregated_rows_count_the_journeys_they_stand_for_and_merge() {
+        // One row standing for 3 converting and 2 null journeys of path a > b.
+        let mut b = JourneysBuilder::new(&[]);
+        b.push_path(1, "sales", &["a", "b"], Weights { conversions: 3.0, value: 30.0, nulls: 2.0 }).unwrap();
+        b.set_aggregated(Aggregated {
+            origin: "on Spark".into(),
+            touches: vec![10],
+            journeys: vec![3],
+            null_journeys: vec![2],
+        });
+        let agg = b.build();
+        let s = &agg.summary()[0];
+        assert_eq!((s.touches, s.journeys, s.null_journeys), (10, 3, 2));
+        assert_eq!(s.attributed, 3.0);
+        // Merged with plain journeys (counted by rows), the counts add up per KPI name.
+        let merged = sample().merge(agg.clone()).unwrap();
+        let plain = sample().summary();
+        let m = merged.summary();
+        let sales = |rows: &[KpiSummary]| rows.iter().find(|r| r.kpi == "sales").unwrap().clone();
+        assert_eq!(sales(&m).touches, sales(&plain).touches + 10);
+        assert_eq!(sales(&m).journeys, sales(&plain).journeys + 3);
+        assert_eq!(sales(&m).null_journeys, sales(&plain).null_journeys + 2);
+        assert_eq!(merged.aggregated().unwrap().origin, "on Spark");
+        // And they survive serialisation (pickles are JSON).
+        let back: Journeys = serde_json::from_str(&serde_json::to_string(&agg).unwrap()).unwrap();
+        assert_eq!(back.summary(), agg.summary());
+        assert!(matches!(agg.aggregated_error("x"), Some(Error::Aggregated { .. })));
+        assert!(sample().aggregated_error("x").is_none());
     }
 }

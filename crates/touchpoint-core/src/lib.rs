@@ -25,7 +25,9 @@ pub use goals::{
     KpiSource, JOURNEYS_SOURCE,
 };
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
-pub use journeys::{Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights};
+pub use journeys::{
+    Aggregated, Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights,
+};
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{
     default_models, Column, Control, KpiCredit, KpiView, Model, ModelSpec, Reweight, Table, Unattended,

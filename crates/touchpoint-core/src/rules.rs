@@ -440,6 +440,8 @@ impl TimeDecay {
             Ok(Some(parse_duration_us(&self.half_life)? as f64))
         } else if self.half_life_touches.is_some() {
             Ok(None)
+        } else if let Some(e) = view.journeys.aggregated_error("time_decay with half_life") {
+            Err(e)
         } else {
             Err(Error::NoTimes)
         }

@@ -55,6 +55,10 @@ pub struct EventOptions {
     pub period: Option<(String, String)>,
     /// People at risk, including those with no event at all (the log cannot show them).
     pub population: Option<u64>,
+    /// KPIs that get journeys besides those the conversions table names: when the tables are one part
+    /// of a log split by person, every part needs the whole log's KPIs (a person without conversions
+    /// still gets a null journey for each).
+    pub kpis: Vec<String>,
 }
 
 impl Default for EventOptions {
@@ -74,6 +78,7 @@ impl Default for EventOptions {
             tz: "UTC".into(),
             period: None,
             population: None,
+            kpis: Vec::new(),
         }
     }
 }
@@ -443,6 +448,16 @@ pub fn journeys_from_events_with(
     Ok(b.build())
 }
 
+/// Checks the options alone, before any data is read (what a reader of one part of a log, say a Spark
+/// partition, would find only after the data arrived): windows, time zone, period and population.
+/// Names the options refer to (KPIs, interactions) are checked against the data later.
+pub fn check_options(opts: &EventOptions) -> Result<()> {
+    windows(opts)?;
+    times_us(&Column::new("check".into(), ["2000-01-01"]), "check", &opts.tz)?;
+    observation_period(opts, &[], &[])?;
+    Ok(())
+}
+
 /// The lookback windows of [`EventOptions`], read and checked.
 struct Windows<'a> {
     /// Every KPI's, unless it has its own.
@@ -538,11 +553,22 @@ fn read_columns(
         let (ids, names) = sorted_ids(require(touches, d.as_str())?, d.as_str(), false)?;
         dim_ids.push((d, ids, names));
     }
-    let (kpi_ids, kpi_names) = match conversions.column(&opts.kpi) {
+    let (mut kpi_ids, mut kpi_names) = match conversions.column(&opts.kpi) {
         Ok(col) => sorted_ids(col, &opts.kpi, true)?,
         Err(_) if opts.kpi == "kpi" => (vec![0; conversions.height()], vec!["conversions".to_owned()]),
         Err(_) => return Err(rename_table(require(conversions, &opts.kpi).unwrap_err(), "conversions")),
     };
+    if !opts.kpis.is_empty() {
+        // The union of both, still sorted; the table's ids renumbered into it.
+        let mut all: Vec<String> = opts.kpis.iter().map(|k| k.trim().to_owned()).collect();
+        all.extend(kpi_names.iter().cloned());
+        all.sort_unstable();
+        all.dedup();
+        let map: Vec<u32> =
+            kpi_names.iter().map(|n| all.binary_search(n).expect("in the union") as u32).collect();
+        kpi_ids.iter_mut().for_each(|k| *k = map[*k as usize]);
+        kpi_names = all;
+    }
     if kpi_names.is_empty() {
         return Err(Error::InvalidOption {
             option: "conversions",

@@ -17,4 +17,6 @@ pub use table::{
     timelines_frames, transitions_frame, unattributed_frame, write_journey_credits,
 };
 pub mod events;
-pub use events::{journeys_from_events, journeys_from_events_with, times_us, EventOptions};
+pub mod statistics;
+pub use events::{check_options, journeys_from_events, journeys_from_events_with, times_us, EventOptions};
+pub use statistics::{input_touches_frame, journeys_from_statistics, path_column, path_statistics, Gathered};

@@ -35,9 +35,10 @@ fn core_class(e: &CoreError) -> &'static str {
         | CoreError::InvalidOption { .. }
         | CoreError::UnknownModel { .. }
         | CoreError::UnknownDimension { .. } => "ParameterError",
-        CoreError::NoTimes | CoreError::Unsupported { .. } | CoreError::NeedsTimelines { .. } => {
-            "UnsupportedError"
-        }
+        CoreError::NoTimes
+        | CoreError::Unsupported { .. }
+        | CoreError::NeedsTimelines { .. }
+        | CoreError::Aggregated { .. } => "UnsupportedError",
         CoreError::InvalidPeriod { .. } => "ParameterError",
         CoreError::NotConverged { .. } => "TouchpointError",
         CoreError::GoalBook { .. } | CoreError::UnknownKpi { .. } => "GoalBookError",

@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
 use touchpoint_core::{Dimension, Journeys};
 use touchpoint_frame::{
-    journeys_from_events_with, journeys_from_paths, paths_frame, summary_frame, unattributed_frame,
-    EventOptions, PathOptions,
+    input_touches_frame, journeys_from_events_with, journeys_from_paths, journeys_from_statistics,
+    path_statistics, paths_frame, summary_frame, unattributed_frame, EventOptions, Gathered, PathOptions,
 };
 
 use crate::error::PyTpErr;
@@ -43,7 +43,7 @@ impl PyJourneys {
 
     /// Builds journeys from a touches table and a conversions table (polars DataFrames).
     #[staticmethod]
-    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None, population=None, progress=None, value_is_default=false))]
+    #[pyo3(signature = (touches, conversions, person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None, population=None, progress=None, value_is_default=false, kpis=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn from_events_frames(
         py: Python<'_>,
@@ -64,33 +64,128 @@ impl PyJourneys {
         population: Option<u64>,
         progress: Option<Py<PyAny>>,
         value_is_default: bool,
+        kpis: Vec<String>,
     ) -> PyResult<Self> {
-        let dims = dims
-            .iter()
-            .map(|d| d.parse::<Dimension>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(PyTpErr::from)?;
-        let opts = EventOptions {
+        let opts = event_options(
             person,
             time,
             channel,
             kpi,
             value,
-            value_is_default,
-            dims,
             lookback,
             lookback_by_kpi,
+            dims,
             interaction_lookback,
             max_touches,
             tz,
             period,
             population,
-        };
+            value_is_default,
+            kpis,
+        )?;
         let control = crate::control::PyControl::new(progress);
         let j = py
             .detach(|| journeys_from_events_with(&touches.0, &conversions.0, &opts, &control))
             .map_err(PyTpErr::from)?;
         Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    /// Checks the options of from_events_frames alone, before any data is read.
+    #[staticmethod]
+    #[pyo3(signature = (person, time, channel, kpi, value, lookback, lookback_by_kpi, dims, interaction_lookback, max_touches, tz, period=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_event_options(
+        person: String,
+        time: String,
+        channel: String,
+        kpi: String,
+        value: Option<String>,
+        lookback: String,
+        lookback_by_kpi: Vec<(String, String)>,
+        dims: Vec<String>,
+        interaction_lookback: Vec<(String, String)>,
+        max_touches: Option<usize>,
+        tz: String,
+        period: Option<(String, String)>,
+    ) -> PyResult<()> {
+        let opts = event_options(
+            person,
+            time,
+            channel,
+            kpi,
+            value,
+            lookback,
+            lookback_by_kpi,
+            dims,
+            interaction_lookback,
+            max_touches,
+            tz,
+            period,
+            None,
+            false,
+            Vec::new(),
+        )?;
+        touchpoint_frame::check_options(&opts).map_err(PyTpErr::from)?;
+        Ok(())
+    }
+
+    /// Mergeable statistics: the distinct paths (kpi, path, path_<dim>..., conversions, value, nulls,
+    /// journeys, null_journeys) and the touches that entered (dimension, player, touches).
+    fn statistics(&self, py: Python<'_>) -> PyResult<(PyDataFrame, PyDataFrame)> {
+        let (paths, input) = py
+            .detach(|| {
+                Ok::<_, touchpoint_frame::Error>((
+                    path_statistics(&self.inner)?,
+                    input_touches_frame(&self.inner)?,
+                ))
+            })
+            .map_err(PyTpErr::from)?;
+        Ok((PyDataFrame(paths), PyDataFrame(input)))
+    }
+
+    /// Journeys from summed statistics (see `statistics`) and what was gathered besides them.
+    #[staticmethod]
+    #[pyo3(signature = (paths, dims, kpis, unattributed, trimmed, input_touches, warnings, origin))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_statistics(
+        py: Python<'_>,
+        paths: PyDataFrame,
+        dims: Vec<String>,
+        kpis: Vec<String>,
+        unattributed: Vec<(String, String, f64, f64)>,
+        trimmed: Vec<(String, u64)>,
+        input_touches: Vec<(String, String, f64)>,
+        warnings: Vec<String>,
+        origin: String,
+    ) -> PyResult<Self> {
+        let parse = |d: &str| d.parse::<Dimension>().map_err(PyTpErr::from);
+        let g = Gathered {
+            dims: dims.iter().map(|d| parse(d)).collect::<Result<_, _>>()?,
+            kpis,
+            unattributed: unattributed
+                .into_iter()
+                .map(|(kpi, reason, conversions, value)| touchpoint_core::Unattributed {
+                    kpi,
+                    reason,
+                    conversions,
+                    value,
+                })
+                .collect(),
+            trimmed,
+            input_touches: input_touches
+                .into_iter()
+                .map(|(d, p, t)| Ok((parse(&d)?, p, t)))
+                .collect::<Result<_, PyTpErr>>()?,
+            warnings,
+            origin,
+        };
+        let j = py.detach(|| journeys_from_statistics(&paths.0, &g)).map_err(PyTpErr::from)?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
+    /// Where the journeys' rows aggregate many journeys each (e.g. "on Spark"), or None.
+    fn aggregated_origin(&self) -> Option<String> {
+        self.inner.aggregated().map(|a| a.origin.clone())
     }
 
     /// The journeys as a path table: kpi, path, total_conversions, total_conversion_value, total_null.
@@ -165,4 +260,44 @@ impl PyJourneys {
     fn __len__(&self) -> usize {
         self.inner.len()
     }
+}
+
+/// [`EventOptions`] from the arguments of `from_events_frames`.
+#[allow(clippy::too_many_arguments)]
+fn event_options(
+    person: String,
+    time: String,
+    channel: String,
+    kpi: String,
+    value: Option<String>,
+    lookback: String,
+    lookback_by_kpi: Vec<(String, String)>,
+    dims: Vec<String>,
+    interaction_lookback: Vec<(String, String)>,
+    max_touches: Option<usize>,
+    tz: String,
+    period: Option<(String, String)>,
+    population: Option<u64>,
+    value_is_default: bool,
+    kpis: Vec<String>,
+) -> PyResult<EventOptions> {
+    let dims =
+        dims.iter().map(|d| d.parse::<Dimension>()).collect::<Result<Vec<_>, _>>().map_err(PyTpErr::from)?;
+    Ok(EventOptions {
+        person,
+        time,
+        channel,
+        kpi,
+        value,
+        value_is_default,
+        dims,
+        lookback,
+        lookback_by_kpi,
+        interaction_lookback,
+        max_touches,
+        tz,
+        period,
+        population,
+        kpis,
+    })
 }

@@ -1,0 +1,542 @@
+"""Journeys from event logs on Spark: the heavy step where the data lives, the models on one machine.
+
+Turning a touch log into journeys needs every event of a person together; the path models then read
+only distinct paths with their counts, which are small and add up across parts of the log. So
+:func:`journeys` repartitions both tables by a hash of the person, runs the same Rust journey builder
+as :meth:`touchpoint.Journeys.from_events` on each partition (through Arrow, ``mapInArrow``), sums the
+per-partition statistics by path in Spark, and keeps the result as a Spark DataFrame.
+:meth:`SparkJourneys.to_journeys` collects it into :class:`touchpoint.Journeys` on the driver, where
+the path models (rule-based without times, Markov, Shapley) give the same credit as on journeys
+from ``from_events`` (to rounding in the order of sums).
+
+What needs each journey's touch times or its person does not run on these journeys, and says so with
+an :class:`~touchpoint.UnsupportedError`: time decay by duration (``half_life``; decay by touch count,
+``half_life_touches``, runs), the additive-hazard model, per-journey credit. Intervals resample the
+aggregated journeys (unit ``records``), not people.
+
+Needs the extra ``touchpoint[spark]`` (pyspark >= 4.0, < 5) and the touchpoint wheel on the executors:
+see docs/spark.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import _touchpoint
+from ._checks import whole
+from ._frames import for_rust
+from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
+from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _period_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
+__all__ = ["journeys", "SparkJourneys"]
+
+_KIND, _KEY = "_tp_kind", "_tp_key"
+_ORIGIN = "on Spark"
+_TIME_TYPES = ("TimestampType", "TimestampNTZType", "DateType", "StringType")
+_ID_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType", "DecimalType", "StringType")
+
+
+def _spark() -> Any:
+    try:
+        from pyspark.sql import functions
+    except ImportError as e:  # pragma: no cover - the tests run with pyspark
+        raise ImportError("touchpoint.spark needs pyspark >= 4.0: pip install 'touchpoint[spark]' (and Java 17)") from e
+    return functions
+
+
+class SparkJourneys:
+    """Journey statistics gathered on Spark: distinct paths with what their journeys add up to.
+
+    Attributes:
+        statistics: a Spark DataFrame (cached) with one row per distinct (KPI, path): ``kpi``, ``path``
+            (the channels, an array of text), ``path_<dim>`` for each extra dimension, ``conversions``,
+            ``value``, ``nulls``, ``journeys`` (journeys with conversions) and ``null_journeys``.
+        dims: the extra dimensions carried.
+        kpis: every KPI of the log.
+        warnings: what the readers noticed (as :attr:`touchpoint.Journeys.warnings`).
+    """
+
+    def __init__(
+        self,
+        statistics: DataFrame,
+        dims: list[str],
+        kpis: list[str],
+        unattributed: list[tuple[str, str, float, float]],
+        trimmed: list[tuple[str, int]],
+        input_touches: list[tuple[str, str, float]],
+        warnings: list[str],
+    ) -> None:
+        self.statistics = statistics
+        self.dims = dims
+        self.kpis = kpis
+        self._unattributed = unattributed
+        self._trimmed = trimmed
+        self._input = input_touches
+        self.warnings = warnings
+
+    def to_journeys(self) -> Journeys:
+        """Collects the statistics on the driver as :class:`touchpoint.Journeys`, one row per distinct
+        path (``len`` counts paths; the summary counts journeys). The path models run on them as on
+        journeys from ``from_events``; what needs times or persons raises UnsupportedError."""
+        table = self.statistics.toArrow()
+        paths = pl.from_arrow(table)
+        assert isinstance(paths, pl.DataFrame)
+        inner = _touchpoint.Journeys.from_statistics(
+            paths,
+            self.dims,
+            self.kpis,
+            self._unattributed,
+            self._trimmed,
+            self._input,
+            self.warnings,
+            _ORIGIN,
+        )
+        return Journeys(inner)
+
+    @property
+    def unattributed(self) -> pl.DataFrame:
+        """Conversions that entered without a journey: kpi, reason, conversions, value (as
+        :attr:`touchpoint.Journeys.unattributed`)."""
+        rows = sorted(self._unattributed)
+        return pl.DataFrame(
+            {
+                "kpi": [r[0] for r in rows],
+                "reason": [r[1] for r in rows],
+                "conversions": [r[2] for r in rows],
+                "value": [r[3] for r in rows],
+            },
+            schema={"kpi": pl.String, "reason": pl.String, "conversions": pl.Float64, "value": pl.Float64},
+        )
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """One row per KPI, computed in Spark, as :attr:`touchpoint.Journeys.summary` of the same log:
+        kpi, touches, journeys, null_journeys, conversions, attributed, unattributed, trimmed_touches."""
+        f = _spark()
+        per_kpi = {
+            r["kpi"]: r
+            for r in self.statistics.groupBy("kpi")
+            .agg(
+                f.sum(f.size("path") * (f.col("journeys") + f.col("null_journeys"))).alias("touches"),
+                f.sum("journeys").alias("journeys"),
+                f.sum("null_journeys").alias("null_journeys"),
+                f.sum("conversions").alias("attributed"),
+            )
+            .collect()
+        }
+        unattributed: dict[str, float] = {}
+        for kpi, _, c, _ in self._unattributed:
+            unattributed[kpi] = unattributed.get(kpi, 0.0) + c
+        trimmed = dict(self._trimmed)
+        rows = []
+        for kpi in sorted(self.kpis):
+            r = per_kpi.get(kpi)
+            attributed = float(r["attributed"] or 0.0) if r else 0.0
+            rows.append(
+                (
+                    kpi,
+                    int(r["touches"] or 0) if r else 0,
+                    int(r["journeys"] or 0) if r else 0,
+                    int(r["null_journeys"] or 0) if r else 0,
+                    attributed + unattributed.get(kpi, 0.0),
+                    attributed,
+                    unattributed.get(kpi, 0.0),
+                    trimmed.get(kpi, 0),
+                )
+            )
+        schema = {
+            "kpi": pl.String,
+            "touches": pl.UInt64,
+            "journeys": pl.UInt64,
+            "null_journeys": pl.UInt64,
+            "conversions": pl.Float64,
+            "attributed": pl.Float64,
+            "unattributed": pl.Float64,
+            "trimmed_touches": pl.UInt64,
+        }
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def __repr__(self) -> str:
+        return f"SparkJourneys(KPIs: {', '.join(self.kpis)}; dims: {', '.join(['channel', *self.dims])})"
+
+
+def journeys(
+    touches: DataFrame,
+    conversions: DataFrame,
+    person: str = "user_id",
+    time: str = "ts",
+    channel: str = "channel",
+    kpi: str = "kpi",
+    value: str | None = _EVENT_VALUE,
+    lookback: str | Mapping[str, str] = "30d",
+    dims: Sequence[str] = (),
+    interaction_lookback: Mapping[str, str] | None = None,
+    max_touches: int | None = None,
+    tz: str = "UTC",
+    period: tuple[Any, Any] | None = None,
+    partitions: int | None = None,
+) -> SparkJourneys:
+    """Cuts journeys from an event log held in Spark DataFrames, as
+    :meth:`touchpoint.Journeys.from_events` does in memory, and gathers them as distinct paths.
+
+    Every argument shared with ``from_events`` means the same. The work runs at once (like
+    ``from_events``): bad input raises here, on the driver, and the statistics are cached.
+
+    Args:
+        touches: Spark DataFrame with ``person``, ``time``, ``channel`` and the ``dims`` columns.
+        conversions: Spark DataFrame with ``person``, ``time``, ``kpi`` (optional) and ``value``
+            (optional).
+        person: person id column (whole numbers or text) in both tables.
+        time: timestamp column in both: timestamp, timestamp_ntz (read in ``tz``), date or ISO-8601 text.
+        channel, kpi, value, lookback, dims, interaction_lookback, max_touches, tz, period: as in
+            :meth:`touchpoint.Journeys.from_events`.
+        partitions: how many partitions to hash the people into (default: Spark's
+            ``spark.sql.shuffle.partitions``). The result does not depend on it.
+
+    Returns:
+        SparkJourneys: the statistics (a cached Spark DataFrame), the unattributed conversions, the
+        summary, and :meth:`SparkJourneys.to_journeys`.
+
+    Raises:
+        ColumnError: a column is missing, or a person id or timestamp column has a type that cannot
+            hold ids or times (named with its Spark type).
+        InputError: a null person id, an unparseable timestamp, a negative value..., named with the
+            column and the offending record's values (Spark has no row order to name a row by).
+        ParameterError: as ``from_events``.
+    """
+    f = _spark()
+    if isinstance(dims, str):
+        dims = [dims]
+    dims = [str(d) for d in dims]
+    whole("max_touches", max_touches, 1, optional=True)
+    whole("partitions", partitions, 1, optional=True)
+    if isinstance(lookback, Mapping):
+        per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
+        default = "30d"
+    elif isinstance(lookback, str):
+        per_kpi, default = [], lookback
+    else:
+        raise ParameterError(
+            f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}"
+        )
+    inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
+    period_text = _period_text(period)
+    _touchpoint.Journeys.check_event_options(
+        person, time, channel, kpi, value, default, per_kpi, dims, inter, max_touches, tz, period_text
+    )
+
+    # Columns and their types, from the schemas (no data read yet).
+    t_types = _types(touches, "touches", [person, time, channel, *dims])
+    has_kpi = kpi in conversions.columns
+    if not has_kpi and kpi != "kpi":
+        _missing(conversions, kpi, "conversions")
+    has_value = value is not None and value in conversions.columns
+    if value is not None and not has_value and not isinstance(value, _DefaultName):
+        _missing(conversions, value, "conversions")
+    c_types = _types(
+        conversions, "conversions", [person, time, *([kpi] if has_kpi else []), *([value] if has_value else [])]
+    )
+    for table, types in (("touches", t_types), ("conversions", c_types)):
+        if types[time] not in _TIME_TYPES:
+            raise ColumnError(
+                f"column `{time}` of the {table} table must be a timestamp, a date or ISO-8601 text, "
+                f"found Spark type {types[time]}"
+            )
+        if types[person] not in _ID_TYPES:
+            raise ColumnError(
+                f"person id column `{person}` of the {table} table must hold whole numbers or text, "
+                f"found Spark type {types[person]}"
+            )
+
+    # Every KPI of the log: each partition cuts null journeys for all of them.
+    if has_kpi:
+        names = [r[0] for r in conversions.select(f.col(kpi).cast("string")).distinct().collect()]
+        if any(n is None or not n.strip() for n in names):
+            bad = conversions.filter(f.col(kpi).isNull() | (f.trim(f.col(kpi).cast("string")) == "")).limit(1)
+            raise InputError(f"null in column `{kpi}` of the conversions table: {_describe(bad.collect()[0].asDict())}")
+        kpis = sorted({n.strip() for n in names})
+    else:
+        kpis = ["conversions"] if conversions.limit(1).count() else []
+    if not kpis:
+        raise ParameterError(
+            'invalid option `conversions` = "0 rows": the conversions table is empty: there is no KPI to cut '
+            "journeys for"
+        )
+    for k, _ in per_kpi:
+        if k not in kpis:
+            raise ParameterError(
+                f"invalid option `lookback` = {k!r}: no such KPI in the conversions table (it has: {', '.join(kpis)})"
+            )
+
+    key_t = _person_key(f, t_types[person], person)
+    key_c = _person_key(f, c_types[person], person)
+    dim_cols = [(d, f"_tp_d_{d}") for d in dims if d != "channel"]
+    t = touches.select(
+        f.lit(0).alias(_KIND),
+        key_t.alias(_KEY),
+        f.col(person).alias("_tp_t_person"),
+        f.col(time).alias("_tp_t_time"),
+        f.col(channel).alias("_tp_channel"),
+        *[f.col(d).alias(alias) for d, alias in dim_cols],
+    )
+    c = conversions.select(
+        f.lit(1).alias(_KIND),
+        key_c.alias(_KEY),
+        f.col(person).alias("_tp_c_person"),
+        f.col(time).alias("_tp_c_time"),
+        *([f.col(kpi).alias("_tp_kpi")] if has_kpi else []),
+        *([f.col(value).alias("_tp_value")] if has_value else []),
+    )
+    both = t.unionByName(c, allowMissingColumns=True)
+    both = both.repartition(partitions, _KEY) if partitions else both.repartition(_KEY)
+    extra = [d for d in dims if d != "channel"]
+    options = {
+        "person": person,
+        "time": time,
+        "channel": channel,
+        "kpi": kpi,
+        "value": value if has_value else None,
+        "value_is_default": isinstance(value, _DefaultName) and not has_value,
+        "value_name": value,
+        "lookback": default,
+        "lookback_by_kpi": per_kpi,
+        "dims": dims,
+        "extra": extra,
+        "interaction_lookback": inter,
+        "max_touches": max_touches,
+        "tz": tz,
+        "period": period_text,
+        "kpis": kpis,
+    }
+    schema = _schema(extra)
+    rows = both.mapInArrow(_Cutter(options), schema)
+    keys = ["record", "kpi", "path", *[f"path_{d}" for d in extra], "reason", "dimension", "player", "message"]
+    summed = rows.groupBy(*keys).agg(
+        *[f.sum(n).alias(n) for n in ("conversions", "value", "nulls", "journeys", "null_journeys", "touches")]
+    )
+    summed = summed.persist()
+    side = [r.asDict() for r in summed.filter(f.col("record") != "path").collect()]
+    errors = sorted((r["reason"], r["message"]) for r in side if r["record"] == "error")
+    if errors:
+        summed.unpersist()
+        cls, message = errors[0]
+        raise _error_class(cls)(message)
+    unattributed = sorted(
+        (r["kpi"], r["reason"], float(r["conversions"] or 0.0), float(r["value"] or 0.0))
+        for r in side
+        if r["record"] == "unattributed"
+    )
+    trimmed = sorted((r["kpi"], int(r["touches"] or 0)) for r in side if r["record"] == "trimmed")
+    input_touches = sorted(
+        (r["dimension"], r["player"], float(r["touches"] or 0.0)) for r in side if r["record"] == "input"
+    )
+    warnings = sorted(r["message"] for r in side if r["record"] == "warning")
+    if inter:
+        seen = {p for d, p, _ in input_touches if d == "interaction"}
+        missing = [k for k, _ in inter if k not in seen]
+        if missing:
+            summed.unpersist()
+            raise ParameterError(
+                f"invalid option `interaction_lookback` = {missing[0]!r}: no such interaction in the touches "
+                f"(they have: {', '.join(sorted(seen))})"
+            )
+    statistics = summed.filter(f.col("record") == "path").select(
+        "kpi", "path", *[f"path_{d}" for d in extra], "conversions", "value", "nulls", "journeys", "null_journeys"
+    )
+    return SparkJourneys(statistics, extra, kpis, unattributed, trimmed, input_touches, warnings)
+
+
+def _types(df: DataFrame, table: str, columns: list[str]) -> dict[str, str]:
+    """The Spark type name of each column, or a ColumnError naming a missing one."""
+    types = {fld.name: type(fld.dataType).__name__ for fld in df.schema.fields}
+    for c in columns:
+        if c not in types:
+            _missing(df, c, table)
+    return types
+
+
+def _missing(df: DataFrame, column: str, table: str) -> None:
+    have = ", ".join(f"`{c}`" for c in df.columns)
+    raise ColumnError(f"missing column `{column}` in the {table} table; the table has: {have}")
+
+
+def _person_key(f: Any, mine: str, column: str) -> Any:
+    """The person as text, equal for equal persons under from_events' rule (numbers as numbers, text
+    trimmed of Unicode whitespace, a number facing text written as its whole number), so both tables
+    send a person's events to one partition."""
+    col = f.col(column)
+    if mine == "StringType":
+        return f.regexp_replace(col, r"(?U)^\s+|\s+$", "")
+    if mine in ("FloatType", "DoubleType", "DecimalType"):
+        # Whole numbers as integers (1.0 is person 1); fractions stay as they are and fail in the
+        # partition with from_events' error.
+        return f.when(col == f.floor(col), f.floor(col).cast("decimal(38,0)").cast("string")).otherwise(
+            col.cast("string")
+        )
+    return col.cast("string")
+
+
+def _schema(extra: list[str]) -> str:
+    paths = "".join(f", path_{d} array<string>" for d in extra)
+    return (
+        f"record string, kpi string, path array<string>{paths}, conversions double, value double, nulls double, "
+        "journeys long, null_journeys long, reason string, dimension string, player string, touches double, "
+        "message string"
+    )
+
+
+def _error_class(name: str) -> type[TouchpointError]:
+    from . import exceptions
+
+    cls = getattr(exceptions, name, TouchpointError)
+    return cls if isinstance(cls, type) and issubclass(cls, TouchpointError) else TouchpointError
+
+
+def _describe(row: Mapping[str, Any]) -> str:
+    """A record named by its values (Spark has no row order)."""
+    return "the record " + ", ".join(f"{k}={v!r}" for k, v in row.items())
+
+
+_ROW = re.compile(r"\b(?:at |in )?row (\d+)")
+
+
+class _Cutter:
+    """The work of one partition: its events in, its statistics out (picklable for the executors)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.o = options
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        got = list(batches)
+        if not got or not sum(b.num_rows for b in got):
+            return
+        o = self.o
+        both = pl.from_arrow(pa.Table.from_batches(got))
+        assert isinstance(both, pl.DataFrame)
+        touches = both.filter(pl.col(_KIND) == 0).select(
+            pl.col("_tp_t_person").alias(o["person"]),
+            pl.col("_tp_t_time").alias(o["time"]),
+            pl.col("_tp_channel").alias(o["channel"]),
+            *[pl.col(f"_tp_d_{d}").alias(d) for d in o["extra"]],
+        )
+        conversions = both.filter(pl.col(_KIND) == 1).select(
+            pl.col("_tp_c_person").alias(o["person"]),
+            pl.col("_tp_c_time").alias(o["time"]),
+            *([pl.col("_tp_kpi").alias(o["kpi"])] if "_tp_kpi" in both.columns else []),
+            *([pl.col("_tp_value").alias(o["value"])] if o["value"] is not None else []),
+        )
+        del both
+        touches = for_rust(touches, [o["person"], o["time"], o["channel"], *o["extra"]])
+        conversions = for_rust(conversions, [o["person"], o["time"], o["kpi"], o["value"]])
+        try:
+            j = _touchpoint.Journeys.from_events_frames(
+                touches,
+                conversions,
+                o["person"],
+                o["time"],
+                o["channel"],
+                o["kpi"],
+                o["value"] if o["value"] is not None else (o["value_name"] if o["value_is_default"] else None),
+                o["lookback"],
+                o["lookback_by_kpi"],
+                o["dims"],
+                self._interactions(touches),
+                o["max_touches"],
+                o["tz"],
+                o["period"],
+                None,
+                None,
+                o["value_is_default"],
+                o["kpis"],
+            )
+            paths, inputs = j.statistics()
+        except TouchpointError as e:
+            yield self._error(e, touches, conversions)
+            return
+        del touches, conversions
+        yield from self._records(j, paths, inputs)
+
+    def _interactions(self, touches: pl.DataFrame) -> list[tuple[str, str]]:
+        """The interaction windows of interactions this partition has (the driver checks the names
+        against the whole log)."""
+        inter = self.o["interaction_lookback"]
+        if not inter:
+            return inter
+        have = set(touches.get_column("interaction").cast(pl.String).str.strip_chars().drop_nulls().to_list())
+        return [(k, v) for k, v in inter if k in have]
+
+    def _records(self, j: Any, paths: pl.DataFrame, inputs: pl.DataFrame) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        schema = self._arrow_schema()
+        n = paths.height
+        cols: dict[str, Any] = {
+            "record": pa.array(["path"] * n, pa.string()),
+            "kpi": paths.get_column("kpi").to_arrow().cast(pa.string()),
+            "path": paths.get_column("path").to_arrow().cast(pa.list_(pa.string())),
+        }
+        for d in self.o["extra"]:
+            cols[f"path_{d}"] = paths.get_column(f"path_{d}").to_arrow().cast(pa.list_(pa.string()))
+        for name in ("conversions", "value", "nulls"):
+            cols[name] = paths.get_column(name).to_arrow().cast(pa.float64())
+        for name in ("journeys", "null_journeys"):
+            cols[name] = paths.get_column(name).to_arrow().cast(pa.int64())
+        yield pa.RecordBatch.from_arrays([cols.get(fld.name, pa.nulls(n, fld.type)) for fld in schema], schema=schema)
+        side: list[dict[str, Any]] = []
+        for r in j.unattributed().iter_rows(named=True):
+            side.append({"record": "unattributed", **r})
+        for r in j.summary().iter_rows(named=True):
+            if r["trimmed_touches"]:
+                side.append({"record": "trimmed", "kpi": r["kpi"], "touches": float(r["trimmed_touches"])})
+        for r in inputs.iter_rows(named=True):
+            side.append({"record": "input", **r})
+        for w in j.warnings():
+            side.append({"record": "warning", "message": w})
+        if side:
+            yield pa.RecordBatch.from_pylist(side, schema=schema)
+
+    def _error(self, e: TouchpointError, touches: pl.DataFrame, conversions: pl.DataFrame) -> pa.RecordBatch:
+        """The error as a record: its class and its message, the partition's row number replaced by the
+        offending record's values."""
+        import pyarrow as pa
+
+        message = str(e)
+        m = _ROW.search(message)
+        if m:
+            table = conversions if "conversions" in message or message.startswith("invalid value") else touches
+            row = int(m.group(1)) - 1
+            if 0 <= row < table.height:
+                message = message[: m.start()] + "in " + _describe(table.row(row, named=True)) + message[m.end() :]
+        record = {"record": "error", "reason": type(e).__name__, "message": message}
+        return pa.RecordBatch.from_pylist([record], schema=self._arrow_schema())
+
+    def _arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
+        fields = [
+            pa.field("record", pa.string()),
+            pa.field("kpi", pa.string()),
+            pa.field("path", pa.list_(pa.string())),
+            *[pa.field(f"path_{d}", pa.list_(pa.string())) for d in self.o["extra"]],
+            pa.field("conversions", pa.float64()),
+            pa.field("value", pa.float64()),
+            pa.field("nulls", pa.float64()),
+            pa.field("journeys", pa.int64()),
+            pa.field("null_journeys", pa.int64()),
+            pa.field("reason", pa.string()),
+            pa.field("dimension", pa.string()),
+            pa.field("player", pa.string()),
+            pa.field("touches", pa.float64()),
+            pa.field("message", pa.string()),
+        ]
+        return pa.schema(fields)
