@@ -1,6 +1,7 @@
 """Event logs into journeys at scale: 50M touches and 2M conversions (generated) -> Journeys.
 
     python benches/events_ingest.py [--touches 50000000] [--conversions 2000000] [--people 5000000] [--kpis 1]
+    python benches/events_ingest.py --touches 200000000 --conversions 8000000 --people 20000000 --buckets 32
 
 The log is generated and written to Parquet first; a fresh process then reads it and builds the
 journeys, so its peak RSS counts the input DataFrames and the ingestion, not the generator. Prints the
@@ -8,6 +9,10 @@ time of `tp.Journeys.from_events`, touches per second, the peak RSS of that proc
 DataFrames' `estimated_size()` (target: peak RSS under 3x the inputs). With several KPIs each touch
 can sit in one journey per KPI (every person gets a null journey per KPI), so the journeys grow with
 the number of KPIs.
+
+With ``--buckets N`` the log is written as directories of Parquet files (20M touches a file, so the
+generator never holds it whole) and read by ``from_events`` out of core: each table streamed once into
+N buckets of people, one bucket cut at a time. It prints the same figures, with the size on disk.
 """
 
 from __future__ import annotations
@@ -28,27 +33,57 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def generate(folder: Path, touches: int, conversions: int, people: int, kpis: int) -> None:
+def generate(folder: Path, touches: int, conversions: int, people: int, kpis: int, split: bool = False) -> None:
+    """Writes touches.parquet and conversions.parquet, or with ``split`` directories touches/ and
+    conversions/ of files of at most 20M rows."""
     rng = np.random.default_rng(11)
     start = np.datetime64("2026-01-01T00:00:00", "us").astype(np.int64)
     span = 90 * 86_400_000_000
     channels = pl.Series(["search", "direct", "email", "display", "facebook", "instagram", "linkedin", "twitter"])
-    pl.DataFrame(
-        {
-            "user_id": rng.integers(0, people, touches),
-            "ts": pl.Series(start + rng.integers(0, span, touches)).cast(pl.Datetime("us", "UTC")),
-            "channel": channels.gather(rng.integers(0, len(channels), touches)),
-        }
-    ).write_parquet(folder / "touches.parquet")
     names = pl.Series(["sales", "tickets_deflected", "hires"][:kpis])
-    pl.DataFrame(
-        {
-            "user_id": rng.integers(0, people, conversions),
-            "ts": pl.Series(start + rng.integers(0, span, conversions)).cast(pl.Datetime("us", "UTC")),
-            "kpi": names.gather(rng.integers(0, kpis, conversions)),
-            "value": rng.gamma(2.0, 50.0, conversions),
-        }
-    ).write_parquet(folder / "conversions.parquet")
+    chunk = 20_000_000 if split else max(touches, conversions, 1)
+    for table in ("touches", "conversions"):
+        if split:
+            (folder / table).mkdir()
+        n = touches if table == "touches" else conversions
+        for i, lo in enumerate(range(0, n, chunk)):
+            m = min(chunk, n - lo)
+            cols = {
+                "user_id": rng.integers(0, people, m),
+                "ts": pl.Series(start + rng.integers(0, span, m)).cast(pl.Datetime("us", "UTC")),
+            }
+            if table == "touches":
+                cols["channel"] = channels.gather(rng.integers(0, len(channels), m))
+            else:
+                cols["kpi"] = names.gather(rng.integers(0, kpis, m))
+                cols["value"] = rng.gamma(2.0, 50.0, m)
+            out = folder / table / f"part-{i:03}.parquet" if split else folder / f"{table}.parquet"
+            pl.DataFrame(cols).write_parquet(out)
+
+
+def worker_buckets(folder: Path, buckets: int) -> None:
+    import touchpoint as tp
+
+    on_disk = sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30
+    n = pl.scan_parquet(folder / "touches").select(pl.len()).collect().item()
+    print(f"inputs on disk: {n:,} touches, {on_disk:.2f} GiB of Parquet; RSS before: {rss_mib():,.0f} MiB")
+    t0 = time.perf_counter()
+    j = tp.Journeys.from_events(
+        folder / "touches",
+        folder / "conversions",
+        lookback="30d",
+        buckets=buckets,
+        workdir=folder / "work",
+        progress=False,
+    )
+    elapsed = time.perf_counter() - t0
+    print(f"from_events in {buckets} buckets: {elapsed:.1f} s, {n / elapsed / 1e6:.2f}M touches/s -> {j!r}")
+    print(f"peak RSS: {rss_mib():,.0f} MiB")
+    s = j.summary
+    print(
+        f"conversions in: {s['conversions'].sum():,.0f}, in journeys: {s['attributed'].sum():,.0f}, "
+        f"unattributed: {s['unattributed'].sum():,.0f}"
+    )
 
 
 def worker(folder: Path) -> None:
@@ -78,17 +113,23 @@ def main() -> None:
     ap.add_argument("--conversions", type=int, default=2_000_000)
     ap.add_argument("--people", type=int, default=5_000_000)
     ap.add_argument("--kpis", type=int, default=1, choices=[1, 2, 3], help="KPIs the conversions spread over")
+    ap.add_argument("--buckets", type=int, help="read the log out of core in this many buckets of people")
+    ap.add_argument("--dir", type=Path, help="where to write the log (default: a temporary directory)")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker)
+        if args.buckets:
+            worker_buckets(args.worker, args.buckets)
+        else:
+            worker(args.worker)
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        generate(folder, args.touches, args.conversions, args.people, args.kpis)
+        generate(folder, args.touches, args.conversions, args.people, args.kpis, split=bool(args.buckets))
         print(f"generated in {time.perf_counter() - t0:.1f} s")
-        subprocess.run([sys.executable, __file__, "--worker", str(folder)], check=True)
+        extra = ["--buckets", str(args.buckets)] if args.buckets else []
+        subprocess.run([sys.executable, __file__, "--worker", str(folder), *extra], check=True)
 
 
 if __name__ == "__main__":

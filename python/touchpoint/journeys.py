@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._buckets import from_events_in_buckets, is_directory
 from ._checks import whole
 from ._frames import as_polars, for_rust, is_file_path
 from ._progress import ProgressLine
@@ -142,6 +143,8 @@ class Journeys:
         period: tuple[Any, Any] | None = None,
         population: int | None = None,
         progress: bool = True,
+        buckets: int | None = None,
+        workdir: str | Path | None = None,
     ) -> Journeys:
         """Cuts journeys from an event log: who was touched where and when, and who converted.
 
@@ -178,10 +181,23 @@ class Journeys:
                 log never shows. Models with a baseline (``additive_hazard``) need it to estimate the
                 baseline rate; without it they estimate it from the people in the log and say so.
             progress: show a progress line on stderr when the call takes more than half a second.
+            buckets: for logs larger than memory: cut the people in this many hash buckets, one bucket
+                at a time (the default, 16, when ``touches`` or ``conversions`` is a directory of
+                Parquet files, hive-partitioned or not). Each table is streamed once into per-bucket
+                Parquet files, each bucket's journeys are cut and written as path statistics as they
+                are built, and the statistics are scanned back and summed by path. Peak memory follows
+                the largest bucket. The result is aggregated journeys, as from
+                :func:`touchpoint.spark.journeys`: the same summary, unattributed table and path-model
+                credit as in memory, whatever the number of buckets; what needs touch times or persons
+                (the additive-hazard model, time decay by duration, per-journey credit) raises
+                UnsupportedError on them.
+            workdir: where the buckets and statistics are written (kept); by default a temporary
+                directory, removed at the end.
 
         Returns:
             Journeys with touch and conversion times, and each person's timeline (every touch and
-            conversion, and the period) for models that read timelines.
+            conversion, and the period) for models that read timelines; with ``buckets``, aggregated
+            journeys (one row per distinct path).
 
         Raises:
             ColumnError: a column is missing or of the wrong type.
@@ -202,6 +218,30 @@ class Journeys:
         else:
             raise ParameterError(
                 f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}"
+            )
+        whole("buckets", buckets, 1, optional=True)
+        if buckets is not None or is_directory(touches) or is_directory(conversions):
+            return cls(
+                from_events_in_buckets(
+                    touches,
+                    conversions,
+                    person=person,
+                    time=time,
+                    channel=channel,
+                    kpi=kpi,
+                    value=value,
+                    value_is_default=isinstance(value, _DefaultName),
+                    lookback=default,
+                    per_kpi=per_kpi,
+                    dims=dims,
+                    inter=[(str(k), str(v)) for k, v in (interaction_lookback or {}).items()],
+                    max_touches=max_touches,
+                    tz=tz,
+                    period=_period_text(period),
+                    buckets=16 if buckets is None else buckets,
+                    workdir=workdir,
+                    progress=ProgressLine() if progress else None,
+                )
             )
         t = for_rust(_read(touches, "touches"), [person, time, channel, *dims])
         c = for_rust(_read(conversions, "conversions"), [person, time, kpi, value])

@@ -20,7 +20,6 @@ see docs/spark.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ import polars as pl
 from . import _touchpoint
 from ._checks import whole
 from ._frames import for_rust
+from ._parts import Sums, describe, locate_error, side_records
 from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
 from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _period_text
 
@@ -261,7 +261,7 @@ def journeys(
         names = [r[0] for r in conversions.select(f.col(kpi).cast("string")).distinct().collect()]
         if any(n is None or not n.strip() for n in names):
             bad = conversions.filter(f.col(kpi).isNull() | (f.trim(f.col(kpi).cast("string")) == "")).limit(1)
-            raise InputError(f"null in column `{kpi}` of the conversions table: {_describe(bad.collect()[0].asDict())}")
+            raise InputError(f"null in column `{kpi}` of the conversions table: {describe(bad.collect()[0].asDict())}")
         kpis = sorted({n.strip() for n in names})
     else:
         kpis = ["conversions"] if conversions.limit(1).count() else []
@@ -329,16 +329,9 @@ def journeys(
         summed.unpersist()
         cls, message = errors[0]
         raise _error_class(cls)(message)
-    unattributed = sorted(
-        (r["kpi"], r["reason"], float(r["conversions"] or 0.0), float(r["value"] or 0.0))
-        for r in side
-        if r["record"] == "unattributed"
-    )
-    trimmed = sorted((r["kpi"], int(r["touches"] or 0)) for r in side if r["record"] == "trimmed")
-    input_touches = sorted(
-        (r["dimension"], r["player"], float(r["touches"] or 0.0)) for r in side if r["record"] == "input"
-    )
-    warnings = sorted(r["message"] for r in side if r["record"] == "warning")
+    sums = Sums()
+    sums.add(side)
+    unattributed, trimmed, input_touches, warnings = sums.gathered()
     if inter:
         seen = {p for d, p, _ in input_touches if d == "interaction"}
         missing = [k for k, _ in inter if k not in seen]
@@ -398,14 +391,6 @@ def _error_class(name: str) -> type[TouchpointError]:
 
     cls = getattr(exceptions, name, TouchpointError)
     return cls if isinstance(cls, type) and issubclass(cls, TouchpointError) else TouchpointError
-
-
-def _describe(row: Mapping[str, Any]) -> str:
-    """A record named by its values (Spark has no row order)."""
-    return "the record " + ", ".join(f"{k}={v!r}" for k, v in row.items())
-
-
-_ROW = re.compile(r"\b(?:at |in )?row (\d+)")
 
 
 class _Cutter:
@@ -492,16 +477,7 @@ class _Cutter:
         for name in ("journeys", "null_journeys"):
             cols[name] = paths.get_column(name).to_arrow().cast(pa.int64())
         yield pa.RecordBatch.from_arrays([cols.get(fld.name, pa.nulls(n, fld.type)) for fld in schema], schema=schema)
-        side: list[dict[str, Any]] = []
-        for r in j.unattributed().iter_rows(named=True):
-            side.append({"record": "unattributed", **r})
-        for r in j.summary().iter_rows(named=True):
-            if r["trimmed_touches"]:
-                side.append({"record": "trimmed", "kpi": r["kpi"], "touches": float(r["trimmed_touches"])})
-        for r in inputs.iter_rows(named=True):
-            side.append({"record": "input", **r})
-        for w in j.warnings():
-            side.append({"record": "warning", "message": w})
+        side = side_records(j, inputs)
         if side:
             yield pa.RecordBatch.from_pylist(side, schema=schema)
 
@@ -510,13 +486,7 @@ class _Cutter:
         offending record's values."""
         import pyarrow as pa
 
-        message = str(e)
-        m = _ROW.search(message)
-        if m:
-            table = conversions if "conversions" in message or message.startswith("invalid value") else touches
-            row = int(m.group(1)) - 1
-            if 0 <= row < table.height:
-                message = message[: m.start()] + "in " + _describe(table.row(row, named=True)) + message[m.end() :]
+        message = locate_error(e, touches, conversions)
         record = {"record": "error", "reason": type(e).__name__, "message": message}
         return pa.RecordBatch.from_pylist([record], schema=self._arrow_schema())
 

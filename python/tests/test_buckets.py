@@ -1,0 +1,87 @@
+"""Event logs larger than memory: from_events on Parquet directories, one hash bucket of people at a
+time, gives the in-memory summary, unattributed table and path-model credit for any number of buckets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import touchpoint as tp
+
+MODELS: list[Any] = ["first_touch", "last_touch", "linear", "position_based", "markov", "shapley"]
+
+
+@pytest.fixture(scope="module")
+def log() -> tuple[pl.DataFrame, pl.DataFrame]:
+    sim = tp.simulate("social_care", people=3000, seed=5, progress=False)
+    touches = sim.touches.with_columns(
+        (pl.col("channel") + "_" + (pl.col("person") % 3).cast(pl.String)).alias("campaign")
+    )
+    return touches, sim.conversions
+
+
+@pytest.fixture(scope="module")
+def on_disk(log: tuple[pl.DataFrame, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Touches hive-partitioned by channel; conversions in two plain Parquet files."""
+    touches, conversions = log
+    root = tmp_path_factory.mktemp("log")
+    touches.write_parquet(root / "touches", partition_by="channel")
+    (root / "conversions").mkdir()
+    half = conversions.height // 2
+    conversions.head(half).write_parquet(root / "conversions" / "part-0.parquet")
+    conversions.tail(conversions.height - half).write_parquet(root / "conversions" / "part-1.parquet")
+    return root / "touches", root / "conversions"
+
+
+def credit(j: tp.Journeys, by: str) -> pl.DataFrame:
+    return tp.attribute(j, models=MODELS, by=by).to_polars().sort("model", "kpi", by)
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 8])
+def test_buckets_equal_the_in_memory_journeys(
+    log: tuple[pl.DataFrame, pl.DataFrame], on_disk: tuple[Path, Path], buckets: int
+) -> None:
+    touches, conversions = log
+    mem = tp.Journeys.from_events(touches, conversions, person="person", dims=["campaign"], progress=False)
+    j = tp.Journeys.from_events(*on_disk, person="person", dims=["campaign"], buckets=buckets, progress=False)
+    assert mem.summary.equals(j.summary)
+    assert mem.unattributed.drop("value").equals(j.unattributed.drop("value"))
+    assert j.unattributed["value"].to_list() == pytest.approx(mem.unattributed["value"].to_list(), rel=1e-12)
+    # One row per distinct path of the whole log, however many buckets saw it.
+    assert len(j) == mem._inner.statistics()[0].height
+    for by in ("channel", "campaign"):
+        a, b = credit(mem, by), credit(j, by)
+        assert a.select("model", "kpi", by).equals(b.select("model", "kpi", by))
+        for col in ("conversions", "value"):
+            assert b[col].to_list() == pytest.approx(a[col].to_list(), rel=1e-9, abs=1e-9)
+
+
+def test_a_directory_means_buckets_and_workdir_keeps_the_statistics(on_disk: tuple[Path, Path], tmp_path: Path) -> None:
+    j = tp.Journeys.from_events(*on_disk, person="person", workdir=tmp_path, progress=False)
+    assert "16 buckets" in repr(j)
+    written = sorted(p.name for p in (tmp_path / "statistics").glob("*.parquet"))
+    assert len(written) == 16
+    stats = pl.read_parquet(tmp_path / "statistics")
+    assert stats["conversions"].sum() == pytest.approx(j.summary["attributed"].sum())
+    with pytest.raises(tp.UnsupportedError, match="aggregated in 16 buckets of people"):
+        tp.attribute(j, models=["additive_hazard"])
+
+
+def test_bad_input_in_a_bucket_names_the_record(tmp_path: Path) -> None:
+    touches = pl.DataFrame({"user_id": ["u1", None], "ts": ["2024-01-01", "2024-01-02"], "channel": ["a", "b"]})
+    conversions = pl.DataFrame({"user_id": ["u1"], "ts": ["2024-01-03"], "kpi": ["sale"]})
+    conversions.write_parquet(tmp_path / "c.parquet")
+    (tmp_path / "t").mkdir()
+    touches.write_parquet(tmp_path / "t" / "0.parquet")
+    with pytest.raises(tp.InputError, match=r"null in column `user_id` of the touches table in the record .*'b'"):
+        tp.Journeys.from_events(tmp_path / "t", tmp_path / "c.parquet", buckets=4, progress=False)
+    with pytest.raises(tp.ColumnError, match=r"missing column `campaign` in the touches table"):
+        tp.Journeys.from_events(tmp_path / "t", tmp_path / "c.parquet", channel="channel", dims=["campaign"])
+    with pytest.raises(tp.ReadError, match="no .parquet file"):
+        (tmp_path / "empty").mkdir()
+        tp.Journeys.from_events(tmp_path / "empty", tmp_path / "c.parquet")
+    with pytest.raises(tp.ParameterError, match="buckets must be a whole number"):
+        tp.Journeys.from_events(tmp_path / "t", tmp_path / "c.parquet", buckets=0)

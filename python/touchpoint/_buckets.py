@@ -1,0 +1,278 @@
+"""Event logs larger than memory: people in hash buckets, one bucket at a time.
+
+Pass 1 streams each table once (polars' streaming engine) into Parquet files, one directory per bucket
+of people (the bucket is a hash of the person key of :func:`touchpoint._parts.person_key`, so both
+tables send a person's events to the same bucket). Pass 2 reads one bucket at a time, cuts its journeys
+with the in-memory reader and writes the bucket's path statistics to Parquet as they are built. The
+statistics of all buckets are then scanned back and summed by path into aggregated journeys, exactly
+as on Spark. Peak memory follows the largest bucket, not the log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import _touchpoint
+from ._frames import as_polars, for_rust, is_file_path
+from ._parts import Sums, describe, locate_error, person_key, side_records
+from .exceptions import ColumnError, InputError, ParameterError, ReadError, TouchpointError
+
+__all__ = ["from_events_in_buckets", "is_directory"]
+
+_BUCKET = "_tp_bucket"
+
+
+def is_directory(source: Any) -> bool:
+    """Whether ``source`` names a directory (of Parquet files, hive-partitioned or not)."""
+    return is_file_path(source) and Path(source).is_dir()
+
+
+def _scan(source: Any, what: str) -> pl.LazyFrame:
+    """A lazy scan of a directory of Parquet files, one Parquet or CSV file, or a DataFrame."""
+    if isinstance(source, pl.LazyFrame):
+        return source
+    if is_file_path(source):
+        path = Path(source)
+        if path.is_dir():
+            if not any(path.rglob("*.parquet")):
+                raise ReadError(f"cannot read `{path}`: the directory holds no .parquet file")
+            return pl.scan_parquet(path)
+        if not path.is_file():
+            raise ReadError(f"cannot read `{path}`: no such file or directory")
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return pl.scan_parquet(path, glob=False)
+        if suffix in (".csv", ".txt", ".tsv"):
+            return pl.scan_csv(path, infer_schema=False, glob=False)
+        raise InputError(f"cannot tell the format of `{path}`: expected a directory of Parquet files, or a file")
+    return as_polars(source, what).lazy()
+
+
+def _schema(lf: pl.LazyFrame, source: Any) -> pl.Schema:
+    try:
+        return lf.collect_schema()
+    except pl.exceptions.PolarsError as e:
+        raise ReadError(f"cannot read `{source}`: {e}") from None
+
+
+def _require(schema: pl.Schema, column: str, table: str) -> None:
+    if column not in schema:
+        have = ", ".join(f"`{c}`" for c in schema.names())
+        raise ColumnError(f"missing column `{column}` in the {table} table; the table has: {have}")
+
+
+def from_events_in_buckets(
+    touches: Any,
+    conversions: Any,
+    *,
+    person: str,
+    time: str,
+    channel: str,
+    kpi: str,
+    value: str | None,
+    value_is_default: bool,
+    lookback: str,
+    per_kpi: list[tuple[str, str]],
+    dims: list[str],
+    inter: list[tuple[str, str]],
+    max_touches: int | None,
+    tz: str,
+    period: tuple[str, str] | None,
+    buckets: int,
+    workdir: str | Path | None,
+    progress: Any,
+) -> Any:
+    """Aggregated journeys (``_touchpoint.Journeys``) of an event log cut one bucket of people at a time;
+    see :meth:`touchpoint.Journeys.from_events`."""
+    _touchpoint.Journeys.check_event_options(
+        person, time, channel, kpi, value, lookback, per_kpi, dims, inter, max_touches, tz, period
+    )
+    t_scan, c_scan = _scan(touches, "touches"), _scan(conversions, "conversions")
+    t_schema, c_schema = _schema(t_scan, touches), _schema(c_scan, conversions)
+    extra = [d for d in dims if d != "channel"]
+    for col in (person, time, channel, *extra):
+        _require(t_schema, col, "touches")
+    has_kpi = kpi in c_schema
+    if not has_kpi and kpi != "kpi":
+        _require(c_schema, kpi, "conversions")
+    has_value = value is not None and value in c_schema
+    if value is not None and not has_value and not value_is_default:
+        _require(c_schema, value, "conversions")
+    for col in (person, time):
+        _require(c_schema, col, "conversions")
+
+    # Every KPI of the log: each bucket cuts null journeys for all of them.
+    if has_kpi:
+        name = pl.col(kpi).cast(pl.String).str.strip_chars()
+        names = c_scan.select(name.alias("k")).unique().collect(engine="streaming")["k"].to_list()
+        if any(n is None or n == "" for n in names):
+            bad = c_scan.filter(name.is_null() | (name == "")).head(1).collect()
+            raise InputError(f"null in column `{kpi}` of the conversions table: {describe(bad.row(0, named=True))}")
+        kpis = sorted(names)
+    else:
+        kpis = ["conversions"] if c_scan.head(1).collect().height else []
+    if not kpis:
+        raise ParameterError(
+            'invalid option `conversions` = "0 rows": the conversions table is empty: there is no KPI to cut '
+            "journeys for"
+        )
+
+    own = workdir is None
+    root = Path(tempfile.mkdtemp(prefix="touchpoint-buckets-")) if own else Path(workdir)  # type: ignore[arg-type]
+    try:
+        return _run(
+            t_scan,
+            c_scan,
+            t_schema,
+            c_schema,
+            root,
+            kpis=kpis,
+            has_kpi=has_kpi,
+            has_value=has_value,
+            person=person,
+            time=time,
+            channel=channel,
+            kpi=kpi,
+            value=value,
+            value_is_default=value_is_default,
+            lookback=lookback,
+            per_kpi=per_kpi,
+            dims=dims,
+            extra=extra,
+            inter=inter,
+            max_touches=max_touches,
+            tz=tz,
+            period=period,
+            buckets=buckets,
+            progress=progress,
+        )
+    finally:
+        if own:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(
+    t_scan: pl.LazyFrame,
+    c_scan: pl.LazyFrame,
+    t_schema: pl.Schema,
+    c_schema: pl.Schema,
+    root: Path,
+    **o: Any,
+) -> Any:
+    person, buckets = o["person"], o["buckets"]
+    t_cols = [person, o["time"], o["channel"], *o["extra"]]
+    c_cols = [person, o["time"], *([o["kpi"]] if o["has_kpi"] else []), *([o["value"]] if o["has_value"] else [])]
+    # Pass 1: each table once, streamed into one directory per bucket.
+    for name, scan, schema, cols in (("touches", t_scan, t_schema, t_cols), ("conversions", c_scan, c_schema, c_cols)):
+        key = (person_key(person, schema[person]).hash(seed=0x7470) % buckets).alias(_BUCKET)
+        target = root / name
+        if target.exists():
+            shutil.rmtree(target)
+        try:
+            scan.select(cols).with_columns(key).sink_parquet(
+                pl.PartitionBy(target, key=_BUCKET, include_key=False), mkdir=True, engine="streaming"
+            )
+        except pl.exceptions.PolarsError as e:
+            raise ReadError(f"cannot read the {name} table: {e}") from None
+    # Pass 2: one bucket at a time.
+    stats = root / "statistics"
+    if stats.exists():
+        shutil.rmtree(stats)
+    stats.mkdir(parents=True)
+    sums = Sums()
+    for b in range(buckets):
+        if o["progress"] is not None:
+            o["progress"]("buckets", b, buckets)
+        t = _bucket(root / "touches", b, t_schema, t_cols)
+        c = _bucket(root / "conversions", b, c_schema, c_cols)
+        if t.height == 0 and c.height == 0:
+            continue
+        t = for_rust(t, t_cols)
+        c = for_rust(c, c_cols)
+        try:
+            j = _touchpoint.Journeys.from_events_frames(
+                t,
+                c,
+                person,
+                o["time"],
+                o["channel"],
+                o["kpi"],
+                o["value"] if o["has_value"] or o["value_is_default"] else None,
+                o["lookback"],
+                o["per_kpi"],
+                o["dims"],
+                _present(o["inter"], t),
+                o["max_touches"],
+                o["tz"],
+                o["period"],
+                None,
+                None,
+                o["value_is_default"] and not o["has_value"],
+                o["kpis"],
+            )
+            paths, inputs = j.statistics()
+        except TouchpointError as e:
+            raise type(e)(locate_error(e, t, c)) from None
+        del t, c
+        paths.write_parquet(stats / f"{b:05}.parquet")
+        sums.add(side_records(j, inputs))
+        del j, paths
+    if o["progress"] is not None:
+        o["progress"]("buckets", buckets, buckets)
+    unattributed, trimmed, input_touches, warnings = sums.gathered()
+    if o["inter"]:
+        seen = {p for d, p, _ in input_touches if d == "interaction"}
+        missing = [k for k, _ in o["inter"] if k not in seen]
+        if missing:
+            raise ParameterError(
+                f"invalid option `interaction_lookback` = {missing[0]!r}: no such interaction in the touches "
+                f"(they have: {', '.join(sorted(seen))})"
+            )
+    files = sorted(stats.glob("*.parquet"))
+    paths = pl.scan_parquet(files).collect() if files else _empty_statistics(o["extra"])
+    return _touchpoint.Journeys.from_statistics(
+        paths,
+        o["extra"],
+        o["kpis"],
+        unattributed,
+        trimmed,
+        input_touches,
+        warnings,
+        "in 1 bucket of people" if buckets == 1 else f"in {buckets} buckets of people",
+    )
+
+
+def _bucket(root: Path, b: int, schema: pl.Schema, cols: list[str]) -> pl.DataFrame:
+    """The rows of bucket ``b`` (an empty table of the same schema when the bucket has none)."""
+    where = root / f"{_BUCKET}={b}"
+    if not where.is_dir():
+        return pl.DataFrame(schema={c: schema[c] for c in cols})
+    return pl.scan_parquet(where, hive_partitioning=False).select(cols).collect()
+
+
+def _present(inter: list[tuple[str, str]], touches: pl.DataFrame) -> list[tuple[str, str]]:
+    """The interaction windows of interactions this bucket has (the names are checked on the whole log)."""
+    if not inter:
+        return inter
+    have = set(touches.get_column("interaction").cast(pl.String).str.strip_chars().drop_nulls().to_list())
+    return [(k, v) for k, v in inter if k in have]
+
+
+def _empty_statistics(extra: list[str]) -> pl.DataFrame:
+    schema: dict[str, Any] = {"kpi": pl.String, "path": pl.List(pl.String)}
+    schema.update({f"path_{d}": pl.List(pl.String) for d in extra})
+    schema.update(
+        {
+            "conversions": pl.Float64,
+            "value": pl.Float64,
+            "nulls": pl.Float64,
+            "journeys": pl.UInt64,
+            "null_journeys": pl.UInt64,
+        }
+    )
+    return pl.DataFrame(schema=schema)

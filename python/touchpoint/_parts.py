@@ -1,0 +1,100 @@
+"""What readers of a log split by person share (Spark partitions, buckets on disk): the person key that
+sends each person's events to one part, one part's statistics as records, their sums, and errors named
+by the offending record rather than by a row number inside a part."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from .exceptions import TouchpointError
+
+__all__ = ["Sums", "describe", "locate_error", "person_key", "side_records"]
+
+_ROW = re.compile(r"\b(?:at |in )?row (\d+)")
+
+
+def person_key(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The person as text, equal for equal persons under from_events' rule (whole numbers as numbers,
+    1.0 is person 1; text trimmed of Unicode whitespace; a number meeting text is its whole number), so
+    both tables send a person's events to the same part. Fractions keep their text and fail in the part
+    with from_events' error."""
+    col = pl.col(column)
+    if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return col.cast(pl.String).str.strip_chars()
+    if dtype.is_float() or isinstance(dtype, pl.Decimal):
+        f = col.cast(pl.Float64)
+        return pl.when(f == f.floor()).then(f.cast(pl.Int128).cast(pl.String)).otherwise(f.cast(pl.String))
+    return col.cast(pl.String)
+
+
+def describe(row: Mapping[str, Any]) -> str:
+    """A record named by its values (a part has no row order the user knows)."""
+    return "the record " + ", ".join(f"{k}={v!r}" for k, v in row.items())
+
+
+def locate_error(e: TouchpointError, touches: pl.DataFrame, conversions: pl.DataFrame) -> str:
+    """The error's message with the part's row number replaced by the offending record's values."""
+    message = str(e)
+    m = _ROW.search(message)
+    if not m:
+        return message
+    table = conversions if "conversions" in message or message.startswith("invalid value") else touches
+    row = int(m.group(1)) - 1
+    if not 0 <= row < table.height:
+        return message
+    return message[: m.start()] + "in " + describe(table.row(row, named=True)) + message[m.end() :]
+
+
+def side_records(j: Any, inputs: pl.DataFrame) -> list[dict[str, Any]]:
+    """One part's statistics besides its paths, as records: unattributed conversions (kpi, reason,
+    conversions, value), touches dropped by max_touches (kpi, touches), touches that entered
+    (dimension, player, touches), warnings (message)."""
+    out: list[dict[str, Any]] = []
+    for r in j.unattributed().iter_rows(named=True):
+        out.append({"record": "unattributed", **r})
+    for r in j.summary().iter_rows(named=True):
+        if r["trimmed_touches"]:
+            out.append({"record": "trimmed", "kpi": r["kpi"], "touches": float(r["trimmed_touches"])})
+    for r in inputs.iter_rows(named=True):
+        out.append({"record": "input", **r})
+    for w in j.warnings():
+        out.append({"record": "warning", "message": w})
+    return out
+
+
+class Sums:
+    """The side records of every part, summed by key (what Spark's groupBy does for its partitions)."""
+
+    def __init__(self) -> None:
+        self.unattributed: dict[tuple[str, str], list[float]] = {}
+        self.trimmed: dict[str, int] = {}
+        self.inputs: dict[tuple[str, str], float] = {}
+        self.warnings: set[str] = set()
+
+    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for r in records:
+            kind = r["record"]
+            if kind == "unattributed":
+                s = self.unattributed.setdefault((r["kpi"], r["reason"]), [0.0, 0.0])
+                s[0] += float(r["conversions"] or 0.0)
+                s[1] += float(r["value"] or 0.0)
+            elif kind == "trimmed":
+                self.trimmed[r["kpi"]] = self.trimmed.get(r["kpi"], 0) + int(r["touches"] or 0)
+            elif kind == "input":
+                key = (r["dimension"], r["player"])
+                self.inputs[key] = self.inputs.get(key, 0.0) + float(r["touches"] or 0.0)
+            elif kind == "warning":
+                self.warnings.add(r["message"])
+
+    def gathered(self) -> tuple[list[Any], list[Any], list[Any], list[str]]:
+        """(unattributed, trimmed, input touches, warnings) as ``Journeys.from_statistics`` takes them."""
+        return (
+            sorted((k, reason, c, v) for (k, reason), (c, v) in self.unattributed.items()),
+            sorted(self.trimmed.items()),
+            sorted((d, p, t) for (d, p), t in self.inputs.items()),
+            sorted(self.warnings),
+        )
