@@ -85,3 +85,33 @@ def test_bad_input_in_a_bucket_names_the_record(tmp_path: Path) -> None:
         tp.Journeys.from_events(tmp_path / "empty", tmp_path / "c.parquet")
     with pytest.raises(tp.ParameterError, match="buckets must be a whole number"):
         tp.Journeys.from_events(tmp_path / "t", tmp_path / "c.parquet", buckets=0)
+
+
+def test_buckets_read_names_as_the_parts_do(tmp_path: Path) -> None:
+    # Float KPI names, a null interaction with its own window, a value column of text: the bucketed
+    # reader spells and windows them as from_events does.
+    touches = pl.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3],
+            "ts": ["2024-01-01", "2024-01-04", "2024-01-01", "2024-01-02"],
+            "channel": ["a", "b", "a", "c"],
+            "interaction": [None, "click", "view", "click"],
+        }
+    )
+    conversions = pl.DataFrame(
+        {"user_id": [1, 2, 3], "ts": ["2024-01-05", "2024-01-05", "2024-01-03"], "kpi": [1.5, 2.0, 1.5]}
+    )
+    kw: dict[str, Any] = {"dims": ["interaction"], "interaction_lookback": {"(none)": "1d"}, "value": None}
+    mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
+    j = tp.Journeys.from_events(touches, conversions, buckets=3, progress=False, **kw)
+    assert mem.kpis == j.kpis == ["1.5", "2.0"]
+    assert mem.summary.equals(j.summary)
+    assert mem.unattributed.equals(j.unattributed)
+    with pytest.raises(tp.InputError, match=r"null in column `kpi` of the conversions table: the record .*user_id=3"):
+        blank = conversions.with_columns(pl.Series("kpi", ["s", "s", "\u00a0"]))
+        tp.Journeys.from_events(touches, blank, buckets=2, progress=False, value=None)
+    text_values = conversions.with_columns(pl.lit("s").alias("kpi"), pl.Series("value", ["1", "x", "2"]))
+    with pytest.raises(tp.InputError, match=r"column `value` must be numeric: in the record .*'x'"):
+        tp.Journeys.from_events(touches, text_values, buckets=1, progress=False)
+    with pytest.raises(tp.ParameterError, match="population"):
+        tp.Journeys.from_events(touches, conversions, buckets=2, population=10)

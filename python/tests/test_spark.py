@@ -216,3 +216,23 @@ def test_bad_input_is_a_typed_error_on_the_driver(spark: Any) -> None:
         tps.journeys(to_spark(spark, ok), nokpi)
     with pytest.raises(tp.ColumnError, match=r"missing column `amount`"):
         tps.journeys(to_spark(spark, ok), conv, value="amount")
+
+
+def test_kpi_names_and_dims_are_read_as_from_events(spark: Any) -> None:
+    touches = pl.DataFrame(
+        {
+            "user_id": [1, 1, 2],
+            "ts": ["2024-01-01", "2024-01-02", "2024-01-01"],
+            "source": ["a", "b", "a"],
+            "campaign": ["k", "k", "j"],
+        }
+    )
+    conversions = pl.DataFrame({"user_id": [1, 2], "ts": ["2024-01-03", "2024-01-04"], "kpi": [1.5, 2.0]})
+    kw: dict[str, Any] = {"channel": "source", "dims": ["channel", "campaign"], "value": None}
+    mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
+    sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), partitions=2, **kw)
+    assert sj.kpis == mem.kpis == ["1.5", "2.0"]
+    assert_same_tables(mem.summary, sj.to_journeys().summary)
+    blank = to_spark(spark, conversions.with_columns(pl.Series("kpi", ["s", "\t"])))
+    with pytest.raises(tp.InputError, match=r"null in column `kpi` of the conversions table: the record .*user_id=2"):
+        tps.journeys(to_spark(spark, touches), blank, **kw)

@@ -19,7 +19,7 @@ import polars as pl
 
 from . import _touchpoint
 from ._frames import as_polars, for_rust, is_file_path
-from ._parts import Sums, describe, locate_error, person_key, side_records
+from ._parts import Sums, describe, interactions_present, kpi_names, locate_error, person_key, side_records
 from .exceptions import ColumnError, InputError, ParameterError, ReadError, TouchpointError
 
 __all__ = ["from_events_in_buckets", "is_directory"]
@@ -108,12 +108,14 @@ def from_events_in_buckets(
 
     # Every KPI of the log: each bucket cuts null journeys for all of them.
     if has_kpi:
-        name = pl.col(kpi).cast(pl.String).str.strip_chars()
-        names = c_scan.select(name.alias("k")).unique().collect(engine="streaming")["k"].to_list()
-        if any(n is None or n == "" for n in names):
-            bad = c_scan.filter(name.is_null() | (name == "")).head(1).collect()
+        raw = c_scan.select(kpi).unique().collect(engine="streaming")
+        names = kpi_names(raw)
+        if names.null_count():
+            blank = [v for v, n in zip(raw.to_series(0).to_list(), names.to_list(), strict=True) if n is None]
+            cond = pl.col(kpi).is_null() | pl.col(kpi).is_in([v for v in blank if v is not None])
+            bad = c_scan.filter(cond).head(1).collect()
             raise InputError(f"null in column `{kpi}` of the conversions table: {describe(bad.row(0, named=True))}")
-        kpis = sorted(names)
+        kpis = sorted(set(names.to_list()))
     else:
         kpis = ["conversions"] if c_scan.head(1).collect().height else []
     if not kpis:
@@ -168,6 +170,7 @@ def _run(
     t_cols = [person, o["time"], o["channel"], *o["extra"]]
     c_cols = [person, o["time"], *([o["kpi"]] if o["has_kpi"] else []), *([o["value"]] if o["has_value"] else [])]
     # Pass 1: each table once, streamed into one directory per bucket.
+    written: dict[str, int] = {}
     for name, scan, schema, cols in (("touches", t_scan, t_schema, t_cols), ("conversions", c_scan, c_schema, c_cols)):
         key = (person_key(person, schema[person]).hash(seed=0x7470) % buckets).alias(_BUCKET)
         target = root / name
@@ -179,6 +182,11 @@ def _run(
             )
         except pl.exceptions.PolarsError as e:
             raise ReadError(f"cannot read the {name} table: {e}") from None
+        written[name] = scan.select(pl.len()).collect().item()
+        expected = {f"{_BUCKET}={b}" for b in range(buckets)}
+        if target.exists() and (odd := sorted({p.name for p in target.iterdir()} - expected)):
+            raise ReadError(f"cannot read the {name} table's buckets back: unexpected entries {odd} in {target}")
+    read = {"touches": 0, "conversions": 0}
     # Pass 2: one bucket at a time.
     stats = root / "statistics"
     if stats.exists():
@@ -190,6 +198,8 @@ def _run(
             o["progress"]("buckets", b, buckets)
         t = _bucket(root / "touches", b, t_schema, t_cols)
         c = _bucket(root / "conversions", b, c_schema, c_cols)
+        read["touches"] += t.height
+        read["conversions"] += c.height
         if t.height == 0 and c.height == 0:
             continue
         t = for_rust(t, t_cols)
@@ -206,7 +216,7 @@ def _run(
                 o["lookback"],
                 o["per_kpi"],
                 o["dims"],
-                _present(o["inter"], t),
+                interactions_present(o["inter"], t),
                 o["max_touches"],
                 o["tz"],
                 o["period"],
@@ -224,6 +234,8 @@ def _run(
         del j, paths
     if o["progress"] is not None:
         o["progress"]("buckets", buckets, buckets)
+    if read != written:
+        raise ReadError(f"the buckets hold {read} rows but the tables have {written}: nothing may be lost")
     unattributed, trimmed, input_touches, warnings = sums.gathered()
     if o["inter"]:
         seen = {p for d, p, _ in input_touches if d == "interaction"}
@@ -253,14 +265,6 @@ def _bucket(root: Path, b: int, schema: pl.Schema, cols: list[str]) -> pl.DataFr
     if not where.is_dir():
         return pl.DataFrame(schema={c: schema[c] for c in cols})
     return pl.scan_parquet(where, hive_partitioning=False).select(cols).collect()
-
-
-def _present(inter: list[tuple[str, str]], touches: pl.DataFrame) -> list[tuple[str, str]]:
-    """The interaction windows of interactions this bucket has (the names are checked on the whole log)."""
-    if not inter:
-        return inter
-    have = set(touches.get_column("interaction").cast(pl.String).str.strip_chars().drop_nulls().to_list())
-    return [(k, v) for k, v in inter if k in have]
 
 
 def _empty_statistics(extra: list[str]) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import polars as pl
 
 from .exceptions import TouchpointError
 
-__all__ = ["Sums", "describe", "locate_error", "person_key", "side_records"]
+__all__ = ["Sums", "describe", "interactions_present", "kpi_names", "locate_error", "person_key", "side_records"]
 
 _ROW = re.compile(r"\b(?:at |in )?row (\d+)")
 
@@ -27,8 +27,33 @@ def person_key(column: str, dtype: pl.DataType) -> pl.Expr:
         return col.cast(pl.String).str.strip_chars()
     if dtype.is_float() or isinstance(dtype, pl.Decimal):
         f = col.cast(pl.Float64)
-        return pl.when(f == f.floor()).then(f.cast(pl.Int128).cast(pl.String)).otherwise(f.cast(pl.String))
+        whole = f.is_finite() & (f == f.floor())
+        return pl.when(whole).then(f.cast(pl.Int128, strict=False).cast(pl.String)).otherwise(f.cast(pl.String))
     return col.cast(pl.String)
+
+
+def kpi_names(raw: pl.DataFrame) -> pl.Series:
+    """The KPI names of a one-column table of raw KPI values, made exactly as each part makes them
+    (cast for Rust, then to text, then trimmed), so the list every part receives has no name a part
+    would spell differently; nulls and blanks stay null."""
+    from ._frames import for_rust
+
+    col = for_rust(raw, [raw.columns[0]]).to_series(0)
+    text = col.cast(pl.String).str.strip_chars()
+    frame = pl.DataFrame({"kpi": text})
+    return frame.select(pl.when(pl.col("kpi") == "").then(None).otherwise(pl.col("kpi")).alias("kpi")).to_series()
+
+
+def interactions_present(inter: list[tuple[str, str]], touches: pl.DataFrame) -> list[tuple[str, str]]:
+    """The interaction windows of interactions one part has (a null or blank interaction is
+    ``(none)``, as the reader names it); the names are checked on the whole log at the end."""
+    if not inter:
+        return inter
+    text = touches.get_column("interaction").cast(pl.String).str.strip_chars()
+    have = set(text.drop_nulls().to_list()) - {""}
+    if text.null_count() or (text == "").any():
+        have.add("(none)")
+    return [(k, v) for k, v in inter if k in have]
 
 
 def describe(row: Mapping[str, Any]) -> str:
@@ -42,7 +67,15 @@ def locate_error(e: TouchpointError, touches: pl.DataFrame, conversions: pl.Data
     m = _ROW.search(message)
     if not m:
         return message
-    table = conversions if "conversions" in message or message.startswith("invalid value") else touches
+    named = re.search(r"column `([^`]+)`", message)
+    if "conversions" in message or message.startswith("invalid value"):
+        table = conversions
+    elif "touches" in message:
+        table = touches
+    elif named and named.group(1) in conversions.columns and named.group(1) not in touches.columns:
+        table = conversions
+    else:
+        table = touches
     row = int(m.group(1)) - 1
     if not 0 <= row < table.height:
         return message

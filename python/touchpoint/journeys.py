@@ -221,6 +221,11 @@ class Journeys:
             )
         whole("buckets", buckets, 1, optional=True)
         if buckets is not None or is_directory(touches) or is_directory(conversions):
+            if population is not None:
+                raise ParameterError(
+                    "population is read by timeline models (additive_hazard), and journeys cut in buckets keep no "
+                    "timelines: drop population, or read the log in memory"
+                )
             return cls(
                 from_events_in_buckets(
                     touches,

@@ -12,7 +12,7 @@ from ``from_events`` (to rounding in the order of sums).
 What needs each journey's touch times or its person does not run on these journeys, and says so with
 an :class:`~touchpoint.UnsupportedError`: time decay by duration (``half_life``; decay by touch count,
 ``half_life_touches``, runs), the additive-hazard model, per-journey credit. Intervals resample the
-aggregated journeys (unit ``records``), not people.
+aggregated journeys (unit ``paths``), not people.
 
 Needs the extra ``touchpoint[spark]`` (pyspark >= 4.0, < 5) and the touchpoint wheel on the executors:
 see docs/spark.md.
@@ -28,7 +28,7 @@ import polars as pl
 from . import _touchpoint
 from ._checks import whole
 from ._frames import for_rust
-from ._parts import Sums, describe, locate_error, side_records
+from ._parts import Sums, describe, interactions_present, kpi_names, locate_error, side_records
 from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
 from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _period_text
 
@@ -234,7 +234,7 @@ def journeys(
     )
 
     # Columns and their types, from the schemas (no data read yet).
-    t_types = _types(touches, "touches", [person, time, channel, *dims])
+    t_types = _types(touches, "touches", [person, time, channel, *[d for d in dims if d != "channel"]])
     has_kpi = kpi in conversions.columns
     if not has_kpi and kpi != "kpi":
         _missing(conversions, kpi, "conversions")
@@ -258,11 +258,16 @@ def journeys(
 
     # Every KPI of the log: each partition cuts null journeys for all of them.
     if has_kpi:
-        names = [r[0] for r in conversions.select(f.col(kpi).cast("string")).distinct().collect()]
-        if any(n is None or not n.strip() for n in names):
-            bad = conversions.filter(f.col(kpi).isNull() | (f.trim(f.col(kpi).cast("string")) == "")).limit(1)
-            raise InputError(f"null in column `{kpi}` of the conversions table: {describe(bad.collect()[0].asDict())}")
-        kpis = sorted({n.strip() for n in names})
+        raw = pl.from_arrow(conversions.select(kpi).distinct().toArrow())
+        assert isinstance(raw, pl.DataFrame)
+        names = kpi_names(raw)
+        if names.null_count():
+            blank = [v for v, n in zip(raw.to_series(0).to_list(), names.to_list(), strict=True) if n is None]
+            known = [v for v in blank if v is not None]
+            cond = f.col(kpi).isNull() | f.col(kpi).isin(known) if known else f.col(kpi).isNull()
+            bad = conversions.filter(cond).limit(1).collect()[0].asDict()
+            raise InputError(f"null in column `{kpi}` of the conversions table: {describe(bad)}")
+        kpis = sorted(set(names.to_list()))
     else:
         kpis = ["conversions"] if conversions.limit(1).count() else []
     if not kpis:
@@ -435,7 +440,7 @@ class _Cutter:
                 o["lookback"],
                 o["lookback_by_kpi"],
                 o["dims"],
-                self._interactions(touches),
+                interactions_present(o["interaction_lookback"], touches),
                 o["max_touches"],
                 o["tz"],
                 o["period"],
@@ -450,15 +455,6 @@ class _Cutter:
             return
         del touches, conversions
         yield from self._records(j, paths, inputs)
-
-    def _interactions(self, touches: pl.DataFrame) -> list[tuple[str, str]]:
-        """The interaction windows of interactions this partition has (the driver checks the names
-        against the whole log)."""
-        inter = self.o["interaction_lookback"]
-        if not inter:
-            return inter
-        have = set(touches.get_column("interaction").cast(pl.String).str.strip_chars().drop_nulls().to_list())
-        return [(k, v) for k, v in inter if k in have]
 
     def _records(self, j: Any, paths: pl.DataFrame, inputs: pl.DataFrame) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
