@@ -210,15 +210,7 @@ class Journeys:
         dims = list(dims)
         whole("max_touches", max_touches, 1, optional=True)
         whole("population", population, 1, optional=True)
-        if isinstance(lookback, Mapping):
-            per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
-            default = "30d"
-        elif isinstance(lookback, str):
-            per_kpi, default = [], lookback
-        else:
-            raise ParameterError(
-                f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}"
-            )
+        default, per_kpi = _lookbacks(lookback)
         whole("buckets", buckets, 1, optional=True)
         if buckets is not None or is_directory(touches) or is_directory(conversions):
             if population is not None:
@@ -396,6 +388,15 @@ class Journeys:
                 f"KPIs: {', '.join(self.kpis)})"
             )
         return f"Journeys({len(self):,} journeys, {self.n_touches:,} touches, KPIs: {', '.join(self.kpis)})"
+
+
+def _lookbacks(lookback: str | Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
+    """The default window and the windows per KPI of a ``lookback`` argument."""
+    if isinstance(lookback, Mapping):
+        return "30d", [(str(k), str(v)) for k, v in lookback.items()]
+    if isinstance(lookback, str):
+        return lookback, []
+    raise ParameterError(f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}")
 
 
 def _period_text(period: tuple[Any, Any] | None) -> tuple[str, str] | None:

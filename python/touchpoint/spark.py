@@ -30,7 +30,7 @@ from ._checks import whole
 from ._frames import for_rust
 from ._parts import Sums, describe, interactions_present, kpi_names, locate_error, side_records
 from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
-from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _period_text
+from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _lookbacks, _period_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -218,15 +218,7 @@ def journeys(
     dims = [str(d) for d in dims]
     whole("max_touches", max_touches, 1, optional=True)
     whole("partitions", partitions, 1, optional=True)
-    if isinstance(lookback, Mapping):
-        per_kpi = [(str(k), str(v)) for k, v in lookback.items()]
-        default = "30d"
-    elif isinstance(lookback, str):
-        per_kpi, default = [], lookback
-    else:
-        raise ParameterError(
-            f"lookback must be a duration such as '30d' or a mapping KPI -> duration, got {lookback!r}"
-        )
+    default, per_kpi = _lookbacks(lookback)
     inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
     period_text = _period_text(period)
     _touchpoint.Journeys.check_event_options(
