@@ -178,3 +178,13 @@ def test_pandas_categories_and_float_ids() -> None:
     assert tp.Journeys.from_events(ti, cf).unattributed.height == 0
     with pytest.raises(tp.InputError, match=r"person id 1.5 .* is not a whole number"):
         tp.Journeys.from_events(ti, cf.with_columns(pl.lit(1.5).alias("user_id")))
+
+
+def test_half_life_touches_on_journeys_with_times_says_it_is_not_used() -> None:
+    t, c = log()
+    j = tp.Journeys.from_events(t, c)
+    both = tp.attribute(j, models=[tp.models.TimeDecay(half_life="3d", half_life_touches=2)])
+    assert any("half_life_touches = 2" in w and "half_life = 3d" in w for w in both.warnings), both.warnings
+    by_time = tp.attribute(j, models=[tp.models.TimeDecay(half_life="3d")])
+    assert not any("half_life_touches" in w for w in by_time.warnings)
+    assert both.to_polars().equals(by_time.to_polars())

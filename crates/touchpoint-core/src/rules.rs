@@ -493,11 +493,20 @@ impl Model for TimeDecay {
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
         let hl = self.half_life_us(view)?;
-        credit_by_weights(view, control, |j, w| {
+        let mut credit = credit_by_weights(view, control, |j, w| {
             self.weights(hl, j, w);
             normalise(w);
             Ok(())
-        })
+        })?;
+        if hl.is_some() {
+            if let Some(n) = self.half_life_touches {
+                credit.warnings.push(format!(
+                    "half_life_touches = {n} is not used: these journeys carry times, so touches decay by half_life = {} (half_life_touches applies to journeys without times)",
+                    self.half_life
+                ));
+            }
+        }
+        Ok(credit)
     }
     fn journey_credits(
         &self,
