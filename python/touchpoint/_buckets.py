@@ -18,9 +18,9 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
-from ._frames import as_polars, for_rust, is_file_path
-from ._parts import Sums, describe, interactions_present, kpi_names, locate_error, person_key, side_records
-from .exceptions import ColumnError, InputError, ParameterError, ReadError, TouchpointError
+from ._frames import as_polars, is_file_path
+from ._parts import Sums, cut_part, describe, kpi_names, person_key, side_records
+from .exceptions import ColumnError, InputError, ParameterError, ReadError
 
 __all__ = ["from_events_in_buckets", "is_directory"]
 
@@ -182,10 +182,14 @@ def _run(
             )
         except pl.exceptions.PolarsError as e:
             raise ReadError(f"cannot read the {name} table: {e}") from None
-        written[name] = scan.select(pl.len()).collect().item()
         expected = {f"{_BUCKET}={b}" for b in range(buckets)}
         if target.exists() and (odd := sorted({p.name for p in target.iterdir()} - expected)):
             raise ReadError(f"cannot read the {name} table's buckets back: unexpected entries {odd} in {target}")
+        # Rows written, from the files' metadata (no second pass over the input).
+        files = sorted(target.rglob("*.parquet")) if target.exists() else []
+        written[name] = (
+            pl.scan_parquet(files, hive_partitioning=False).select(pl.len()).collect().item() if files else 0
+        )
     read = {"touches": 0, "conversions": 0}
     # Pass 2: one bucket at a time.
     stats = root / "statistics"
@@ -202,32 +206,7 @@ def _run(
         read["conversions"] += c.height
         if t.height == 0 and c.height == 0:
             continue
-        t = for_rust(t, t_cols)
-        c = for_rust(c, c_cols)
-        try:
-            j = _touchpoint.Journeys.from_events_frames(
-                t,
-                c,
-                person,
-                o["time"],
-                o["channel"],
-                o["kpi"],
-                o["value"] if o["has_value"] or o["value_is_default"] else None,
-                o["lookback"],
-                o["per_kpi"],
-                o["dims"],
-                interactions_present(o["inter"], t),
-                o["max_touches"],
-                o["tz"],
-                o["period"],
-                None,
-                None,
-                o["value_is_default"] and not o["has_value"],
-                o["kpis"],
-            )
-            paths, inputs = j.statistics()
-        except TouchpointError as e:
-            raise type(e)(locate_error(e, t, c)) from None
+        j, paths, inputs = cut_part(t, c, o)
         del t, c
         paths.write_parquet(stats / f"{b:05}.parquet")
         sums.add(side_records(j, inputs))

@@ -12,7 +12,7 @@ import polars as pl
 
 from .exceptions import TouchpointError
 
-__all__ = ["Sums", "describe", "interactions_present", "kpi_names", "locate_error", "person_key", "side_records"]
+__all__ = ["Sums", "cut_part", "describe", "kpi_names", "locate_error", "person_key", "side_records"]
 
 _ROW = re.compile(r"\b(?:at |in )?row (\d+)")
 
@@ -38,13 +38,11 @@ def kpi_names(raw: pl.DataFrame) -> pl.Series:
     would spell differently; nulls and blanks stay null."""
     from ._frames import for_rust
 
-    col = for_rust(raw, [raw.columns[0]]).to_series(0)
-    text = col.cast(pl.String).str.strip_chars()
-    frame = pl.DataFrame({"kpi": text})
-    return frame.select(pl.when(pl.col("kpi") == "").then(None).otherwise(pl.col("kpi")).alias("kpi")).to_series()
+    text = for_rust(raw, [raw.columns[0]]).to_series(0).cast(pl.String).str.strip_chars()
+    return text.replace("", None)
 
 
-def interactions_present(inter: list[tuple[str, str]], touches: pl.DataFrame) -> list[tuple[str, str]]:
+def _interactions_present(inter: list[tuple[str, str]], touches: pl.DataFrame) -> list[tuple[str, str]]:
     """The interaction windows of interactions one part has (a null or blank interaction is
     ``(none)``, as the reader names it); the names are checked on the whole log at the end."""
     if not inter:
@@ -54,6 +52,47 @@ def interactions_present(inter: list[tuple[str, str]], touches: pl.DataFrame) ->
     if text.null_count() or (text == "").any():
         have.add("(none)")
     return [(k, v) for k, v in inter if k in have]
+
+
+def cut_part(touches: pl.DataFrame, conversions: pl.DataFrame, o: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """One part's journeys (``_touchpoint.Journeys``, by from_events' reader with the whole log's KPIs
+    and the interaction windows of the interactions the part has), its path statistics and its input
+    touches. An error is raised with its message naming the offending record (see
+    :func:`locate_error`).
+
+    ``o`` holds from_events' arguments as the binding takes them: person, time, channel, kpi, value,
+    value_is_default, lookback, per_kpi, dims, extra, inter, max_touches, tz, period, and kpis (every
+    KPI of the log)."""
+    from . import _touchpoint
+    from ._frames import for_rust
+
+    touches = for_rust(touches, [o["person"], o["time"], o["channel"], *o["extra"]])
+    conversions = for_rust(conversions, [o["person"], o["time"], o["kpi"], o["value"]])
+    try:
+        j = _touchpoint.Journeys.from_events_frames(
+            touches,
+            conversions,
+            o["person"],
+            o["time"],
+            o["channel"],
+            o["kpi"],
+            o["value"],
+            o["lookback"],
+            o["per_kpi"],
+            o["dims"],
+            _interactions_present(o["inter"], touches),
+            o["max_touches"],
+            o["tz"],
+            o["period"],
+            None,
+            None,
+            o["value_is_default"],
+            o["kpis"],
+        )
+        paths, inputs = j.statistics()
+    except TouchpointError as e:
+        raise type(e)(locate_error(e, touches, conversions)) from None
+    return j, paths, inputs
 
 
 def describe(row: Mapping[str, Any]) -> str:

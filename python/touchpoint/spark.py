@@ -27,8 +27,7 @@ import polars as pl
 
 from . import _touchpoint
 from ._checks import whole
-from ._frames import for_rust
-from ._parts import Sums, describe, interactions_present, kpi_names, locate_error, side_records
+from ._parts import Sums, cut_part, describe, kpi_names, side_records
 from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
 from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _lookbacks, _period_text
 
@@ -300,14 +299,14 @@ def journeys(
         "time": time,
         "channel": channel,
         "kpi": kpi,
-        "value": value if has_value else None,
-        "value_is_default": isinstance(value, _DefaultName) and not has_value,
-        "value_name": value,
+        "value": value,
+        "value_is_default": isinstance(value, _DefaultName),
+        "has_value": has_value,
         "lookback": default,
-        "lookback_by_kpi": per_kpi,
+        "per_kpi": per_kpi,
         "dims": dims,
         "extra": extra,
-        "interaction_lookback": inter,
+        "inter": inter,
         "max_touches": max_touches,
         "tz": tz,
         "period": period_text,
@@ -415,35 +414,13 @@ class _Cutter:
             pl.col("_tp_c_person").alias(o["person"]),
             pl.col("_tp_c_time").alias(o["time"]),
             *([pl.col("_tp_kpi").alias(o["kpi"])] if "_tp_kpi" in both.columns else []),
-            *([pl.col("_tp_value").alias(o["value"])] if o["value"] is not None else []),
+            *([pl.col("_tp_value").alias(o["value"])] if o["has_value"] else []),
         )
         del both
-        touches = for_rust(touches, [o["person"], o["time"], o["channel"], *o["extra"]])
-        conversions = for_rust(conversions, [o["person"], o["time"], o["kpi"], o["value"]])
         try:
-            j = _touchpoint.Journeys.from_events_frames(
-                touches,
-                conversions,
-                o["person"],
-                o["time"],
-                o["channel"],
-                o["kpi"],
-                o["value"] if o["value"] is not None else (o["value_name"] if o["value_is_default"] else None),
-                o["lookback"],
-                o["lookback_by_kpi"],
-                o["dims"],
-                interactions_present(o["interaction_lookback"], touches),
-                o["max_touches"],
-                o["tz"],
-                o["period"],
-                None,
-                None,
-                o["value_is_default"],
-                o["kpis"],
-            )
-            paths, inputs = j.statistics()
+            j, paths, inputs = cut_part(touches, conversions, o)
         except TouchpointError as e:
-            yield self._error(e, touches, conversions)
+            yield self._error(e)
             return
         del touches, conversions
         yield from self._records(j, paths, inputs)
@@ -469,13 +446,11 @@ class _Cutter:
         if side:
             yield pa.RecordBatch.from_pylist(side, schema=schema)
 
-    def _error(self, e: TouchpointError, touches: pl.DataFrame, conversions: pl.DataFrame) -> pa.RecordBatch:
-        """The error as a record: its class and its message, the partition's row number replaced by the
-        offending record's values."""
+    def _error(self, e: TouchpointError) -> pa.RecordBatch:
+        """The error as a record: its class and its message (which names the offending record)."""
         import pyarrow as pa
 
-        message = locate_error(e, touches, conversions)
-        record = {"record": "error", "reason": type(e).__name__, "message": message}
+        record = {"record": "error", "reason": type(e).__name__, "message": str(e)}
         return pa.RecordBatch.from_pylist([record], schema=self._arrow_schema())
 
     def _arrow_schema(self) -> pa.Schema:

@@ -119,28 +119,20 @@ fn lists(col: &Column, name: &str) -> Result<(StringChunked, Vec<(usize, usize)>
         DataType::Null => inner.cast(&DataType::String)?.str()?.clone(),
         _ => return Err(wrong()),
     };
+    let nulls = values.null_count() > 0;
     let mut ranges = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
         for i in 0..arr.len() {
-            let row = ranges.len() + 1;
-            let null = Error::NullValue { column: name.to_owned(), table: None, row };
-            if arr.validity().is_some_and(|v| !v.get_bit(i)) {
-                return Err(null);
-            }
             let (a, b) = arr.offsets().start_end(i);
-            if (a..b).any(|k| values.get(k).is_none()) {
-                return Err(null);
+            if arr.validity().is_some_and(|v| !v.get_bit(i))
+                || nulls && (a..b).any(|k| values.get(k).is_none())
+            {
+                return Err(Error::NullValue { column: name.to_owned(), table: None, row: ranges.len() + 1 });
             }
             ranges.push((a, b));
         }
     }
     Ok((values, ranges))
-}
-
-/// Every row's path as names, borrowed from [`lists`]' values.
-fn paths_of<'a>(values: &'a StringChunked, ranges: &[(usize, usize)]) -> Vec<Vec<&'a str>> {
-    let flat: Vec<&str> = values.iter().map(|v| v.unwrap_or_default()).collect();
-    ranges.iter().map(|&(a, b)| flat[a..b].to_vec()).collect()
 }
 
 /// Journeys from summed path statistics ([`path_statistics`] of every part, summed by path) and what
@@ -159,7 +151,11 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
         dims.iter().map(|d| require(paths, &path_column(*d)).cloned()).collect::<Result<_>>()?;
     let read: Vec<(StringChunked, Vec<(usize, usize)>)> =
         dims.iter().zip(&path_cols).map(|(d, c)| lists(c, &path_column(*d))).collect::<Result<_>>()?;
-    let path_lists: Vec<Vec<Vec<&str>>> = read.iter().map(|(v, r)| paths_of(v, r)).collect();
+    // Every dimension's names in one flat vector, and each row's path a slice of it.
+    let flats: Vec<Vec<&str>> =
+        read.iter().map(|(v, _)| v.iter().map(Option::unwrap_or_default).collect()).collect();
+    let path_lists: Vec<Vec<&[&str]>> =
+        read.iter().zip(&flats).map(|((_, r), f)| r.iter().map(|&(a, b)| &f[a..b]).collect()).collect();
     let weights: Vec<Column> = ["conversions", "value", "nulls"]
         .iter()
         .map(|n| f64_column(require(paths, n)?, n))
@@ -173,10 +169,13 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
 
     // Vocabularies in sorted order (as from_events interns them).
     let mut b = JourneysBuilder::new(&dims);
+    let row_kpis: Vec<&str> = kpi_col
+        .iter()
+        .enumerate()
+        .map(|(i, k)| k.ok_or_else(|| Error::NullValue { column: "kpi".into(), table: None, row: i + 1 }))
+        .collect::<Result<_>>()?;
     let mut kpis: Vec<&str> = g.kpis.iter().map(String::as_str).collect();
-    for (i, k) in kpi_col.iter().enumerate() {
-        kpis.push(k.ok_or_else(|| Error::NullValue { column: "kpi".into(), table: None, row: i + 1 })?);
-    }
+    kpis.extend(&row_kpis);
     kpis.extend(g.unattributed.iter().map(|u| u.kpi.as_str()));
     kpis.extend(g.trimmed.iter().map(|t| t.0.as_str()));
     kpis.sort_unstable();
@@ -185,7 +184,7 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
         b.kpi_id(k);
     }
     for (d, lists) in dims.iter().zip(&path_lists) {
-        let mut names: Vec<&str> = lists.iter().flatten().copied().collect();
+        let mut names: Vec<&str> = lists.iter().flat_map(|p| p.iter()).copied().collect();
         names.extend(g.input_touches.iter().filter(|t| t.0 == *d).map(|t| t.1.as_str()));
         names.sort_unstable();
         names.dedup();
@@ -196,12 +195,8 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
     let n = paths.height();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&x, &y| {
-        kpi_col.get(x).cmp(&kpi_col.get(y)).then_with(|| {
-            path_lists
-                .iter()
-                .map(|l| l[x].cmp(&l[y]))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
+        row_kpis[x].cmp(row_kpis[y]).then_with(|| {
+            path_lists.iter().map(|l| l[x].cmp(l[y])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
         })
     });
     let mut agg = Aggregated {
@@ -210,7 +205,7 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
         journeys: vec![0; kpis.len()],
         null_journeys: vec![0; kpis.len()],
     };
-    b.reserve(n, path_lists[0].iter().map(Vec::len).sum());
+    b.reserve(n, path_lists[0].iter().map(|p| p.len()).sum());
     let count = |c: &Float64Chunked, name: &'static str, row: usize| -> Result<u64> {
         let v = c.get(row).unwrap_or(0.0);
         if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
@@ -243,7 +238,7 @@ pub fn journeys_from_statistics(paths: &DataFrame, g: &Gathered) -> Result<Journ
                 });
             }
         }
-        let k = b.kpi_id(kpi_col.get(r).expect("checked"));
+        let k = b.kpi_id(row_kpis[r]);
         for t in 0..len {
             let mut ids = [0u32; 6];
             for (d, l) in dims.iter().zip(&path_lists) {
@@ -361,7 +356,8 @@ mod tests {
         let conv = s.column("conversions").unwrap().f64().unwrap();
         let jour = s.column("journeys").unwrap().u64().unwrap();
         let (values, ranges) = lists(s.column("path").unwrap(), "path").unwrap();
-        let path = paths_of(&values, &ranges);
+        let flat: Vec<&str> = values.iter().map(Option::unwrap_or_default).collect();
+        let path: Vec<&[&str]> = ranges.iter().map(|&(a, b)| &flat[a..b]).collect();
         let row = (0..s.height()).find(|&r| kpi.get(r) == Some("sale") && path[r] == ["x", "y"]).unwrap();
         assert_eq!(conv.get(row), Some(2.0));
         assert_eq!(jour.get(row), Some(2));
