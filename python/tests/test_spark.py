@@ -236,3 +236,61 @@ def test_kpi_names_and_dims_are_read_as_from_events(spark: Any) -> None:
     blank = to_spark(spark, conversions.with_columns(pl.Series("kpi", ["s", "\t"])))
     with pytest.raises(tp.InputError, match=r"null in column `kpi` of the conversions table: the record .*user_id=2"):
         tps.journeys(to_spark(spark, touches), blank, **kw)
+
+
+@pytest.mark.parametrize(("partitions", "lift"), [(1, False), (3, True), (8, False)])
+def test_additive_hazard_fit_on_spark_equals_from_events(
+    spark: Any, log: tuple[pl.DataFrame, pl.DataFrame], partitions: int, lift: bool
+) -> None:
+    # The fit by per-partition sums (EM, Newton and standard errors on the driver) against the fit on
+    # the whole log in memory: credit, baseline, parameters and their errors to 1e-6 (in practice to
+    # rounding). The default period (first to last event of any partition) and the population reach
+    # the parts as from_events uses them. One KPI keeps the test short: each pass is a Spark job.
+    touches, conversions = log
+    conversions = conversions.filter(pl.col("kpi") == "tickets_deflected")
+    tests = [tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)] if lift else []
+    model = tp.models.AdditiveHazard(lift_tests=tests)
+    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "population": 5000}
+    mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
+    sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), partitions=partitions, **kw)
+    a = tp.attribute(mem, models=[model, "linear"], progress=False)
+    b = tp.attribute(sj, models=[model, "linear"], progress=False)
+    ta, tb = a.to_polars().sort("model", "channel"), b.to_polars().sort("model", "channel")
+    assert ta["channel"].to_list() == tb["channel"].to_list()
+    assert "(baseline)" in tb["channel"].to_list()
+    for col in ("conversions", "value"):
+        assert tb[col].to_list() == pytest.approx(ta[col].to_list(), rel=1e-6, abs=1e-9), col
+    # Channels plus baseline credit every conversion of the log.
+    hazard = tb.filter(pl.col("model") == "additive_hazard")
+    assert hazard["conversions"].sum() == pytest.approx(conversions["value"].len())
+    names = ["hazard_parameters", "hazard_fit", *(["lift_tests"] if lift else [])]
+    for name in names:
+        x, y = a.table(name), b.table(name)
+        assert x.columns == y.columns and x.height == y.height, name
+        for col in x.columns:
+            if col == "reached":
+                continue
+            if x[col].dtype == pl.Float64:
+                assert x[col].is_null().to_list() == y[col].is_null().to_list(), col
+                want, got = x[col].drop_nulls().to_list(), y[col].drop_nulls().to_list()
+                assert got == pytest.approx(want, rel=1e-6, abs=1e-12), col
+            elif col != "iterations":
+                assert x[col].to_list() == y[col].to_list(), col
+    assert a.table("hazard_fit")["population_given"].to_list() == [True]
+
+
+def test_additive_hazard_on_spark_says_what_it_cannot_do(spark: Any, log: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    touches, conversions = log
+    conversions = conversions.filter(pl.col("kpi") == "sales")
+    kw: dict[str, Any] = {"person": "person", "partitions": 2}
+    sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), population=10, **kw)
+    # The population is checked against the people of every partition together.
+    with pytest.raises(tp.ParameterError, match="population 10 is smaller than the 3000 people"):
+        tp.attribute(sj, models=["additive_hazard"], progress=False)
+    # Intervals of the hazard model resample people, who stay on the executors; path models may.
+    with pytest.raises(tp.UnsupportedError, match="resample people"):
+        tp.attribute(sj, models=["additive_hazard"], intervals=0.9, progress=False)
+    r = tp.attribute(sj, models=["linear"], intervals=0.9, resamples=10, progress=False)
+    assert r.to_polars()["conversions_lower"].null_count() == 0
+    with pytest.raises(tp.ParameterError, match="population"):
+        tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), population=0, **kw)

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from os import PathLike
-from typing import final
+from typing import Any, final
 
 import polars as pl
 
@@ -14,11 +14,14 @@ __all__ = [
     "MmmFit",
     "__version__",
     "attribute",
+    "attribute_remote",
     "benchmark",
     "choose_order",
     "cli_main",
     "contribution",
     "default_models",
+    "hazard_answer",
+    "hazard_part",
     "lift_test",
     "load_goal_book",
     "mmm_default_priors",
@@ -149,6 +152,16 @@ def attribute(
     seed: int = 0,
     threads: int = 0,
 ) -> Attribution: ...
+def attribute_remote(
+    journeys: Journeys,
+    specs: list[str],
+    by: str,
+    progress: _Progress,
+    remote: Any,
+    population: int | None,
+) -> Attribution: ...
+def hazard_part(journeys: Journeys, spec: bytes) -> tuple[bytes, bytes]: ...
+def hazard_answer(part: bytes, request: bytes) -> bytes: ...
 def validate_model(spec: str) -> str: ...
 def time_attribute(journeys: Journeys, specs: list[str], by: str, repeat: int) -> list[float]: ...
 def model_names() -> list[str]: ...

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -16,11 +16,14 @@ from ._progress import ProgressLine
 from .journeys import Journeys
 from .models import Model, from_spec, to_spec
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .spark import SparkJourneys
+
 __all__ = ["attribute", "Attribution", "choose_order", "OrderChoice"]
 
 
 def attribute(
-    journeys: Journeys,
+    journeys: Journeys | SparkJourneys,
     models: Sequence[str | Model] | None = None,
     by: str = "channel",
     progress: bool = True,
@@ -46,7 +49,8 @@ def attribute(
     :meth:`Attribution.compare` tests the paired difference of two models on them.
 
     Args:
-        journeys: the journeys.
+        journeys: the journeys, or journeys gathered on Spark (:func:`touchpoint.spark.journeys`),
+            whose additive-hazard fit runs on the executors by sufficient statistics.
         models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``). By default
             first_touch, last_touch, linear, position_based, markov, shapley and, when the journeys
             carry person timelines (:meth:`Journeys.from_events`), additive_hazard.
@@ -75,7 +79,7 @@ def attribute(
     from .exceptions import ParameterError
 
     if models is None:
-        specs = _touchpoint.default_models(journeys.has_timelines)
+        specs = _touchpoint.default_models(getattr(journeys, "has_timelines", True))
     else:
         if isinstance(models, (str, Model)):
             models = [models]
@@ -95,6 +99,10 @@ def attribute(
         if threads > 1024:
             raise ParameterError(f"threads must be at most 1024, got {threads}")
     cb = ProgressLine() if progress else None
+    spark = getattr(journeys, "_attribute", None)
+    if spark is not None:
+        # Journeys gathered on Spark (touchpoint.spark.SparkJourneys).
+        return Attribution(spark(specs, by, cb, intervals, resamples, seed, threads or 0))
     inner = _touchpoint.attribute(
         journeys._inner,
         specs,

@@ -9,9 +9,17 @@ per-partition statistics by path in Spark, and keeps the result as a Spark DataF
 the path models (rule-based without times, Markov, Shapley) give the same credit as on journeys
 from ``from_events`` (to rounding in the order of sums).
 
-What needs each journey's touch times or its person does not run on these journeys, and says so with
-an :class:`~touchpoint.UnsupportedError`: time decay by duration (``half_life``; decay by touch count,
-``half_life_touches``, runs), the additive-hazard model, per-journey credit. Intervals resample the
+The additive-hazard model reads person timelines, which stay on the executors: ``tp.attribute`` on
+:class:`SparkJourneys` fits it by sufficient statistics. Each partition builds its part of the fit data
+once and keeps it (a cached DataFrame); every pass of the fit (EM, Newton, line search) sends the
+parameters to the partitions, which answer with their sums (log-likelihood, gradient, Hessian, E-step
+sums, compensators), and the driver adds them and steps, as on one machine (see
+``touchpoint_core::hazard::parts``). The fit equals ``from_events``' to rounding in the order of sums.
+
+What needs each journey's touch times or its person in the journeys themselves does not run on
+:meth:`SparkJourneys.to_journeys`, and says so with an :class:`~touchpoint.UnsupportedError`: time decay
+by duration (``half_life``; decay by touch count, ``half_life_touches``, runs), per-journey credit, and
+intervals of the additive-hazard model (they resample people). Intervals of path models resample the
 aggregated journeys (unit ``paths``), not people.
 
 Needs the extra ``touchpoint[spark]`` (pyspark >= 4.0, < 5) and the touchpoint wheel on the executors:
@@ -20,7 +28,9 @@ see docs/spark.md.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -28,7 +38,7 @@ import polars as pl
 from . import _touchpoint
 from ._checks import whole
 from ._parts import Sums, cut_part, describe, kpi_names, side_records
-from .exceptions import ColumnError, InputError, ParameterError, TouchpointError
+from .exceptions import ColumnError, InputError, ParameterError, TouchpointError, UnsupportedError
 from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _lookbacks, _period_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["journeys", "SparkJourneys"]
 
 _KIND, _KEY = "_tp_kind", "_tp_key"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ORIGIN = "on Spark"
 _TIME_TYPES = ("TimestampType", "TimestampNTZType", "DateType", "StringType")
 _ID_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType", "DecimalType", "StringType")
@@ -72,6 +83,9 @@ class SparkJourneys:
         trimmed: list[tuple[str, int]],
         input_touches: list[tuple[str, str, float]],
         warnings: list[str],
+        events: DataFrame | None = None,
+        options: dict[str, Any] | None = None,
+        population: int | None = None,
     ) -> None:
         self.statistics = statistics
         self.dims = dims
@@ -80,11 +94,21 @@ class SparkJourneys:
         self._trimmed = trimmed
         self._input = input_touches
         self.warnings = warnings
+        self._events = events
+        self._options = options
+        self.population = population
+        self._journeys: Journeys | None = None
 
     def to_journeys(self) -> Journeys:
         """Collects the statistics on the driver as :class:`touchpoint.Journeys`, one row per distinct
         path (``len`` counts paths; the summary counts journeys). The path models run on them as on
-        journeys from ``from_events``; what needs times or persons raises UnsupportedError."""
+        journeys from ``from_events``; what needs times or persons raises UnsupportedError (the
+        additive-hazard model runs through ``tp.attribute`` on this object instead)."""
+        if self._journeys is None:
+            self._journeys = self._collect()
+        return self._journeys
+
+    def _collect(self) -> Journeys:
         table = self.statistics.toArrow()
         paths = pl.from_arrow(table)
         assert isinstance(paths, pl.DataFrame)
@@ -166,6 +190,35 @@ class SparkJourneys:
     def __repr__(self) -> str:
         return f"SparkJourneys(KPIs: {', '.join(self.kpis)}; dims: {', '.join(['channel', *self.dims])})"
 
+    def _attribute(
+        self,
+        specs: list[str],
+        by: str,
+        progress: Any,
+        intervals: float | None,
+        resamples: int,
+        seed: int,
+        threads: int,
+    ) -> Any:
+        """``tp.attribute`` on these journeys: path models on :meth:`to_journeys`, timeline models
+        (the additive-hazard model) by sufficient statistics from the partitions."""
+        j = self.to_journeys()
+        timeline = [s for s in specs if json.loads(s).get("model") == "additive_hazard"]
+        if not timeline:
+            return _touchpoint.attribute(j._inner, specs, by, progress, intervals, resamples, seed, threads)
+        if intervals is not None:
+            raise UnsupportedError(
+                "intervals of the additive-hazard model resample people, and journeys gathered on Spark keep "
+                "their people on the executors: attribute without intervals, or run the path models with them"
+            )
+        if self._events is None or self._options is None:  # pragma: no cover - made by journeys()
+            raise UnsupportedError("these Spark journeys were not made by tp.spark.journeys")
+        remote = _Remote(self._events, self._options)
+        try:
+            return _touchpoint.attribute_remote(j._inner, specs, by, progress, remote, self.population)
+        finally:
+            remote.close()
+
 
 def journeys(
     touches: DataFrame,
@@ -182,6 +235,7 @@ def journeys(
     tz: str = "UTC",
     period: tuple[Any, Any] | None = None,
     partitions: int | None = None,
+    population: int | None = None,
 ) -> SparkJourneys:
     """Cuts journeys from an event log held in Spark DataFrames, as
     :meth:`touchpoint.Journeys.from_events` does in memory, and gathers them as distinct paths.
@@ -199,6 +253,8 @@ def journeys(
             :meth:`touchpoint.Journeys.from_events`.
         partitions: how many partitions to hash the people into (default: Spark's
             ``spark.sql.shuffle.partitions``). The result does not depend on it.
+        population: as in ``from_events``: the people at risk, including those without any event,
+            which the additive-hazard model's baseline needs (the path models don't read it).
 
     Returns:
         SparkJourneys: the statistics (a cached Spark DataFrame), the unattributed conversions, the
@@ -217,6 +273,7 @@ def journeys(
     dims = [str(d) for d in dims]
     whole("max_touches", max_touches, 1, optional=True)
     whole("partitions", partitions, 1, optional=True)
+    whole("population", population, 1, optional=True)
     default, per_kpi = _lookbacks(lookback)
     inter = [(str(k), str(v)) for k, v in (interaction_lookback or {}).items()]
     period_text = _period_text(period)
@@ -325,6 +382,8 @@ def journeys(
         summed.unpersist()
         cls, message = errors[0]
         raise _error_class(cls)(message)
+    starts = [int(r["message"]) for r in side if r["record"] == "period" and r["reason"] == "start"]
+    ends = [int(r["message"]) for r in side if r["record"] == "period" and r["reason"] == "end"]
     sums = Sums()
     sums.add(side)
     unattributed, trimmed, input_touches, warnings = sums.gathered()
@@ -340,7 +399,18 @@ def journeys(
     statistics = summed.filter(f.col("record") == "path").select(
         "kpi", "path", *[f"path_{d}" for d in extra], "conversions", "value", "nulls", "journeys", "null_journeys"
     )
-    return SparkJourneys(statistics, extra, kpis, unattributed, trimmed, input_touches, warnings)
+    # The whole log's period, for the parts of timeline-model fits: the caller's, or from the first
+    # event of any partition to just after the last one (from_events' default).
+    if period_text is None and starts:
+        options["period"] = (_iso(min(starts)), _iso(max(ends)))
+    return SparkJourneys(
+        statistics, extra, kpis, unattributed, trimmed, input_touches, warnings, both, options, population
+    )
+
+
+def _iso(us: int) -> str:
+    """Microseconds since the epoch as ISO-8601 text with its UTC offset, exact to the microsecond."""
+    return (_EPOCH + timedelta(microseconds=us)).isoformat()
 
 
 def _types(df: DataFrame, table: str, columns: list[str]) -> dict[str, str]:
@@ -396,33 +466,15 @@ class _Cutter:
         self.o = options
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        got = list(batches)
-        if not got or not sum(b.num_rows for b in got):
+        tables = _tables(batches, self.o)
+        if tables is None:
             return
-        o = self.o
-        both = pl.from_arrow(pa.Table.from_batches(got))
-        assert isinstance(both, pl.DataFrame)
-        touches = both.filter(pl.col(_KIND) == 0).select(
-            pl.col("_tp_t_person").alias(o["person"]),
-            pl.col("_tp_t_time").alias(o["time"]),
-            pl.col("_tp_channel").alias(o["channel"]),
-            *[pl.col(f"_tp_d_{d}").alias(d) for d in o["extra"]],
-        )
-        conversions = both.filter(pl.col(_KIND) == 1).select(
-            pl.col("_tp_c_person").alias(o["person"]),
-            pl.col("_tp_c_time").alias(o["time"]),
-            *([pl.col("_tp_kpi").alias(o["kpi"])] if "_tp_kpi" in both.columns else []),
-            *([pl.col("_tp_value").alias(o["value"])] if o["has_value"] else []),
-        )
-        del both
         try:
-            j, paths, inputs = cut_part(touches, conversions, o)
+            j, paths, inputs = cut_part(*tables, self.o)
         except TouchpointError as e:
             yield self._error(e)
             return
-        del touches, conversions
+        del tables
         yield from self._records(j, paths, inputs)
 
     def _records(self, j: Any, paths: pl.DataFrame, inputs: pl.DataFrame) -> Iterator[pa.RecordBatch]:
@@ -443,6 +495,12 @@ class _Cutter:
             cols[name] = paths.get_column(name).to_arrow().cast(pa.int64())
         yield pa.RecordBatch.from_arrays([cols.get(fld.name, pa.nulls(n, fld.type)) for fld in schema], schema=schema)
         side = side_records(j, inputs)
+        if self.o["period"] is None and j.period() is not None:
+            start, end = j.period()
+            side += [
+                {"record": "period", "reason": "start", "message": str(start)},
+                {"record": "period", "reason": "end", "message": str(end)},
+            ]
         if side:
             yield pa.RecordBatch.from_pylist(side, schema=schema)
 
@@ -473,3 +531,123 @@ class _Cutter:
             pa.field("message", pa.string()),
         ]
         return pa.schema(fields)
+
+
+def _tables(batches: Iterator[pa.RecordBatch], o: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """A partition's touches and conversions under the caller's column names (None when empty)."""
+    import pyarrow as pa
+
+    got = list(batches)
+    if not got or not sum(b.num_rows for b in got):
+        return None
+    both = pl.from_arrow(pa.Table.from_batches(got))
+    assert isinstance(both, pl.DataFrame)
+    touches = both.filter(pl.col(_KIND) == 0).select(
+        pl.col("_tp_t_person").alias(o["person"]),
+        pl.col("_tp_t_time").alias(o["time"]),
+        pl.col("_tp_channel").alias(o["channel"]),
+        *[pl.col(f"_tp_d_{d}").alias(d) for d in o["extra"]],
+    )
+    conversions = both.filter(pl.col(_KIND) == 1).select(
+        pl.col("_tp_c_person").alias(o["person"]),
+        pl.col("_tp_c_time").alias(o["time"]),
+        *([pl.col("_tp_kpi").alias(o["kpi"])] if "_tp_kpi" in both.columns else []),
+        *([pl.col("_tp_value").alias(o["value"])] if o["has_value"] else []),
+    )
+    return touches, conversions
+
+
+_PART_SCHEMA = "shape binary, part binary, reason string, message string"
+_SUMS_SCHEMA = "sums binary, reason string, message string"
+
+
+class _PartBuilder:
+    """One partition's part of a timeline-model fit: its events cut into timelines with the whole
+    log's period, then the fit data the driver's spec asks for (picklable for the executors)."""
+
+    def __init__(self, options: Mapping[str, Any], spec: bytes) -> None:
+        self.o = options
+        self.spec = spec
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        tables = _tables(batches, self.o)
+        if tables is None:
+            return
+        try:
+            j, _, _ = cut_part(*tables, self.o)
+            shape, part = _touchpoint.hazard_part(j, self.spec)
+            row = {"shape": shape, "part": part, "reason": None, "message": None}
+        except TouchpointError as e:
+            row = {"shape": None, "part": None, "reason": type(e).__name__, "message": str(e)}
+        yield pa.RecordBatch.from_pylist([row], schema=_arrow(_PART_SCHEMA))
+
+
+class _Answer:
+    """Every part of a partition answers one pass of the driver's fit."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        rows = []
+        for batch in batches:
+            for part in batch.column(0).to_pylist():
+                try:
+                    sums = _touchpoint.hazard_answer(part, self.request)
+                    rows.append({"sums": sums, "reason": None, "message": None})
+                except TouchpointError as e:
+                    rows.append({"sums": None, "reason": type(e).__name__, "message": str(e)})
+        if rows:
+            yield pa.RecordBatch.from_pylist(rows, schema=_arrow(_SUMS_SCHEMA))
+
+
+def _arrow(ddl: str) -> pa.Schema:
+    import pyarrow as pa
+
+    types = {"binary": pa.binary(), "string": pa.string()}
+    return pa.schema([pa.field(n, types[t]) for n, t in (f.split() for f in ddl.split(", "))])
+
+
+class _Remote:
+    """The parts of a timeline-model fit, held by Spark (the driver's side of
+    ``touchpoint_core::hazard::parts::Remote``): :meth:`open` has every partition build its part and
+    caches them; :meth:`run` has every part answer one pass and collects the answers."""
+
+    def __init__(self, events: DataFrame, options: Mapping[str, Any]) -> None:
+        self.events = events
+        self.options = options
+        self.parts: DataFrame | None = None
+        self.cached: DataFrame | None = None
+
+    def open(self, spec: bytes) -> list[bytes]:
+        self.close()
+        built = self.events.mapInArrow(_PartBuilder(self.options, spec), _PART_SCHEMA).persist()
+        self.cached = built
+        rows = built.select("shape", "reason", "message").collect()
+        errors = sorted((r["reason"], r["message"]) for r in rows if r["reason"] is not None)
+        if errors:
+            raise _error_class(errors[0][0])(errors[0][1])
+        parts = built.select("part")
+        try:
+            width = parts.sparkSession.sparkContext.defaultParallelism
+        except Exception:  # noqa: BLE001 - Spark Connect has no sparkContext: keep the partitions
+            width = None
+        self.parts = parts.coalesce(max(1, width)) if width else parts
+        return [r["shape"] for r in rows]
+
+    def run(self, request: bytes) -> list[bytes]:
+        assert self.parts is not None, "open() first"
+        rows = self.parts.mapInArrow(_Answer(request), _SUMS_SCHEMA).collect()
+        errors = sorted((r["reason"], r["message"]) for r in rows if r["reason"] is not None)
+        if errors:
+            raise _error_class(errors[0][0])(errors[0][1])
+        return [r["sums"] for r in rows]
+
+    def close(self) -> None:
+        if self.cached is not None:
+            self.cached.unpersist()
+        self.cached = self.parts = None

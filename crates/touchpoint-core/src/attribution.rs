@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{Bootstrap, Resampling, RowPlan};
 use crate::error::{Error, Result};
+use crate::hazard::Remote;
 use crate::journeys::{Dimension, Journeys, KpiSummary, Unattributed};
 use crate::model::{Control, KpiView, ModelSpec, Table, Unattended};
 use crate::vocab::BASELINE_PLAYER;
@@ -224,7 +225,20 @@ pub fn attribute_with(
     by: Dimension,
     control: &dyn Control,
 ) -> Result<Attribution> {
-    attribute_impl(journeys, models, by, None, control)
+    attribute_impl(journeys, models, by, None, None, control)
+}
+
+/// [`attribute_with`] on journeys gathered from parts of a log held elsewhere (Spark), whose person
+/// timelines stay with the parts: timeline models fit through `remote` (see
+/// [`crate::hazard::parts`]), path models run on the journeys as usual.
+pub fn attribute_remote(
+    journeys: &Journeys,
+    models: &[ModelSpec],
+    by: Dimension,
+    remote: &dyn Remote,
+    control: &dyn Control,
+) -> Result<Attribution> {
+    attribute_impl(journeys, models, by, None, Some(remote), control)
 }
 
 /// [`attribute_with`], plus bootstrap intervals on every credit row (see [`crate::bootstrap`]): the
@@ -239,7 +253,7 @@ pub fn attribute_with_intervals(
     control: &dyn Control,
 ) -> Result<Attribution> {
     resampling.validate()?;
-    attribute_impl(journeys, models, by, Some((resampling, threads)), control)
+    attribute_impl(journeys, models, by, Some((resampling, threads)), None, control)
 }
 
 fn attribute_impl(
@@ -247,6 +261,7 @@ fn attribute_impl(
     models: &[ModelSpec],
     by: Dimension,
     resampling: Option<(&Resampling, usize)>,
+    remote: Option<&dyn Remote>,
     control: &dyn Control,
 ) -> Result<Attribution> {
     if models.is_empty() {
@@ -259,7 +274,7 @@ fn attribute_impl(
     }
     for m in models {
         m.model().validate()?;
-        if m.model().needs_timelines() && journeys.timelines().is_none() {
+        if m.model().needs_timelines() && journeys.timelines().is_none() && remote.is_none() {
             if let Some(e) = journeys.aggregated_error(&format!("model `{}`", m.name())) {
                 return Err(e);
             }
@@ -324,7 +339,10 @@ fn attribute_impl(
     let total_steps = (models.len() * n_kpis) as u64;
     for k in 0..n_kpis as u32 {
         let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
-        let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
+        let mut view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
+        if let Some(r) = remote {
+            view = view.with_remote(r);
+        }
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
         let (mut total_conv, mut total_nulls, mut total_value) = (0.0, 0.0, 0.0);
@@ -346,7 +364,14 @@ fn attribute_impl(
         let mut order: Vec<u32> = (0..names.len() as u32).filter(|&p| present[p as usize]).collect();
         order.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
         // Timeline models credit every conversion in the period, journeys or not.
-        let period_conv = journeys.timelines().map_or(0.0, |t| t.conversions_of(k).0);
+        // With remote timelines: every conversion of the log is in the period, journey or not.
+        let period_conv = match (journeys.timelines(), remote) {
+            (Some(t), _) => t.conversions_of(k).0,
+            (None, Some(_)) => {
+                out.summary.iter().find(|s| s.kpi == view.kpi_name).map_or(0.0, |s| s.conversions)
+            }
+            (None, None) => 0.0,
+        };
         if total_conv <= 0.0 && period_conv <= 0.0 {
             out.warnings.push(format!(
                 "KPI `{}` has no attributed conversions: every player gets zero credit and a null share",

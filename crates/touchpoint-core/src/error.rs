@@ -74,6 +74,9 @@ pub enum Error {
     /// Weights or values whose sum is beyond 64-bit floats.
     #[error("the {what} of KPI `{kpi}` sum to {value}, beyond what 64-bit floats hold: rescale them (e.g. to thousands)")]
     Overflow { kpi: String, what: &'static str, value: f64 },
+    /// A fit split over parts held elsewhere (Spark executors) got an answer it cannot use.
+    #[error("fit on remote parts: {reason}")]
+    Remote { reason: String },
     /// The run was interrupted (Ctrl-C, kernel interrupt).
     #[error("interrupted")]
     Interrupted,

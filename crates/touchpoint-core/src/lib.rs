@@ -17,7 +17,9 @@ pub mod shapley;
 pub mod timelines;
 pub mod vocab;
 
-pub use attribution::{attribute, attribute_with, attribute_with_intervals, Attribution, Credit};
+pub use attribution::{
+    attribute, attribute_remote, attribute_with, attribute_with_intervals, Attribution, Credit,
+};
 pub use bootstrap::{Bootstrap, Resampling, Unit};
 pub use error::{Error, Result};
 pub use goals::{

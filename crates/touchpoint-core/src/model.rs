@@ -4,7 +4,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::hazard::AdditiveHazard;
+use crate::hazard::{AdditiveHazard, Remote};
 use crate::journeys::{Dimension, JourneyRef, Journeys};
 use crate::rules::{FirstTouch, LastNonDirect, LastTouch, Linear, PositionBased, TimeDecay};
 
@@ -43,6 +43,7 @@ pub struct KpiView<'a> {
     /// The player dimension.
     pub by: Dimension,
     reweight: Option<&'a Reweight>,
+    remote: Option<&'a dyn Remote>,
 }
 
 /// Resampled weights of a store's journeys and people: one bootstrap draw, read through a
@@ -82,6 +83,7 @@ impl<'a> KpiView<'a> {
             player_names,
             by: Dimension::Channel,
             reweight: None,
+            remote: None,
         }
     }
 
@@ -94,6 +96,17 @@ impl<'a> KpiView<'a> {
     /// The resampled weights this view reads, if any.
     pub fn reweight(&self) -> Option<&'a Reweight> {
         self.reweight
+    }
+
+    /// The same view, with the person timelines held in parts elsewhere (see [`Remote`]), for
+    /// journeys that do not carry them.
+    pub fn with_remote(self, remote: &'a dyn Remote) -> Self {
+        KpiView { remote: Some(remote), ..self }
+    }
+
+    /// The remote holder of the timelines, if any.
+    pub fn remote(&self) -> Option<&'a dyn Remote> {
+        self.remote
     }
 
     /// The same view, crediting players of `by` (the dimension `players` was taken from).

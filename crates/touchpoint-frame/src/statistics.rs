@@ -394,6 +394,191 @@ mod tests {
         }
     }
 
+    /// A log big enough to fit the additive-hazard model: 400 people over January 2024, channels
+    /// x (which raises the conversion rate), y and z, KPIs sale and lead.
+    fn hazard_log() -> (DataFrame, DataFrame) {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let stamp = |minutes: f64| {
+            let m = minutes as i64;
+            format!("2024-01-{:02}T{:02}:{:02}:00", 1 + m / 1440, (m / 60) % 24, m % 60)
+        };
+        let (mut tp, mut tt, mut tc) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cp, mut ct, mut ck, mut cv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for person in 0..400 {
+            let id = format!("p{person}");
+            for _ in 0..(next() * 4.0) as usize {
+                let at = next() * 29.0 * 1440.0;
+                let ch = ["x", "y", "z"][(next() * 3.0) as usize];
+                tp.push(id.clone());
+                tt.push(stamp(at));
+                tc.push(ch.to_owned());
+                let p = if ch == "x" { 0.5 } else { 0.15 };
+                if next() < p {
+                    cp.push(id.clone());
+                    ct.push(stamp((at + 60.0 + next() * 2880.0).min(30.0 * 1440.0)));
+                    ck.push(if next() < 0.7 { "sale" } else { "lead" }.to_owned());
+                    cv.push((next() * 100.0).round());
+                }
+            }
+            if next() < 0.1 {
+                cp.push(id.clone());
+                ct.push(stamp(next() * 30.0 * 1440.0));
+                ck.push("sale".to_owned());
+                cv.push(10.0);
+            }
+        }
+        let touches = df!("user_id" => tp, "ts" => tt, "channel" => tc).unwrap();
+        let conversions = df!("user_id" => cp, "ts" => ct, "kpi" => ck, "value" => cv).unwrap();
+        (touches, conversions)
+    }
+
+    /// Parts held in memory, answering through bytes as Spark executors do.
+    #[derive(Debug)]
+    struct InMemory {
+        parts: Vec<Journeys>,
+        kept: std::sync::Mutex<Vec<Vec<u8>>>,
+        population: Option<u64>,
+    }
+
+    impl touchpoint_core::hazard::Remote for InMemory {
+        fn open(&self, spec: &[u8]) -> touchpoint_core::Result<Vec<Vec<u8>>> {
+            let mut kept = self.kept.lock().unwrap();
+            kept.clear();
+            let mut shapes = Vec::new();
+            for p in &self.parts {
+                let (shape, part) = touchpoint_core::hazard::parts::build_part(p, spec)?;
+                shapes.push(shape);
+                kept.push(part);
+            }
+            Ok(shapes)
+        }
+
+        fn run(&self, request: &[u8]) -> touchpoint_core::Result<Vec<Vec<u8>>> {
+            let kept = self.kept.lock().unwrap();
+            kept.iter().map(|p| touchpoint_core::hazard::parts::answer(p, request)).collect()
+        }
+
+        fn population(&self) -> Option<u64> {
+            self.population
+        }
+    }
+
+    #[test]
+    fn hazard_fit_on_parts_equals_the_whole() {
+        // The additive-hazard fit through per-part sums equals the fit on the whole log: credit,
+        // baseline and every parameter with its standard error, for 1, 3 and 8 parts, each baseline,
+        // with and without a population and a lift test.
+        let (t, c) = hazard_log();
+        let period = Some(("2024-01-01".to_owned(), "2024-02-01".to_owned()));
+        for (baseline, population, lift) in [
+            (touchpoint_core::Baseline::Exposures, Some(1000), false),
+            (touchpoint_core::Baseline::Constant, None, true),
+            (touchpoint_core::Baseline::Activity, Some(1000), false),
+        ] {
+            let whole_opts = EventOptions { period: period.clone(), population, ..EventOptions::default() };
+            let whole = journeys_from_events(&t, &c, &whole_opts).unwrap();
+            let mut model = touchpoint_core::AdditiveHazard { baseline, ..Default::default() };
+            if lift {
+                model.lift_tests.push(touchpoint_core::LiftTest {
+                    channel: "y".into(),
+                    kpi: "sale".into(),
+                    per_exposure: 0.02,
+                    se: 0.01,
+                });
+            }
+            let models = vec![ModelSpec::AdditiveHazard(model), ModelSpec::from_name("linear").unwrap()];
+            let a = attribute(&whole, &models, Dimension::Channel).unwrap();
+            for k in [1usize, 3, 8] {
+                let kpis = whole.kpis().names().to_vec();
+                let part = |i: usize| {
+                    let keep = |df: &DataFrame| {
+                        let mask: BooleanChunked = df
+                            .column("user_id")
+                            .unwrap()
+                            .str()
+                            .unwrap()
+                            .iter()
+                            .map(|p| Some(p.unwrap()[1..].parse::<usize>().unwrap() % k == i))
+                            .collect();
+                        df.filter(&mask).unwrap()
+                    };
+                    let o = EventOptions {
+                        kpis: kpis.clone(),
+                        period: period.clone(),
+                        ..EventOptions::default()
+                    };
+                    journeys_from_events(&keep(&t), &keep(&c), &o).unwrap()
+                };
+                let parts: Vec<Journeys> = (0..k).map(part).collect();
+                let mut stacked = path_statistics(&parts[0]).unwrap();
+                let mut g = Gathered { dims: Vec::new(), ..gathered(&parts[0]) };
+                for p in &parts[1..] {
+                    stacked.vstack_mut(&path_statistics(p).unwrap()).unwrap();
+                    let more = gathered(p);
+                    g.unattributed.extend(more.unattributed);
+                    g.trimmed.extend(more.trimmed);
+                    g.input_touches.extend(more.input_touches);
+                }
+                let back = journeys_from_statistics(&stacked, &g).unwrap();
+                let remote = InMemory { parts, kept: Default::default(), population };
+                let b = touchpoint_core::attribute_remote(
+                    &back,
+                    &models,
+                    Dimension::Channel,
+                    &remote,
+                    &touchpoint_core::Unattended,
+                )
+                .unwrap();
+                assert_eq!(a.credits.len(), b.credits.len());
+                for (x, y) in a.credits.iter().zip(&b.credits) {
+                    assert_eq!((&x.model, &x.kpi, &x.player), (&y.model, &y.kpi, &y.player));
+                    approx::assert_relative_eq!(
+                        x.conversions,
+                        y.conversions,
+                        max_relative = 1e-6,
+                        epsilon = 1e-9
+                    );
+                    approx::assert_relative_eq!(x.value, y.value, max_relative = 1e-6, epsilon = 1e-9);
+                }
+                let table = |r: &touchpoint_core::Attribution, name: &str| {
+                    r.tables.iter().find(|t| t.name == name).unwrap().clone()
+                };
+                let names = ["hazard_parameters", "hazard_fit"];
+                for name in names.iter().chain(if lift { &["lift_tests"][..] } else { &[][..] }) {
+                    let (ta, tb) = (table(&a, name), table(&b, name));
+                    assert_eq!(ta.height(), tb.height(), "{name}");
+                    for (ca, cb) in ta.columns.iter().zip(&tb.columns) {
+                        assert_eq!(ca.name, cb.name);
+                        match (&ca.values, &cb.values) {
+                            (touchpoint_core::Values::Float(x), touchpoint_core::Values::Float(y))
+                                if ca.name != "reached" =>
+                            {
+                                for (u, v) in x.iter().zip(y) {
+                                    let (u, v) = (u.unwrap_or(f64::NAN), v.unwrap_or(f64::NAN));
+                                    assert!(
+                                        (u.is_nan() && v.is_nan())
+                                            || (u - v).abs() <= 1e-6 * u.abs().max(1e-6),
+                                        "{name}.{} with {k} parts, {baseline:?}: {u} vs {v}",
+                                        ca.name
+                                    );
+                                }
+                            }
+                            (touchpoint_core::Values::Float(_), _) => {}
+                            (x, y) if ca.name == "iterations" => assert!(x.len() == y.len()),
+                            (x, y) => assert_eq!(x, y, "{name}.{}", ca.name),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn statistics_of_parts_sum_to_the_whole() {
         // Split the log by person, gather each part, stack the rows: the same journeys.

@@ -2,9 +2,12 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3_polars::PyDataFrame;
+use touchpoint_core::hazard::{parts, Remote};
 use touchpoint_core::{
-    attribute_with, attribute_with_intervals, Attribution, Dimension, ModelSpec, Resampling, MODEL_NAMES,
+    attribute_remote as core_attribute_remote, attribute_with, attribute_with_intervals, Attribution,
+    Dimension, ModelSpec, Resampling, MODEL_NAMES,
 };
 use touchpoint_frame as frame;
 
@@ -244,6 +247,97 @@ pub fn attribute(
         })
         .map_err(PyTpErr::from)?;
     Ok(PyAttribution { inner: Arc::new(r), journeys: Some(j) })
+}
+
+/// Parts of a log held by a Python object (`touchpoint.spark`'s), reached through its `open` and
+/// `run` methods, which take bytes and return a list of bytes (one per part). A Python exception
+/// (an executor's error, Ctrl-C) is kept and raised as it is once the fit has stopped.
+#[derive(Debug)]
+struct PyRemote {
+    obj: Py<PyAny>,
+    population: Option<u64>,
+    error: std::sync::Mutex<Option<PyErr>>,
+}
+
+impl PyRemote {
+    fn call(&self, method: &str, bytes: &[u8]) -> touchpoint_core::Result<Vec<Vec<u8>>> {
+        Python::attach(|py| {
+            let got = self.obj.call_method1(py, method, (PyBytes::new(py, bytes),)).and_then(|r| {
+                r.bind(py)
+                    .try_iter()?
+                    .map(|item| Ok(item?.cast::<PyBytes>()?.as_bytes().to_vec()))
+                    .collect::<PyResult<Vec<Vec<u8>>>>()
+            });
+            got.map_err(|e| {
+                let reason = e.to_string();
+                *self.error.lock().expect("remote error slot") = Some(e);
+                touchpoint_core::Error::Remote { reason }
+            })
+        })
+    }
+}
+
+impl Remote for PyRemote {
+    fn open(&self, spec: &[u8]) -> touchpoint_core::Result<Vec<Vec<u8>>> {
+        self.call("open", spec)
+    }
+
+    fn run(&self, request: &[u8]) -> touchpoint_core::Result<Vec<Vec<u8>>> {
+        self.call("run", request)
+    }
+
+    fn population(&self) -> Option<u64> {
+        self.population
+    }
+}
+
+/// `attribute` on journeys gathered on Spark, with timeline models fitted through `remote` (an
+/// object whose `open(spec)` has every partition build its part of a fit and `run(request)` has
+/// every part answer one pass; see `touchpoint.spark`).
+#[pyfunction]
+#[pyo3(signature = (journeys, specs, by, progress, remote, population))]
+pub fn attribute_remote(
+    py: Python<'_>,
+    journeys: &PyJourneys,
+    specs: Vec<String>,
+    by: &str,
+    progress: Option<Py<PyAny>>,
+    remote: Py<PyAny>,
+    population: Option<u64>,
+) -> PyResult<PyAttribution> {
+    let specs = parse_specs(&specs)?;
+    let by: Dimension = by.parse().map_err(PyTpErr::from)?;
+    let j = journeys.inner.clone();
+    let control = PyControl::new(progress);
+    let remote = PyRemote { obj: remote, population, error: std::sync::Mutex::new(None) };
+    let r = py.detach(|| core_attribute_remote(&j, &specs, by, &remote, &control));
+    match r {
+        Ok(r) => Ok(PyAttribution { inner: Arc::new(r), journeys: Some(j) }),
+        Err(e) => match remote.error.lock().expect("remote error slot").take() {
+            Some(python) => Err(python),
+            None => Err(PyTpErr::from(e).into()),
+        },
+    }
+}
+
+/// One partition's part of an additive-hazard fit (run on a Spark executor): (its shape, the part),
+/// as bytes, from the partition's journeys and the driver's spec.
+#[pyfunction]
+pub fn hazard_part<'py>(
+    py: Python<'py>,
+    journeys: &PyJourneys,
+    spec: &[u8],
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let j = journeys.inner.clone();
+    let (shape, part) = py.detach(|| parts::build_part(&j, spec)).map_err(PyTpErr::from)?;
+    Ok((PyBytes::new(py, &shape), PyBytes::new(py, &part)))
+}
+
+/// A part's answer to one pass of the driver's fit (run on a Spark executor), as bytes.
+#[pyfunction]
+pub fn hazard_answer<'py>(py: Python<'py>, part: &[u8], request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let out = py.detach(|| parts::answer(part, request)).map_err(PyTpErr::from)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 /// Checks a model spec (JSON) and returns it with every parameter filled in.

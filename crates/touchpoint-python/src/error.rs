@@ -40,7 +40,7 @@ fn core_class(e: &CoreError) -> &'static str {
         | CoreError::NeedsTimelines { .. }
         | CoreError::Aggregated { .. } => "UnsupportedError",
         CoreError::InvalidPeriod { .. } => "ParameterError",
-        CoreError::NotConverged { .. } => "TouchpointError",
+        CoreError::NotConverged { .. } | CoreError::Remote { .. } => "TouchpointError",
         CoreError::GoalBook { .. } | CoreError::UnknownKpi { .. } => "GoalBookError",
         _ => "InputError",
     }

@@ -43,6 +43,9 @@ use crate::error::{Error, Result};
 use crate::model::{Control, JourneyCredit, KpiCredit, KpiView, Model, Table, Values};
 use crate::timelines::Timelines;
 
+pub mod parts;
+pub use parts::Remote;
+
 /// Microseconds per day: times are fitted in days.
 const DAY_US: f64 = 86_400e6;
 
@@ -139,14 +142,14 @@ struct Warm {
 }
 
 impl Warm {
-    fn of(data: &FitData, p: &Params, n_players: usize) -> Self {
+    fn of(shape: &Shape, p: &Params, n_players: usize) -> Self {
         let mut w = Warm {
             lambda0: p.lambda0.clone(),
             beta: vec![None; n_players],
             omega: vec![None; n_players],
             gamma: vec![None; n_players],
         };
-        for (c, &id) in data.players.iter().enumerate() {
+        for (c, &id) in shape.players.iter().enumerate() {
             w.beta[id as usize] = Some(p.beta[c]);
             w.omega[id as usize] = Some(p.omega[c]);
             w.gamma[id as usize] = p.gamma.get(c).copied();
@@ -157,9 +160,9 @@ impl Warm {
     /// `fallback` (the usual start) with every parameter the warm fit knows taken from it. Rates and
     /// betas at 0 start just above it (a multiplicative EM step cannot leave 0), omegas inside the
     /// data's bounds.
-    fn start(&self, data: &FitData, fallback: Params) -> Params {
+    fn start(&self, shape: &Shape, fallback: Params) -> Params {
         let mut p = fallback;
-        let (lo, hi) = omega_bounds(data);
+        let (lo, hi) = omega_bounds(shape);
         if self.lambda0.len() == p.lambda0.len() {
             for (l, &w) in p.lambda0.iter_mut().zip(&self.lambda0) {
                 if *l > 0.0 {
@@ -167,7 +170,7 @@ impl Warm {
                 }
             }
         }
-        for (c, &id) in data.players.iter().enumerate() {
+        for (c, &id) in shape.players.iter().enumerate() {
             if let Some(b) = self.beta[id as usize] {
                 p.beta[c] = b.max(p.beta[c] * 1e-3);
             }
@@ -184,7 +187,6 @@ impl Warm {
 
 /// What [`AdditiveHazard::fit_kpi`] gives.
 struct KpiFit<'m> {
-    data: FitData,
     tests: Vec<(usize, &'m LiftTest)>,
     warnings: Vec<String>,
     observational: Fitted,
@@ -193,6 +195,31 @@ struct KpiFit<'m> {
 }
 
 impl AdditiveHazard {
+    /// The fit data of one KPI: the view's timelines, or the parts of a [`Remote`] holder of them.
+    fn source<'v>(&self, view: &KpiView<'v>) -> Result<Box<dyn Source + 'v>> {
+        if let Some(timelines) = view.journeys.timelines() {
+            let players = timelines
+                .touch_ids(view.by)
+                .map(std::borrow::Cow::Borrowed)
+                .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
+            let people = view.reweight().and_then(|r| r.persons.as_deref().map(|p| (p, r.unseen)));
+            let data = FitData::new(
+                timelines,
+                &players,
+                view.n_players,
+                view.kpi,
+                self.baseline,
+                timelines.population,
+                people,
+            )?;
+            return Ok(Box::new(data));
+        }
+        match view.remote() {
+            Some(remote) => Ok(Box::new(parts::RemoteSource::open(remote, view, self.baseline)?)),
+            None => Err(Error::NeedsTimelines { model: self.name().to_owned() }),
+        }
+    }
+
     /// [`Model::credit`], with the fits started from `warm` when given.
     fn credit_warm(
         &self,
@@ -200,23 +227,22 @@ impl AdditiveHazard {
         control: &dyn Control,
         warm: Option<&Warm>,
     ) -> Result<KpiCredit> {
-        let timelines = view
-            .journeys
-            .timelines()
-            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
-        let KpiFit { data, tests, mut warnings, observational, fixed, result } =
-            self.fit_kpi(view, control, warm)?;
+        let source = self.source(view)?;
+        let src = source.as_ref();
+        let shape = src.shape();
+        let KpiFit { tests, mut warnings, observational, fixed, result } =
+            self.fit_kpi(view, src, control, warm)?;
         let mut se = result.se.clone();
-        propagate_test_errors(&data, &result, &fixed, &tests, &mut se);
+        propagate_test_errors(shape, &result, &fixed, &tests, &mut se);
 
         // Credit: intensity shares; players fixed by a lift test get their expected conversions.
-        let shares = data.intensity_shares(&result.params);
-        let expected: Vec<f64> = (0..data.players.len())
-            .map(|c| result.params.beta[c] * data.comp(c, result.params.omega[c]).0)
-            .collect();
+        let shares = intensity_shares(src, &result.params)?;
+        let comps = src.comps(&result.params.omega)?;
+        let expected: Vec<f64> =
+            (0..shape.players.len()).map(|c| result.params.beta[c] * comps[c].0).collect();
         let mut out = KpiCredit::zeros(view.n_players);
-        let (total_c, total_v) = (data.total_conversions, data.total_value);
-        for (c, &p) in data.players.iter().enumerate() {
+        let (total_c, total_v) = (shape.total_conversions, shape.total_value);
+        for (c, &p) in shape.players.iter().enumerate() {
             let (sc, sv) = shares.player[c];
             let (conv, val) = if fixed.beta[c].is_some() && sc > 0.0 {
                 (expected[c], sv * expected[c] / sc)
@@ -240,27 +266,33 @@ impl AdditiveHazard {
         out.baseline = Some(base);
         out.warnings = warnings;
         out.details.tables = vec![
-            parameter_table(&data, &result, &se, &shares, &expected, view.player_names),
-            fit_table(&data, &result, timelines),
+            parameter_table(shape, &result, &se, &shares, &expected, view.player_names),
+            fit_table(shape, &result),
         ];
         if !tests.is_empty() {
-            out.details.tables.push(lift_table(&data, &observational, &result, &tests, &shares, &expected));
+            let obs_shares = intensity_shares(src, &observational.params)?;
+            out.details.tables.push(lift_table(
+                shape,
+                &observational,
+                &result,
+                &tests,
+                (&obs_shares, &shares),
+                &expected,
+            ));
         }
         Ok(out)
     }
 
-    /// The fit of one KPI: the data, the lift tests that apply, the observational fit and the final one
-    /// (with the lift-tested betas fixed).
+    /// The fit of one KPI: the lift tests that apply, the observational fit and the final one (with
+    /// the lift-tested betas fixed).
     fn fit_kpi<'m>(
         &'m self,
         view: &KpiView<'_>,
+        src: &dyn Source,
         control: &dyn Control,
         warm: Option<&Warm>,
     ) -> Result<KpiFit<'m>> {
-        let timelines = view
-            .journeys
-            .timelines()
-            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
+        let shape = src.shape();
         let kpis = view.journeys.kpis();
         for t in &self.lift_tests {
             if kpis.get(&t.kpi).is_none() {
@@ -278,12 +310,6 @@ impl AdditiveHazard {
                 ));
             }
         }
-        let players = timelines
-            .touch_ids(view.by)
-            .map(std::borrow::Cow::Borrowed)
-            .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
-        let people = view.reweight().and_then(|r| r.persons.as_deref().map(|p| (p, r.unseen)));
-        let data = FitData::new(timelines, &players, view.n_players, view.kpi, self.baseline, people)?;
         let tests: Vec<(usize, &LiftTest)> = self
             .lift_tests
             .iter()
@@ -294,22 +320,22 @@ impl AdditiveHazard {
             })
             .collect();
         let mut warnings = Vec::new();
-        if timelines.population.is_none() {
+        if !shape.population_given {
             warnings.push(format!(
                 "the baseline rate is estimated from the {} people in the log; people with no event at all \
                  are not counted, which overstates it: pass population= to from_events",
-                timelines.persons()
+                shape.persons
             ));
         }
-        let mut start = Params::start(&data, self.initial_omega()?);
+        let mut start = Params::start(shape, self.initial_omega()?);
         if let Some(w) = warm {
-            start = w.start(&data, start);
+            start = w.start(shape, start);
         }
-        let free = Fixed::none(&data);
-        let observational = fit(&data, start, &free, self, view.kpi_name, control, &mut warnings)?;
+        let free = Fixed::none(shape);
+        let observational = fit(src, start, &free, self, view.kpi_name, control, &mut warnings)?;
         let mut fixed = free.clone();
         for &(id, t) in &tests {
-            match data.compact[id] {
+            match shape.compact(id) {
                 Some(c) => fixed.beta[c] = Some(t.per_exposure),
                 None => {
                     return Err(invalid(
@@ -329,9 +355,9 @@ impl AdditiveHazard {
                     start.beta[c] = *b;
                 }
             }
-            fit(&data, start, &fixed, self, view.kpi_name, control, &mut warnings)?
+            fit(src, start, &fixed, self, view.kpi_name, control, &mut warnings)?
         };
-        Ok(KpiFit { data, tests, warnings, observational, fixed, result })
+        Ok(KpiFit { tests, warnings, observational, fixed, result })
     }
 }
 
@@ -381,8 +407,25 @@ impl Model for AdditiveHazard {
         control: &dyn Control,
         emit: &mut dyn FnMut(JourneyCredit),
     ) -> Result<()> {
-        let fit = self.fit_kpi(view, control, None)?;
-        fit.data.record_credits(&fit.result.params, control, emit)
+        let timelines = view
+            .journeys
+            .timelines()
+            .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
+        let players = timelines
+            .touch_ids(view.by)
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
+        let data = FitData::new(
+            timelines,
+            &players,
+            view.n_players,
+            view.kpi,
+            self.baseline,
+            timelines.population,
+            None,
+        )?;
+        let fit = self.fit_kpi(view, &data, control, None)?;
+        data.record_credits(&fit.result.params, control, emit)
     }
 
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
@@ -395,8 +438,9 @@ impl Model for AdditiveHazard {
         view: &KpiView<'_>,
         control: &dyn Control,
     ) -> Result<Option<Box<dyn std::any::Any + Send + Sync>>> {
-        let fit = self.fit_kpi(view, control, None)?;
-        Ok(Some(Box::new(Warm::of(&fit.data, &fit.observational.params, view.n_players))))
+        let source = self.source(view)?;
+        let fit = self.fit_kpi(view, source.as_ref(), control, None)?;
+        Ok(Some(Box::new(Warm::of(source.shape(), &fit.observational.params, view.n_players))))
     }
 
     fn credit_from(
@@ -409,14 +453,47 @@ impl Model for AdditiveHazard {
     }
 }
 
-/// Everything the fit of one KPI reads, in days from the period's start, players compacted to
-/// those with exposures.
-#[derive(Debug)]
-struct FitData {
+/// Sizes and totals of one KPI's fit data that the fit reads besides the per-record sums. They add
+/// up over parts of the people (see [`parts`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Shape {
     /// Player id (of the view) of each compact player.
     players: Vec<u32>,
     /// Compact index of each player id.
     compact: Vec<Option<usize>>,
+    /// Exposures per compact player.
+    exposures: Vec<f64>,
+    /// Person-days at risk per baseline group.
+    group_exposure: Vec<f64>,
+    /// People per baseline group.
+    group_people: Vec<f64>,
+    /// Conversions per baseline group.
+    group_conversions: Vec<f64>,
+    /// `exposures` baseline: person-days times exposures per compact player (the compensator of
+    /// gamma); empty otherwise.
+    gamma_exposure: Vec<f64>,
+    total_conversions: f64,
+    total_value: f64,
+    /// The observation period, microseconds.
+    period: (i64, i64),
+    period_days: f64,
+    /// People in the log (weighted by bootstrap draws).
+    persons: f64,
+    /// Whether the people at risk were given (`population=`) rather than counted in the log.
+    population_given: bool,
+}
+
+impl Shape {
+    fn compact(&self, id: usize) -> Option<usize> {
+        self.compact.get(id).copied().flatten()
+    }
+}
+
+/// Everything the fit of one KPI reads, in days from the period's start, players compacted to
+/// those with exposures.
+#[derive(Debug, Serialize, Deserialize)]
+struct FitData {
+    shape: Shape,
     /// Exposures starting in the period: `end - t_i` per compact player.
     comp_b: Vec<Vec<f64>>,
     /// Exposures before the start: `(start - t_i, end - t_i)` per compact player.
@@ -432,21 +509,10 @@ struct FitData {
     hist_off: Vec<usize>,
     hist_p: Vec<u32>,
     hist_dt: Vec<f64>,
-    /// Person-days at risk per baseline group.
-    group_exposure: Vec<f64>,
-    /// People per baseline group.
-    group_people: Vec<f64>,
-    /// Conversions per baseline group.
-    group_conversions: Vec<f64>,
-    /// `exposures` baseline: each record's person's exposure counts (compact player, count), and
-    /// the person-days times exposures per compact player (the compensator of gamma).
+    /// `exposures` baseline: each record's person's exposure counts (compact player, count).
     cnt_off: Vec<usize>,
     cnt_p: Vec<u32>,
     cnt_n: Vec<f64>,
-    gamma_exposure: Vec<f64>,
-    total_conversions: f64,
-    total_value: f64,
-    period_days: f64,
 }
 
 fn activity_group(touches: usize) -> usize {
@@ -458,15 +524,17 @@ fn activity_group(touches: usize) -> usize {
 }
 
 impl FitData {
-    /// The data of one KPI. `people`, when given, weighs every timeline person by how many times a
-    /// bootstrap drew them (whole numbers; a person drawn twice counts as two identical people) and
-    /// sets the number of never-seen people drawn.
+    /// The data of one KPI. `population` is the number of people at risk (the timelines' own, or
+    /// `None` for a part of a log whose population the driver adds). `people`, when given, weighs
+    /// every timeline person by how many times a bootstrap drew them (whole numbers; a person drawn
+    /// twice counts as two identical people) and sets the number of never-seen people drawn.
     fn new(
         t: &Timelines,
         players: &[u32],
         n_players: usize,
         kpi: u32,
         baseline: Baseline,
+        population: Option<u64>,
         people: Option<(&[f64], f64)>,
     ) -> Result<Self> {
         let (start, end) = t.period;
@@ -566,7 +634,7 @@ impl FitData {
                 hist_off.push(hist_p.len());
             }
         }
-        if let Some(pop) = t.population {
+        if let Some(pop) = population {
             if pop < t.persons() as u64 {
                 return Err(Error::InvalidPeriod {
                     start,
@@ -581,12 +649,30 @@ impl FitData {
         for (&g, &n) in conv_group.iter().zip(&conv_n) {
             group_conversions[g as usize] += n;
         }
-        let total_conversions = conv_n.iter().sum();
-        let total_value = conv_v.iter().sum();
         let n_compact = ids.len();
-        Ok(FitData {
+        let shape = Shape {
+            exposures: comp_b.iter().zip(&comp_ab).map(|(b, ab)| (b.len() + ab.len()) as f64).collect(),
             players: ids,
             compact,
+            group_exposure: group_people.iter().map(|n| n * period_days).collect(),
+            group_people,
+            group_conversions,
+            gamma_exposure: if by_exposures {
+                let mut e = exposure_counts;
+                e.resize(n_compact, 0.0);
+                e.iter().map(|n| n * period_days).collect()
+            } else {
+                Vec::new()
+            },
+            total_conversions: conv_n.iter().sum(),
+            total_value: conv_v.iter().sum(),
+            period: t.period,
+            period_days,
+            persons: t.persons() as f64,
+            population_given: population.is_some(),
+        };
+        Ok(FitData {
+            shape,
             comp_b,
             comp_ab,
             conv_n,
@@ -597,22 +683,9 @@ impl FitData {
             hist_off,
             hist_p,
             hist_dt,
-            group_exposure: group_people.iter().map(|n| n * period_days).collect(),
-            group_people,
-            group_conversions,
             cnt_off,
             cnt_p,
             cnt_n,
-            gamma_exposure: if by_exposures {
-                let mut e = exposure_counts;
-                e.resize(n_compact, 0.0);
-                e.iter().map(|n| n * period_days).collect()
-            } else {
-                Vec::new()
-            },
-            total_conversions,
-            total_value,
-            period_days,
         })
     }
 
@@ -637,7 +710,7 @@ impl FitData {
 
     /// Every compensator, on up to two threads (players split in two halves).
     fn comps(&self, omega: &[f64]) -> Vec<(f64, f64, f64)> {
-        let n = self.players.len();
+        let n = self.shape.players.len();
         let work: usize = self.comp_b.iter().map(Vec::len).sum();
         if work < 200_000 || n < 2 {
             return (0..n).map(|c| self.comp(c, omega[c])).collect();
@@ -710,7 +783,7 @@ impl FitData {
             let mut players = 0.0;
             for &(c, k) in &kern {
                 if k > 0.0 {
-                    emit(row(Some(self.players[c as usize]), k / lam));
+                    emit(row(Some(self.shape.players[c as usize]), k / lam));
                     players += k / lam;
                 }
             }
@@ -719,32 +792,212 @@ impl FitData {
         Ok(())
     }
 
-    /// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
-    /// rest, which the caller books as `(baseline)`.
-    fn intensity_shares(&self, p: &Params) -> Shares {
-        let mut out = Shares { player: vec![(0.0, 0.0); self.players.len()] };
-        let mut kern: Vec<(u32, f64)> = Vec::new();
+    /// One pass over the conversion records at `p`: the records' part of the log-likelihood and, as
+    /// `want` asks, of its gradient and Hessian, the E-step sums, the intensity shares, and the
+    /// compensators at `p.omega`. `-inf` when some record's intensity is not positive.
+    fn pass(&self, p: &Params, want: Want) -> Sums {
+        let ng = p.lambda0.len();
+        let nc = p.beta.len();
+        let n = p.len();
+        let mut out = Sums::zeros(p, want);
+        // Per record: per player run, S = sum omega e^(-omega dt), S1 = dS/domega, S2 = d2S/domega2,
+        // and Sdt = sum omega e^(-omega dt) dt.
+        let mut runs: Vec<(usize, f64, f64, f64, f64)> = Vec::new();
+        let mut local: Vec<(usize, f64)> = Vec::new();
         for j in 0..self.records() {
-            kern.clear();
-            // The baseline: lambda_0 and, with the exposures baseline, the level shifts.
-            let mut lam = p.lambda0[self.conv_group[j] as usize] + self.shift(p, j);
-            for h in self.hist_off[j]..self.hist_off[j + 1] {
+            let g = self.conv_group[j] as usize;
+            let mut lam = p.lambda0[g] + self.shift(p, j);
+            runs.clear();
+            let mut h = self.hist_off[j];
+            let end = self.hist_off[j + 1];
+            while h < end {
                 let c = self.hist_p[h] as usize;
-                let k = p.beta[c] * p.omega[c] * (-p.omega[c] * self.hist_dt[h]).exp();
-                lam += k;
-                kern.push((c as u32, k));
+                let om = p.omega[c];
+                let (mut s, mut s1, mut s2, mut sdt) = (0.0, 0.0, 0.0, 0.0);
+                while h < end && self.hist_p[h] as usize == c {
+                    let dt = self.hist_dt[h];
+                    let e = (-om * dt).exp();
+                    s += om * e;
+                    if want.derivs {
+                        s1 += e * (1.0 - om * dt);
+                        s2 += e * (om * dt * dt - 2.0 * dt);
+                    }
+                    if want.estep {
+                        sdt += om * e * dt;
+                    }
+                    h += 1;
+                }
+                lam += p.beta[c] * s;
+                runs.push((c, s, s1, s2, sdt));
             }
-            let (n, v) = (self.conv_n[j], self.conv_v[j]);
-            if lam <= 0.0 {
+            if !(lam > 0.0 && lam.is_finite()) {
+                out.ll = f64::NEG_INFINITY;
                 continue;
             }
-            for &(c, k) in &kern {
-                out.player[c as usize].0 += n * k / lam;
-                out.player[c as usize].1 += v * k / lam;
+            let w = self.conv_n[j];
+            out.ll += w * lam.ln();
+            if want.derivs {
+                local.clear();
+                local.push((g, 1.0 / lam));
+                for h in self.cnt_off[j]..self.cnt_off[j + 1] {
+                    local.push((ng + 2 * nc + self.cnt_p[h] as usize, self.cnt_n[h] / lam));
+                }
+                let hess = &mut out.hess;
+                for &(c, s, s1, s2, _) in &runs {
+                    local.push((ng + c, s / lam));
+                    local.push((ng + nc + c, p.beta[c] * s1 / lam));
+                    hess[(ng + c) * n + ng + nc + c] += w * s1 / lam;
+                    hess[(ng + nc + c) * n + ng + c] += w * s1 / lam;
+                    hess[(ng + nc + c) * (n + 1)] += w * p.beta[c] * s2 / lam;
+                }
+                for &(i, vi) in &local {
+                    out.grad[i] += w * vi;
+                    for &(k, vk) in &local {
+                        hess[i * n + k] -= w * vi * vk;
+                    }
+                }
             }
+            if want.estep {
+                // Responsibilities: each source's part of the intensity at the conversion.
+                let r = w / lam;
+                out.p0[g] += r * p.lambda0[g];
+                for h in self.cnt_off[j]..self.cnt_off[j + 1] {
+                    let c = self.cnt_p[h] as usize;
+                    out.pg[c] += r * p.gamma[c] * self.cnt_n[h];
+                }
+                for &(c, s, _, _, sdt) in &runs {
+                    out.pc[c] += r * p.beta[c] * s;
+                    out.dc[c] += r * p.beta[c] * sdt;
+                }
+            }
+            if want.shares {
+                let v = self.conv_v[j];
+                for &(c, s, _, _, _) in &runs {
+                    let k = p.beta[c] * s;
+                    out.shares[c].0 += w * k / lam;
+                    out.shares[c].1 += v * k / lam;
+                }
+            }
+        }
+        if want.comps {
+            out.comps = self.comps(&p.omega);
         }
         out
     }
+}
+
+impl Source for FitData {
+    fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    fn pass(&self, p: &Params, want: Want) -> Result<Sums> {
+        Ok(FitData::pass(self, p, want))
+    }
+
+    fn comps(&self, omega: &[f64]) -> Result<Vec<(f64, f64, f64)>> {
+        Ok(FitData::comps(self, omega))
+    }
+}
+
+/// Where a fit reads its data: one KPI's [`FitData`] in memory, or parts of it held elsewhere
+/// ([`parts`]). Everything the fit reads is a sum over people, so the parts' answers add up.
+trait Source {
+    /// Sizes and totals.
+    fn shape(&self) -> &Shape;
+    /// The records' sums at `p` (see [`FitData::pass`]).
+    fn pass(&self, p: &Params, want: Want) -> Result<Sums>;
+    /// Every compensator at `omega` (see [`FitData::comp`]).
+    fn comps(&self, omega: &[f64]) -> Result<Vec<(f64, f64, f64)>>;
+}
+
+/// What a pass over the records computes besides the log-likelihood.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Want {
+    /// Gradient and Hessian.
+    derivs: bool,
+    /// The E-step sums.
+    estep: bool,
+    /// Intensity shares.
+    shares: bool,
+    /// Compensators at the parameters' omegas.
+    comps: bool,
+}
+
+/// A pass's sums, in the layout of [`Params`]; they add over parts of the people.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Sums {
+    ll: f64,
+    grad: Vec<f64>,
+    /// Row-major, `grad.len()` squared.
+    hess: Vec<f64>,
+    /// E-step: expected conversions caused by each baseline group, player and gamma shift, and the
+    /// players' expected conversions times their delays.
+    p0: Vec<f64>,
+    pc: Vec<f64>,
+    dc: Vec<f64>,
+    pg: Vec<f64>,
+    /// Intensity shares per compact player (conversions, value).
+    shares: Vec<(f64, f64)>,
+    /// Compensators per compact player.
+    comps: Vec<(f64, f64, f64)>,
+}
+
+impl Sums {
+    fn zeros(p: &Params, want: Want) -> Self {
+        let (n, ng, nc) = (p.len(), p.lambda0.len(), p.beta.len());
+        let z = |on: bool, len: usize| if on { vec![0.0; len] } else { Vec::new() };
+        Sums {
+            ll: 0.0,
+            grad: z(want.derivs, n),
+            hess: z(want.derivs, n * n),
+            p0: z(want.estep, ng),
+            pc: z(want.estep, nc),
+            dc: z(want.estep, nc),
+            pg: z(want.estep, p.gamma.len()),
+            shares: if want.shares { vec![(0.0, 0.0); nc] } else { Vec::new() },
+            comps: if want.comps { vec![(0.0, 0.0, 0.0); nc] } else { Vec::new() },
+        }
+    }
+
+    /// Adds a part's sums (same layout).
+    fn add(&mut self, o: &Sums) -> Result<()> {
+        fn add(a: &mut [f64], b: &[f64]) -> bool {
+            a.len() == b.len() && {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                true
+            }
+        }
+        let same = add(&mut self.grad, &o.grad)
+            && add(&mut self.hess, &o.hess)
+            && add(&mut self.p0, &o.p0)
+            && add(&mut self.pc, &o.pc)
+            && add(&mut self.dc, &o.dc)
+            && add(&mut self.pg, &o.pg)
+            && self.shares.len() == o.shares.len()
+            && self.comps.len() == o.comps.len();
+        if !same {
+            return Err(parts::corrupt("a part answered with sums of another layout"));
+        }
+        self.ll += o.ll;
+        for (a, b) in self.shares.iter_mut().zip(&o.shares) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        for (a, b) in self.comps.iter_mut().zip(&o.comps) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+        Ok(())
+    }
+}
+
+/// Intensity-share credit per compact player, (conversions, value); the baseline's share is the
+/// rest, which the caller books as `(baseline)`.
+fn intensity_shares(src: &dyn Source, p: &Params) -> Result<Shares> {
+    let s = src.pass(p, Want { shares: true, ..Want::default() })?;
+    Ok(Shares { player: s.shares })
 }
 
 #[derive(Debug)]
@@ -753,7 +1006,7 @@ struct Shares {
 }
 
 /// Parameters: baseline per group, beta and omega per compact player.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Params {
     lambda0: Vec<f64>,
     beta: Vec<f64>,
@@ -763,15 +1016,14 @@ struct Params {
 }
 
 impl Params {
-    fn start(d: &FitData, omega: f64) -> Self {
+    fn start(d: &Shape, omega: f64) -> Self {
         let people: f64 = d.group_exposure.iter().sum();
-        let exposures: usize =
-            d.comp_b.iter().map(Vec::len).sum::<usize>() + d.comp_ab.iter().map(Vec::len).sum::<usize>();
+        let exposures: f64 = d.exposures.iter().sum();
         let half = 0.5 * d.total_conversions;
         let l0 = (half / people.max(1e-300)).max(1e-12);
         Params {
             lambda0: d.group_exposure.iter().map(|&e| if e > 0.0 { l0 } else { 0.0 }).collect(),
-            beta: vec![(half / exposures.max(1) as f64).max(1e-9); d.players.len()],
+            beta: vec![(half / exposures.max(1.0)).max(1e-9); d.players.len()],
             omega: vec![omega; d.players.len()],
             gamma: if d.gamma_exposure.is_empty() { Vec::new() } else { vec![0.1 * l0; d.players.len()] },
         }
@@ -789,7 +1041,7 @@ struct Fixed {
 }
 
 impl Fixed {
-    fn none(d: &FitData) -> Self {
+    fn none(d: &Shape) -> Self {
         Fixed { beta: vec![None; d.players.len()] }
     }
 }
@@ -811,158 +1063,89 @@ struct Fitted {
     neg_hessian: Vec<f64>,
 }
 
-/// Log-likelihood, and with `derivs` its gradient and Hessian (full layout, row-major).
-fn evaluate(d: &FitData, p: &Params, comps: &[(f64, f64, f64)], derivs: bool) -> (f64, Vec<f64>, Vec<f64>) {
+/// The log-likelihood at `p`, with the compensators at `p.omega` and, as `want` asks, its gradient
+/// and Hessian (full layout, row-major) and the E-step sums: one pass over the records, then the
+/// compensator terms, which read only the shape and the compensators.
+fn evaluate(src: &dyn Source, p: &Params, want: Want) -> Result<Sums> {
+    let mut s = src.pass(p, Want { comps: true, ..want })?;
+    let d = src.shape();
     let ng = p.lambda0.len();
     let nc = p.beta.len();
     let n = p.len();
-    let (mut grad, mut hess) =
-        if derivs { (vec![0.0; n], vec![0.0; n * n]) } else { (Vec::new(), Vec::new()) };
-    let mut ll = 0.0;
-    // Per record: per player run, S = sum omega e^(-omega dt), S1 = dS/domega, S2 = d2S/domega2.
-    let mut runs: Vec<(usize, f64, f64, f64)> = Vec::new();
-    let mut local: Vec<(usize, f64)> = Vec::new();
-    for j in 0..d.records() {
-        let g = d.conv_group[j] as usize;
-        let mut lam = p.lambda0[g] + d.shift(p, j);
-        runs.clear();
-        let mut h = d.hist_off[j];
-        let end = d.hist_off[j + 1];
-        while h < end {
-            let c = d.hist_p[h] as usize;
-            let om = p.omega[c];
-            let (mut s, mut s1, mut s2) = (0.0, 0.0, 0.0);
-            while h < end && d.hist_p[h] as usize == c {
-                let dt = d.hist_dt[h];
-                let e = (-om * dt).exp();
-                s += om * e;
-                s1 += e * (1.0 - om * dt);
-                s2 += e * (om * dt * dt - 2.0 * dt);
-                h += 1;
-            }
-            lam += p.beta[c] * s;
-            runs.push((c, s, s1, s2));
-        }
-        let w = d.conv_n[j];
-        if lam <= 0.0 || !lam.is_finite() {
-            return (f64::NEG_INFINITY, grad, hess);
-        }
-        ll += w * lam.ln();
-        if !derivs {
-            continue;
-        }
-        local.clear();
-        local.push((g, 1.0 / lam));
-        for h in d.cnt_off[j]..d.cnt_off[j + 1] {
-            local.push((ng + 2 * nc + d.cnt_p[h] as usize, d.cnt_n[h] / lam));
-        }
-        for &(c, s, s1, s2) in &runs {
-            local.push((ng + c, s / lam));
-            local.push((ng + nc + c, p.beta[c] * s1 / lam));
-            hess[(ng + c) * n + ng + nc + c] += w * s1 / lam;
-            hess[(ng + nc + c) * n + ng + c] += w * s1 / lam;
-            hess[(ng + nc + c) * (n + 1)] += w * p.beta[c] * s2 / lam;
-        }
-        for &(i, vi) in &local {
-            grad[i] += w * vi;
-            for &(k, vk) in &local {
-                hess[i * n + k] -= w * vi * vk;
-            }
-        }
-    }
     for (gi, &l0) in p.lambda0.iter().enumerate() {
-        ll -= l0 * d.group_exposure[gi];
-        if derivs {
-            grad[gi] -= d.group_exposure[gi];
+        s.ll -= l0 * d.group_exposure[gi];
+        if want.derivs {
+            s.grad[gi] -= d.group_exposure[gi];
         }
     }
     for (c, (&gm, &e)) in p.gamma.iter().zip(&d.gamma_exposure).enumerate() {
-        ll -= gm * e;
-        if derivs {
-            grad[ng + 2 * nc + c] -= e;
+        s.ll -= gm * e;
+        if want.derivs {
+            s.grad[ng + 2 * nc + c] -= e;
         }
     }
-    for (c, &(gc, g1, g2)) in comps.iter().enumerate() {
-        ll -= p.beta[c] * gc;
-        if derivs {
+    for c in 0..nc {
+        let (gc, g1, g2) = s.comps[c];
+        s.ll -= p.beta[c] * gc;
+        if want.derivs {
             let (bi, oi) = (ng + c, ng + nc + c);
-            grad[bi] -= gc;
-            grad[oi] -= p.beta[c] * g1;
-            hess[bi * n + oi] -= g1;
-            hess[oi * n + bi] -= g1;
-            hess[oi * n + oi] -= p.beta[c] * g2;
+            s.grad[bi] -= gc;
+            s.grad[oi] -= p.beta[c] * g1;
+            s.hess[bi * n + oi] -= g1;
+            s.hess[oi * n + bi] -= g1;
+            s.hess[oi * n + oi] -= p.beta[c] * g2;
         }
     }
-    (ll, grad, hess)
+    Ok(s)
 }
 
 /// Bounds of omega: half-lives from one second to ten periods.
-fn omega_bounds(d: &FitData) -> (f64, f64) {
+fn omega_bounds(d: &Shape) -> (f64, f64) {
     (std::f64::consts::LN_2 / (10.0 * d.period_days), std::f64::consts::LN_2 * 86_400.0)
 }
 
-/// One EM step: responsibilities, then the closed-form baseline and beta and a few Newton steps on
-/// each omega (whose profile `P log omega - omega D - P log G(omega)` has no closed form).
-fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
-    let ng = p.lambda0.len();
+/// The M step of EM from the responsibilities at `p` (`s`: E-step sums and compensators at
+/// `p.omega`): the closed-form baseline and beta, and two Newton steps on each omega (whose profile
+/// `P log omega - omega D - P log G(omega)` has no closed form), all players in step, so that the
+/// compensators each step needs come from one pass.
+fn m_step(src: &dyn Source, p: &Params, s: &Sums, fixed: &Fixed) -> Result<Params> {
+    let d = src.shape();
     let nc = p.beta.len();
-    let mut p0 = vec![0.0; ng];
-    let mut pc = vec![0.0; nc];
-    let mut dc = vec![0.0; nc];
-    let mut kern: Vec<(usize, f64, f64)> = Vec::new();
-    let mut pg = vec![0.0; p.gamma.len()];
-    for j in 0..d.records() {
-        let g = d.conv_group[j] as usize;
-        let mut lam = p.lambda0[g] + d.shift(p, j);
-        kern.clear();
-        for h in d.hist_off[j]..d.hist_off[j + 1] {
-            let c = d.hist_p[h] as usize;
-            let k = p.beta[c] * p.omega[c] * (-p.omega[c] * d.hist_dt[h]).exp();
-            lam += k;
-            kern.push((c, k, d.hist_dt[h]));
-        }
-        if lam <= 0.0 {
-            continue;
-        }
-        let w = d.conv_n[j] / lam;
-        p0[g] += w * p.lambda0[g];
-        for h in d.cnt_off[j]..d.cnt_off[j + 1] {
-            let c = d.cnt_p[h] as usize;
-            pg[c] += w * p.gamma[c] * d.cnt_n[h];
-        }
-        for &(c, k, dt) in &kern {
-            pc[c] += w * k;
-            dc[c] += w * k * dt;
-        }
-    }
     let (lo, hi) = omega_bounds(d);
     let mut next = p.clone();
-    for ((gm, &e), &pg) in next.gamma.iter_mut().zip(&d.gamma_exposure).zip(&pg) {
+    for ((gm, &e), &pg) in next.gamma.iter_mut().zip(&d.gamma_exposure).zip(&s.pg) {
         if e > 0.0 {
             *gm = pg / e;
         }
     }
-    for ((l0, &e), &p0) in next.lambda0.iter_mut().zip(&d.group_exposure).zip(&p0) {
+    for ((l0, &e), &p0) in next.lambda0.iter_mut().zip(&d.group_exposure).zip(&s.p0) {
         if e > 0.0 {
             // A group without conversions has its maximum at 0.
             *l0 = p0 / e;
         }
     }
-    for c in 0..nc {
-        if pc[c] <= 0.0 {
-            if fixed.beta[c].is_none() {
-                next.beta[c] = 0.0;
-            }
-            continue;
-        }
-        // Newton on u = ln omega of Q(u) = P u - e^u D - P ln G(e^u) (beta profiled out), or of
-        // Q(u) = P u - e^u D - beta G(e^u) when a lift test fixes beta.
-        let mut u = p.omega[c].ln();
-        for _ in 0..2 {
-            let om = u.exp();
-            let (g, g1, g2) = d.comp(c, om);
-            if g <= 0.0 {
+    let (pc, dc) = (&s.pc, &s.dc);
+    // Newton on u = ln omega of Q(u) = P u - e^u D - P ln G(e^u) (beta profiled out), or of
+    // Q(u) = P u - e^u D - beta G(e^u) when a lift test fixes beta.
+    let mut u: Vec<f64> = p.omega.iter().map(|o| o.ln()).collect();
+    let mut active: Vec<bool> = pc.iter().map(|&x| x > 0.0).collect();
+    let mut comps = s.comps.clone();
+    for round in 0..2 {
+        if round > 0 {
+            if !active.contains(&true) {
                 break;
+            }
+            comps = src.comps(&u.iter().map(|x| x.exp()).collect::<Vec<_>>())?;
+        }
+        for c in 0..nc {
+            if !active[c] {
+                continue;
+            }
+            let om = u[c].exp();
+            let (g, g1, g2) = comps[c];
+            if g <= 0.0 {
+                active[c] = false;
+                continue;
             }
             let (q1, q2) = match fixed.beta[c] {
                 None => {
@@ -973,18 +1156,26 @@ fn em_step(d: &FitData, p: &Params, fixed: &Fixed) -> Params {
                 Some(b) => (pc[c] - om * dc[c] - b * om * g1, -om * dc[c] - b * (om * g1 + om * om * g2)),
             };
             let step = if q2 < 0.0 { -q1 / q2 } else { q1.signum() * 0.5 };
-            u = (u + step.clamp(-1.0, 1.0)).clamp(lo.ln(), hi.ln());
+            u[c] = (u[c] + step.clamp(-1.0, 1.0)).clamp(lo.ln(), hi.ln());
             if step.abs() < 1e-10 {
-                break;
+                active[c] = false;
             }
         }
-        next.omega[c] = u.exp();
+    }
+    for c in 0..nc {
+        if pc[c] > 0.0 {
+            next.omega[c] = u[c].exp();
+        }
+    }
+    let comps = src.comps(&next.omega)?;
+    for c in 0..nc {
         next.beta[c] = match fixed.beta[c] {
             Some(b) => b,
-            None => pc[c] / d.comp(c, next.omega[c]).0.max(1e-300),
+            None if pc[c] <= 0.0 => 0.0,
+            None => pc[c] / comps[c].0.max(1e-300),
         };
     }
-    next
+    Ok(next)
 }
 
 /// Solves `a x = b` for a symmetric positive definite `a` (n x n, row-major) by Cholesky; `None` when
@@ -1069,9 +1260,20 @@ fn set(p: &mut Params, i: usize, v: f64) {
     }
 }
 
+/// A pass for the log-likelihood with its gradient and Hessian.
+const DERIVS: Want = Want { derivs: true, estep: false, shares: false, comps: false };
+/// A pass for the log-likelihood with the E-step sums.
+const ESTEP: Want = Want { derivs: false, estep: true, shares: false, comps: false };
+
+/// One EM step from `p`: the E-step sums at `p`, then [`m_step`].
+fn em_step(src: &dyn Source, p: &Params, fixed: &Fixed) -> Result<Params> {
+    let s = evaluate(src, p, ESTEP)?;
+    m_step(src, p, &s, fixed)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn fit(
-    d: &FitData,
+    src: &dyn Source,
     mut p: Params,
     fixed: &Fixed,
     m: &AdditiveHazard,
@@ -1082,18 +1284,21 @@ fn fit(
     let ng = p.lambda0.len();
     let nc = p.beta.len();
     let n = p.len();
+    let d = src.shape();
     let (lo, hi) = omega_bounds(d);
     let mut iterations = 0u32;
     // EM until the log-likelihood settles, to get near the optimum.
-    let mut ll = evaluate(d, &p, &d.comps(&p.omega), false).0;
+    let mut s = evaluate(src, &p, ESTEP)?;
+    let mut ll = s.ll;
     let use_newton = n <= NEWTON_LIMIT;
     let em_until = if use_newton { 1e-5 } else { 0.0 };
     let mut reached = f64::INFINITY;
     while iterations < m.max_iter {
         control.checkpoint()?;
         iterations += 1;
-        p = em_step(d, &p, fixed);
-        let next = evaluate(d, &p, &d.comps(&p.omega), false).0;
+        p = m_step(src, &p, &s, fixed)?;
+        s = evaluate(src, &p, ESTEP)?;
+        let next = s.ll;
         let gain = next - ll;
         ll = next;
         reached = gain.abs();
@@ -1114,8 +1319,7 @@ fn fit(
             control.checkpoint()?;
             control.progress("additive hazard fit", u64::from(iterations), u64::from(m.max_iter));
             iterations += 1;
-            let comps = d.comps(&p.omega);
-            let (mut ll0, mut grad, mut hess) = evaluate(d, &p, &comps, true);
+            let Sums { ll: mut ll0, mut grad, mut hess, comps, .. } = evaluate(src, &p, DERIVS)?;
             // A rate, beta or gamma whose expected conversions are negligible (below 1e-9 of the
             // KPI's) while its gradient pushes it down is on the boundary: it goes to 0 exactly and is
             // held there (the epsilon-active set of Bertsekas 1982, "Projected Newton methods for
@@ -1145,7 +1349,7 @@ fn fit(
             }
             if q != p {
                 // Only then is the point new, and its derivatives computed again.
-                let (lq, gq, hq) = evaluate(d, &q, &comps, true);
+                let Sums { ll: lq, grad: gq, hess: hq, .. } = evaluate(src, &q, DERIVS)?;
                 if lq.is_finite() && lq >= ll0 - negligible {
                     (p, ll0, grad, hess) = (q, lq, gq, hq);
                 }
@@ -1218,7 +1422,7 @@ fn fit(
             let decrement: f64 = step.iter().zip(&b).map(|(s, g)| s * g).sum();
             reached = decrement;
             if !decrement.is_finite() {
-                p = em_step(d, &p, fixed);
+                p = em_step(src, &p, fixed)?;
                 continue;
             }
             if decrement < m.tol {
@@ -1238,7 +1442,7 @@ fn fit(
                     let v = if i < ng + nc || i >= ng + 2 * nc { v.max(0.0) } else { v.clamp(lo, hi) };
                     set(&mut q, i, v);
                 }
-                let lq = evaluate(d, &q, &d.comps(&q.omega), false).0;
+                let lq = evaluate(src, &q, Want::default())?.ll;
                 if lq.is_finite() && lq >= ll {
                     p = q;
                     accepted = true;
@@ -1249,8 +1453,8 @@ fn fit(
             if !accepted {
                 // No ascent along the Newton direction: an EM step, which always ascends, and on;
                 // when that gains nothing either, this is the optimum up to rounding.
-                let q = em_step(d, &p, fixed);
-                let lq = evaluate(d, &q, &d.comps(&q.omega), false).0;
+                let q = em_step(src, &p, fixed)?;
+                let lq = evaluate(src, &q, Want::default())?.ll;
                 if lq.is_finite() && lq > ll + 1e-12 * ll.abs() {
                     p = q;
                     continue;
@@ -1267,8 +1471,7 @@ fn fit(
         warnings.push(e.to_string());
     }
     // Observed information over the free parameters at the final point.
-    let comps = d.comps(&p.omega);
-    let (ll_final, _, hess) = evaluate(d, &p, &comps, true);
+    let Sums { ll: ll_final, hess, .. } = evaluate(src, &p, DERIVS)?;
     let free: Vec<usize> = if last.0.is_empty() {
         let mut f: Vec<usize> =
             (0..ng).filter(|&g| d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0).collect();
@@ -1331,7 +1534,7 @@ fn fit(
 /// `theta_F` at its optimum given `beta_f`, `d theta_F / d beta_f = (-H_FF)^-1 H_Ff`, and its variance
 /// gains `(d theta_F / d beta_f)^2 se_f^2` (tests taken as independent).
 fn propagate_test_errors(
-    d: &FitData,
+    d: &Shape,
     r: &Fitted,
     fixed: &Fixed,
     tests: &[(usize, &LiftTest)],
@@ -1341,7 +1544,7 @@ fn propagate_test_errors(
     let n = r.params.len();
     let k = r.free.len();
     for &(id, t) in tests {
-        if let Some(c) = d.compact[id] {
+        if let Some(c) = d.compact(id) {
             if fixed.beta[c].is_some() {
                 se[ng + c] = Some(t.se);
             }
@@ -1352,7 +1555,7 @@ fn propagate_test_errors(
     }
     let mut extra = vec![0.0; n];
     for &(id, t) in tests {
-        let Some(c) = d.compact[id] else { continue };
+        let Some(c) = d.compact(id) else { continue };
         if fixed.beta[c].is_none() {
             continue;
         }
@@ -1375,7 +1578,7 @@ fn propagate_test_errors(
 
 #[allow(clippy::needless_range_loop)] // parallel columns by group index
 fn parameter_table(
-    d: &FitData,
+    d: &Shape,
     r: &Fitted,
     se: &[Option<f64>],
     shares: &Shares,
@@ -1402,7 +1605,7 @@ fn parameter_table(
         // With the exposures baseline: the baseline's rise per exposure of this player.
         rate.push(r.params.gamma.get(c).copied());
         rate_se.push(if r.params.gamma.is_empty() { None } else { se[ng + 2 * nc + c] });
-        exposures.push((d.comp_b[c].len() + d.comp_ab[c].len()) as i64);
+        exposures.push(d.exposures[c].round() as i64);
         exp_conv.push(Some(expected[c]));
         int_conv.push(Some(shares.player[c].0));
     }
@@ -1446,7 +1649,7 @@ fn parameter_table(
         .with("intensity_conversions", Values::Float(int_conv))
 }
 
-fn fit_table(d: &FitData, r: &Fitted, t: &Timelines) -> Table {
+fn fit_table(d: &Shape, r: &Fitted) -> Table {
     Table::new("hazard_fit")
         .with("method", Values::Text(vec![r.method.to_owned()]))
         .with("iterations", Values::Int(vec![i64::from(r.iterations)]))
@@ -1454,26 +1657,27 @@ fn fit_table(d: &FitData, r: &Fitted, t: &Timelines) -> Table {
         .with("log_likelihood", Values::Float(vec![Some(r.log_likelihood)]))
         .with("conversions", Values::Float(vec![Some(d.total_conversions)]))
         .with("people", Values::Int(vec![d.group_people.iter().sum::<f64>().round() as i64]))
-        .with("population_given", Values::Bool(vec![t.population.is_some()]))
+        .with("population_given", Values::Bool(vec![d.population_given]))
         .with("period_days", Values::Float(vec![Some(d.period_days)]))
 }
 
+/// The lift tests' table; `shares` are the intensity shares of the observational and of the
+/// calibrated fit.
 fn lift_table(
-    d: &FitData,
+    d: &Shape,
     obs: &Fitted,
     cal: &Fitted,
     tests: &[(usize, &LiftTest)],
-    shares: &Shares,
+    (obs_shares, shares): (&Shares, &Shares),
     expected: &[f64],
 ) -> Table {
     let ng = obs.params.lambda0.len();
-    let obs_shares = d.intensity_shares(&obs.params);
     let (mut player, mut per_exposure, mut se, mut beta_obs, mut beta_obs_se) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut z, mut c_obs, mut c_int, mut c_cal, mut dll) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &(id, t) in tests {
-        let c = d.compact[id].expect("checked");
+        let c = d.compact(id).expect("checked");
         player.push(t.channel.clone());
         per_exposure.push(Some(t.per_exposure));
         se.push(Some(t.se));
@@ -1513,14 +1717,19 @@ pub fn log_likelihood(
     beta: &[f64],
     half_life_days: &[f64],
 ) -> Result<f64> {
-    let d = FitData::new(timelines, players, n_players, kpi, Baseline::Constant, None)?;
+    let d = FitData::new(timelines, players, n_players, kpi, Baseline::Constant, timelines.population, None)?;
     let p = Params {
         lambda0: vec![lambda0],
-        beta: d.players.iter().map(|&id| beta[id as usize]).collect(),
-        omega: d.players.iter().map(|&id| std::f64::consts::LN_2 / half_life_days[id as usize]).collect(),
+        beta: d.shape.players.iter().map(|&id| beta[id as usize]).collect(),
+        omega: d
+            .shape
+            .players
+            .iter()
+            .map(|&id| std::f64::consts::LN_2 / half_life_days[id as usize])
+            .collect(),
         gamma: Vec::new(),
     };
-    Ok(evaluate(&d, &p, &d.comps(&p.omega), false).0)
+    Ok(evaluate(&d, &p, Want::default())?.ll)
 }
 
 #[cfg(test)]
@@ -1560,19 +1769,19 @@ mod tests {
         t.finish_person();
         let players: Vec<u32> = vec![0, 1, 0, 1];
         for (baseline, gamma) in [(Baseline::Constant, vec![]), (Baseline::Exposures, vec![0.01, 0.02])] {
-            let data = FitData::new(&t, &players, 2, 0, baseline, None).unwrap();
+            let data = FitData::new(&t, &players, 2, 0, baseline, t.population, None).unwrap();
             let p = Params { lambda0: vec![0.05], beta: vec![0.3, 0.7], omega: vec![0.4, 1.3], gamma };
-            let (_, g, h) = evaluate(&data, &p, &data.comps(&p.omega), true);
+            let Sums { grad: g, hess: h, .. } = evaluate(&data, &p, DERIVS).unwrap();
             let n = p.len();
             for i in 0..n {
                 let eps = 1e-6 * get(&p, i).abs().max(1e-3);
                 let at = |delta: f64| {
                     let mut q = p.clone();
                     set(&mut q, i, get(&p, i) + delta);
-                    evaluate(&data, &q, &data.comps(&q.omega), true)
+                    evaluate(&data, &q, DERIVS).unwrap()
                 };
-                let (lp, gp, _) = at(eps);
-                let (lm, gm, _) = at(-eps);
+                let Sums { ll: lp, grad: gp, .. } = at(eps);
+                let Sums { ll: lm, grad: gm, .. } = at(-eps);
                 let fd = (lp - lm) / (2.0 * eps);
                 assert!(
                     (fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()),
