@@ -269,8 +269,18 @@ fn person_ids(
         let a = touches.cast(&DataType::Int64)?;
         let b = conversions.cast(&DataType::Int64)?;
         let (a, b) = (a.i64()?, b.i64()?);
+        for (c, table) in [(a, "touches"), (b, "conversions")] {
+            if c.null_count() > 0 {
+                let row = c.iter().position(|v| v.is_none()).unwrap_or(0);
+                return Err(null(row + 1, table));
+            }
+        }
+        if let Some(dense) = dense_ranks(a, b) {
+            return Ok(dense);
+        }
         // Dense ids in first-seen order through a hash map, then renumbered by sorted key.
         let mut map: FastMap<i64, u32> = FastMap::default();
+        map.reserve(a.len().min(1 << 20));
         let mut keys: Vec<i64> = Vec::new();
         let mut intern = |v: i64| {
             *map.entry(v).or_insert_with(|| {
@@ -278,14 +288,8 @@ fn person_ids(
                 (keys.len() - 1) as u32
             })
         };
-        let mut av = Vec::with_capacity(a.len());
-        for (i, v) in a.iter().enumerate() {
-            av.push(intern(v.ok_or_else(|| null(i + 1, "touches"))?));
-        }
-        let mut bv = Vec::with_capacity(b.len());
-        for (i, v) in b.iter().enumerate() {
-            bv.push(intern(v.ok_or_else(|| null(i + 1, "conversions"))?));
-        }
+        let mut av: Vec<u32> = a.into_no_null_iter().map(&mut intern).collect();
+        let mut bv: Vec<u32> = b.into_no_null_iter().map(&mut intern).collect();
         drop(map);
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         order.sort_unstable_by_key(|&i| keys[i as usize]);
@@ -347,8 +351,51 @@ fn person_ids(
     ))
 }
 
+/// Person ids of whole-number columns without nulls, when their range is dense enough (at most 16
+/// values per row): every id's rank among the distinct ids through a bitset of the range and a
+/// popcount per word, so the interning makes two sequential passes over a table that fits in cache
+/// instead of a hash lookup per row. The ranks equal the hash path's (ids in sorted key order).
+fn dense_ranks(a: &Int64Chunked, b: &Int64Chunked) -> Option<(Vec<u32>, Vec<u32>, PersonKeys)> {
+    let lo = a.min().into_iter().chain(b.min()).min()?;
+    let hi = a.max().into_iter().chain(b.max()).max()?;
+    let range = (hi as i128 - lo as i128 + 1) as u128;
+    let rows = (a.len() + b.len()) as u128;
+    if range > 16 * rows + 4096 || range > u32::MAX as u128 {
+        return None;
+    }
+    let words = (range as usize).div_ceil(64);
+    let mut bits = vec![0u64; words];
+    for v in a.into_no_null_iter().chain(b.into_no_null_iter()) {
+        let o = (v - lo) as u64;
+        bits[(o >> 6) as usize] |= 1 << (o & 63);
+    }
+    let mut before = Vec::with_capacity(words);
+    let mut acc = 0u32;
+    for w in &bits {
+        before.push(acc);
+        acc += w.count_ones();
+    }
+    let rank = |v: i64| {
+        let o = (v - lo) as u64;
+        let w = (o >> 6) as usize;
+        before[w] + (bits[w] & ((1u64 << (o & 63)) - 1)).count_ones()
+    };
+    let av = a.into_no_null_iter().map(rank).collect();
+    let bv = b.into_no_null_iter().map(rank).collect();
+    let mut ids = Vec::with_capacity(acc as usize);
+    for (w, &word) in bits.iter().enumerate() {
+        let mut x = word;
+        while x != 0 {
+            ids.push(lo + (w as i64) * 64 + i64::from(x.trailing_zeros()));
+            x &= x - 1;
+        }
+    }
+    Some((av, bv, PersonKeys::Int { ids }))
+}
+
 /// Names of a text column interned in sorted order (so ids compare like names); nulls are `(none)`
-/// unless `required`.
+/// unless `required`. Rows are read in one slice per core (up to 8), each interned on its own thread
+/// into a local vocabulary; the few names are then merged, sorted and the ids renumbered.
 fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec<String>)> {
     let s = match col.dtype() {
         DataType::String => col.clone(),
@@ -369,31 +416,76 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
         }
     };
     let s = s.str()?;
-    let mut map: FastMap<&str, u32> = FastMap::default();
-    let mut names: Vec<&str> = Vec::new();
-    let mut raw = Vec::with_capacity(s.len());
-    for (i, v) in s.iter().enumerate() {
-        let v = match v {
-            Some(v) if !v.trim().is_empty() => v.trim(),
-            _ if required => {
-                return Err(Error::NullValue { column: name.to_owned(), table: None, row: i + 1 })
-            }
-            _ => NONE_PLAYER,
-        };
-        let id = *map.entry(v).or_insert_with(|| {
-            names.push(v);
-            (names.len() - 1) as u32
-        });
-        raw.push(id);
+    let n = s.len();
+    let threads =
+        if n < 1 << 20 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8) };
+    let parts: Vec<(usize, StringChunked)> = (0..threads)
+        .map(|k| {
+            let (lo, hi) = (n * k / threads, n * (k + 1) / threads);
+            (lo, s.slice(lo as i64, hi - lo))
+        })
+        .collect();
+    let mut out = vec![0u32; n];
+    // Each slice: its names in first-seen order, or the first null row (1-based) when required.
+    fn intern<'a>(
+        lo: usize,
+        part: &'a StringChunked,
+        ids: &mut [u32],
+        required: bool,
+    ) -> std::result::Result<Vec<&'a str>, usize> {
+        let mut map: FastMap<&str, u32> = FastMap::default();
+        let mut names: Vec<&str> = Vec::new();
+        for (i, (v, slot)) in part.iter().zip(ids.iter_mut()).enumerate() {
+            let v = match v.map(str::trim) {
+                Some(v) if !v.is_empty() => v,
+                _ if required => return Err(lo + i + 1),
+                _ => NONE_PLAYER,
+            };
+            *slot = *map.entry(v).or_insert_with(|| {
+                names.push(v);
+                (names.len() - 1) as u32
+            });
+        }
+        Ok(names)
     }
-    let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| names[i as usize].as_bytes());
-    let mut rank = vec![0u32; names.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i as usize] = r as u32;
+    let mut chunks: Vec<&mut [u32]> = Vec::new();
+    let mut rest: &mut [u32] = &mut out;
+    for (k, (lo, _)) in parts.iter().enumerate() {
+        let hi = parts.get(k + 1).map_or(n, |p| p.0);
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(hi - lo);
+        chunks.push(head);
+        rest = tail;
     }
-    let sorted: Vec<String> = order.iter().map(|&i| names[i as usize].to_owned()).collect();
-    Ok((raw.iter().map(|&i| rank[i as usize]).collect(), sorted))
+    let locals: Vec<std::result::Result<Vec<&str>, usize>> = std::thread::scope(|scope| {
+        let mut work = parts.iter().zip(chunks.iter_mut());
+        let first = work.next();
+        let handles: Vec<_> = work.map(|(p, c)| scope.spawn(|| intern(p.0, &p.1, c, required))).collect();
+        let mut got = vec![first.map_or(Ok(Vec::new()), |(p, c)| intern(p.0, &p.1, c, required))];
+        got.extend(handles.into_iter().map(|h| h.join().expect("interning worker")));
+        got
+    });
+    if let Some(row) = locals.iter().filter_map(|l| l.as_ref().err()).min() {
+        return Err(Error::NullValue { column: name.to_owned(), table: None, row: *row });
+    }
+    let locals: Vec<Vec<&str>> = locals.into_iter().map(|l| l.unwrap_or_default()).collect();
+    let mut sorted: Vec<&str> = locals.iter().flatten().copied().collect();
+    sorted.sort_unstable_by_key(|v| v.as_bytes());
+    sorted.dedup();
+    let maps: Vec<Vec<u32>> = locals
+        .iter()
+        .map(|names| {
+            names
+                .iter()
+                .map(|v| sorted.binary_search_by_key(&v.as_bytes(), |x| x.as_bytes()).expect("merged") as u32)
+                .collect()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (chunk, map) in chunks.into_iter().zip(&maps) {
+            scope.spawn(move || chunk.iter_mut().for_each(|x| *x = map[*x as usize]));
+        }
+    });
+    Ok((out, sorted.into_iter().map(str::to_owned).collect()))
 }
 
 /// Builds journeys from a touches table and a conversions table.
@@ -661,18 +753,16 @@ fn builder(cols: &EventColumns) -> Result<JourneysBuilder> {
 }
 
 /// Puts the touches in order: person, time, then names of channel, campaign, activity, actor,
-/// actor_group, interaction. A counting sort by person (ids follow the persons' sort order), then
-/// each person's few touches by time and names: sorting all indices by keys held elsewhere would
-/// chase memory at random for every comparison. Every touch column is moved into that order (the
-/// input-order copies are freed), so each person's touches are one contiguous run. Returns the
-/// person offsets and the sorted times.
+/// actor_group, interaction. A counting sort by person (ids follow the persons' sort order) that
+/// scatters every touch column at once into its person's run, reading the input once in order,
+/// then each person's few touches sorted by time and names inside their run, where they sit together
+/// in memory (gathering every column through a sorted index instead would read each one at random).
+/// The persons are split into ranges of about equal touches, one per core (up to 8), each arranged on
+/// its own thread into its own slice of the output; the result does not depend on the split. The
+/// input-order columns are freed. Returns the person offsets and the sorted times.
 fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
     let n = cols.t_touch.len();
     let n_persons = cols.n_persons;
-    let mut slot = [usize::MAX; 6];
-    for (i, (d, _, _)) in cols.dim_ids.iter().enumerate() {
-        slot[d.index()] = i;
-    }
     let mut start = vec![0u32; n_persons + 1];
     for &p in &cols.p_touch {
         start[p as usize + 1] += 1;
@@ -680,48 +770,100 @@ fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
     for i in 0..n_persons {
         start[i + 1] += start[i];
     }
-    let mut order = vec![0u32; n];
+    let mut times = vec![0i64; n];
+    let mut sorted: Vec<Vec<u32>> = cols.dim_ids.iter().map(|_| vec![0u32; n]).collect();
+    // Ties on time are broken by the names' ids in the order of Dimension::ALL.
+    let mut tie_order: Vec<usize> = (0..cols.dim_ids.len()).collect();
+    tie_order.sort_by_key(|&i| cols.dim_ids[i].0.index());
+    let threads =
+        if n < 1 << 20 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8) };
+    // Person ranges of about n / threads touches each.
+    let mut bounds = vec![0usize];
+    for k in 1..threads {
+        let at = start.partition_point(|&s| (s as usize) < n * k / threads).min(n_persons);
+        bounds.push(at.max(*bounds.last().expect("non-empty")));
+    }
+    bounds.push(n_persons);
+    let src: Vec<&[u32]> = cols.dim_ids.iter().map(|(_, ids, _)| ids.as_slice()).collect();
+    let (p_touch, t_touch) = (&cols.p_touch, &cols.t_touch);
+    let mut jobs = Vec::new();
     {
-        let mut fill = start.clone();
-        for (i, &p) in cols.p_touch.iter().enumerate() {
-            let at = &mut fill[p as usize];
-            order[*at as usize] = i as u32;
-            *at += 1;
+        let mut rest_t: &mut [i64] = &mut times;
+        let mut rest_d: Vec<&mut [u32]> = sorted.iter_mut().map(Vec::as_mut_slice).collect();
+        for w in bounds.windows(2) {
+            let len = (start[w[1]] - start[w[0]]) as usize;
+            let (t, tail) = std::mem::take(&mut rest_t).split_at_mut(len);
+            rest_t = tail;
+            let mut d = Vec::new();
+            for slot in rest_d.iter_mut() {
+                let (head, tail) = std::mem::take(slot).split_at_mut(len);
+                *slot = tail;
+                d.push(head);
+            }
+            jobs.push((w[0]..w[1], t, d));
         }
     }
-    cols.p_touch = Vec::new();
-    {
-        let dim_cols: Vec<&[u32]> = Dimension::ALL
-            .iter()
-            .filter(|d| slot[d.index()] != usize::MAX)
-            .map(|d| cols.dim_ids[slot[d.index()]].1.as_slice())
-            .collect();
-        let ties = |a: u32, b: u32| {
-            dim_cols
-                .iter()
-                .map(|col| col[a as usize].cmp(&col[b as usize]))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        };
+    let arrange = |(persons, t, mut d): (std::ops::Range<usize>, &mut [i64], Vec<&mut [u32]>)| {
+        let base = start[persons.start] as usize;
+        let mut fill: Vec<u32> = start[persons.clone()].iter().map(|&s| s - base as u32).collect();
+        for (i, (&p, &time)) in p_touch.iter().zip(t_touch).enumerate() {
+            let p = p as usize;
+            if p < persons.start || p >= persons.end {
+                continue;
+            }
+            let at = &mut fill[p - persons.start];
+            let k = *at as usize;
+            *at += 1;
+            t[k] = time;
+            for (dst, col) in d.iter_mut().zip(&src) {
+                dst[k] = col[i];
+            }
+        }
         let mut buf: Vec<(i64, u32)> = Vec::new();
-        for p in 0..n_persons {
-            let (lo, hi) = (start[p] as usize, start[p + 1] as usize);
-            if hi - lo < 2 {
+        let mut tmp: Vec<u32> = Vec::new();
+        for p in persons {
+            let (lo, hi) = (start[p] as usize - base, start[p + 1] as usize - base);
+            if hi - lo < 2 || t[lo..hi].windows(2).all(|w| w[0] < w[1]) {
                 continue;
             }
             buf.clear();
-            buf.extend(order[lo..hi].iter().map(|&i| (cols.t_touch[i as usize], i)));
-            buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
-            for (at, &(_, i)) in order[lo..hi].iter_mut().zip(&buf) {
-                *at = i;
+            buf.extend((lo..hi).map(|i| (t[i], (i - lo) as u32)));
+            {
+                let d = &d;
+                let ties = |a: u32, b: u32| {
+                    tie_order
+                        .iter()
+                        .map(|&x| d[x][lo + a as usize].cmp(&d[x][lo + b as usize]))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                };
+                buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
+            }
+            for (slot, &(time, _)) in t[lo..hi].iter_mut().zip(&buf) {
+                *slot = time;
+            }
+            for col in d.iter_mut() {
+                tmp.clear();
+                tmp.extend(buf.iter().map(|&(_, j)| col[lo + j as usize]));
+                col[lo..hi].copy_from_slice(&tmp);
             }
         }
-    }
-    let times: Vec<i64> = order.iter().map(|&i| cols.t_touch[i as usize]).collect();
+    };
+    std::thread::scope(|scope| {
+        let mut jobs = jobs.into_iter();
+        let first = jobs.next();
+        let handles: Vec<_> = jobs.map(|job| scope.spawn(|| arrange(job))).collect();
+        if let Some(job) = first {
+            arrange(job);
+        }
+        for h in handles {
+            h.join().expect("sorting worker");
+        }
+    });
+    cols.p_touch = Vec::new();
     cols.t_touch = Vec::new();
-    for (_, ids, _) in cols.dim_ids.iter_mut() {
-        let sorted: Vec<u32> = order.iter().map(|&i| ids[i as usize]).collect();
-        *ids = sorted;
+    for ((_, ids, _), col) in cols.dim_ids.iter_mut().zip(sorted) {
+        *ids = col;
     }
     (start, times)
 }

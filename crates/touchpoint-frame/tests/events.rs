@@ -424,3 +424,134 @@ fn review_cases_person_types_categoricals_tables_and_options() {
         "{e}"
     );
 }
+
+/// A log of `people` persons with about ten touches each over January 2024 (campaigns per channel,
+/// equal timestamps on purpose), integer person ids spaced by `spacing`.
+fn big_log(people: i64, spacing: i64) -> (DataFrame, DataFrame) {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |m: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    };
+    let (mut tp, mut tt, mut tc, mut tk) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cp, mut ct, mut cv) = (Vec::new(), Vec::new(), Vec::new());
+    let channels = ["search", "direct", " email", "display", "social"];
+    for person in 0..people {
+        let id = person * spacing - 7;
+        for _ in 0..next(20) {
+            tp.push(id);
+            // Hours only: many touches of a person share an instant.
+            tt.push(1_704_067_200_000_000i64 + next(24 * 30) as i64 * 3_600_000_000);
+            tc.push(channels[next(5) as usize]);
+            tk.push(format!("k{}", next(3)));
+        }
+        if next(4) == 0 {
+            cp.push(id);
+            ct.push(1_704_067_200_000_000i64 + next(24 * 31) as i64 * 3_600_000_000);
+            cv.push(next(100) as f64);
+        }
+    }
+    let ts = |v: Vec<i64>| {
+        Series::new("ts".into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()
+    };
+    let touches = DataFrame::new_infer_height(vec![
+        Series::new("user_id".into(), tp).into(),
+        ts(tt).into(),
+        Series::new("channel".into(), tc).into(),
+        Series::new("campaign".into(), tk).into(),
+    ])
+    .unwrap();
+    let conversions = DataFrame::new_infer_height(vec![
+        Series::new("user_id".into(), cp).into(),
+        ts(ct).into(),
+        Series::new("value".into(), cv).into(),
+    ])
+    .unwrap();
+    (touches, conversions)
+}
+
+#[test]
+fn a_log_large_enough_for_threads_gives_what_its_halves_give() {
+    // Above a million touches the sort by person and the name interning run on several threads;
+    // each half of the people (fewer touches) runs on one. The journeys of the whole are the
+    // journeys of the halves, and do not depend on the row order; dense ids (a bitset of the
+    // range) and sparse ids (a hash map) give the same journeys.
+    let (t, c) = big_log(150_000, 1);
+    assert!(t.height() > 1 << 20);
+    let o = EventOptions { dims: vec![Dimension::Campaign], ..EventOptions::default() };
+    let whole = journeys_from_events(&t, &c, &o).unwrap();
+    let period = whole.timelines().unwrap().period;
+    let iso = |us: i64| chrono::DateTime::from_timestamp_micros(us).unwrap().to_rfc3339();
+    let o = EventOptions {
+        period: Some((iso(period.0), iso(period.1))),
+        kpis: whole.kpis().names().to_vec(),
+        ..o
+    };
+    let half = |even: bool| {
+        let keep = |df: &DataFrame| {
+            let mask: BooleanChunked = df
+                .column("user_id")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .map(|p| (p % 2 == 0) == even)
+                .collect();
+            df.filter(&mask).unwrap()
+        };
+        journeys_from_events(&keep(&t), &keep(&c), &o).unwrap()
+    };
+    let (a, b) = (half(true), half(false));
+    assert!(a.len() + b.len() == whole.len() && !a.is_empty() && !b.is_empty());
+    let mut halves: Flat = flat(&a);
+    halves.extend(flat(&b));
+    let mut all = flat(&whole);
+    let key = |x: &(String, Vec<String>, f64, f64, f64), y: &(String, Vec<String>, f64, f64, f64)| {
+        (&x.0, &x.1)
+            .cmp(&(&y.0, &y.1))
+            .then(x.2.total_cmp(&y.2))
+            .then(x.3.total_cmp(&y.3))
+            .then(x.4.total_cmp(&y.4))
+    };
+    halves.sort_by(key);
+    all.sort_by(key);
+    assert_eq!(all, halves);
+    let campaigns = |j: &Journeys| {
+        let names = j.vocab(Dimension::Campaign).names().to_vec();
+        let col = j.player_column(Dimension::Campaign);
+        let off = j.offsets();
+        let mut v: Vec<(Vec<String>, f64)> = j
+            .iter()
+            .map(|r| {
+                let ids = &col[off[r.index]..off[r.index + 1]];
+                (ids.iter().map(|&c| names[c as usize].clone()).collect(), r.conversions)
+            })
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        v
+    };
+    let mut both = campaigns(&a);
+    both.extend(campaigns(&b));
+    both.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+    assert_eq!(campaigns(&whole), both);
+    // Reversed rows: the same store.
+    let rev = |df: &DataFrame| df.reverse();
+    let reversed = journeys_from_events(
+        &rev(&t),
+        &rev(&c),
+        &EventOptions { dims: vec![Dimension::Campaign], ..EventOptions::default() },
+    )
+    .unwrap();
+    assert_eq!(flat(&reversed), flat(&whole));
+    // Ids far apart (hashed, not a bitset): the same journeys, persons in the same order.
+    let (ts, cs) = big_log(150_000, 1_000_003_000);
+    let sparse = journeys_from_events(
+        &ts,
+        &cs,
+        &EventOptions { dims: vec![Dimension::Campaign], ..EventOptions::default() },
+    )
+    .unwrap();
+    assert_eq!(flat(&sparse), flat(&whole));
+}
