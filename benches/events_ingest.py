@@ -13,6 +13,13 @@ the number of KPIs.
 With ``--buckets N`` the log is written as directories of Parquet files (20M touches a file, so the
 generator never holds it whole) and read by ``from_events`` out of core: each table streamed once into
 N buckets of people, one bucket cut at a time. It prints the same figures, with the size on disk.
+
+With ``--hazard`` the additive-hazard model is then fitted on the journeys (``baseline="constant"``)
+and its time, the peak RSS after it and the baseline row are printed; with ``--buckets`` it reads the
+buckets kept in the work directory, one bucket's part of the fit data at a time.
+
+    python benches/events_ingest.py --touches 20000000 --conversions 800000 --people 2000000 --hazard
+    python benches/events_ingest.py --touches 20000000 --conversions 800000 --people 2000000 --hazard --buckets 8
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ import polars as pl
 
 
 def rss_mib() -> float:
+    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss, which Linux carries across fork and
+    exec, so that the worker would report at least the generator's RSS."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -61,7 +74,18 @@ def generate(folder: Path, touches: int, conversions: int, people: int, kpis: in
             pl.DataFrame(cols).write_parquet(out)
 
 
-def worker_buckets(folder: Path, buckets: int) -> None:
+def fit_hazard(j: object) -> None:
+    import touchpoint as tp
+
+    t0 = time.perf_counter()
+    r = tp.attribute(j, models=[tp.models.AdditiveHazard(baseline="constant")], progress=False)
+    elapsed = time.perf_counter() - t0
+    base = r.to_polars().filter(pl.col("channel") == "(baseline)")
+    print(f"additive_hazard: {elapsed:.1f} s, peak RSS: {rss_mib():,.0f} MiB")
+    print(f"baseline conversions: {base['conversions'].to_list()}")
+
+
+def worker_buckets(folder: Path, buckets: int, hazard: bool) -> None:
     import touchpoint as tp
 
     on_disk = sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30
@@ -84,9 +108,11 @@ def worker_buckets(folder: Path, buckets: int) -> None:
         f"conversions in: {s['conversions'].sum():,.0f}, in journeys: {s['attributed'].sum():,.0f}, "
         f"unattributed: {s['unattributed'].sum():,.0f}"
     )
+    if hazard:
+        fit_hazard(j)
 
 
-def worker(folder: Path) -> None:
+def worker(folder: Path, hazard: bool) -> None:
     import touchpoint as tp
 
     touches = pl.read_parquet(folder / "touches.parquet")
@@ -105,6 +131,9 @@ def worker(folder: Path) -> None:
         f"conversions in: {s['conversions'].sum():,.0f}, in journeys: {s['attributed'].sum():,.0f}, "
         f"unattributed: {s['unattributed'].sum():,.0f}"
     )
+    if hazard:
+        del touches, conversions
+        fit_hazard(j)
 
 
 def main() -> None:
@@ -115,13 +144,14 @@ def main() -> None:
     ap.add_argument("--kpis", type=int, default=1, choices=[1, 2, 3], help="KPIs the conversions spread over")
     ap.add_argument("--buckets", type=int, help="read the log out of core in this many buckets of people")
     ap.add_argument("--dir", type=Path, help="where to write the log (default: a temporary directory)")
+    ap.add_argument("--hazard", action="store_true", help="then fit the additive-hazard model on the journeys")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         if args.buckets:
-            worker_buckets(args.worker, args.buckets)
+            worker_buckets(args.worker, args.buckets, args.hazard)
         else:
-            worker(args.worker)
+            worker(args.worker, args.hazard)
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
@@ -129,6 +159,7 @@ def main() -> None:
         generate(folder, args.touches, args.conversions, args.people, args.kpis, split=bool(args.buckets))
         print(f"generated in {time.perf_counter() - t0:.1f} s")
         extra = ["--buckets", str(args.buckets)] if args.buckets else []
+        extra += ["--hazard"] if args.hazard else []
         subprocess.run([sys.executable, __file__, "--worker", str(folder), *extra], check=True)
 
 

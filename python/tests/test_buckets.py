@@ -66,8 +66,9 @@ def test_a_directory_means_buckets_and_workdir_keeps_the_statistics(on_disk: tup
     assert len(written) == 16
     stats = pl.read_parquet(tmp_path / "statistics")
     assert stats["conversions"].sum() == pytest.approx(j.summary["attributed"].sum())
+    # Touch times per journey are not kept (the additive-hazard model reads the kept buckets instead).
     with pytest.raises(tp.UnsupportedError, match="aggregated in 16 buckets of people"):
-        tp.attribute(j, models=["additive_hazard"])
+        tp.attribute(j, models=[tp.models.TimeDecay(half_life="3d")])
 
 
 def test_bad_input_in_a_bucket_names_the_record(tmp_path: Path) -> None:
@@ -113,5 +114,56 @@ def test_buckets_read_names_as_the_parts_do(tmp_path: Path) -> None:
     text_values = conversions.with_columns(pl.lit("s").alias("kpi"), pl.Series("value", ["1", "x", "2"]))
     with pytest.raises(tp.InputError, match=r"column `value` must be numeric: in the record .*'x'"):
         tp.Journeys.from_events(touches, text_values, buckets=1, progress=False)
-    with pytest.raises(tp.ParameterError, match="population"):
+    with pytest.raises(tp.ParameterError, match="pass workdir= to keep them"):
         tp.Journeys.from_events(touches, conversions, buckets=2, population=10)
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 8])
+def test_additive_hazard_on_buckets_equals_the_fit_in_memory(
+    log: tuple[pl.DataFrame, pl.DataFrame], on_disk: tuple[Path, Path], tmp_path: Path, buckets: int
+) -> None:
+    # With workdir= the buckets stay on disk as the people's timelines; the fit reads them again, one
+    # bucket's part at a time, by per-bucket sums. Both KPIs, the default period (gathered from the
+    # buckets) and a population, with a lift test on three buckets.
+    touches, conversions = log
+    tests = [tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)] if buckets == 3 else []
+    models: list[Any] = [tp.models.AdditiveHazard(lift_tests=tests), "linear"]
+    kw: dict[str, Any] = {"person": "person", "population": 4000, "progress": False}
+    mem = tp.Journeys.from_events(touches, conversions, **kw)
+    j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path, **kw)
+    a = tp.attribute(mem, models=models, progress=False)
+    b = tp.attribute(j, models=models, progress=False)
+    ta, tb = a.to_polars().sort("model", "kpi", "channel"), b.to_polars().sort("model", "kpi", "channel")
+    assert ta.select("model", "kpi", "channel").equals(tb.select("model", "kpi", "channel"))
+    for col in ("conversions", "value"):
+        assert tb[col].to_list() == pytest.approx(ta[col].to_list(), rel=1e-6, abs=1e-9), col
+    for name in ("hazard_parameters", "hazard_fit", *(["lift_tests"] if tests else [])):
+        x, y = a.table(name), b.table(name)
+        assert x.columns == y.columns and x.height == y.height
+        for c in x.columns:
+            if c in ("reached", "iterations"):
+                continue
+            if x[c].dtype == pl.Float64:
+                assert x[c].is_null().to_list() == y[c].is_null().to_list(), c
+                assert y[c].drop_nulls().to_list() == pytest.approx(x[c].drop_nulls().to_list(), rel=1e-6), c
+            else:
+                assert x[c].to_list() == y[c].to_list(), c
+    # The parts are removed after the fit; the buckets stay.
+    assert not (tmp_path / "hazard").exists() and (tmp_path / "touches").is_dir()
+
+
+def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, Path], tmp_path: Path) -> None:
+    kw: dict[str, Any] = {"person": "person", "buckets": 2, "progress": False}
+    # Without workdir the buckets are gone at the end: the fit has no timelines to read.
+    gone = tp.Journeys.from_events(*on_disk, **kw)
+    with pytest.raises(tp.UnsupportedError, match="aggregated in 2 buckets"):
+        tp.attribute(gone, models=["additive_hazard"], progress=False)
+    j = tp.Journeys.from_events(*on_disk, workdir=tmp_path, **kw)
+    with pytest.raises(tp.UnsupportedError, match="resample people"):
+        tp.attribute(j, models=["additive_hazard"], intervals=0.9, progress=False)
+    # Buckets changed after the cut are refused, not read as fewer people.
+    import shutil
+
+    shutil.rmtree(tmp_path / "touches" / "_tp_bucket=1")
+    with pytest.raises(tp.ReadError, match="were changed or removed"):
+        tp.attribute(j, models=["additive_hazard"], progress=False)

@@ -19,7 +19,7 @@ import polars as pl
 
 from . import _touchpoint
 from ._frames import as_polars, is_file_path
-from ._parts import Sums, cut_part, describe, kpi_names, person_key, side_records
+from ._parts import Sums, cut_part, describe, iso_us, kpi_names, person_key, side_records
 from .exceptions import ColumnError, InputError, ParameterError, ReadError
 
 __all__ = ["from_events_in_buckets", "is_directory"]
@@ -86,9 +86,11 @@ def from_events_in_buckets(
     buckets: int,
     workdir: str | Path | None,
     progress: Any,
-) -> Any:
-    """Aggregated journeys (``_touchpoint.Journeys``) of an event log cut one bucket of people at a time;
-    see :meth:`touchpoint.Journeys.from_events`."""
+    population: int | None = None,
+) -> tuple[Any, BucketTimelines | None]:
+    """Aggregated journeys (``_touchpoint.Journeys``) of an event log cut one bucket of people at a time,
+    and, when ``workdir`` keeps the buckets, their timelines on disk for timeline models; see
+    :meth:`touchpoint.Journeys.from_events`."""
     _touchpoint.Journeys.check_event_options(
         person, time, channel, kpi, value, lookback, per_kpi, dims, inter, max_touches, tz, period
     )
@@ -152,6 +154,8 @@ def from_events_in_buckets(
             period=period,
             buckets=buckets,
             progress=progress,
+            population=population,
+            keep=not own,
         )
     finally:
         if own:
@@ -167,6 +171,7 @@ def _run(
     **o: Any,
 ) -> Any:
     person, buckets = o["person"], o["buckets"]
+    periods: list[tuple[int, int]] = []
     t_cols = [person, o["time"], o["channel"], *o["extra"]]
     c_cols = [person, o["time"], *([o["kpi"]] if o["has_kpi"] else []), *([o["value"]] if o["has_value"] else [])]
     # Pass 1: each table once, streamed into one directory per bucket.
@@ -208,6 +213,8 @@ def _run(
             continue
         j, paths, inputs = cut_part(t, c, o)
         del t, c
+        if j.period() is not None:
+            periods.append(j.period())
         paths.write_parquet(stats / f"{b:05}.parquet")
         sums.add(side_records(j, inputs))
         del j, paths
@@ -226,7 +233,14 @@ def _run(
             )
     files = sorted(stats.glob("*.parquet"))
     paths = pl.scan_parquet(files).collect() if files else _empty_statistics(o["extra"])
-    return _touchpoint.Journeys.from_statistics(
+    timelines = None
+    if o["keep"]:
+        # The whole log's period (from_events' default: first event of any bucket to just after the
+        # last), for the buckets cut again by a timeline model's fit.
+        if o["period"] is None and periods:
+            o["period"] = (iso_us(min(p[0] for p in periods)), iso_us(max(p[1] for p in periods)))
+        timelines = BucketTimelines(root, (t_schema, t_cols), (c_schema, c_cols), o, written)
+    inner = _touchpoint.Journeys.from_statistics(
         paths,
         o["extra"],
         o["kpis"],
@@ -236,6 +250,63 @@ def _run(
         warnings,
         "in 1 bucket of people" if buckets == 1 else f"in {buckets} buckets of people",
     )
+    return inner, timelines
+
+
+class BucketTimelines:
+    """The person timelines of journeys cut in buckets, left on disk as the buckets' event files (in
+    ``workdir``). A timeline model's fit (the additive-hazard model) cuts each bucket again, with the
+    whole log's period, into its part of the fit data, written next to the buckets; every pass of the
+    fit then reads the parts one at a time, so memory follows the largest part. This is the driver's
+    side of ``touchpoint_core::hazard::parts::Remote``, as ``touchpoint.spark`` has for partitions."""
+
+    def __init__(
+        self,
+        root: Path,
+        touches: tuple[pl.Schema, list[str]],
+        conversions: tuple[pl.Schema, list[str]],
+        options: dict[str, Any],
+        written: dict[str, int],
+    ) -> None:
+        self.root = root
+        self.touches = touches
+        self.conversions = conversions
+        self.o = options
+        self.written = written
+        self.population = options["population"]
+
+    def open(self, spec: bytes) -> list[bytes]:
+        parts = self.root / "hazard"
+        self.close()
+        parts.mkdir(parents=True)
+        shapes = []
+        read = {"touches": 0, "conversions": 0}
+        for b in range(self.o["buckets"]):
+            t = _bucket(self.root / "touches", b, *self.touches)
+            c = _bucket(self.root / "conversions", b, *self.conversions)
+            read["touches"] += t.height
+            read["conversions"] += c.height
+            if t.height == 0 and c.height == 0:
+                continue
+            j, _, _ = cut_part(t, c, self.o)
+            del t, c
+            shape, part = _touchpoint.hazard_part(j, spec)
+            (parts / f"{b:05}.part").write_bytes(part)
+            shapes.append(shape)
+        if read != self.written:
+            raise ReadError(
+                f"the buckets in {self.root} hold {read} rows but held {self.written} when the journeys were cut: "
+                "they were changed or removed; cut the journeys again"
+            )
+        return shapes
+
+    def run(self, request: bytes) -> list[bytes]:
+        return [
+            _touchpoint.hazard_answer(p.read_bytes(), request) for p in sorted((self.root / "hazard").glob("*.part"))
+        ]
+
+    def close(self) -> None:
+        shutil.rmtree(self.root / "hazard", ignore_errors=True)
 
 
 def _bucket(root: Path, b: int, schema: pl.Schema, cols: list[str]) -> pl.DataFrame:

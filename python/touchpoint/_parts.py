@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
 
 from .exceptions import TouchpointError
 
-__all__ = ["Sums", "cut_part", "describe", "kpi_names", "locate_error", "person_key", "side_records"]
+__all__ = ["Sums", "cut_part", "describe", "iso_us", "kpi_names", "locate_error", "person_key", "side_records"]
 
 _ROW = re.compile(r"\b(?:at |in )?row (\d+)")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def iso_us(us: int) -> str:
+    """Microseconds since the epoch as ISO-8601 text with its UTC offset, exact to the microsecond (a
+    whole log's period, gathered from its parts, handed back to each part)."""
+    return (_EPOCH + timedelta(microseconds=us)).isoformat()
 
 
 def person_key(column: str, dtype: pl.DataType) -> pl.Expr:

@@ -103,6 +103,10 @@ def attribute(
     if spark is not None:
         # Journeys gathered on Spark (touchpoint.spark.SparkJourneys).
         return Attribution(spark(specs, by, cb, intervals, resamples, seed, threads or 0))
+    remote = getattr(journeys, "_remote", None)
+    if remote is not None and remote_needed(specs, intervals):
+        # Journeys cut in buckets whose timelines stay on disk.
+        return Attribution(attribute_remote(journeys._inner, specs, by, cb, remote))
     inner = _touchpoint.attribute(
         journeys._inner,
         specs,
@@ -114,6 +118,31 @@ def attribute(
         threads or 0,
     )
     return Attribution(inner)
+
+
+def remote_needed(specs: Sequence[str], intervals: float | None) -> bool:
+    """Whether a model reads person timelines held elsewhere (on Spark executors, in buckets on disk):
+    the additive-hazard model, which then refuses intervals (they resample people)."""
+    from .exceptions import UnsupportedError
+
+    if not any(json.loads(s).get("model") == "additive_hazard" for s in specs):
+        return False
+    if intervals is not None:
+        raise UnsupportedError(
+            "intervals of the additive-hazard model resample people, and these journeys keep their people's "
+            "timelines elsewhere (Spark executors, buckets on disk): attribute without intervals, or run the "
+            "path models with them"
+        )
+    return True
+
+
+def attribute_remote(inner: Any, specs: list[str], by: str, progress: Any, remote: Any) -> _touchpoint.Attribution:
+    """Runs the models on aggregated journeys, timeline models through ``remote`` (an object with
+    ``open(spec)``, ``run(request)``, ``close()`` and ``population``; see ``touchpoint_core::hazard::parts``)."""
+    try:
+        return _touchpoint.attribute_remote(inner, specs, by, progress, remote, remote.population)
+    finally:
+        remote.close()
 
 
 class Attribution:

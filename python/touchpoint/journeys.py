@@ -64,10 +64,12 @@ class Journeys:
     Build with :meth:`from_paths`; pass to :func:`touchpoint.attribute`.
     """
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_inner", "_remote")
 
-    def __init__(self, inner: _touchpoint.Journeys) -> None:
+    def __init__(self, inner: _touchpoint.Journeys, remote: Any = None) -> None:
         self._inner = inner
+        # Timelines held elsewhere (buckets on disk), for timeline models; see _buckets.BucketTimelines.
+        self._remote = remote
 
     @classmethod
     def from_paths(
@@ -188,11 +190,15 @@ class Journeys:
                 are built, and the statistics are scanned back and summed by path. Peak memory follows
                 the largest bucket. The result is aggregated journeys, as from
                 :func:`touchpoint.spark.journeys`: the same summary, unattributed table and path-model
-                credit as in memory, whatever the number of buckets; what needs touch times or persons
-                (the additive-hazard model, time decay by duration, per-journey credit) raises
-                UnsupportedError on them.
-            workdir: where the buckets and statistics are written (kept); by default a temporary
-                directory, removed at the end.
+                credit as in memory, whatever the number of buckets. With ``workdir`` the buckets stay on
+                disk as the people's timelines: ``tp.attribute`` fits the additive-hazard model on them
+                by per-bucket sums (each bucket cut again into its part of the fit data, one part in
+                memory at a time), equal to the fit in memory. What needs each journey's touch times or
+                person (time decay by duration, per-journey credit, intervals of the additive-hazard
+                model) raises UnsupportedError.
+            workdir: where the buckets and statistics are written (kept, and read again by the
+                additive-hazard model); by default a temporary directory, removed at the end (the
+                additive-hazard model then raises UnsupportedError).
 
         Returns:
             Journeys with touch and conversion times, and each person's timeline (every touch and
@@ -213,13 +219,13 @@ class Journeys:
         default, per_kpi = _lookbacks(lookback)
         whole("buckets", buckets, 1, optional=True)
         if buckets is not None or is_directory(touches) or is_directory(conversions):
-            if population is not None:
+            if population is not None and workdir is None:
                 raise ParameterError(
-                    "population is read by timeline models (additive_hazard), and journeys cut in buckets keep no "
-                    "timelines: drop population, or read the log in memory"
+                    "population is read by timeline models (additive_hazard), which on journeys cut in buckets "
+                    "read the buckets again: pass workdir= to keep them, or drop population"
                 )
             return cls(
-                from_events_in_buckets(
+                *from_events_in_buckets(
                     touches,
                     conversions,
                     person=person,
@@ -238,6 +244,7 @@ class Journeys:
                     buckets=16 if buckets is None else buckets,
                     workdir=workdir,
                     progress=ProgressLine() if progress else None,
+                    population=population,
                 )
             )
         t = for_rust(_read(touches, "touches"), [person, time, channel, *dims])

@@ -28,16 +28,14 @@ see docs/spark.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from . import _touchpoint
 from ._checks import whole
-from ._parts import Sums, cut_part, describe, kpi_names, side_records
+from ._parts import Sums, cut_part, describe, iso_us, kpi_names, side_records
 from .exceptions import ColumnError, InputError, ParameterError, TouchpointError, UnsupportedError
 from .journeys import _EVENT_VALUE, Journeys, _DefaultName, _lookbacks, _period_text
 
@@ -48,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["journeys", "SparkJourneys"]
 
 _KIND, _KEY = "_tp_kind", "_tp_key"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ORIGIN = "on Spark"
 _TIME_TYPES = ("TimestampType", "TimestampNTZType", "DateType", "StringType")
 _ID_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType", "DecimalType", "StringType")
@@ -202,22 +199,14 @@ class SparkJourneys:
     ) -> Any:
         """``tp.attribute`` on these journeys: path models on :meth:`to_journeys`, timeline models
         (the additive-hazard model) by sufficient statistics from the partitions."""
+        from .attribution import attribute_remote, remote_needed
+
         j = self.to_journeys()
-        timeline = [s for s in specs if json.loads(s).get("model") == "additive_hazard"]
-        if not timeline:
+        if not remote_needed(specs, intervals):
             return _touchpoint.attribute(j._inner, specs, by, progress, intervals, resamples, seed, threads)
-        if intervals is not None:
-            raise UnsupportedError(
-                "intervals of the additive-hazard model resample people, and journeys gathered on Spark keep "
-                "their people on the executors: attribute without intervals, or run the path models with them"
-            )
         if self._events is None or self._options is None:  # pragma: no cover - made by journeys()
             raise UnsupportedError("these Spark journeys were not made by tp.spark.journeys")
-        remote = _Remote(self._events, self._options)
-        try:
-            return _touchpoint.attribute_remote(j._inner, specs, by, progress, remote, self.population)
-        finally:
-            remote.close()
+        return attribute_remote(j._inner, specs, by, progress, _Remote(self._events, self._options, self.population))
 
 
 def journeys(
@@ -402,15 +391,10 @@ def journeys(
     # The whole log's period, for the parts of timeline-model fits: the caller's, or from the first
     # event of any partition to just after the last one (from_events' default).
     if period_text is None and starts:
-        options["period"] = (_iso(min(starts)), _iso(max(ends)))
+        options["period"] = (iso_us(min(starts)), iso_us(max(ends)))
     return SparkJourneys(
         statistics, extra, kpis, unattributed, trimmed, input_touches, warnings, both, options, population
     )
-
-
-def _iso(us: int) -> str:
-    """Microseconds since the epoch as ISO-8601 text with its UTC offset, exact to the microsecond."""
-    return (_EPOCH + timedelta(microseconds=us)).isoformat()
 
 
 def _types(df: DataFrame, table: str, columns: list[str]) -> dict[str, str]:
@@ -617,9 +601,10 @@ class _Remote:
     ``touchpoint_core::hazard::parts::Remote``): :meth:`open` has every partition build its part and
     caches them; :meth:`run` has every part answer one pass and collects the answers."""
 
-    def __init__(self, events: DataFrame, options: Mapping[str, Any]) -> None:
+    def __init__(self, events: DataFrame, options: Mapping[str, Any], population: int | None) -> None:
         self.events = events
         self.options = options
+        self.population = population
         self.parts: DataFrame | None = None
         self.cached: DataFrame | None = None
 
