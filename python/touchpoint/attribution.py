@@ -53,7 +53,8 @@ def attribute(
             whose additive-hazard fit runs on the executors by sufficient statistics.
         models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``). By default
             first_touch, last_touch, linear, position_based, markov, shapley and, when the journeys
-            carry person timelines (:meth:`Journeys.from_events`), additive_hazard.
+            carry person timelines (:meth:`Journeys.from_events`, in memory, in buckets kept with
+            ``workdir=``, or on Spark), additive_hazard.
         by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
         progress: show a progress line on stderr when the call takes more than half a second.
         intervals: the interval level, strictly between 0 and 1; ``None`` (default) for no intervals.
@@ -79,7 +80,9 @@ def attribute(
     from .exceptions import ParameterError
 
     if models is None:
-        specs = _touchpoint.default_models(getattr(journeys, "has_timelines", True))
+        # Timelines in memory, on Spark's executors (SparkJourneys) or in kept buckets (_remote).
+        held = getattr(journeys, "has_timelines", True) or getattr(journeys, "_remote", None) is not None
+        specs = _touchpoint.default_models(held)
     else:
         if isinstance(models, (str, Model)):
             models = [models]

@@ -346,6 +346,20 @@ mod tests {
         }
     }
 
+    /// The parts' path statistics stacked and their side counts gathered, as the driver gets them.
+    fn stack(parts: &[Journeys]) -> (DataFrame, Gathered) {
+        let mut stacked = path_statistics(&parts[0]).unwrap();
+        let mut g = gathered(&parts[0]);
+        for p in &parts[1..] {
+            stacked.vstack_mut(&path_statistics(p).unwrap()).unwrap();
+            let more = gathered(p);
+            g.unattributed.extend(more.unattributed);
+            g.trimmed.extend(more.trimmed);
+            g.input_touches.extend(more.input_touches);
+        }
+        (stacked, g)
+    }
+
     #[test]
     fn paths_sum_journeys_with_one_path() {
         let (t, c) = log();
@@ -516,15 +530,8 @@ mod tests {
                     journeys_from_events(&keep(&t), &keep(&c), &o).unwrap()
                 };
                 let parts: Vec<Journeys> = (0..k).map(part).collect();
-                let mut stacked = path_statistics(&parts[0]).unwrap();
-                let mut g = Gathered { dims: Vec::new(), ..gathered(&parts[0]) };
-                for p in &parts[1..] {
-                    stacked.vstack_mut(&path_statistics(p).unwrap()).unwrap();
-                    let more = gathered(p);
-                    g.unattributed.extend(more.unattributed);
-                    g.trimmed.extend(more.trimmed);
-                    g.input_touches.extend(more.input_touches);
-                }
+                let (stacked, mut g) = stack(&parts);
+                g.dims = Vec::new();
                 let back = journeys_from_statistics(&stacked, &g).unwrap();
                 let remote = InMemory { parts, kept: Default::default(), population };
                 let b = touchpoint_core::attribute_remote(
@@ -601,15 +608,7 @@ mod tests {
             journeys_from_events(&keep(&t), &keep(&c), &o).unwrap()
         };
         let parts = [part(&["a", "c", "f"]), part(&["b", "d"]), part(&["e"])];
-        let mut stacked = path_statistics(&parts[0]).unwrap();
-        let mut g = gathered(&parts[0]);
-        for p in &parts[1..] {
-            stacked.vstack_mut(&path_statistics(p).unwrap()).unwrap();
-            let more = gathered(p);
-            g.unattributed.extend(more.unattributed);
-            g.trimmed.extend(more.trimmed);
-            g.input_touches.extend(more.input_touches);
-        }
+        let (stacked, g) = stack(&parts);
         let back = journeys_from_statistics(&stacked, &g).unwrap();
         assert_eq!(back.summary(), whole.summary());
         // A path seen in several parts is one row, as in the whole's statistics.

@@ -195,24 +195,28 @@ struct KpiFit<'m> {
 }
 
 impl AdditiveHazard {
+    /// The fit data of one KPI from the view's timelines, people weighed by the view's resample.
+    fn local_data(&self, view: &KpiView<'_>, timelines: &Timelines) -> Result<FitData> {
+        let players = timelines
+            .touch_ids(view.by)
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
+        let people = view.reweight().and_then(|r| r.persons.as_deref().map(|p| (p, r.unseen)));
+        FitData::new(
+            timelines,
+            &players,
+            view.n_players,
+            view.kpi,
+            self.baseline,
+            timelines.population,
+            people,
+        )
+    }
+
     /// The fit data of one KPI: the view's timelines, or the parts of a [`Remote`] holder of them.
     fn source<'v>(&self, view: &KpiView<'v>) -> Result<Box<dyn Source + 'v>> {
         if let Some(timelines) = view.journeys.timelines() {
-            let players = timelines
-                .touch_ids(view.by)
-                .map(std::borrow::Cow::Borrowed)
-                .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
-            let people = view.reweight().and_then(|r| r.persons.as_deref().map(|p| (p, r.unseen)));
-            let data = FitData::new(
-                timelines,
-                &players,
-                view.n_players,
-                view.kpi,
-                self.baseline,
-                timelines.population,
-                people,
-            )?;
-            return Ok(Box::new(data));
+            return Ok(Box::new(self.local_data(view, timelines)?));
         }
         match view.remote() {
             Some(remote) => Ok(Box::new(parts::RemoteSource::open(remote, view, self.baseline)?)),
@@ -411,19 +415,7 @@ impl Model for AdditiveHazard {
             .journeys
             .timelines()
             .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
-        let players = timelines
-            .touch_ids(view.by)
-            .map(std::borrow::Cow::Borrowed)
-            .unwrap_or_else(|| std::borrow::Cow::Owned(vec![0; timelines.touch_count()]));
-        let data = FitData::new(
-            timelines,
-            &players,
-            view.n_players,
-            view.kpi,
-            self.baseline,
-            timelines.population,
-            None,
-        )?;
+        let data = self.local_data(view, timelines)?;
         let fit = self.fit_kpi(view, &data, control, None)?;
         data.record_credits(&fit.result.params, control, emit)
     }
