@@ -161,6 +161,10 @@ def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, 
     j = tp.Journeys.from_events(*on_disk, workdir=tmp_path, **kw)
     with pytest.raises(tp.UnsupportedError, match="resample people"):
         tp.attribute(j, models=["additive_hazard"], intervals=0.9, progress=False)
+    # The default models: with the hazard model, but without it when intervals are asked for.
+    assert "additive_hazard" in tp.attribute(j, progress=False).to_polars()["model"].to_list()
+    r = tp.attribute(j, intervals=0.9, resamples=5, progress=False)
+    assert "additive_hazard" not in r.to_polars()["model"].to_list() and r.to_polars()["conversions_lower"].len()
     # Buckets changed after the cut are refused, not read as fewer people.
     import shutil
 

@@ -54,7 +54,7 @@ def attribute(
         models: model names (``"markov"``) or records (``tp.models.Markov(order=2)``). By default
             first_touch, last_touch, linear, position_based, markov, shapley and, when the journeys
             carry person timelines (:meth:`Journeys.from_events`, in memory, in buckets kept with
-            ``workdir=``, or on Spark), additive_hazard.
+            ``workdir=``, or on Spark; the last two without ``intervals``), additive_hazard.
         by: the player dimension: channel, campaign, activity, actor, actor_group or interaction.
         progress: show a progress line on stderr when the call takes more than half a second.
         intervals: the interval level, strictly between 0 and 1; ``None`` (default) for no intervals.
@@ -80,9 +80,11 @@ def attribute(
     from .exceptions import ParameterError
 
     if models is None:
-        # Timelines in memory, on Spark's executors (SparkJourneys) or in kept buckets (_remote).
-        held = getattr(journeys, "has_timelines", True) or getattr(journeys, "_remote", None) is not None
-        specs = _touchpoint.default_models(held)
+        # Timelines in memory, or on Spark's executors (SparkJourneys) or in kept buckets (_remote)
+        # without intervals, which would resample people.
+        here = getattr(journeys, "has_timelines", False)
+        elsewhere = not isinstance(journeys, Journeys) or getattr(journeys, "_remote", None) is not None
+        specs = _touchpoint.default_models(here or (elsewhere and intervals is None))
     else:
         if isinstance(models, (str, Model)):
             models = [models]

@@ -569,7 +569,8 @@ class _PartBuilder:
 
 
 class _Answer:
-    """Every part of a partition answers one pass of the driver's fit."""
+    """Every part of a partition answers one pass of the driver's fit; the partition returns their sum
+    (one answer per partition, not per part, for the driver to collect)."""
 
     def __init__(self, request: bytes) -> None:
         self.request = request
@@ -577,16 +578,19 @@ class _Answer:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        rows = []
-        for batch in batches:
-            for part in batch.column(0).to_pylist():
-                try:
-                    sums = _touchpoint.hazard_answer(part, self.request)
-                    rows.append({"sums": sums, "reason": None, "message": None})
-                except TouchpointError as e:
-                    rows.append({"sums": None, "reason": type(e).__name__, "message": str(e)})
-        if rows:
-            yield pa.RecordBatch.from_pylist(rows, schema=_arrow(_SUMS_SCHEMA))
+        total: bytes | None = None
+        try:
+            for batch in batches:
+                column = batch.column(0)
+                for i in range(len(column)):
+                    # pyspark 4.0 hands binary values over as bytearray, later versions as bytes.
+                    one = _touchpoint.hazard_answer(bytes(column[i].as_py()), self.request)
+                    total = one if total is None else _touchpoint.hazard_sum([total, one])
+            row = {"sums": total, "reason": None, "message": None}
+        except TouchpointError as e:
+            row = {"sums": None, "reason": type(e).__name__, "message": str(e)}
+        if row["sums"] is not None or row["reason"] is not None:
+            yield pa.RecordBatch.from_pylist([row], schema=_arrow(_SUMS_SCHEMA))
 
 
 def _arrow(ddl: str) -> pa.Schema:
@@ -612,7 +616,8 @@ class _Remote:
         self.close()
         built = self.events.mapInArrow(_PartBuilder(self.options, spec), _PART_SCHEMA).persist()
         self.cached = built
-        rows = built.select("shape", "reason", "message").collect()
+        f = _spark()
+        rows = built.select("shape", f.length("part").alias("size"), "reason", "message").collect()
         errors = sorted((r["reason"], r["message"]) for r in rows if r["reason"] is not None)
         if errors:
             raise _error_class(errors[0][0])(errors[0][1])
@@ -621,8 +626,15 @@ class _Remote:
             width = parts.sparkSession.sparkContext.defaultParallelism
         except Exception:  # noqa: BLE001 - Spark Connect has no sparkContext: keep the partitions
             width = None
-        self.parts = parts.coalesce(max(1, width)) if width else parts
-        return [r["shape"] for r in rows]
+        if width:
+            # Fewer tasks per pass, but no more than about 512 MB of parts in a partition (Arrow's
+            # binary columns hold at most 2 GB per batch).
+            total = sum(r["size"] or 0 for r in rows)
+            width = max(width, -(-total // (512 << 20)))
+            if width < len(rows):
+                parts = parts.coalesce(width)
+        self.parts = parts
+        return [bytes(r["shape"]) for r in rows]
 
     def run(self, request: bytes) -> list[bytes]:
         assert self.parts is not None, "open() first"
@@ -630,7 +642,7 @@ class _Remote:
         errors = sorted((r["reason"], r["message"]) for r in rows if r["reason"] is not None)
         if errors:
             raise _error_class(errors[0][0])(errors[0][1])
-        return [r["sums"] for r in rows]
+        return [bytes(r["sums"]) for r in rows]
 
     def close(self) -> None:
         if self.cached is not None:

@@ -333,6 +333,14 @@ pub fn hazard_part<'py>(
     Ok((PyBytes::new(py, &shape), PyBytes::new(py, &part)))
 }
 
+/// The sum of several parts' answers to one pass (bytes), one answer for the driver to collect.
+#[pyfunction]
+pub fn hazard_sum<'py>(py: Python<'py>, answers: Vec<Bound<'py, PyBytes>>) -> PyResult<Bound<'py, PyBytes>> {
+    let refs: Vec<&[u8]> = answers.iter().map(|a| a.as_bytes()).collect();
+    let out = py.detach(|| parts::sum_answers(&refs)).map_err(PyTpErr::from)?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// A part's answer to one pass of the driver's fit (run on a Spark executor), as bytes.
 #[pyfunction]
 pub fn hazard_answer<'py>(py: Python<'py>, part: &[u8], request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {

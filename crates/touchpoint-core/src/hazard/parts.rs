@@ -107,6 +107,20 @@ pub fn answer(part: &[u8], request: &[u8]) -> Result<Vec<u8>> {
     encode(&answer_with(&data, &request)?)
 }
 
+/// The sum of several parts' answers to one request (bytes), so that a holder of many parts (a Spark
+/// partition, a process reading buckets) returns one answer rather than one per part.
+pub fn sum_answers(answers: &[&[u8]]) -> Result<Vec<u8>> {
+    let mut iter = answers.iter();
+    let Some(first) = iter.next() else {
+        return Err(corrupt("no answers to add"));
+    };
+    let mut total: Sums = decode(first)?;
+    for a in iter {
+        total.add(&decode(a)?)?;
+    }
+    encode(&total)
+}
+
 /// The part's sums, in the driver's layout: the part's compact players are mapped to the driver's
 /// by player id.
 fn answer_with(data: &FitData, r: &Request) -> Result<Sums> {
