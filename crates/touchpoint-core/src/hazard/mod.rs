@@ -241,9 +241,8 @@ impl AdditiveHazard {
 
         // Credit: intensity shares; players fixed by a lift test get their expected conversions.
         let shares = intensity_shares(src, &result.params)?;
-        let comps = src.comps(&result.params.omega)?;
         let expected: Vec<f64> =
-            (0..shape.players.len()).map(|c| result.params.beta[c] * comps[c].0).collect();
+            (0..shape.players.len()).map(|c| result.params.beta[c] * result.comps[c].0).collect();
         let mut out = KpiCredit::zeros(view.n_players);
         let (total_c, total_v) = (shape.total_conversions, shape.total_value);
         for (c, &p) in shape.players.iter().enumerate() {
@@ -1053,6 +1052,8 @@ struct Fitted {
     free: Vec<usize>,
     /// Minus the Hessian (full layout), for propagation of lift-test errors.
     neg_hessian: Vec<f64>,
+    /// The compensators at the final omegas (each player's expected conversions per unit of beta).
+    comps: Vec<(f64, f64, f64)>,
 }
 
 /// The log-likelihood at `p`, with the compensators at `p.omega` and, as `want` asks, its gradient
@@ -1463,7 +1464,7 @@ fn fit(
         warnings.push(e.to_string());
     }
     // Observed information over the free parameters at the final point.
-    let Sums { ll: ll_final, hess, .. } = evaluate(src, &p, DERIVS)?;
+    let Sums { ll: ll_final, hess, comps, .. } = evaluate(src, &p, DERIVS)?;
     let free: Vec<usize> = if last.0.is_empty() {
         let mut f: Vec<usize> =
             (0..ng).filter(|&g| d.group_exposure[g] > 0.0 && d.group_conversions[g] > 0.0).collect();
@@ -1519,6 +1520,7 @@ fn fit(
         covariance,
         free,
         neg_hessian,
+        comps,
     })
 }
 
