@@ -19,6 +19,27 @@ def test_hierarchy() -> None:
     for cls in (tp.InputError, tp.ColumnError, tp.ParameterError, tp.UnsupportedError, tp.GoalBookError):
         assert issubclass(cls, tp.TouchpointError) and issubclass(cls, ValueError)
     assert issubclass(tp.ReadError, OSError)
+    assert issubclass(tp.ColumnError, tp.InputError) and issubclass(tp.ColumnError, KeyError)
+
+
+def test_the_classes_are_the_extensions_and_survive_pickling() -> None:
+    """One set of classes: the extension's, re-exported by `touchpoint.exceptions` and `touchpoint`;
+    what Rust raises is an instance of them, reads its message unquoted (a KeyError would quote it)
+    and pickles (Spark sends errors from executors to the driver this way)."""
+    import pickle
+
+    from touchpoint import _touchpoint, exceptions
+
+    for name in exceptions.__all__:
+        cls = getattr(exceptions, name)
+        assert cls is getattr(_touchpoint, name) is getattr(tp, name)
+        assert cls.__module__ == "touchpoint.exceptions" and cls.__doc__
+    with pytest.raises(tp.ColumnError) as caught:
+        tp.Journeys.from_paths(paths(["a"], [1]), conversions="conv")
+    assert type(caught.value) is tp.ColumnError
+    assert str(caught.value).startswith("missing column `conv`")
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert type(again) is tp.ColumnError and str(again) == str(caught.value)
 
 
 def test_empty_path() -> None:

@@ -9,9 +9,16 @@ import polars as pl
 __version__: str
 __all__ = [
     "Attribution",
+    "ColumnError",
     "ContributionReport",
+    "GoalBookError",
+    "InputError",
     "Journeys",
     "MmmFit",
+    "ParameterError",
+    "ReadError",
+    "TouchpointError",
+    "UnsupportedError",
     "__version__",
     "attribute",
     "attribute_remote",
@@ -38,6 +45,15 @@ __all__ = [
 ]
 
 _Progress = Callable[[str, int, int], object] | None
+
+# The exception classes (made by the extension; `touchpoint.exceptions` re-exports them).
+class TouchpointError(Exception): ...
+class InputError(TouchpointError, ValueError): ...
+class ColumnError(InputError, KeyError): ...
+class ParameterError(TouchpointError, ValueError): ...
+class UnsupportedError(TouchpointError, ValueError): ...
+class GoalBookError(TouchpointError, ValueError): ...
+class ReadError(TouchpointError, OSError): ...
 
 @final
 class Journeys:

@@ -11,8 +11,8 @@ use touchpoint_core::{
     Unattended,
 };
 use touchpoint_frame::{
-    contribution_frame, contribution_summary_frame, credits_frame, journeys_from_events, paths_frame,
-    read_table, rows_frame, social_frame, write_journey_credits, EventOptions, PathOptions,
+    contribution_frame, contribution_summary_frame, journeys_from_events, paths_frame, read_table,
+    rows_frame, social_frame, write_journey_credits, EventOptions, PathOptions,
 };
 use touchpoint_sim::{
     benchmark_with, simulate_with, SimParams, SCENARIO_NAMES, SCORE_COLUMNS, TRUTH_COLUMNS,
@@ -476,8 +476,7 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     match a.format {
         Format::Table => write!(out, "{}", result.comparison_table())?,
         Format::Csv => {
-            let mut df = credits_frame(&result)?;
-            CsvWriter::new(&mut out).include_header(true).finish(&mut df)?;
+            touchpoint_frame::write_credits_csv(&result, &mut out)?;
         }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &result)?;

@@ -346,10 +346,10 @@ fn attribute_impl(
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
         let (mut total_conv, mut total_nulls, mut total_value) = (0.0, 0.0, 0.0);
-        for (j, ps) in view.iter() {
-            total_conv += j.conversions;
-            total_nulls += j.nulls;
-            total_value += j.value;
+        for (ps, conversions, value, nulls) in view.paths() {
+            total_conv += conversions;
+            total_nulls += nulls;
+            total_value += value;
             for &p in ps {
                 present[p as usize] = true;
             }

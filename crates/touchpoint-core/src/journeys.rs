@@ -707,6 +707,20 @@ impl JourneysBuilder {
     }
 
     /// Appends a touch given only its channel (other dimensions `(none)`).
+    /// Appends touches of these channels (no times) to the journey being built: what
+    /// [`JourneysBuilder::push_channel`] does for each, in one step.
+    pub fn push_channels(&mut self, channels: &[u32]) {
+        if self.extra_dims || self.j.times.is_some() {
+            for &c in channels {
+                self.push_channel(c, None);
+            }
+            return;
+        }
+        self.j.touches[0].as_mut().expect("channel column").extend_from_slice(channels);
+        self.pending += channels.len();
+    }
+
+    #[inline]
     pub fn push_channel(&mut self, channel: u32, time: Option<i64>) {
         if self.extra_dims {
             let mut ids = [0u32; 6];

@@ -78,6 +78,15 @@ fn for_each_state<'a>(players: &'a [u32], k: usize, mut emit: impl FnMut(&'a [u3
         emit(players);
         return;
     }
+    if k == 1 {
+        // One player per state: compare ids, not slices (a slice comparison is a `memcmp` call).
+        for (i, w) in players.windows(1).enumerate() {
+            if i == 0 || players[i - 1] != w[0] {
+                emit(w);
+            }
+        }
+        return;
+    }
     let mut prev: Option<&'a [u32]> = None;
     for w in players.windows(k) {
         if prev != Some(w) {
@@ -87,14 +96,140 @@ fn for_each_state<'a>(players: &'a [u32], k: usize, mut emit: impl FnMut(&'a [u3
     }
 }
 
+/// Journeys per chunk of the parallel order-1 estimate: the chunks, not the threads, fix the order in
+/// which counts are added.
+const CHUNK: usize = 1 << 15;
+
+/// Order-1 counts of a run of journeys, by player id (`n` players): what
+/// [`Chain::estimate_rows_sized`] counts per state, before states are numbered.
+struct Counts {
+    /// Players in first-seen order.
+    seen: Vec<u32>,
+    start: Vec<f64>,
+    to_conversion: Vec<f64>,
+    to_null: Vec<f64>,
+    value: Vec<f64>,
+    depth: Vec<u32>,
+    /// Transition weights, `from * n + to`.
+    matrix: Vec<f64>,
+}
+
+impl Counts {
+    fn of<'a>(rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>, n: usize) -> Counts {
+        let mut c = Counts {
+            seen: Vec::new(),
+            start: vec![0.0; n],
+            to_conversion: vec![0.0; n],
+            to_null: vec![0.0; n],
+            value: vec![0.0; n],
+            depth: vec![u32::MAX; n],
+            matrix: vec![0.0; n * n],
+        };
+        let mut seq: Vec<u32> = Vec::new();
+        for (players, conv, val, nulls) in rows {
+            let w = conv + nulls;
+            if w <= 0.0 {
+                continue;
+            }
+            seq.clear();
+            for_each_state(players, 1, |win| seq.push(win[0]));
+            for &p in &seq {
+                if c.depth[p as usize] == u32::MAX && !c.seen.contains(&p) {
+                    c.seen.push(p);
+                }
+            }
+            c.start[seq[0] as usize] += w;
+            for pair in seq.windows(2) {
+                c.matrix[pair[0] as usize * n + pair[1] as usize] += w;
+            }
+            let last = *seq.last().expect("a touch") as usize;
+            c.to_conversion[last] += conv;
+            c.to_null[last] += nulls;
+            c.value[last] += val;
+            let len = seq.len();
+            for (i, &p) in seq.iter().enumerate() {
+                c.depth[p as usize] = c.depth[p as usize].min((len - 1 - i) as u32);
+            }
+        }
+        c
+    }
+}
+
 impl Chain {
     /// Estimates the order-`k` chain from the view's journeys.
     pub fn estimate(view: &KpiView<'_>, k: usize) -> Chain {
-        Self::estimate_rows_sized(
-            view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)),
-            k,
-            Some(view.n_players),
-        )
+        if k == 1 && view.n_players <= 256 && view.len() >= 2 * CHUNK {
+            return Self::estimate_order1_chunked(view);
+        }
+        Self::estimate_rows_sized(view.paths(), k, Some(view.n_players))
+    }
+
+    /// The order-1 chain of a large view counted in chunks of [`CHUNK`] journeys on every core, then
+    /// added in chunk order: states in first-seen order and every count as the sequential estimate
+    /// has them (sums to rounding), the same whatever the number of cores.
+    fn estimate_order1_chunked(view: &KpiView<'_>) -> Chain {
+        let n = view.n_players;
+        let chunks = view.len().div_ceil(CHUNK);
+        let workers = std::thread::available_parallelism().map_or(1, |t| t.get()).min(chunks);
+        let mut parts: Vec<Option<Counts>> = (0..chunks).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    scope.spawn(move || {
+                        (w..chunks)
+                            .step_by(workers)
+                            .map(|c| {
+                                let rows = view.paths_between(c * CHUNK, ((c + 1) * CHUNK).min(view.len()));
+                                (c, Counts::of(rows, n))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (c, counts) in h.join().expect("estimate thread") {
+                    parts[c] = Some(counts);
+                }
+            }
+        });
+        let parts: Vec<Counts> = parts.into_iter().flatten().collect();
+        let mut id = vec![u32::MAX; n];
+        let mut states: Vec<Vec<u32>> = Vec::new();
+        for part in &parts {
+            for &p in &part.seen {
+                if id[p as usize] == u32::MAX {
+                    id[p as usize] = states.len() as u32;
+                    states.push(vec![p]);
+                }
+            }
+        }
+        let m = states.len();
+        let (mut start, mut to_conversion, mut to_null, mut value) =
+            (vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m]);
+        let mut depth = vec![u32::MAX; m];
+        let mut matrix = vec![0.0; n * n];
+        for part in &parts {
+            for &p in &part.seen {
+                let (p, s) = (p as usize, id[p as usize] as usize);
+                start[s] += part.start[p];
+                to_conversion[s] += part.to_conversion[p];
+                to_null[s] += part.to_null[p];
+                value[s] += part.value[p];
+                depth[s] = depth[s].min(part.depth[p]);
+            }
+            for (total, w) in matrix.iter_mut().zip(&part.matrix) {
+                *total += w;
+            }
+        }
+        let mut edges: FastMap<u64, f64> = FastMap::default();
+        for (a, row) in matrix.chunks(n.max(1)).enumerate() {
+            for (b, &w) in row.iter().enumerate() {
+                if w != 0.0 {
+                    edges.insert(((id[a] as u64) << 32) | id[b] as u64, w);
+                }
+            }
+        }
+        Self::from_counts(states, start, to_conversion, to_null, value, depth, edges)
     }
 
     /// Estimates the chain from (players, conversions, value, nulls) rows.
@@ -185,6 +320,22 @@ impl Chain {
                 }
             }
         }
+        Self::from_counts(states, start, to_conversion, to_null, value, depth, edges)
+    }
+
+    /// The chain from its counts: per state (its players), the weight starting there, ending there
+    /// in a conversion or a null, the value ending there and its least distance to a path's end;
+    /// transition weights keyed `from << 32 | to`.
+    fn from_counts(
+        states: Vec<Vec<u32>>,
+        start: Vec<f64>,
+        to_conversion: Vec<f64>,
+        to_null: Vec<f64>,
+        value: Vec<f64>,
+        depth: Vec<u32>,
+        edges: FastMap<u64, f64>,
+    ) -> Chain {
+        let n = states.len();
         let mut edges: Vec<(u64, f64)> = edges.into_iter().collect();
         edges.sort_unstable_by_key(|e| e.0);
         let mut row = vec![0usize; n + 1];
@@ -796,6 +947,62 @@ pub fn choose_order(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The chunked order-1 estimate of a large view is the sequential one: the same states in the
+    /// same order, transitions and depths; sums to rounding. Also over a KPI's rows.
+    #[test]
+    fn the_chunked_order_one_chain_is_the_sequential_one() {
+        use crate::{Dimension, JourneysBuilder, Weights};
+        let names: Vec<String> = (0..12).map(|c| format!("c{c}")).collect();
+        let mut b = JourneysBuilder::new(&[]);
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        for row in 0..3 * CHUNK {
+            // Late players first appear in late chunks; some rows carry no weight.
+            let range = if row < CHUNK { 6 } else { 12 };
+            let path: Vec<&str> = (0..1 + next(6)).map(|_| names[next(range) as usize].as_str()).collect();
+            let conversions = next(3) as f64 * 0.5;
+            let nulls = next(4) as f64;
+            let kpi = if row % 4 == 0 { "leads" } else { "sales" };
+            b.push_path(row, kpi, &path, Weights { conversions, value: 3.0 * conversions, nulls }).unwrap();
+        }
+        let j = b.build();
+        let players = j.player_column(Dimension::Channel);
+        let player_names = j.player_names(Dimension::Channel);
+        let groups = j.rows_by_kpi();
+        let all = KpiView::new(&j, 0, None, &players, &player_names);
+        let sales =
+            KpiView::new(&j, j.kpis().get("sales").unwrap(), Some(&groups[1]), &players, &player_names);
+        for view in [all, sales] {
+            assert!(view.len() >= 2 * CHUNK);
+            let chunked = Chain::estimate(&view, 1);
+            let sequential = Chain::estimate_rows_sized(view.paths(), 1, Some(view.n_players));
+            assert_eq!(chunked.states, sequential.states);
+            assert_eq!(
+                (&chunked.row, &chunked.col, &chunked.sweep),
+                (&sequential.row, &sequential.col, &sequential.sweep)
+            );
+            let close = |a: &[f64], b: &[f64]| {
+                assert_eq!(a.len(), b.len());
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() <= 1e-12 * y.abs().max(1.0), "{x} vs {y}");
+                }
+            };
+            for (a, b) in [
+                (&chunked.start, &sequential.start),
+                (&chunked.weight, &sequential.weight),
+                (&chunked.to_conversion, &sequential.to_conversion),
+                (&chunked.to_null, &sequential.to_null),
+                (&chunked.value, &sequential.value),
+                (&chunked.out, &sequential.out),
+            ] {
+                close(a, b);
+            }
+        }
+    }
 
     #[test]
     fn states_slide_and_collapse() {

@@ -147,6 +147,35 @@ impl<'a> KpiView<'a> {
         })
     }
 
+    /// The view's journeys as (player ids, conversions, value, nulls), in store order, with the
+    /// weights of the reweight if any: what [`KpiView::iter`] gives without building a
+    /// [`JourneyRef`] per journey, for the passes over every touch (chain estimation, totals).
+    pub fn paths(&self) -> impl Iterator<Item = (&'a [u32], f64, f64, f64)> + 'a {
+        self.paths_between(0, self.len())
+    }
+
+    /// [`KpiView::paths`] of the view's journeys at positions `lo..hi` (of `0..len()`).
+    pub fn paths_between(
+        &self,
+        lo: usize,
+        hi: usize,
+    ) -> impl Iterator<Item = (&'a [u32], f64, f64, f64)> + 'a {
+        let j = self.journeys;
+        let (players, offsets) = (self.players, j.offsets());
+        let (conversions, value, nulls) = match self.reweight {
+            Some(w) => (&w.conversions[..], &w.value[..], &w.nulls[..]),
+            None => (j.conversions(), j.values(), j.nulls()),
+        };
+        let all = self.rows.is_none();
+        let from_all = if all { lo..hi } else { 0..0 };
+        let from_rows = self.rows.map_or(&[][..], |r| &r[lo..hi]).iter().map(|&i| i as usize);
+        let skip_undrawn = self.reweight.is_some();
+        from_all
+            .chain(from_rows)
+            .map(move |i| (&players[offsets[i]..offsets[i + 1]], conversions[i], value[i], nulls[i]))
+            .filter(move |&(_, c, _, n)| !skip_undrawn || c > 0.0 || n > 0.0)
+    }
+
     /// Total conversions and value of the view's journeys.
     pub fn totals(&self) -> (f64, f64) {
         self.iter().fold((0.0, 0.0), |(c, v), (j, _)| (c + j.conversions, v + j.value))
@@ -613,6 +642,37 @@ fn param_names(obj: &serde_json::Map<String, serde_json::Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{JourneysBuilder, Weights};
+
+    /// `paths` gives what `iter` gives, over every journey, over a KPI's rows, and under a reweight
+    /// (journeys drawn zero times skipped).
+    #[test]
+    fn paths_are_the_journeys_of_iter() {
+        let mut b = JourneysBuilder::new(&[]);
+        let w = |conversions, nulls| Weights { conversions, value: 10.0 * conversions, nulls };
+        b.push_path(1, "sales", &["a", "b"], w(1.0, 2.0)).unwrap();
+        b.push_path(2, "leads", &["b"], w(0.0, 3.0)).unwrap();
+        b.push_path(3, "sales", &["c", "a", "a"], w(2.0, 0.0)).unwrap();
+        b.push_path(4, "sales", &["c"], w(0.0, 1.0)).unwrap();
+        let j = b.build();
+        let players = j.player_column(crate::Dimension::Channel);
+        let names = j.player_names(crate::Dimension::Channel);
+        let groups = j.rows_by_kpi();
+        let reweight = Reweight {
+            conversions: vec![2.0, 0.0, 0.0, 0.0],
+            value: vec![20.0, 0.0, 0.0, 0.0],
+            nulls: vec![4.0, 6.0, 0.0, 1.0],
+            persons: None,
+            unseen: 0.0,
+        };
+        let all = KpiView::new(&j, 0, None, &players, &names);
+        let sales = KpiView::new(&j, 0, Some(&groups[0]), &players, &names);
+        for view in [all, sales, sales.with_reweight(&reweight)] {
+            let from_iter: Vec<_> = view.iter().map(|(j, p)| (p, j.conversions, j.value, j.nulls)).collect();
+            assert_eq!(view.paths().collect::<Vec<_>>(), from_iter);
+        }
+        assert_eq!(sales.with_reweight(&reweight).paths().count(), 2);
+    }
 
     #[test]
     fn names_round_trip_and_unknown_is_typed() {

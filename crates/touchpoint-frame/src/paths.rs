@@ -179,9 +179,11 @@ struct PathRows<'o> {
     opts: &'o PathOptions,
     sep_byte: Option<u8>,
     /// Short names (almost all) are found by a 128-bit key, without hashing or comparing text.
-    short: touchpoint_util::hashing::FastMap<u128, u32>,
+    short: ShortNames,
     /// The table's one KPI, when no column names each row's.
     table_kpi: Option<u32>,
+    /// The channel ids of the row being read.
+    ids: Vec<u32>,
 }
 
 impl<'o> PathRows<'o> {
@@ -199,7 +201,7 @@ impl<'o> PathRows<'o> {
         };
         let mut b = JourneysBuilder::new(&[]);
         let table_kpi = (!kpi_column).then(|| b.kpi_id(&opts.kpi));
-        Ok(PathRows { b, opts, sep_byte, short: Default::default(), table_kpi })
+        Ok(PathRows { b, opts, sep_byte, short: Default::default(), table_kpi, ids: Vec::new() })
     }
 
     /// Touches in a path (separators + 1), for reserving room.
@@ -208,6 +210,34 @@ impl<'o> PathRows<'o> {
             Some(s) => memchr_count(s, path.as_bytes()) + 1,
             None => path.matches(self.opts.sep.as_str()).count() + 1,
         }
+    }
+
+    /// The id of the channel named by one piece of a path, trimmed of whitespace (Unicode
+    /// whitespace, NBSP included, as in event logs; ASCII first, which is all there is almost always).
+    /// Known short names take a lookup; others are interned (and checked) once.
+    #[inline]
+    fn name_id(&mut self, piece: &str, pos: usize, row: usize) -> Result<u32> {
+        let name = trim(piece);
+        let key = short_key(name);
+        if let Some(id) = key.and_then(|k| self.short.get(k)) {
+            return Ok(id);
+        }
+        self.new_name_id(name, key, pos, row)
+    }
+
+    #[cold]
+    fn new_name_id(&mut self, name: &str, key: Option<u128>, pos: usize, row: usize) -> Result<u32> {
+        let id = match self.b.known_player_id(Dimension::Channel, name) {
+            Some(id) => id,
+            None if name.is_empty() => {
+                return Err(touchpoint_core::Error::EmptyTouch { row, position: pos + 1 }.into());
+            }
+            None => self.b.player_id(Dimension::Channel, name, row)?,
+        };
+        if let Some(k) = key {
+            self.short.insert(k, id);
+        }
+        Ok(id)
     }
 
     /// One row: its path, its KPI (when the table has a KPI column) and its weights (read only when
@@ -235,51 +265,37 @@ impl<'o> PathRows<'o> {
             },
             (None, None) => unreachable!("a KPI column or the table's KPI"),
         };
-        // A one-byte separator splits by `char` (a memchr scan) rather than by substring search;
-        // known names take the lookup-only path, new ones are interned (and checked) once.
-        let (b, short) = (&mut self.b, &mut self.short);
-        let mut bad = None;
-        let mut push = |pos: usize, part: &str| -> bool {
-            // Unicode whitespace (NBSP included) is trimmed, as in event logs; ASCII first, which is
-            // all there is almost always.
-            let name = part.trim_ascii();
-            let name = match (name.as_bytes().first(), name.as_bytes().last()) {
-                (Some(&a), Some(&z)) if a >= 0x80 || z >= 0x80 => name.trim(),
-                _ => name,
-            };
-            let key = short_key(name);
-            if let Some(&id) = key.and_then(|k| short.get(&k)) {
-                b.push_channel(id, None);
-                return true;
-            }
-            let id = match b.known_player_id(Dimension::Channel, name) {
-                Some(id) => id,
-                None if name.is_empty() => {
-                    bad = Some(touchpoint_core::Error::EmptyTouch { row, position: pos + 1 });
-                    return false;
-                }
-                None => match b.player_id(Dimension::Channel, name, row) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        bad = Some(e);
-                        return false;
+        // Names are found first (a refused one leaves the builder untouched), then pushed at once.
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        let found = match self.sep_byte {
+            // A one-byte separator: a byte scan per short name rather than a substring search.
+            Some(sep) => {
+                let bytes = path.as_bytes();
+                let (mut start, mut pos) = (0, 0);
+                loop {
+                    let end =
+                        bytes[start..].iter().position(|&c| c == sep).map_or(bytes.len(), |k| start + k);
+                    match self.name_id(&path[start..end], pos, row) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => break Err(e),
                     }
-                },
-            };
-            if let Some(k) = key {
-                short.insert(k, id);
+                    if end == bytes.len() {
+                        break Ok(());
+                    }
+                    (start, pos) = (end + 1, pos + 1);
+                }
             }
-            b.push_channel(id, None);
-            true
+            None => path.split(opts.sep.as_str()).enumerate().try_for_each(|(pos, part)| {
+                ids.push(self.name_id(part, pos, row)?);
+                Ok(())
+            }),
         };
-        let complete = match self.sep_byte {
-            Some(ch) => path.split(ch as char).enumerate().all(|(pos, part)| push(pos, part)),
-            None => path.split(opts.sep.as_str()).enumerate().all(|(pos, part)| push(pos, part)),
-        };
-        if !complete {
-            self.b.discard_pending();
-            return Err(bad.expect("set when a touch is refused").into());
+        if found.is_ok() {
+            self.b.push_channels(&ids);
         }
+        self.ids = ids;
+        found?;
         match weights() {
             Ok(w) => Ok(self.b.finish_journey(row, kpi, w, None)?),
             Err(e) => {
@@ -288,6 +304,18 @@ impl<'o> PathRows<'o> {
             }
         }
     }
+}
+
+/// `text` split at every `byte`, an ASCII byte (so every piece is text), by a memchr scan: `str::split`
+/// with a `char` confirms each match with a `memcmp` call.
+fn split_ascii(text: &str, byte: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(byte.is_ascii());
+    let mut from = 0;
+    memchr::memchr_iter(byte, text.as_bytes()).chain(std::iter::once(text.len())).map(move |at| {
+        let piece = &text[from..at];
+        from = at + 1;
+        piece
+    })
 }
 
 /// Occurrences of `byte` in `bytes`.
@@ -312,22 +340,34 @@ pub fn csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
 /// [`PathOptions::tolerate_default_absences`]); numbers are parsed with errors naming their row, as
 /// [`journeys_from_paths`] reads text columns; the result is the same journeys.
 pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journeys> {
+    use std::io::Read;
     let shown = path.display().to_string();
     let read_err = |e: &dyn std::fmt::Display| Error::Read { path: shown.clone(), message: e.to_string() };
     if !path.is_file() {
         let message = if path.exists() { "not a file" } else { "no such file" };
         return Err(Error::Read { path: shown.clone(), message: message.into() });
     }
-    let bytes = std::fs::read(path).map_err(|e| read_err(&e))?;
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(opts.delimiter).has_headers(true).from_reader(&bytes[..]);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| read_err(&e))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-        .collect();
-    let body_start = reader.position().byte() as usize;
+    // The header from the file's first block (all of it when the header does not end there).
+    let mut file = std::fs::File::open(path).map_err(|e| read_err(&e))?;
+    let size = file.metadata().map_err(|e| read_err(&e))?.len();
+    let mut head = Vec::with_capacity(1 << 16);
+    (&mut file).take(1 << 16).read_to_end(&mut head).map_err(|e| read_err(&e))?;
+    let header_in = |bytes: &[u8]| -> Result<(Vec<String>, usize)> {
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(opts.delimiter).has_headers(true).from_reader(bytes);
+        let header = reader.headers().map_err(|e| read_err(&e))?;
+        let header = header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+        Ok((header, reader.position().byte() as usize))
+    };
+    let (mut header, mut body_start) = header_in(&head)?;
+    let mut whole = None;
+    if head.len() as u64 >= size {
+        whole = Some(head);
+    } else if body_start >= head.len() {
+        let bytes = std::fs::read(path).map_err(|e| read_err(&e))?;
+        (header, body_start) = header_in(&bytes)?;
+        whole = Some(bytes);
+    }
     let find = |name: &str| header.iter().position(|h| h == name);
     let missing = |column: &str| Error::MissingColumn {
         column: column.to_owned(),
@@ -350,52 +390,42 @@ pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journey
         value: optional(&opts.value, "total_conversion_value")?,
         nulls: optional(&opts.nulls, "total_null")?,
         kpi: optional(&opts.kpi_column, "kpi")?,
+        fields: header.len(),
     };
-    let body = &bytes[body_start.min(bytes.len())..];
-    // Large files are read in line-aligned parts on every core, then merged (vocabularies in
-    // first-seen order, as a sequential read gives them). Only when every record is one line: no
-    // quotes (a quoted field may hold a line break), no blank or carriage-return-ended lines, so
-    // that a part's first row number is the count of line breaks before it.
+    // Large files are read in byte ranges on every core, each through a small buffer (the file is
+    // never whole in memory), then merged in order (vocabularies in first-seen order, as a sequential
+    // read gives them). That takes records of one line without quotes; anything else, and any error
+    // (whose row a range cannot know), is read again below with the csv reader.
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
-    let simple = body.len() >= 1 << 20 && one_line_records(body);
-    if threads <= 1 || !simple {
-        return read_csv_part(body, 0, &layout, opts).map_err(|e| with_path(e, &shown));
-    }
-    let mut cuts = vec![0usize];
-    for t in 1..threads {
-        let at = body.len() * t / threads;
-        let next = body[at..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| at + p + 1);
-        if next > *cuts.last().expect("a start") && next < body.len() {
-            cuts.push(next);
+    let start = body_start as u64;
+    if whole.is_none() && threads > 1 && size.saturating_sub(start) >= 1 << 20 {
+        let bounds: Vec<u64> =
+            (0..=threads as u64).map(|t| start + (size - start) * t / threads as u64).collect();
+        let parts: Vec<Option<Result<Journeys>>> = std::thread::scope(|scope| {
+            let layout = &layout;
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .map(|w| scope.spawn(move || read_csv_range(path, start, (w[0], w[1]), layout, opts)))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
+        });
+        if parts.iter().all(|p| matches!(p, Some(Ok(_)))) {
+            let mut merged: Option<Journeys> = None;
+            for part in parts.into_iter().flatten().flatten() {
+                merged = Some(match merged {
+                    None => part,
+                    Some(m) => m.merge(part)?,
+                });
+            }
+            return Ok(merged.expect("at least one part"));
         }
     }
-    cuts.push(body.len());
-    // The first row of each part: the line breaks before it.
-    let mut first_rows = vec![0usize; cuts.len() - 1];
-    for k in 1..first_rows.len() {
-        first_rows[k] = first_rows[k - 1] + memchr_count(b'\n', &body[cuts[k - 1]..cuts[k]]);
-    }
-    let parts: Vec<Result<Journeys>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .zip(&first_rows)
-            .map(|(w, &first_row)| {
-                let part = &body[w[0]..w[1]];
-                let layout = &layout;
-                scope.spawn(move || read_csv_part(part, first_row, layout, opts))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
-    });
-    let mut merged: Option<Journeys> = None;
-    for part in parts {
-        let part = part.map_err(|e| with_path(e, &shown))?;
-        merged = Some(match merged {
-            None => part,
-            Some(m) => m.merge(part)?,
-        });
-    }
-    Ok(merged.expect("at least one part"))
+    let bytes = match whole {
+        Some(bytes) => bytes,
+        None => std::fs::read(path).map_err(|e| read_err(&e))?,
+    };
+    let body = &bytes[body_start.min(bytes.len())..];
+    read_csv_part(body, 0, &layout, opts).map_err(|e| with_path(e, &shown))
 }
 
 /// Where the columns of a CSV path table are.
@@ -405,6 +435,8 @@ struct CsvLayout {
     value: Option<usize>,
     nulls: Option<usize>,
     kpi: Option<usize>,
+    /// Fields in the header.
+    fields: usize,
 }
 
 /// Whether every record of a CSV body is one line: no quote, no carriage return, no empty line.
@@ -424,6 +456,28 @@ fn with_path(e: Error, shown: &str) -> Error {
 
 /// Reads the records of one part of a CSV body (no header) whose first record is row `first_row + 1`.
 fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathOptions) -> Result<Journeys> {
+    if one_line_records(part) {
+        let mut rows = PathRows::new(opts, layout.kpi.is_some())?;
+        let lines = part.strip_suffix(b"\n").unwrap_or(part);
+        let lines = std::str::from_utf8(lines).unwrap_or_default();
+        let mut from = 0;
+        let ends = memchr::memchr_iter(b'\n', lines.as_bytes()).chain(std::iter::once(lines.len()));
+        let all = ends.enumerate().try_for_each(|(i, end)| {
+            let line = &lines[from..end];
+            from = end + 1;
+            match simple_record(&mut rows, line, first_row + i + 1, layout) {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Some(e)),
+                None => Err(None),
+            }
+        });
+        match all {
+            Ok(()) => return Ok(rows.b.build()),
+            Err(Some(e)) => return Err(e),
+            // An irregular record, which the csv reader below names.
+            Err(None) => {}
+        }
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
         .has_headers(false)
@@ -433,7 +487,7 @@ fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathO
     let number = |record: &csv::StringRecord, col: usize, name: &str, row: usize| -> Result<f64> {
         match record.get(col).map(str::trim) {
             None | Some("") => Err(Error::NullValue { column: name.to_owned(), table: None, row }),
-            Some(t) => t.parse::<f64>().map_err(|_| Error::Number {
+            Some(t) => parse_number(t).ok_or_else(|| Error::Number {
                 column: name.to_owned(),
                 row,
                 value: t.to_owned(),
@@ -468,18 +522,235 @@ fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathO
     Ok(rows.b.build())
 }
 
-/// A name of at most 15 bytes packed with its length into one integer (a map key that needs no text
-/// comparison); `None` for longer names.
-#[inline]
-fn short_key(name: &str) -> Option<u128> {
-    let bytes = name.as_bytes();
-    if bytes.len() > 15 {
+/// One record of a CSV body whose records are each one line without quotes (see
+/// [`one_line_records`]), split by hand: a field is the bytes between two delimiters, as the csv
+/// reader reads them there, at a fraction of its cost. `None` (read the file with the csv reader,
+/// whose errors then name the fault) when the line is empty, is not UTF-8 or does not have the
+/// header's number of fields.
+fn simple_record(rows: &mut PathRows<'_>, line: &str, row: usize, layout: &CsvLayout) -> Option<Result<()>> {
+    let opts = rows.opts;
+    if line.is_empty() || !opts.delimiter.is_ascii() {
         return None;
     }
-    let mut buf = [0u8; 16];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(buf))
+    let mut fields = [""; 16];
+    let mut n = 0;
+    for field in split_ascii(line, opts.delimiter) {
+        if n == layout.fields || n == fields.len() {
+            return None;
+        }
+        fields[n] = field;
+        n += 1;
+    }
+    if n != layout.fields {
+        return None;
+    }
+    let number = |col: usize, name: &str| -> Result<f64> {
+        match trim(fields[col]) {
+            "" => Err(Error::NullValue { column: name.to_owned(), table: None, row }),
+            t => parse_number(t).ok_or_else(|| Error::Number {
+                column: name.to_owned(),
+                row,
+                value: t.to_owned(),
+            }),
+        }
+    };
+    let text = |col: usize| Some(fields[col]).filter(|t| !t.is_empty());
+    let weights = || -> Result<Weights> {
+        Ok(Weights {
+            conversions: number(layout.conversions, &opts.conversions)?,
+            value: match layout.value {
+                Some(c) => number(c, opts.value.as_deref().unwrap_or_default())?,
+                None => 0.0,
+            },
+            nulls: match layout.nulls {
+                Some(c) => number(c, opts.nulls.as_deref().unwrap_or_default())?,
+                None => 0.0,
+            },
+        })
+    };
+    Some(rows.push(row, text(layout.path), layout.kpi.map(text), weights))
+}
+
+/// The records whose first byte lies in `[from, to)` of the file at `path` (whose body starts at
+/// `body_start`), read in blocks through a small buffer with [`simple_record`]. Errors name rows
+/// counted from the range's start, so the caller reads the file again to name them right: any
+/// `Err`, like `None` (a quote, a carriage return, an irregular record), sends it to the csv reader.
+fn read_csv_range(
+    path: &Path,
+    body_start: u64,
+    (from, to): (u64, u64),
+    layout: &CsvLayout,
+    opts: &PathOptions,
+) -> Option<Result<Journeys>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    // A range after the first starts one byte early and skips through that byte's line, so a record
+    // starting exactly at `from` is its own.
+    let first = from == body_start;
+    let mut offset = if first { from } else { from - 1 };
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut rows = match PathRows::new(opts, layout.kpi.is_some()) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut skipping = !first;
+    let mut buf = vec![0u8; 1 << 18];
+    let (mut filled, mut row) = (0, 0);
+    loop {
+        let n = file.read(&mut buf[filled..]).ok()?;
+        if memchr::memchr2(b'"', b'\r', &buf[filled..filled + n]).is_some() {
+            return None;
+        }
+        filled += n;
+        let mut at = 0;
+        if skipping {
+            match memchr::memchr(b'\n', &buf[..filled]) {
+                Some(p) => (at, skipping) = (p + 1, false),
+                // The range lies inside the file's last record, another range's.
+                None if n == 0 => return Some(Ok(rows.b.build())),
+                None => {
+                    (offset, filled) = (offset + filled as u64, 0);
+                    continue;
+                }
+            }
+        }
+        // The whole records in the buffer (and at the end of the file, a last one without a line
+        // break), checked as text at once: line breaks are never inside a character.
+        let end = match n {
+            0 => filled,
+            _ => memchr::memrchr(b'\n', &buf[at..filled]).map_or(at, |p| at + p + 1),
+        };
+        let text = std::str::from_utf8(&buf[at..end]).ok()?;
+        let mut from = 0;
+        let breaks = memchr::memchr_iter(b'\n', text.as_bytes());
+        let last = (n == 0 && !text.ends_with('\n') && !text.is_empty()).then_some(text.len());
+        for stop in breaks.chain(last) {
+            if offset + (at + from) as u64 >= to {
+                return Some(Ok(rows.b.build()));
+            }
+            row += 1;
+            if let Err(e) = simple_record(&mut rows, &text[from..stop], row, layout)? {
+                return Some(Err(e));
+            }
+            from = stop + 1;
+        }
+        if n == 0 {
+            return Some(Ok(rows.b.build()));
+        }
+        buf.copy_within(end..filled, 0);
+        (offset, filled) = (offset + end as u64, filled - end);
+        if filled == buf.len() {
+            buf.resize(2 * buf.len(), 0);
+        }
+    }
+}
+
+/// `text` trimmed of whitespace: ASCII first, Unicode's (NBSP included) when a non-ASCII byte is left
+/// at either end.
+#[inline]
+fn trim(text: &str) -> &str {
+    let t = text.trim_ascii();
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&a), Some(&z)) if a >= 0x80 || z >= 0x80 => t.trim(),
+        _ => t,
+    }
+}
+
+/// A number of a CSV field: whole numbers of up to 15 digits (counts, often written `88593.0`) by hand,
+/// exactly, the rest by `str::parse`.
+#[inline]
+fn parse_number(t: &str) -> Option<f64> {
+    let b = t.as_bytes();
+    let int_end = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
+    let rest = &b[int_end..];
+    if (1..=15).contains(&int_end)
+        && (rest.is_empty() || (rest[0] == b'.' && rest[1..].iter().all(|&c| c == b'0')))
+    {
+        let n = b[..int_end].iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
+        return Some(n as f64);
+    }
+    t.parse::<f64>().ok()
+}
+
+/// Player ids by [`short_key`]: an open-addressing table probed linearly, at most half full, whose
+/// empty slots hold key 0 (the key of the empty name, never stored). Cheaper per lookup than a general
+/// hash map, which is what a path table's reader does for every touch.
+#[derive(Debug)]
+struct ShortNames {
+    slots: Vec<(u128, u32)>,
+    len: usize,
+}
+
+impl Default for ShortNames {
+    fn default() -> Self {
+        ShortNames { slots: vec![(0, 0); 64], len: 0 }
+    }
+}
+
+impl ShortNames {
+    #[inline]
+    fn slot(&self, key: u128) -> usize {
+        let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - self.slots.len().trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn get(&self, key: u128) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i] {
+                (0, _) => return None,
+                (k, id) if k == key => return Some(id),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, key: u128, id: u32) {
+        debug_assert!(key != 0, "the empty name is never stored");
+        if 2 * (self.len + 1) > self.slots.len() {
+            let grown = vec![(0, 0); 2 * self.slots.len()];
+            let old = std::mem::replace(&mut self.slots, grown);
+            self.len = 0;
+            for (k, v) in old.into_iter().filter(|s| s.0 != 0) {
+                self.insert(k, v);
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(key);
+        while self.slots[i].0 != 0 && self.slots[i].0 != key {
+            i = (i + 1) & mask;
+        }
+        if self.slots[i].0 == 0 {
+            self.len += 1;
+        }
+        self.slots[i] = (key, id);
+    }
+}
+
+/// A name of at most 15 bytes packed with its length into one integer (a map key that needs no text
+/// comparison); `None` for longer names. Built from whole-word reads (two overlapping ones for the
+/// tail) rather than a copy into a stack buffer, which a wide read of it would stall on.
+#[inline]
+fn short_key(name: &str) -> Option<u128> {
+    let b = name.as_bytes();
+    let n = b.len();
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")));
+    // Bytes `0..n` of the name in the low `n` bytes of (lo, hi), zero above; the length in the top byte.
+    let (lo, hi) = match n {
+        0 => (0, 0),
+        1..=3 => {
+            let lo = (0..n).fold(0u64, |k, i| k | u64::from(b[i]) << (8 * i));
+            (lo, 0)
+        }
+        4..=7 => (half(0) | (half(n - 4) >> (8 * (8 - n))) << 32, 0),
+        8 => (word(0), 0),
+        9..=15 => (word(0), word(n - 8) >> (8 * (16 - n))),
+        _ => return None,
+    };
+    Some(u128::from(lo) | u128::from(hi) << 64 | (n as u128) << 120)
 }
 
 /// Reads a CSV or Parquet file (by extension) into a DataFrame.
@@ -590,4 +861,75 @@ pub fn paths_frame(j: &Journeys, sep: &str) -> Result<DataFrame> {
         Column::new("total_conversion_value".into(), rows.iter().map(|r| r.1[1]).collect::<Vec<_>>()),
         Column::new("total_null".into(), rows.iter().map(|r| r.1[2]).collect::<Vec<_>>()),
     ])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed key of every length up to 15 equals the plain one (the name copied into 16 zeroed
+    /// bytes, its length in the last), so no two names share a key.
+    #[test]
+    fn short_keys_pack_name_and_length() {
+        let text = "abcdéfghijklmnopq";
+        for n in 0..=text.len() {
+            let Some(name) = text.get(..n) else { continue };
+            let mut buf = [0u8; 16];
+            let expected = (n <= 15).then(|| {
+                buf[..n].copy_from_slice(name.as_bytes());
+                buf[15] = n as u8;
+                u128::from_le_bytes(buf)
+            });
+            assert_eq!(short_key(name), expected, "{name:?}");
+        }
+        assert_ne!(short_key("ab"), short_key("ab\0"));
+    }
+
+    /// The short-name table answers as a map does, across its growth.
+    #[test]
+    fn short_names_answer_as_a_map() {
+        let mut table = ShortNames::default();
+        let mut map = std::collections::HashMap::new();
+        for i in 0..1000u32 {
+            let name = format!("c{}", i * 7919 % 1000);
+            let key = short_key(&name).unwrap();
+            table.insert(key, i);
+            map.insert(key, i);
+            let probe = short_key(&format!("c{}", i * 31 % 1500)).unwrap();
+            assert_eq!(table.get(probe), map.get(&probe).copied());
+        }
+        assert_eq!(table.len, map.len());
+        assert_eq!(table.get(short_key("").unwrap()), None);
+    }
+
+    #[test]
+    fn whole_numbers_parse_as_the_standard_parser_does() {
+        for t in [
+            "0",
+            "7",
+            "007",
+            "88593.0",
+            "88593.000",
+            "1.",
+            "123456789012345",
+            "1234567890123456",
+            "2.5",
+            "1e3",
+            "-0",
+        ] {
+            assert_eq!(parse_number(t), t.parse::<f64>().ok(), "{t}");
+        }
+        for t in ["", ".", "1.0x", "x", "1..0", "+"] {
+            assert_eq!(parse_number(t), t.parse::<f64>().ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn splitting_at_an_ascii_byte_is_str_split() {
+        for text in ["", ">", "a>b", "a > b > ", ">>a", "é>ü>"] {
+            let ours: Vec<&str> = split_ascii(text, b'>').collect();
+            let std: Vec<&str> = text.split('>').collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
 }

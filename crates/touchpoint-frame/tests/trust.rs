@@ -245,3 +245,80 @@ fn the_streaming_csv_reader_equals_the_dataframe_reader() {
     assert!(e.contains("missing column `path`") && e.contains("`route`"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every journey as (KPI name, channel names, conversions, value, nulls), in store order.
+fn journey_rows(j: &Journeys) -> Vec<(String, Vec<String>, f64, f64, f64)> {
+    let names = j.vocab(Dimension::Channel).names();
+    j.iter()
+        .map(|r| {
+            let path = r.channels.iter().map(|&c| names[c as usize].clone()).collect();
+            (j.kpis().name(r.kpi).to_owned(), path, r.conversions, r.value, r.nulls)
+        })
+        .collect()
+}
+
+/// A file large enough to be read in byte ranges on several threads gives the journeys, in order, and
+/// the vocabulary, in first-seen order, that the DataFrame reader gives; with or without a last line
+/// break, and with a quoted record or a carriage return deep in the file (read by the csv reader).
+/// An error deep in the file names its row.
+#[test]
+fn a_large_csv_read_in_ranges_equals_the_dataframe_reader() {
+    use touchpoint_frame::journeys_from_path_csv;
+    let dir = std::env::temp_dir().join(format!("tp-ranges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("paths.csv");
+    let names =
+        ["search", "email", "\u{a0}social\u{a0}", "display", "a_channel_with_a_long_name", "café", "x"];
+    let mut rows = Vec::new();
+    let mut state = 12345u64;
+    let mut next = |m: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    };
+    for i in 0..40_000 {
+        let len = 1 + next(12) as usize;
+        let path: Vec<&str> = (0..len).map(|_| names[next(names.len() as u64) as usize]).collect();
+        let kpi = if i % 3 == 0 { "leads" } else { "sales" };
+        let conversions = next(3);
+        let value = if conversions > 0 { format!("{}.{}", next(1000), next(100)) } else { "0".into() };
+        rows.push(format!("{kpi},{},{conversions},{value},{}.0", path.join(" > "), next(50)));
+    }
+    let header = "kpi,path,total_conversions,total_conversion_value,total_null";
+    let check = |body: &str| {
+        std::fs::write(&file, format!("{header}\n{body}")).unwrap();
+        assert!(std::fs::metadata(&file).unwrap().len() > 2 << 20, "large enough for ranges");
+        let streamed = journeys_from_path_csv(&file, &PathOptions::default()).unwrap();
+        let df = read_table(&file, b',').unwrap();
+        let framed = journeys_from_paths(&df, &PathOptions::default()).unwrap();
+        assert_eq!(streamed.vocab(Dimension::Channel).names(), framed.vocab(Dimension::Channel).names());
+        assert_eq!(streamed.kpis().names(), framed.kpis().names());
+        assert_eq!(journey_rows(&streamed), journey_rows(&framed));
+    };
+    let body = rows.join("\n");
+    check(&format!("{body}\n"));
+    check(&body);
+    let mut quoted = rows.clone();
+    quoted[30_000] = "sales,\"search > email\",1,2.5,3".into();
+    check(&format!("{}\n", quoted.join("\n")));
+    check(&format!("{}\r\n", rows.join("\r\n")));
+    // Records of one length, as many as every thread count up to 8 divides: every range starts
+    // exactly at a record.
+    let fixed: Vec<String> = (0..840 * 60)
+        .map(|i| {
+            let path: Vec<String> = (0..8).map(|_| format!("ch{}", next(10))).collect();
+            format!("sales,{},{},12.5,{}", path.join(" > "), 1 + i % 9, next(10))
+        })
+        .collect();
+    check(&format!("{}\n", fixed.join("\n")));
+    // Errors: a bad number and an empty touch deep in the second half, named by their rows.
+    let mut bad = rows.clone();
+    bad[31_000] = "sales,search,1,x7,0".into();
+    std::fs::write(&file, format!("{header}\n{}\n", bad.join("\n"))).unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("`total_conversion_value`") && e.contains("row 31001") && e.contains("x7"), "{e}");
+    bad[31_000] = "sales,search >  > email,1,1,0".into();
+    std::fs::write(&file, format!("{header}\n{}\n", bad.join("\n"))).unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("row 31001"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -33,6 +33,7 @@ mod _touchpoint {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::error::add_classes(m)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }
