@@ -127,10 +127,11 @@ def attribute(
 
 def remote_needed(specs: Sequence[str], intervals: float | None) -> bool:
     """Whether a model reads person timelines held elsewhere (on Spark executors, in buckets on disk):
-    the additive-hazard model, which then refuses intervals (they resample people)."""
+    a timeline model (the core's ``Model::needs_timelines``), which then refuses intervals (they
+    resample people)."""
     from .exceptions import UnsupportedError
 
-    if not any(json.loads(s).get("model") == "additive_hazard" for s in specs):
+    if not any(_touchpoint.needs_timelines(s) for s in specs):
         return False
     if intervals is not None:
         raise UnsupportedError(

@@ -356,6 +356,13 @@ pub fn validate_model(spec: &str) -> PyResult<String> {
     Ok(spec.to_json())
 }
 
+/// Whether the model of a spec (JSON) reads person timelines (`Model::needs_timelines`).
+#[pyfunction]
+pub fn needs_timelines(spec: &str) -> PyResult<bool> {
+    let spec = ModelSpec::from_json(spec).map_err(PyTpErr::from)?;
+    Ok(spec.model().needs_timelines())
+}
+
 /// The default models' specs (JSON), for journeys with or without person timelines.
 #[pyfunction]
 pub fn default_models(with_timelines: bool) -> Vec<String> {

@@ -18,7 +18,7 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::attribution::{
         attribute, attribute_remote, choose_order, default_models, hazard_answer, hazard_part, hazard_sum,
-        model_names, time_attribute, validate_model, PyAttribution,
+        model_names, needs_timelines, time_attribute, validate_model, PyAttribution,
     };
     #[pymodule_export]
     use crate::cli::cli_main;
