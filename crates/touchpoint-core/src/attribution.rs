@@ -346,12 +346,22 @@ fn attribute_impl(
         // Players present in this KPI's journeys, listed by name.
         let mut present = vec![false; names.len()];
         let (mut total_conv, mut total_nulls, mut total_value) = (0.0, 0.0, 0.0);
-        for (ps, conversions, value, nulls) in view.paths() {
-            total_conv += conversions;
-            total_nulls += nulls;
-            total_value += value;
-            for &p in ps {
+        if let Some(all) = view.all_players() {
+            // The whole store (one KPI): flat passes, the same sums in the same order.
+            let add = |v: &[f64]| v.iter().fold(0.0, |a, b| a + b);
+            (total_conv, total_nulls, total_value) =
+                (add(journeys.conversions()), add(journeys.nulls()), add(journeys.values()));
+            for &p in all {
                 present[p as usize] = true;
+            }
+        } else {
+            for (ps, conversions, value, nulls) in view.paths() {
+                total_conv += conversions;
+                total_nulls += nulls;
+                total_value += value;
+                for &p in ps {
+                    present[p as usize] = true;
+                }
             }
         }
         for (what, value) in

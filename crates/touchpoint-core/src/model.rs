@@ -147,6 +147,12 @@ impl<'a> KpiView<'a> {
         })
     }
 
+    /// The player id of every touch in the store, when the view is every journey of the store
+    /// without a reweight (one KPI): what [`KpiView::paths`] gives, flat.
+    pub fn all_players(&self) -> Option<&'a [u32]> {
+        (self.rows.is_none() && self.reweight.is_none()).then_some(self.players)
+    }
+
     /// The view's journeys as (player ids, conversions, value, nulls), in store order, with the
     /// weights of the reweight if any: what [`KpiView::iter`] gives without building a
     /// [`JourneyRef`] per journey, for the passes over every touch (chain estimation, totals).
