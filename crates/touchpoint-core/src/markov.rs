@@ -101,7 +101,7 @@ fn for_each_state<'a>(players: &'a [u32], k: usize, mut emit: impl FnMut(&'a [u3
 const CHUNK: usize = 1 << 15;
 
 /// Order-1 counts of a run of journeys, by player id (`n` players): what
-/// [`Chain::estimate_rows_sized`] counts per state, before states are numbered.
+/// [`Chain::estimate_rows`] counts per state, before states are numbered.
 struct Counts {
     /// Players in first-seen order.
     seen: Vec<u32>,
@@ -158,20 +158,33 @@ impl Counts {
 impl Chain {
     /// Estimates the order-`k` chain from the view's journeys.
     pub fn estimate(view: &KpiView<'_>, k: usize) -> Chain {
-        if k == 1 && view.n_players <= 256 && view.len() >= 2 * CHUNK {
-            return Self::estimate_order1_chunked(view);
+        if k == 1 && view.n_players <= 1024 {
+            return Self::estimate_order1(view);
         }
-        Self::estimate_rows_sized(view.paths(), k, Some(view.n_players))
+        Self::estimate_rows(view.paths(), k)
     }
 
-    /// The order-1 chain of a large view counted in chunks of [`CHUNK`] journeys on every core, then
-    /// added in chunk order: states in first-seen order and every count as the sequential estimate
-    /// has them (sums to rounding), the same whatever the number of cores.
-    fn estimate_order1_chunked(view: &KpiView<'_>) -> Chain {
+    /// The order-1 chain with few players, counted by player in a dense matrix ([`Counts`]). A large
+    /// view (at least two chunks of [`CHUNK`] journeys, at most 256 players) is counted in chunks on
+    /// every core and the chunks are added in chunk order: states in first-seen order and every count
+    /// as one pass has them (sums to rounding), the same whatever the number of cores. One chunk gives
+    /// exactly what one pass gives.
+    fn estimate_order1(view: &KpiView<'_>) -> Chain {
         let n = view.n_players;
-        let chunks = view.len().div_ceil(CHUNK);
+        let chunks = if n <= 256 && view.len() >= 2 * CHUNK { view.len().div_ceil(CHUNK) } else { 1 };
         let workers = std::thread::available_parallelism().map_or(1, |t| t.get()).min(chunks);
         let mut parts: Vec<Option<Counts>> = (0..chunks).map(|_| None).collect();
+        if chunks == 1 {
+            parts[0] = Some(Counts::of(view.paths(), n));
+        } else {
+            Self::count_chunks(view, chunks, workers, &mut parts);
+        }
+        Self::from_chunks(parts.into_iter().flatten().collect(), n)
+    }
+
+    /// [`Counts`] of every chunk of `view` into `parts`, on `workers` threads.
+    fn count_chunks(view: &KpiView<'_>, chunks: usize, workers: usize, parts: &mut [Option<Counts>]) {
+        let n = view.n_players;
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
@@ -192,7 +205,10 @@ impl Chain {
                 }
             }
         });
-        let parts: Vec<Counts> = parts.into_iter().flatten().collect();
+    }
+
+    /// The chain from the counts of consecutive chunks, added in order.
+    fn from_chunks(parts: Vec<Counts>, n: usize) -> Chain {
         let mut id = vec![u32::MAX; n];
         let mut states: Vec<Vec<u32>> = Vec::new();
         for part in &parts {
@@ -232,20 +248,9 @@ impl Chain {
         Self::from_counts(states, start, to_conversion, to_null, value, depth, edges)
     }
 
-    /// Estimates the chain from (players, conversions, value, nulls) rows.
+    /// Estimates the chain from (players, conversions, value, nulls) rows, states hashed by their
+    /// window (any order, any number of players).
     pub fn estimate_rows<'a>(rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>, k: usize) -> Chain {
-        Self::estimate_rows_sized(rows, k, None)
-    }
-
-    /// [`Chain::estimate_rows`] knowing that player ids are below `n_players`: at order 1 with few
-    /// players, transitions are then counted in a dense matrix instead of a hash map.
-    pub fn estimate_rows_sized<'a>(
-        rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>,
-        k: usize,
-        n_players: Option<usize>,
-    ) -> Chain {
-        let dense_n = n_players.filter(|&n| k == 1 && n <= 1024);
-        let mut matrix: Vec<f64> = vec![0.0; dense_n.map_or(0, |n| n * n)];
         let mut ids: FastMap<Vec<u32>, u32> = FastMap::default();
         let mut dense: Vec<u32> = Vec::new();
         let mut states: Vec<Vec<u32>> = Vec::new();
@@ -295,10 +300,7 @@ impl Chain {
             });
             start[seq[0] as usize] += w;
             for pair in seq.windows(2) {
-                match dense_n {
-                    Some(n) => matrix[pair[0] as usize * n + pair[1] as usize] += w,
-                    None => *edges.entry(((pair[0] as u64) << 32) | pair[1] as u64).or_insert(0.0) += w,
-                }
+                *edges.entry(((pair[0] as u64) << 32) | pair[1] as u64).or_insert(0.0) += w;
             }
             let last = *seq.last().unwrap() as usize;
             to_conversion[last] += conv;
@@ -307,17 +309,6 @@ impl Chain {
             let n = seq.len();
             for (i, &s) in seq.iter().enumerate() {
                 depth[s as usize] = depth[s as usize].min((n - 1 - i) as u32);
-            }
-        }
-        let n = states.len();
-        if let Some(dn) = dense_n {
-            for a in 0..n {
-                for b in 0..n {
-                    let w = matrix[a * dn + b];
-                    if w != 0.0 {
-                        edges.insert(((a as u64) << 32) | b as u64, w);
-                    }
-                }
             }
         }
         Self::from_counts(states, start, to_conversion, to_null, value, depth, edges)
@@ -979,7 +970,7 @@ mod tests {
         for view in [all, sales] {
             assert!(view.len() >= 2 * CHUNK);
             let chunked = Chain::estimate(&view, 1);
-            let sequential = Chain::estimate_rows_sized(view.paths(), 1, Some(view.n_players));
+            let sequential = Chain::estimate_rows(view.paths(), 1);
             assert_eq!(chunked.states, sequential.states);
             assert_eq!(
                 (&chunked.row, &chunked.col, &chunked.sweep),

@@ -63,6 +63,19 @@ fn string_lists(name: &str, v: Vec<Vec<String>>) -> Column {
     Column::new(name.into(), lists)
 }
 
+/// Reads one optional number of a credit row.
+type CreditField = fn(&touchpoint_core::Credit) -> Option<f64>;
+
+/// The interval columns of credit rows, with the field each reads.
+const BOUNDS: [(&str, CreditField); 6] = [
+    ("conversions_lower", |x| x.conversions_lower),
+    ("conversions_upper", |x| x.conversions_upper),
+    ("value_lower", |x| x.value_lower),
+    ("value_upper", |x| x.value_upper),
+    ("share_lower", |x| x.share_lower),
+    ("share_upper", |x| x.share_upper),
+];
+
 /// Credit rows: `model, kpi, <by>, conversions, value, share`, and with intervals
 /// `conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper`.
 pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
@@ -76,16 +89,7 @@ pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
         Column::new("share".into(), c.iter().map(|x| x.share).collect::<Vec<Option<f64>>>()),
     ];
     if r.bootstrap.is_some() {
-        type Get = fn(&touchpoint_core::Credit) -> Option<f64>;
-        let bounds: [(&str, Get); 6] = [
-            ("conversions_lower", |x| x.conversions_lower),
-            ("conversions_upper", |x| x.conversions_upper),
-            ("value_lower", |x| x.value_lower),
-            ("value_upper", |x| x.value_upper),
-            ("share_lower", |x| x.share_lower),
-            ("share_upper", |x| x.share_upper),
-        ];
-        for (name, get) in bounds {
+        for (name, get) in BOUNDS {
             cols.push(Column::new(name.into(), c.iter().map(get).collect::<Vec<Option<f64>>>()));
         }
     }
@@ -102,14 +106,7 @@ pub fn write_credits_csv(r: &Attribution, out: impl std::io::Write) -> Result<()
     let mut header = vec!["model", "kpi", r.by.as_str(), "conversions", "value", "share"];
     let bounds = r.bootstrap.is_some();
     if bounds {
-        header.extend([
-            "conversions_lower",
-            "conversions_upper",
-            "value_lower",
-            "value_upper",
-            "share_lower",
-            "share_upper",
-        ]);
+        header.extend(BOUNDS.map(|b| b.0));
     }
     w.write_record(&header).map_err(io)?;
     let num = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:?}"));
@@ -117,21 +114,11 @@ pub fn write_credits_csv(r: &Attribution, out: impl std::io::Write) -> Result<()
         let mut row = vec![c.model.clone(), c.kpi.clone(), c.player.clone()];
         row.extend([Some(c.conversions), Some(c.value), c.share].map(num));
         if bounds {
-            row.extend(
-                [
-                    c.conversions_lower,
-                    c.conversions_upper,
-                    c.value_lower,
-                    c.value_upper,
-                    c.share_lower,
-                    c.share_upper,
-                ]
-                .map(num),
-            );
+            row.extend(BOUNDS.map(|(_, get)| num(get(c))));
         }
         w.write_record(&row).map_err(io)?;
     }
-    w.flush().map_err(|e| Error::Write { path: "(output)".into(), message: e.to_string() })?;
+    w.flush().map_err(|e| io(e.into()))?;
     Ok(())
 }
 

@@ -322,3 +322,27 @@ fn a_large_csv_read_in_ranges_equals_the_dataframe_reader() {
     assert!(e.contains("row 31001"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The credit CSV written straight from the credits is what polars writes from the credit frame, with
+/// and without interval columns (the command line's `--format csv`).
+#[test]
+fn the_credit_csv_is_the_credit_frame_written_by_polars() {
+    use touchpoint_core::{attribute_with_intervals, Resampling, Unattended};
+    use touchpoint_frame::{credits_frame, write_credits_csv};
+    let (t, c) = log();
+    let j =
+        journeys_from_events(&t, &c, &EventOptions { value: Some("revenue".into()), ..Default::default() })
+            .unwrap();
+    let models = [ModelSpec::from_name("linear").unwrap(), ModelSpec::from_name("markov").unwrap()];
+    let settings = Resampling { level: 0.9, resamples: 20, seed: 3 };
+    for r in [
+        attribute(&j, &models, Dimension::Channel).unwrap(),
+        attribute_with_intervals(&j, &models, Dimension::Channel, &settings, 1, &Unattended).unwrap(),
+    ] {
+        let mut ours = Vec::new();
+        write_credits_csv(&r, &mut ours).unwrap();
+        let mut polars = Vec::new();
+        CsvWriter::new(&mut polars).include_header(true).finish(&mut credits_frame(&r).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(polars).unwrap());
+    }
+}
