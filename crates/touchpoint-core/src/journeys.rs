@@ -1,6 +1,7 @@
 //! The columnar store of weighted journeys that every model reads.
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -121,15 +122,23 @@ pub struct Unattributed {
     pub value: f64,
 }
 
-/// Weighted journeys in columns: offsets into flat touch arrays, one array per dimension.
+/// Weighted journeys in columns: one flat touch array per dimension, and where each journey's
+/// touches sit in it ([`Journeys::spans`]).
 ///
-/// Built once by [`JourneysBuilder`], read by every model. Journey `i` owns the touches
-/// `offsets[i]..offsets[i + 1]` of every touch column.
+/// Built once by [`JourneysBuilder`], read by every model. Journeys read from path tables own their
+/// touches: journey `i` has `offsets[i]..offsets[i + 1]` of the journeys' own columns. Journeys cut
+/// from person timelines are views (when no interaction has a window of its own, so that every
+/// journey is a run of its person's touches): the touch columns are the timelines', and journey `i`
+/// has the `offsets[i + 1] - offsets[i]` touches from `starts[i]`. No touch is stored twice, however
+/// many KPIs cut journeys from it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Journeys {
     vocabs: [Vocab; 6],
     kpis: Vocab,
+    /// Prefix sums of the journeys' touch counts (length `len() + 1`).
     offsets: Vec<usize>,
+    /// The journeys' own touch columns. In views they stay empty and only say which dimensions (and,
+    /// for `times`, whether times) the journeys carry.
     touches: [Option<Vec<u32>>; 6],
     times: Option<Vec<i64>>,
     kpi: Vec<u32>,
@@ -156,6 +165,35 @@ pub struct Journeys {
     /// many, so the summary counts journeys rather than rows.
     #[serde(default)]
     aggregated: Option<Aggregated>,
+    /// In views: where each journey's touches start in the timelines' touch columns.
+    #[serde(default)]
+    starts: Option<Vec<usize>>,
+}
+
+/// Where each journey's touches sit in the touch columns ([`Journeys::touch_ids`],
+/// [`Journeys::player_column`], the touch times): journey `i` has the touches at [`Spans::range`].
+#[derive(Clone, Copy, Debug)]
+pub struct Spans<'a> {
+    offsets: &'a [usize],
+    starts: Option<&'a [usize]>,
+}
+
+impl Spans<'_> {
+    /// The positions of journey `i`'s touches in the touch columns, oldest first.
+    #[inline]
+    pub fn range(&self, i: usize) -> Range<usize> {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        match self.starts {
+            None => a..b,
+            Some(s) => s[i]..s[i] + (b - a),
+        }
+    }
+
+    /// Whether the touch columns hold exactly the journeys' touches, journey after journey (the
+    /// journeys own their touches), so that one pass over a column is one pass over every journey.
+    pub fn is_packed(&self) -> bool {
+        self.starts.is_none()
+    }
 }
 
 /// Where rows of a [`Journeys`] aggregate journeys with one path: what the rows stand for, per KPI
@@ -231,14 +269,35 @@ impl Journeys {
         self.times.is_some()
     }
 
-    /// The flat touch ids of `dim`, aligned with the channel column. `None` when the dimension is absent.
+    /// Whether the journeys are views into their timelines (see [`Journeys`]) rather than owners of
+    /// their touches.
+    pub fn is_view(&self) -> bool {
+        self.starts.is_some()
+    }
+
+    /// The flat touch ids of `dim`, aligned with the channel column; journey `i`'s are at
+    /// `spans().range(i)`. `None` when the dimension is absent. In views this is the timelines' column,
+    /// which also holds touches in no journey.
     pub fn touch_ids(&self, dim: Dimension) -> Option<&[u32]> {
+        if self.starts.is_some() {
+            self.touches[dim.index()].as_ref()?;
+            return self.timelines.as_ref().and_then(|t| t.touch_ids(dim));
+        }
         self.touches[dim.index()].as_deref()
     }
 
-    /// Offsets into the flat touch arrays (length `len() + 1`).
-    pub fn offsets(&self) -> &[usize] {
-        &self.offsets
+    /// The flat touch times, aligned with [`Journeys::touch_ids`], when the journeys have times.
+    pub fn touch_times(&self) -> Option<&[i64]> {
+        if self.starts.is_some() {
+            self.times.as_ref()?;
+            return self.timelines.as_ref().map(Timelines::touch_times);
+        }
+        self.times.as_deref()
+    }
+
+    /// Where each journey's touches sit in the touch columns.
+    pub fn spans(&self) -> Spans<'_> {
+        Spans { offsets: &self.offsets, starts: self.starts.as_deref() }
     }
 
     /// KPI id per journey.
@@ -263,12 +322,12 @@ impl Journeys {
 
     /// Journey `i`.
     pub fn get(&self, i: usize) -> JourneyRef<'_> {
-        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        let r = self.spans().range(i);
         JourneyRef {
             index: i,
             kpi: self.kpi[i],
-            channels: &self.touches[0].as_ref().expect("channel column")[a..b],
-            times: self.times.as_ref().map(|t| &t[a..b]),
+            channels: &self.touch_ids(Dimension::Channel).expect("channel column")[r.clone()],
+            times: self.touch_times().map(|t| &t[r]),
             conversions: self.conversions[i],
             value: self.value[i],
             nulls: self.nulls[i],
@@ -311,6 +370,7 @@ impl Journeys {
             warnings: Vec::new(),
             persons: None,
             aggregated: None,
+            starts: None,
         }
     }
 
@@ -325,11 +385,34 @@ impl Journeys {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Player ids of every touch for dimension `dim`: the stored column, or all `(none)` when absent.
+    /// Player ids of every touch for dimension `dim`, aligned with [`Journeys::spans`]: the stored
+    /// column, or all `(none)` when absent.
     pub fn player_column(&self, dim: Dimension) -> std::borrow::Cow<'_, [u32]> {
-        match &self.touches[dim.index()] {
+        match self.touch_ids(dim) {
             Some(col) => std::borrow::Cow::Borrowed(col),
-            None => std::borrow::Cow::Owned(vec![0; self.touch_count()]),
+            None => {
+                let n = self.touch_ids(Dimension::Channel).map_or(0, <[u32]>::len);
+                std::borrow::Cow::Owned(vec![0; n])
+            }
+        }
+    }
+
+    /// Turns views into journeys that own their touches (a copy of each journey's touches).
+    fn own_touches(&mut self) {
+        let Some(starts) = self.starts.take() else { return };
+        let spans = Spans { offsets: &self.offsets, starts: Some(&starts) };
+        let timelines = self.timelines.as_ref().expect("views have timelines");
+        let n = self.touch_count();
+        for (d, col) in Dimension::ALL.iter().zip(self.touches.iter_mut()) {
+            if let (Some(col), Some(src)) = (col.as_mut(), timelines.touch_ids(*d)) {
+                col.reserve_exact(n);
+                (0..self.kpi.len()).for_each(|i| col.extend_from_slice(&src[spans.range(i)]));
+            }
+        }
+        if let Some(col) = self.times.as_mut() {
+            let src = timelines.touch_times();
+            col.reserve_exact(n);
+            (0..self.kpi.len()).for_each(|i| col.extend_from_slice(&src[spans.range(i)]));
         }
     }
 
@@ -475,7 +558,7 @@ impl Journeys {
     /// Concatenates two stores, remapping `other`'s ids into this one's vocabularies.
     ///
     /// Summaries add up and unattributed rows are kept, so partitions can be built apart and combined.
-    pub fn merge(mut self, other: Journeys) -> Result<Journeys> {
+    pub fn merge(mut self, mut other: Journeys) -> Result<Journeys> {
         for d in Dimension::ALL {
             if self.has_dimension(d) != other.has_dimension(d) {
                 return Err(Error::Merge { reason: format!("dimension `{d}` is present in one side only") });
@@ -486,6 +569,10 @@ impl Journeys {
         }
         if self.timelines.is_some() != other.timelines.is_some() {
             return Err(Error::Merge { reason: "person timelines are present in one side only".into() });
+        }
+        if self.is_view() != other.is_view() {
+            self.own_touches();
+            other.own_touches();
         }
         let aggregated = (self.aggregated.is_some() || other.aggregated.is_some())
             .then(|| (self.counts(), other.counts(), other.aggregated.as_ref().map(|a| a.origin.clone())));
@@ -516,6 +603,10 @@ impl Journeys {
             maps[i] = map;
         }
         let person_base = self.timelines.as_ref().map_or(0, |t| t.persons() as u32);
+        let touch_base = self.timelines.as_ref().map_or(0, Timelines::touch_count);
+        if let (Some(mine), Some(theirs)) = (&mut self.starts, &other.starts) {
+            mine.extend(theirs.iter().map(|s| s + touch_base));
+        }
         if let (Some(mine), Some(mut theirs)) = (self.timelines.as_mut(), other.timelines) {
             theirs.remap(&maps, &kpi_map);
             mine.append(theirs)?;
@@ -581,6 +672,8 @@ pub struct JourneysBuilder {
     /// The person of the journeys being finished (see [`JourneysBuilder::set_person`]).
     person: u32,
     pending: usize,
+    /// In views: where the pending journey's touches start in the timelines.
+    pending_start: usize,
     unattributed: HashMap<(u32, String), (f64, f64)>,
     explicit_touches: [bool; 6],
     extra_dims: bool,
@@ -626,9 +719,11 @@ impl JourneysBuilder {
                 warnings: Vec::new(),
                 persons: None,
                 aggregated: None,
+                starts: None,
             },
             person: 0,
             pending: 0,
+            pending_start: 0,
             unattributed: HashMap::new(),
             explicit_touches: [false; 6],
             extra_dims: dims.iter().any(|d| *d != Dimension::Channel),
@@ -637,11 +732,15 @@ impl JourneysBuilder {
 
     /// Reserves room for `journeys` journeys and `touches` touches.
     pub fn reserve(&mut self, journeys: usize, touches: usize) {
-        for col in self.j.touches.iter_mut().flatten() {
-            col.reserve(touches);
-        }
-        if let Some(t) = &mut self.j.times {
-            t.reserve(touches);
+        if let Some(s) = &mut self.j.starts {
+            s.reserve(journeys);
+        } else {
+            for col in self.j.touches.iter_mut().flatten() {
+                col.reserve(touches);
+            }
+            if let Some(t) = &mut self.j.times {
+                t.reserve(touches);
+            }
         }
         self.j.offsets.reserve(journeys);
         self.j.kpi.reserve(journeys);
@@ -690,6 +789,30 @@ impl JourneysBuilder {
     /// Whether the journeys being built have a column for `dim`.
     pub fn has_dimension(&self, dim: Dimension) -> bool {
         self.j.has_dimension(dim)
+    }
+
+    /// Makes the journeys views into the timelines that [`JourneysBuilder::set_timelines`] will attach
+    /// (see [`Journeys`]): their touches are then given by [`JourneysBuilder::push_view`], and
+    /// [`JourneysBuilder::push_touch`] must not be called. Call it before the first journey; later it
+    /// does nothing.
+    pub fn view_timelines(&mut self) {
+        if self.j.kpi.is_empty() && self.pending == 0 {
+            self.j.starts = Some(Vec::new());
+        }
+    }
+
+    /// Whether the journeys being built are views (see [`JourneysBuilder::view_timelines`]).
+    pub fn is_view(&self) -> bool {
+        self.j.starts.is_some()
+    }
+
+    /// In views: gives the journey being built the `len` touches of the timelines from position
+    /// `start` (a run of one person's touches, oldest first). Pass the conversion time to
+    /// [`JourneysBuilder::finish_journey`]: the builder does not see the touch times.
+    pub fn push_view(&mut self, start: usize, len: usize) {
+        debug_assert!(self.is_view() && self.pending == 0, "push_view: not a view, or touches pending");
+        self.pending_start = start;
+        self.pending = len;
     }
 
     /// Appends a touch to the journey being built. `ids` are per dimension in storage order
@@ -779,6 +902,9 @@ impl JourneysBuilder {
         self.j.nulls.push(nulls);
         if let Some(ps) = &mut self.j.persons {
             ps.push(self.person);
+        }
+        if let Some(s) = &mut self.j.starts {
+            s.push(self.pending_start);
         }
         if let Some(ct) = &mut self.j.conversion_time {
             let last_touch = self.j.times.as_ref().and_then(|t| t.last().copied()).unwrap_or(i64::MIN);
@@ -876,18 +1002,34 @@ impl JourneysBuilder {
     }
 
     /// The finished store.
+    ///
+    /// Views whose timelines were not attached, or whose runs fall outside them, become journeys of no
+    /// touches at all: a reader's error, so it fails loudly in debug builds.
     pub fn build(mut self) -> Journeys {
         self.discard_pending();
+        if let Some(starts) = &self.j.starts {
+            let n = self.j.timelines.as_ref().map_or(0, Timelines::touch_count);
+            let fits = starts.iter().zip(self.j.offsets.windows(2)).all(|(&s, w)| s + (w[1] - w[0]) <= n);
+            debug_assert!(fits, "views outside their timelines");
+            if !fits {
+                self.j.starts = None;
+                self.j.offsets.iter_mut().for_each(|o| *o = 0);
+                self.j
+                    .warnings
+                    .push("internal error: journeys cut outside their timelines lost their touches".into());
+            }
+        }
         for d in Dimension::ALL {
             let i = d.index();
             if self.explicit_touches[i] {
                 continue;
             }
-            let Some(col) = &self.j.touches[i] else { continue };
+            let Some(col) = self.j.touch_ids(d) else { continue };
+            let spans = self.j.spans();
             let mut counts = vec![0.0; self.j.vocabs[i].len()];
             for k in 0..self.j.kpi.len() {
                 let w = self.j.conversions[k] + self.j.nulls[k];
-                for &p in &col[self.j.offsets[k]..self.j.offsets[k + 1]] {
+                for &p in &col[spans.range(k)] {
                     counts[p as usize] += w;
                 }
             }
@@ -999,6 +1141,116 @@ mod tests {
         let m = part().merge(part()).unwrap();
         assert_eq!(m.unattributed().len(), 1);
         assert_eq!((m.unattributed()[0].conversions, m.unattributed()[0].value), (4.0, 10.0));
+    }
+
+    type Flat = (String, Vec<String>, Vec<String>, Vec<i64>, [f64; 3], Option<i64>, Option<u32>);
+
+    /// Every journey by names: KPI, channels, campaigns, touch times, weights, conversion time, person.
+    fn flat(j: &Journeys) -> Vec<Flat> {
+        let campaigns = j.player_column(Dimension::Campaign);
+        let spans = j.spans();
+        j.iter()
+            .map(|r| {
+                let names = |d: Dimension, ids: &[u32]| -> Vec<String> {
+                    ids.iter().map(|&i| j.vocab(d).name(i).to_owned()).collect()
+                };
+                (
+                    j.kpis().name(r.kpi).to_owned(),
+                    names(Dimension::Channel, r.channels),
+                    names(Dimension::Campaign, &campaigns[spans.range(r.index)]),
+                    r.times.unwrap().to_vec(),
+                    [r.conversions, r.value, r.nulls],
+                    r.conversion_time,
+                    r.person,
+                )
+            })
+            .collect()
+    }
+
+    /// Two persons' timelines (channel and campaign, touches at 1, 2, 3 and at 5, 6) and their journeys
+    /// cut by hand, as views into the timelines or as copies of the same touches.
+    fn cut_by_hand(views: bool, channels: [&str; 5]) -> Journeys {
+        let dims = [Dimension::Campaign];
+        let mut b = JourneysBuilder::with_times(&dims);
+        if views {
+            b.view_timelines();
+        }
+        let mut t = Timelines::new((0, 100), None, &dims).unwrap();
+        let mut ids = Vec::new();
+        for (k, c) in channels.iter().enumerate() {
+            let campaign = b.player_id(Dimension::Campaign, &format!("camp{}", k % 2), 1).unwrap();
+            ids.push([b.player_id(Dimension::Channel, c, 1).unwrap(), campaign, 0, 0, 0, 0]);
+        }
+        let times = [1, 2, 3, 5, 6];
+        for (p, run) in [0..3, 3..5].into_iter().enumerate() {
+            for q in run {
+                t.push_touch(ids[q], times[q]);
+            }
+            t.push_conversion(0, 10 * (p as i64 + 1), 1.0, 7.0);
+            t.finish_person();
+        }
+        let sales = b.kpi_id("sales");
+        let leads = b.kpi_id("leads");
+        // (person, first touch, touches, kpi, weights, conversion time): person 0's touches 1..3 for a
+        // sale, 0..3 as a null journey of leads, person 1's touches 3..5 for a sale.
+        let cut = [
+            (0, 1, 2, sales, Weights { conversions: 1.0, value: 7.0, nulls: 0.0 }, 10),
+            (0, 0, 3, leads, Weights { conversions: 0.0, value: 0.0, nulls: 1.0 }, 3),
+            (1, 3, 2, sales, Weights { conversions: 1.0, value: 7.0, nulls: 0.0 }, 20),
+        ];
+        for (person, first, len, kpi, w, time) in cut {
+            b.set_person(person);
+            if views {
+                b.push_view(first, len);
+            } else {
+                for q in first..first + len {
+                    b.push_touch(ids[q], Some(times[q]));
+                }
+            }
+            b.finish_journey(1, kpi, w, Some(time)).unwrap();
+        }
+        b.set_timelines(t);
+        b.build()
+    }
+
+    #[test]
+    fn views_into_timelines_read_as_copies_do() {
+        let names = ["a", "b", "c", "b", "d"];
+        let (view, copy) = (cut_by_hand(true, names), cut_by_hand(false, names));
+        assert!(view.is_view() && !copy.is_view() && !view.spans().is_packed());
+        assert_eq!(flat(&view), flat(&copy));
+        assert_eq!(flat(&view)[0].1, ["b", "c"]);
+        assert_eq!(flat(&view)[2].2, ["camp1", "camp0"]);
+        assert_eq!(view.summary(), copy.summary());
+        assert_eq!(view.touch_count(), 7);
+        for d in [Dimension::Channel, Dimension::Campaign] {
+            assert_eq!(view.input_touches(d), copy.input_touches(d));
+        }
+        // The view stores no touch of its own, and survives serialisation as a view.
+        assert!(view.touches.iter().flatten().all(Vec::is_empty) && view.times.as_ref().unwrap().is_empty());
+        let back: Journeys = serde_json::from_str(&serde_json::to_string(&view).unwrap()).unwrap();
+        assert!(back.is_view());
+        assert_eq!(flat(&back), flat(&copy));
+    }
+
+    #[test]
+    fn views_merge_with_views_and_with_copies() {
+        let (one, two) = (["a", "b", "c", "b", "d"], ["e", "a", "c", "c", "b"]);
+        let copies = cut_by_hand(false, one).merge(cut_by_hand(false, two)).unwrap();
+        let views = cut_by_hand(true, one).merge(cut_by_hand(true, two)).unwrap();
+        assert!(views.is_view());
+        assert_eq!(flat(&views), flat(&copies));
+        assert_eq!(flat(&views)[3].1, ["a", "c"]);
+        assert_eq!(flat(&views)[5].6, Some(3));
+        // A view merged with a copy owns its touches, either way round.
+        for mixed in [
+            cut_by_hand(true, one).merge(cut_by_hand(false, two)).unwrap(),
+            cut_by_hand(false, one).merge(cut_by_hand(true, two)).unwrap(),
+        ] {
+            assert!(!mixed.is_view() && mixed.spans().is_packed());
+            assert_eq!(flat(&mixed), flat(&copies));
+            assert_eq!(mixed.summary(), copies.summary());
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use goals::{
 };
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
 pub use journeys::{
-    Aggregated, Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Unattributed, Weights,
+    Aggregated, Dimension, JourneyRef, Journeys, JourneysBuilder, KpiSummary, Spans, Unattributed, Weights,
 };
 pub use markov::{choose_order, Markov, OrderChoice};
 pub use model::{

@@ -128,8 +128,8 @@ impl<'a> KpiView<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (JourneyRef<'a>, &'a [u32])> + 'a {
         let journeys = self.journeys;
         let players = self.players;
-        let offsets = journeys.offsets();
-        let one = move |i: usize| (journeys.get(i), &players[offsets[i]..offsets[i + 1]]);
+        let spans = journeys.spans();
+        let one = move |i: usize| (journeys.get(i), &players[spans.range(i)]);
         let rows = self.rows;
         let n = journeys.len();
         let all = rows.is_none();
@@ -148,9 +148,11 @@ impl<'a> KpiView<'a> {
     }
 
     /// The player id of every touch in the store, when the view is every journey of the store
-    /// without a reweight (one KPI): what [`KpiView::paths`] gives, flat.
+    /// without a reweight (one KPI) and the journeys own their touches: what [`KpiView::paths`]
+    /// gives, flat.
     pub fn all_players(&self) -> Option<&'a [u32]> {
-        (self.rows.is_none() && self.reweight.is_none()).then_some(self.players)
+        let packed = self.journeys.spans().is_packed();
+        (packed && self.rows.is_none() && self.reweight.is_none()).then_some(self.players)
     }
 
     /// The view's journeys as (player ids, conversions, value, nulls), in store order, with the
@@ -167,7 +169,7 @@ impl<'a> KpiView<'a> {
         hi: usize,
     ) -> impl Iterator<Item = (&'a [u32], f64, f64, f64)> + 'a {
         let j = self.journeys;
-        let (players, offsets) = (self.players, j.offsets());
+        let (players, spans) = (self.players, j.spans());
         let (conversions, value, nulls) = match self.reweight {
             Some(w) => (&w.conversions[..], &w.value[..], &w.nulls[..]),
             None => (j.conversions(), j.values(), j.nulls()),
@@ -178,7 +180,7 @@ impl<'a> KpiView<'a> {
         let skip_undrawn = self.reweight.is_some();
         from_all
             .chain(from_rows)
-            .map(move |i| (&players[offsets[i]..offsets[i + 1]], conversions[i], value[i], nulls[i]))
+            .map(move |i| (&players[spans.range(i)], conversions[i], value[i], nulls[i]))
             .filter(move |&(_, c, _, n)| !skip_undrawn || c > 0.0 || n > 0.0)
     }
 

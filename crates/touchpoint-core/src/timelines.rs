@@ -325,6 +325,11 @@ impl Timelines {
         self.touch_ids[dim.index()].as_deref()
     }
 
+    /// The flat touch times, person after person, oldest first within a person.
+    pub fn touch_times(&self) -> &[i64] {
+        &self.touch_time
+    }
+
     /// Remaps the ids of every touch column (after the journeys' vocabularies were merged).
     pub(crate) fn remap(&mut self, maps: &[Vec<u32>; 6], kpi_map: &[u32]) {
         for (col, map) in self.touch_ids.iter_mut().zip(maps) {

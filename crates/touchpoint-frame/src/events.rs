@@ -123,6 +123,12 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
                 TimeUnit::Milliseconds => v.checked_mul(1000),
             };
             let aware = zone_of_col.is_some();
+            if phys.null_count() == 0 && *unit == TimeUnit::Microseconds && (aware || utc) {
+                // Already what is wanted: the values as they are, chunk by chunk.
+                let mut out = Vec::with_capacity(phys.len());
+                phys.downcast_iter().for_each(|a| out.extend_from_slice(a.values()));
+                return Ok(out);
+            }
             let out_of_range = |row: usize, v: i64| Error::Timestamp {
                 column: name.to_owned(),
                 table: None,
@@ -435,16 +441,40 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
     ) -> std::result::Result<Vec<&'a str>, usize> {
         let mut map: FastMap<&str, u32> = FastMap::default();
         let mut names: Vec<&str> = Vec::new();
-        for (i, (v, slot)) in part.iter().zip(ids.iter_mut()).enumerate() {
+        let mut intern_one = |v: Option<&'a str>, row: usize| -> std::result::Result<u32, usize> {
             let v = match v.map(str::trim) {
                 Some(v) if !v.is_empty() => v,
-                _ if required => return Err(lo + i + 1),
+                _ if required => return Err(row),
                 _ => NONE_PLAYER,
             };
-            *slot = *map.entry(v).or_insert_with(|| {
+            Ok(*map.entry(v).or_insert_with(|| {
                 names.push(v);
                 (names.len() - 1) as u32
-            });
+            }))
+        };
+        if part.null_count() > 0 {
+            for (i, (v, slot)) in part.iter().zip(ids.iter_mut()).enumerate() {
+                *slot = intern_one(v, lo + i + 1)?;
+            }
+        } else {
+            // Names of at most 12 bytes sit whole in their 16-byte view, so the view is a key for
+            // them that needs no trimming, hashing of text or lookup of a buffer.
+            let mut short: FastMap<u128, u32> = FastMap::default();
+            let mut slots = ids.iter_mut();
+            let mut row = lo;
+            for arr in part.downcast_iter() {
+                for (k, (view, slot)) in arr.views().iter().zip(slots.by_ref()).enumerate() {
+                    row += 1;
+                    if view.length > 12 {
+                        *slot = intern_one(Some(arr.value(k)), row)?;
+                    } else if let Some(&id) = short.get(&view.as_u128()) {
+                        *slot = id;
+                    } else {
+                        *slot = intern_one(Some(arr.value(k)), row)?;
+                        short.insert(view.as_u128(), *slot);
+                    }
+                }
+            }
         }
         Ok(names)
     }
@@ -753,119 +783,262 @@ fn builder(cols: &EventColumns) -> Result<JourneysBuilder> {
 }
 
 /// Puts the touches in order: person, time, then names of channel, campaign, activity, actor,
-/// actor_group, interaction. A counting sort by person (ids follow the persons' sort order) that
-/// scatters every touch column at once into its person's run, reading the input once in order,
-/// then each person's few touches sorted by time and names inside their run, where they sit together
-/// in memory (gathering every column through a sorted index instead would read each one at random).
-/// The persons are split into ranges of about equal touches, one per core (up to 8), each arranged on
-/// its own thread into its own slice of the output; the result does not depend on the split. The
-/// input-order columns are freed. Returns the person offsets and the sorted times.
+/// actor_group, interaction. Two passes, so that no write lands at random in the whole log:
+/// 1. the rows are partitioned into buckets of consecutive persons (up to 1,024), in bucket order,
+///    one column at a time (the input column freed after it), each core partitioning its own slice
+///    of the rows into its own part of every bucket (up to 1,024 write positions per core, which
+///    stay in cache);
+/// 2. each bucket (a few thousand persons) is sorted in place: a counting sort by person through a
+///    scratch copy, then each person's few touches by time and names.
+///
+/// Buckets go to the cores in ranges of about equal rows. The result does not depend on the number
+/// of cores or on the row order: the order is total up to touches equal in every column. Returns the
+/// person offsets and the sorted times; the sorted names replace the input-order columns.
 fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
     let n = cols.t_touch.len();
     let n_persons = cols.n_persons;
-    let mut start = vec![0u32; n_persons + 1];
-    for &p in &cols.p_touch {
-        start[p as usize + 1] += 1;
+    let threads =
+        if n < 1 << 20 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8) };
+    let per_bucket = n_persons.div_ceil(1024).max(1);
+    let n_buckets = n_persons.div_ceil(per_bucket).max(1);
+    let chunks: Vec<std::ops::Range<usize>> =
+        (0..threads).map(|c| n * c / threads..n * (c + 1) / threads).collect();
+    let p_touch = std::mem::take(&mut cols.p_touch);
+    // Rows per (row chunk, bucket), and where each bucket starts in the partitioned columns.
+    let hist: Vec<Vec<usize>> = on_threads(&chunks, |rows| {
+        let mut h = vec![0usize; n_buckets];
+        p_touch[rows].iter().for_each(|&p| h[p as usize / per_bucket] += 1);
+        h
+    });
+    let mut bucket_start = vec![0usize; n_buckets + 1];
+    for b in 0..n_buckets {
+        bucket_start[b + 1] = bucket_start[b] + hist.iter().map(|h| h[b]).sum::<usize>();
     }
-    for i in 0..n_persons {
-        start[i + 1] += start[i];
+    // Pass 1, column by column, the largest first (the peak holds one input column and its copy).
+    let mut times = partition(&cols.t_touch, &p_touch, &hist, &chunks, per_bucket);
+    cols.t_touch = Vec::new();
+    let partition_u32 = |src: &[u32]| partition(src, &p_touch, &hist, &chunks, per_bucket);
+    let mut names: Vec<Vec<u32>> = Vec::new();
+    for (_, ids, _) in cols.dim_ids.iter_mut() {
+        names.push(partition_u32(ids));
+        *ids = Vec::new();
     }
-    let mut times = vec![0i64; n];
-    let mut sorted: Vec<Vec<u32>> = cols.dim_ids.iter().map(|_| vec![0u32; n]).collect();
+    let persons = partition_u32(&p_touch);
+    drop(p_touch);
     // Ties on time are broken by the names' ids in the order of Dimension::ALL.
     let mut tie_order: Vec<usize> = (0..cols.dim_ids.len()).collect();
     tie_order.sort_by_key(|&i| cols.dim_ids[i].0.index());
-    let threads =
-        if n < 1 << 20 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8) };
-    // Person ranges of about n / threads touches each.
+    names = tie_order.iter().map(|&i| std::mem::take(&mut names[i])).collect();
+    // Pass 2: buckets in ranges of about n / threads rows, each range with its own slices.
     let mut bounds = vec![0usize];
     for k in 1..threads {
-        let at = start.partition_point(|&s| (s as usize) < n * k / threads).min(n_persons);
+        let at = bucket_start.partition_point(|&s| s < n * k / threads).min(n_buckets);
         bounds.push(at.max(*bounds.last().expect("non-empty")));
     }
-    bounds.push(n_persons);
-    let src: Vec<&[u32]> = cols.dim_ids.iter().map(|(_, ids, _)| ids.as_slice()).collect();
-    let (p_touch, t_touch) = (&cols.p_touch, &cols.t_touch);
-    let mut jobs = Vec::new();
+    bounds.push(n_buckets);
+    let mut start = vec![0u32; n_persons + 1];
+    start[n_persons] = n as u32;
     {
-        let mut rest_t: &mut [i64] = &mut times;
-        let mut rest_d: Vec<&mut [u32]> = sorted.iter_mut().map(Vec::as_mut_slice).collect();
+        let mut jobs = Vec::new();
+        let (mut rest_t, mut rest_p, mut rest_s): (&mut [i64], &[u32], &mut [u32]) =
+            (&mut times, &persons, &mut start[..n_persons]);
+        let mut rest_d: Vec<&mut [u32]> = names.iter_mut().map(Vec::as_mut_slice).collect();
         for w in bounds.windows(2) {
-            let len = (start[w[1]] - start[w[0]]) as usize;
-            let (t, tail) = std::mem::take(&mut rest_t).split_at_mut(len);
+            let rows = bucket_start[w[1]] - bucket_start[w[0]];
+            let first = (w[0] * per_bucket).min(n_persons);
+            let people = (w[1] * per_bucket).min(n_persons) - first;
+            let (t, tail) = std::mem::take(&mut rest_t).split_at_mut(rows);
             rest_t = tail;
-            let mut d = Vec::new();
-            for slot in rest_d.iter_mut() {
-                let (head, tail) = std::mem::take(slot).split_at_mut(len);
-                *slot = tail;
-                d.push(head);
-            }
-            jobs.push((w[0]..w[1], t, d));
+            let (p, tail) = rest_p.split_at(rows);
+            rest_p = tail;
+            let (st, tail) = std::mem::take(&mut rest_s).split_at_mut(people);
+            rest_s = tail;
+            let d: Vec<&mut [u32]> = rest_d
+                .iter_mut()
+                .map(|slot| {
+                    let (head, tail) = std::mem::take(slot).split_at_mut(rows);
+                    *slot = tail;
+                    head
+                })
+                .collect();
+            jobs.push(SortJob { buckets: w[0]..w[1], first, base: bucket_start[w[0]], t, p, start: st, d });
         }
+        let bucket_start = &bucket_start;
+        std::thread::scope(|scope| {
+            let mut jobs = jobs.into_iter();
+            let first = jobs.next();
+            let handles: Vec<_> =
+                jobs.map(|job| scope.spawn(move || job.run(bucket_start, per_bucket))).collect();
+            if let Some(job) = first {
+                job.run(bucket_start, per_bucket);
+            }
+            handles.into_iter().for_each(|h| h.join().expect("sorting worker"));
+        });
     }
-    let arrange = |(persons, t, mut d): (std::ops::Range<usize>, &mut [i64], Vec<&mut [u32]>)| {
-        let base = start[persons.start] as usize;
-        let mut fill: Vec<u32> = start[persons.clone()].iter().map(|&s| s - base as u32).collect();
-        for (i, (&p, &time)) in p_touch.iter().zip(t_touch).enumerate() {
-            let p = p as usize;
-            if p < persons.start || p >= persons.end {
-                continue;
-            }
-            let at = &mut fill[p - persons.start];
-            let k = *at as usize;
-            *at += 1;
-            t[k] = time;
-            for (dst, col) in d.iter_mut().zip(&src) {
-                dst[k] = col[i];
-            }
-        }
-        let mut buf: Vec<(i64, u32)> = Vec::new();
-        let mut tmp: Vec<u32> = Vec::new();
-        for p in persons {
-            let (lo, hi) = (start[p] as usize - base, start[p + 1] as usize - base);
-            if hi - lo < 2 || t[lo..hi].windows(2).all(|w| w[0] < w[1]) {
-                continue;
-            }
-            buf.clear();
-            buf.extend((lo..hi).map(|i| (t[i], (i - lo) as u32)));
-            {
-                let d = &d;
-                let ties = |a: u32, b: u32| {
-                    tie_order
-                        .iter()
-                        .map(|&x| d[x][lo + a as usize].cmp(&d[x][lo + b as usize]))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                };
-                buf.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| ties(x.1, y.1)));
-            }
-            for (slot, &(time, _)) in t[lo..hi].iter_mut().zip(&buf) {
-                *slot = time;
-            }
-            for col in d.iter_mut() {
-                tmp.clear();
-                tmp.extend(buf.iter().map(|&(_, j)| col[lo + j as usize]));
-                col[lo..hi].copy_from_slice(&tmp);
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        let mut jobs = jobs.into_iter();
-        let first = jobs.next();
-        let handles: Vec<_> = jobs.map(|job| scope.spawn(|| arrange(job))).collect();
-        if let Some(job) = first {
-            arrange(job);
-        }
-        for h in handles {
-            h.join().expect("sorting worker");
-        }
-    });
-    cols.p_touch = Vec::new();
-    cols.t_touch = Vec::new();
-    for ((_, ids, _), col) in cols.dim_ids.iter_mut().zip(sorted) {
-        *ids = col;
+    drop(persons);
+    for (k, col) in tie_order.iter().zip(names) {
+        cols.dim_ids[*k].1 = col;
     }
     (start, times)
+}
+
+/// Runs `work` on each range of rows, one thread per range (the first on this one), in range order.
+fn on_threads<T: Send>(
+    ranges: &[std::ops::Range<usize>],
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = ranges[1..].iter().map(|r| scope.spawn(move || work(r.clone()))).collect();
+        let mut out = vec![work(ranges[0].clone())];
+        out.extend(handles.into_iter().map(|h| h.join().expect("worker")));
+        out
+    })
+}
+
+/// Pass 1 of [`sort_touches`] for one column: `src` in bucket order (bucket of row `i`:
+/// `persons[i] / per_bucket`), rows of one bucket in row order. Chunk `c` of the rows writes its part
+/// of bucket `b` after the parts of the chunks before it, so every chunk owns its slices.
+fn partition<T: Copy + Default + Send + Sync>(
+    src: &[T],
+    persons: &[u32],
+    hist: &[Vec<usize>],
+    chunks: &[std::ops::Range<usize>],
+    per_bucket: usize,
+) -> Vec<T> {
+    let n_buckets = hist[0].len();
+    let mut out = vec![T::default(); src.len()];
+    // The output split bucket-major into (bucket, chunk) slices; chunk c gets its slice of every bucket.
+    let mut mine: Vec<Vec<&mut [T]>> = (0..chunks.len()).map(|_| Vec::with_capacity(n_buckets)).collect();
+    let mut rest: &mut [T] = &mut out;
+    for b in 0..n_buckets {
+        for (c, h) in hist.iter().enumerate() {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(h[b]);
+            mine[c].push(head);
+            rest = tail;
+        }
+    }
+    std::thread::scope(|scope| {
+        let mut work = chunks.iter().zip(mine).map(|(rows, mut slots)| {
+            move || {
+                let mut at = vec![0usize; slots.len()];
+                for (&p, &v) in persons[rows.clone()].iter().zip(&src[rows.clone()]) {
+                    let b = p as usize / per_bucket;
+                    slots[b][at[b]] = v;
+                    at[b] += 1;
+                }
+            }
+        });
+        let first = work.next();
+        let handles: Vec<_> = work.map(|w| scope.spawn(w)).collect();
+        if let Some(mut w) = first {
+            w();
+        }
+        handles.into_iter().for_each(|h| h.join().expect("partition worker"));
+    });
+    out
+}
+
+/// Pass 2 of [`sort_touches`] for a range of buckets: its rows (times `t`, persons `p`, names `d` in
+/// tie order, from row `base`) and its persons' offsets (from person `first`).
+struct SortJob<'a> {
+    buckets: std::ops::Range<usize>,
+    first: usize,
+    base: usize,
+    t: &'a mut [i64],
+    p: &'a [u32],
+    start: &'a mut [u32],
+    d: Vec<&'a mut [u32]>,
+}
+
+impl SortJob<'_> {
+    fn run(mut self, bucket_start: &[usize], per_bucket: usize) {
+        let n_persons_here = self.start.len();
+        let mut count: Vec<u32> = Vec::new();
+        let (mut st, mut sd) = (Vec::<i64>::new(), Vec::<Vec<u32>>::new());
+        sd.resize(self.d.len(), Vec::new());
+        for b in self.buckets.clone() {
+            let (lo, hi) = (bucket_start[b] - self.base, bucket_start[b + 1] - self.base);
+            let p0 = b * per_bucket; // first person of the bucket
+            let m = ((b + 1) * per_bucket).min(self.first + n_persons_here) - p0;
+            // Counting sort by person: offsets, then the rows through a scratch copy.
+            count.clear();
+            count.resize(m + 1, 0);
+            self.p[lo..hi].iter().for_each(|&p| count[p as usize - p0 + 1] += 1);
+            for q in 0..m {
+                count[q + 1] += count[q];
+            }
+            let offset = (self.base + lo) as u32;
+            let here = &mut self.start[p0 - self.first..p0 - self.first + m];
+            here.iter_mut().zip(&count).for_each(|(s, &c)| *s = offset + c);
+            st.clear();
+            st.extend_from_slice(&self.t[lo..hi]);
+            for (s, d) in sd.iter_mut().zip(self.d.iter()) {
+                s.clear();
+                s.extend_from_slice(&d[lo..hi]);
+            }
+            let mut at = count[..m].to_vec();
+            for (i, &p) in self.p[lo..hi].iter().enumerate() {
+                let slot = &mut at[p as usize - p0];
+                let k = lo + *slot as usize;
+                *slot += 1;
+                self.t[k] = st[i];
+                for (d, s) in self.d.iter_mut().zip(&sd) {
+                    d[k] = s[i];
+                }
+            }
+            // Each person's touches by time, then names.
+            for q in 0..m {
+                let (a, z) = (lo + count[q] as usize, lo + count[q + 1] as usize);
+                sort_run(&mut self.t[a..z], &mut self.d, a);
+            }
+        }
+    }
+}
+
+/// Sorts one person's run `t` (times) with the names `d[..][at..at + t.len()]` in tie order: by time,
+/// then names. Insertion sort for the usual few touches, a sorted index for long runs.
+fn sort_run(t: &mut [i64], d: &mut [&mut [u32]], at: usize) {
+    let len = t.len();
+    if len < 2 || t.windows(2).all(|w| w[0] < w[1]) {
+        return;
+    }
+    let less = |t: &[i64], d: &[&mut [u32]], x: usize, y: usize| -> bool {
+        match t[x].cmp(&t[y]) {
+            std::cmp::Ordering::Equal => {
+                d.iter().map(|c| c[at + x].cmp(&c[at + y])).find(|o| o.is_ne())
+                    == Some(std::cmp::Ordering::Less)
+            }
+            o => o.is_lt(),
+        }
+    };
+    if len <= 32 {
+        for i in 1..len {
+            let mut j = i;
+            while j > 0 && less(t, d, j, j - 1) {
+                t.swap(j, j - 1);
+                d.iter_mut().for_each(|c| c.swap(at + j, at + j - 1));
+                j -= 1;
+            }
+        }
+        return;
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_unstable_by(|&x, &y| {
+        if less(t, d, x, y) {
+            std::cmp::Ordering::Less
+        } else if less(t, d, y, x) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    let sorted: Vec<i64> = order.iter().map(|&i| t[i]).collect();
+    t.copy_from_slice(&sorted);
+    for c in d.iter_mut() {
+        let sorted: Vec<u32> = order.iter().map(|&i| c[at + i]).collect();
+        c[at..at + len].copy_from_slice(&sorted);
+    }
 }
 
 /// The window of each interaction (by id), when interaction windows are given, with the position of
@@ -919,6 +1092,11 @@ fn cut_journeys(
     // Upper bounds, reserved at once: a touch sits in at most one journey per KPI, and there is at most
     // one journey per conversion plus one null journey per person and KPI. Untouched capacity stays
     // virtual (not resident), while growing by doubling would copy (and briefly hold) everything twice.
+    // Views into the timelines unless an interaction's own window can leave gaps in a journey's run of
+    // touches.
+    if interaction.is_none() {
+        b.view_timelines();
+    }
     b.reserve(corder.len() + cols.n_persons * n_kpis, times.len() * n_kpis);
     let lookbacks: Vec<i64> = cols
         .kpi_names
@@ -1015,13 +1193,19 @@ fn push_journey(
     weights: Weights,
     t: i64,
 ) -> Result<()> {
-    for &i in touches {
-        let i = lo + i as usize;
-        let mut ids = [0u32; 6];
-        for (d, col, _) in dim_ids {
-            ids[d.index()] = col[i];
+    if b.is_view() {
+        // The rule's runs are contiguous without interaction windows (max_touches keeps a suffix).
+        debug_assert!(touches.windows(2).all(|w| w[1] == w[0] + 1));
+        b.push_view(lo + touches.first().map_or(0, |&i| i as usize), touches.len());
+    } else {
+        for &i in touches {
+            let i = lo + i as usize;
+            let mut ids = [0u32; 6];
+            for (d, col, _) in dim_ids {
+                ids[d.index()] = col[i];
+            }
+            b.push_touch(ids, Some(t_touch[i]));
         }
-        b.push_touch(ids, Some(t_touch[i]));
     }
     b.finish_journey(0, kpi, weights, Some(t))?;
     Ok(())
@@ -1075,5 +1259,80 @@ fn rename_table(e: Error, table: &'static str) -> Error {
             Error::Timestamp { column, table: Some(table), row, value, reason }
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log of `n` touches over `persons` persons (a few with long runs), times drawn from a small
+    /// range so that ties on time are common, two name columns; in input order.
+    fn columns(n: usize, persons: usize, seed: u64) -> EventColumns {
+        let mut x = seed;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let mut p_touch = Vec::with_capacity(n);
+        let (mut t, mut ch, mut camp) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            // Every 50th touch goes to one of three persons, whose runs grow long (above 32 touches).
+            let p = if i % 50 == 0 { next(3) } else { next(persons as u64) };
+            p_touch.push(p as u32);
+            t.push(next(20) as i64);
+            ch.push(next(4) as u32);
+            camp.push(next(3) as u32);
+        }
+        EventColumns {
+            p_touch,
+            p_conv: Vec::new(),
+            n_persons: persons,
+            person_keys: None,
+            t_touch: t,
+            t_conv: Vec::new(),
+            period: (0, 1),
+            // Campaign stored before channel: ties still break by channel first (Dimension::ALL).
+            dim_ids: vec![(Dimension::Campaign, camp, Vec::new()), (Dimension::Channel, ch, Vec::new())],
+            kpi_ids: Vec::new(),
+            kpi_names: Vec::new(),
+            values: Vec::new(),
+            no_values: None,
+        }
+    }
+
+    /// The order by brute force: (person, time, channel, campaign) of every touch, sorted.
+    fn brute(c: &EventColumns) -> Vec<(u32, i64, u32, u32)> {
+        let mut rows: Vec<_> = (0..c.t_touch.len())
+            .map(|i| (c.p_touch[i], c.t_touch[i], c.dim_ids[1].1[i], c.dim_ids[0].1[i]))
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
+
+    #[test]
+    fn the_sort_equals_a_sort_of_every_touch_by_person_time_and_names() {
+        // Below and above the size where the sort runs on every core (2^20 touches); persons fewer
+        // and more than the 1,024 buckets, some without any touch.
+        for (n, persons, seed) in [(5_000, 700, 1), (30_000, 9_000, 2), ((1 << 20) + 4_321, 150_000, 3)] {
+            let mut c = columns(n, persons, seed);
+            let want = brute(&c);
+            let (start, times) = sort_touches(&mut c);
+            assert_eq!(start.len(), persons + 1);
+            let mut got = Vec::with_capacity(n);
+            for p in 0..persons {
+                assert!(start[p] <= start[p + 1]);
+                let run = start[p] as usize..start[p + 1] as usize;
+                let cols = (&times[run.clone()], &c.dim_ids[1].1[run.clone()], &c.dim_ids[0].1[run]);
+                got.extend((0..cols.0.len()).map(|i| (p as u32, cols.0[i], cols.1[i], cols.2[i])));
+            }
+            assert_eq!(start[persons] as usize, n);
+            assert_eq!(got, want, "n = {n}");
+            assert!(c.p_touch.is_empty() && c.t_touch.is_empty());
+            // Long runs took the sorted-index path.
+            assert!((0..3).any(|p| start[p + 1] - start[p] > 32));
+        }
     }
 }

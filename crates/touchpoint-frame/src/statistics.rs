@@ -35,7 +35,7 @@ fn carried(j: &Journeys) -> Vec<Dimension> {
 pub fn path_statistics(j: &Journeys) -> Result<DataFrame> {
     let dims = carried(j);
     let cols: Vec<std::borrow::Cow<'_, [u32]>> = dims.iter().map(|&d| j.player_column(d)).collect();
-    let offsets = j.offsets();
+    let spans = j.spans();
     let mut index: FastMap<Vec<u32>, usize> = FastMap::default();
     let mut keys: Vec<(u32, usize)> = Vec::new(); // (kpi, a journey with the path)
     let mut sums: Vec<(f64, f64, f64, u64, u64)> = Vec::new();
@@ -43,7 +43,7 @@ pub fn path_statistics(j: &Journeys) -> Result<DataFrame> {
     for i in 0..j.len() {
         key.clear();
         key.push(j.kpi_ids()[i]);
-        for t in offsets[i]..offsets[i + 1] {
+        for t in spans.range(i) {
             key.extend(cols.iter().map(|c| c[t]));
         }
         let at = match index.get(&key) {
@@ -70,10 +70,10 @@ pub fn path_statistics(j: &Journeys) -> Result<DataFrame> {
     )];
     for (d, col) in dims.iter().zip(&cols) {
         let names = j.vocab(*d).names();
-        let touches: usize = keys.iter().map(|&(_, i)| offsets[i + 1] - offsets[i]).sum();
+        let touches: usize = keys.iter().map(|&(_, i)| spans.range(i).len()).sum();
         let mut b = ListStringChunkedBuilder::new(path_column(*d).into(), keys.len(), touches);
         for &(_, i) in &keys {
-            b.append_values_iter(col[offsets[i]..offsets[i + 1]].iter().map(|&p| names[p as usize].as_str()));
+            b.append_values_iter(col[spans.range(i)].iter().map(|&p| names[p as usize].as_str()));
         }
         columns.push(b.finish().into_column());
     }

@@ -521,11 +521,11 @@ fn a_log_large_enough_for_threads_gives_what_its_halves_give() {
     let campaigns = |j: &Journeys| {
         let names = j.vocab(Dimension::Campaign).names().to_vec();
         let col = j.player_column(Dimension::Campaign);
-        let off = j.offsets();
+        let spans = j.spans();
         let mut v: Vec<(Vec<String>, f64)> = j
             .iter()
             .map(|r| {
-                let ids = &col[off[r.index]..off[r.index + 1]];
+                let ids = &col[spans.range(r.index)];
                 (ids.iter().map(|&c| names[c as usize].clone()).collect(), r.conversions)
             })
             .collect();

@@ -47,6 +47,8 @@ impl Simulation {
 #[derive(Clone, Copy, Debug)]
 struct JourneyRec {
     kpi: u32,
+    /// The journey's run of touches: its first in the block's timeline touches, and how many.
+    first: u32,
     touches: u32,
     conversions: f64,
     value: f64,
@@ -59,8 +61,6 @@ struct JourneyRec {
 /// What a block of people produces.
 #[derive(Debug)]
 struct BlockOut {
-    touch_channel: Vec<u32>,
-    touch_time: Vec<i64>,
     journeys: Vec<JourneyRec>,
     /// Unattributed (conversions, value) per KPI.
     unattributed: Vec<(f64, f64)>,
@@ -145,8 +145,6 @@ pub fn simulate_with(params: &SimParams, threads: usize, control: &dyn Control) 
 fn run_block(model: &Model, block: u64, people: u64, s: &mut Scratch) -> BlockOut {
     let (nk, nc) = (model.n_kpis, model.n_channels);
     let mut out = BlockOut {
-        touch_channel: Vec::new(),
-        touch_time: Vec::new(),
         journeys: Vec::new(),
         unattributed: vec![(0.0, 0.0); nk],
         exposures: vec![0; nc],
@@ -202,7 +200,8 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
             s.merged.push((t, conversions, value));
             out.tl_conv.push((j, t, conversions, value));
         }
-        let touches = &s.touches;
+        // The person's touches go to the block's timeline touches after the cut, from here.
+        let base = out.tl_chan.len() as u32;
         let _ = rule.cut::<()>(&s.times, &s.merged, &mut s.window, |cut| {
             let (idx, rec) = match cut {
                 Cut::Unattributed { conversions, value, .. } => {
@@ -211,20 +210,30 @@ fn cut_journeys(model: &Model, s: &mut Scratch, out: &mut BlockOut) {
                     u.1 += value;
                     return Ok(());
                 }
-                Cut::Journey { touches, time, conversions, value, .. } => {
-                    (touches, JourneyRec { kpi: j, touches: 0, conversions, value, nulls: 0.0, time, person })
-                }
+                Cut::Journey { touches, time, conversions, value, .. } => (
+                    touches,
+                    JourneyRec { kpi: j, first: 0, touches: 0, conversions, value, nulls: 0.0, time, person },
+                ),
                 Cut::Null { touches, time, .. } => (
                     touches,
-                    JourneyRec { kpi: j, touches: 0, conversions: 0.0, value: 0.0, nulls: 1.0, time, person },
+                    JourneyRec {
+                        kpi: j,
+                        first: 0,
+                        touches: 0,
+                        conversions: 0.0,
+                        value: 0.0,
+                        nulls: 1.0,
+                        time,
+                        person,
+                    },
                 ),
             };
-            for &i in idx {
-                let (t, c) = touches[i as usize];
-                out.touch_channel.push(c);
-                out.touch_time.push(t);
-            }
-            out.journeys.push(JourneyRec { touches: idx.len() as u32, ..rec });
+            // A lookback alone cuts runs of consecutive touches.
+            out.journeys.push(JourneyRec {
+                first: base + idx.first().copied().unwrap_or(0),
+                touches: idx.len() as u32,
+                ..rec
+            });
             Ok(())
         });
     }
@@ -247,6 +256,7 @@ fn assemble(
     control: &dyn Control,
 ) -> Result<Simulation> {
     let mut b = JourneysBuilder::with_times(&[]);
+    b.view_timelines();
     for k in &params.kpis {
         b.kpi_id(&k.name);
     }
@@ -254,8 +264,7 @@ fn assemble(
         b.player_id(Dimension::Channel, &c.name, i + 1)?;
     }
     let n_journeys: usize = blocks.iter().map(|o| o.journeys.len()).sum();
-    let n_touches: usize = blocks.iter().map(|o| o.touch_channel.len()).sum();
-    b.reserve(n_journeys, n_touches);
+    b.reserve(n_journeys, 0);
     let mut truth = TruthAcc::new(model.n_kpis, model.n_channels);
     let mut exposures = vec![0u64; model.n_channels];
     let mut row = 0usize;
@@ -267,14 +276,11 @@ fn assemble(
             control.checkpoint()?;
             control.progress("journeys", row as u64, n_journeys as u64);
         }
-        let mut t = 0usize;
         let first_person = timelines.persons() as u32;
+        let first_touch = timelines.touch_count();
         for r in &out.journeys {
             b.set_person(first_person + r.person);
-            for k in t..t + r.touches as usize {
-                b.push_channel(out.touch_channel[k], Some(out.touch_time[k]));
-            }
-            t += r.touches as usize;
+            b.push_view(first_touch + r.first as usize, r.touches as usize);
             row += 1;
             b.finish_journey(
                 row,
