@@ -66,9 +66,10 @@ def test_a_directory_means_buckets_and_workdir_keeps_the_statistics(on_disk: tup
     assert len(written) == 16
     stats = pl.read_parquet(tmp_path / "statistics")
     assert stats["conversions"].sum() == pytest.approx(j.summary["attributed"].sum())
-    # Touch times per journey are not kept (the additive-hazard model reads the kept buckets instead).
+    # The journeys themselves are not kept (timeline models and time decay by duration read the kept
+    # buckets instead), so per-journey credit says so.
     with pytest.raises(tp.UnsupportedError, match="aggregated in 16 buckets of people"):
-        tp.attribute(j, models=[tp.models.TimeDecay(half_life="3d")])
+        tp.attribute(j, models=["linear"], progress=False).journey_credits(progress=False)
 
 
 def test_bad_input_in_a_bucket_names_the_record(tmp_path: Path) -> None:
@@ -150,6 +151,34 @@ def test_additive_hazard_on_buckets_equals_the_fit_in_memory(
                 assert x[c].to_list() == y[c].to_list(), c
     # The parts are removed after the fit; the buckets stay.
     assert not (tmp_path / "hazard").exists() and (tmp_path / "touches").is_dir()
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 8])
+def test_time_decay_by_duration_on_buckets_equals_the_credit_in_memory(
+    log: tuple[pl.DataFrame, pl.DataFrame], on_disk: tuple[Path, Path], tmp_path: Path, buckets: int
+) -> None:
+    # The gathered journeys carry no touch times; each kept bucket decays its own journeys, and the
+    # buckets' credit per player adds up to the credit in memory, for both KPIs and two dimensions.
+    touches, conversions = log
+    models: list[Any] = [tp.models.TimeDecay(half_life="2d"), "linear"]
+    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "progress": False}
+    mem = tp.Journeys.from_events(touches, conversions, **kw)
+    j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path, **kw)
+    for by in ("channel", "campaign"):
+        a = tp.attribute(mem, models=models, by=by, progress=False).to_polars().sort("model", "kpi", by)
+        b = tp.attribute(j, models=models, by=by, progress=False).to_polars().sort("model", "kpi", by)
+        assert a.select("model", "kpi", by).equals(b.select("model", "kpi", by))
+        for col in ("conversions", "value", "share"):
+            assert b[col].to_list() == pytest.approx(a[col].to_list(), rel=1e-9, abs=1e-9), (by, col)
+        # Decay by duration is not linear credit: the comparison can fail.
+        decay, linear = (a.filter(pl.col("model") == m)["conversions"] for m in ("time_decay", "linear"))
+        assert (decay - linear).abs().max() > 1.0
+    # Without the kept buckets the touch times are gone; intervals would resample timed journeys.
+    gone = tp.Journeys.from_events(*on_disk, buckets=buckets, **kw)
+    with pytest.raises(tp.UnsupportedError, match="time_decay with half_life"):
+        tp.attribute(gone, models=models, progress=False)
+    with pytest.raises(tp.UnsupportedError, match="intervals of time_decay"):
+        tp.attribute(j, models=models, intervals=0.9, progress=False)
 
 
 def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, Path], tmp_path: Path) -> None:

@@ -279,6 +279,26 @@ def test_additive_hazard_fit_on_spark_equals_from_events(
     assert a.table("hazard_fit")["population_given"].to_list() == [True]
 
 
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_time_decay_by_duration_on_spark_equals_from_events(
+    spark: Any, log: tuple[pl.DataFrame, pl.DataFrame], partitions: int
+) -> None:
+    # The gathered journeys carry no touch times: each partition decays its own journeys and the
+    # driver adds their credit per player (one Spark job per KPI), equal to the credit in memory.
+    touches, conversions = log
+    models: list[Any] = [tp.models.TimeDecay(half_life="2d"), "linear"]
+    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"]}
+    mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
+    sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), partitions=partitions, **kw)
+    a = tp.attribute(mem, models=models, by="campaign", progress=False).to_polars().sort("model", "kpi", "campaign")
+    b = tp.attribute(sj, models=models, by="campaign", progress=False).to_polars().sort("model", "kpi", "campaign")
+    assert a.select("model", "kpi", "campaign").equals(b.select("model", "kpi", "campaign"))
+    for col in ("conversions", "value", "share"):
+        assert b[col].to_list() == pytest.approx(a[col].to_list(), rel=1e-9, abs=1e-9), col
+    with pytest.raises(tp.UnsupportedError, match="intervals of time_decay"):
+        tp.attribute(sj, models=models, intervals=0.9, progress=False)
+
+
 def test_additive_hazard_on_spark_says_what_it_cannot_do(spark: Any, log: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     touches, conversions = log
     conversions = conversions.filter(pl.col("kpi") == "sales")

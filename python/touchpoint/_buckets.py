@@ -290,7 +290,7 @@ class BucketTimelines:
                 continue
             j, _, _ = cut_part(t, c, self.o)
             del t, c
-            shape, part = _touchpoint.hazard_part(j, spec)
+            shape, part = _touchpoint.remote_part(j, spec)
             (parts / f"{b:05}.part").write_bytes(part)
             shapes.append(shape)
         if read != self.written:

@@ -126,18 +126,21 @@ def attribute(
 
 
 def remote_needed(specs: Sequence[str], intervals: float | None) -> bool:
-    """Whether a model reads person timelines held elsewhere (on Spark executors, in buckets on disk):
-    a timeline model (the core's ``Model::needs_timelines``), which then refuses intervals (they
-    resample people)."""
+    """Whether a model reads the person timelines held elsewhere (on Spark executors, in buckets on
+    disk; the core's ``Model::reads_remote``): a timeline model, or time decay by duration (each part
+    decays its own journeys, whose touch times the gathered journeys lack). Intervals of these are
+    refused: they would resample people or journeys that only the parts hold."""
     from .exceptions import UnsupportedError
 
-    if not any(_touchpoint.needs_timelines(s) for s in specs):
+    remote = [s for s in specs if _touchpoint.reads_remote(s)]
+    if not remote:
         return False
     if intervals is not None:
+        names = sorted({json.loads(s)["model"] for s in remote})
         raise UnsupportedError(
-            "intervals of the additive-hazard model resample people, and these journeys keep their people's "
-            "timelines elsewhere (Spark executors, buckets on disk): attribute without intervals, or run the "
-            "path models with them"
+            f"intervals of {', '.join(names)} resample people or timed journeys, and these journeys keep their "
+            "people's timelines elsewhere (Spark executors, buckets on disk): attribute without intervals, or "
+            "run the path models with them"
         )
     return True
 

@@ -193,9 +193,10 @@ class Journeys:
                 credit as in memory, whatever the number of buckets. With ``workdir`` the buckets stay on
                 disk as the people's timelines: ``tp.attribute`` fits the additive-hazard model on them
                 by per-bucket sums (each bucket cut again into its part of the fit data, one part in
-                memory at a time), equal to the fit in memory. What needs each journey's touch times or
-                person (time decay by duration, per-journey credit, intervals of the additive-hazard
-                model) raises UnsupportedError.
+                memory at a time), equal to the fit in memory, and time decay by duration by each
+                bucket's credit of its own journeys, added. What needs each journey's touch times or
+                person in the journeys themselves (per-journey credit, intervals of those two models)
+                raises UnsupportedError.
             workdir: where the buckets and statistics are written (kept, and read again by the
                 additive-hazard model); by default a temporary directory, removed at the end (the
                 additive-hazard model then raises UnsupportedError).

@@ -16,11 +16,13 @@ parameters to the partitions, which answer with their sums (log-likelihood, grad
 sums, compensators), and the driver adds them and steps, as on one machine (see
 ``touchpoint_core::hazard::parts``). The fit equals ``from_events``' to rounding in the order of sums.
 
-What needs each journey's touch times or its person in the journeys themselves does not run on
-:meth:`SparkJourneys.to_journeys`, and says so with an :class:`~touchpoint.UnsupportedError`: time decay
-by duration (``half_life``; decay by touch count, ``half_life_touches``, runs), per-journey credit, and
-intervals of the additive-hazard model (they resample people). Intervals of path models resample the
-aggregated journeys (unit ``paths``), not people.
+Time decay by duration (``half_life``) runs through ``tp.attribute`` on the :class:`SparkJourneys`
+the same way: each partition decays its own journeys (it has their touch times) and returns its credit
+per player, which the driver adds; exact up to the order of sums. What needs each journey's touch times
+or its person in the journeys themselves does not run on :meth:`SparkJourneys.to_journeys`, and says so
+with an :class:`~touchpoint.UnsupportedError`: time decay by duration there, per-journey credit, and
+intervals of the additive-hazard model or of time decay by duration (they resample people or timed
+journeys). Intervals of path models resample the aggregated journeys (unit ``paths``), not people.
 
 Needs the extra ``touchpoint[spark]`` (pyspark >= 4.0, < 5) and the touchpoint wheel on the executors:
 see docs/spark.md.
@@ -198,7 +200,8 @@ class SparkJourneys:
         threads: int,
     ) -> Any:
         """``tp.attribute`` on these journeys: path models on :meth:`to_journeys`, timeline models
-        (the additive-hazard model) by sufficient statistics from the partitions."""
+        (the additive-hazard model) by sufficient statistics from the partitions, time decay by duration
+        by the partitions' credit."""
         from .attribution import attribute_remote, remote_needed
 
         j = self.to_journeys()
@@ -561,7 +564,7 @@ class _PartBuilder:
             return
         try:
             j, _, _ = cut_part(*tables, self.o)
-            shape, part = _touchpoint.hazard_part(j, self.spec)
+            shape, part = _touchpoint.remote_part(j, self.spec)
             row = {"shape": shape, "part": part, "reason": None, "message": None}
         except TouchpointError as e:
             row = {"shape": None, "part": None, "reason": type(e).__name__, "message": str(e)}

@@ -414,6 +414,13 @@ pub trait Model: fmt::Debug + Send + Sync {
         false
     }
 
+    /// Whether the model, on journeys gathered from parts held elsewhere (buckets on disk, Spark
+    /// executors) that keep the person timelines, reads from those parts ([`KpiView::remote`]): the
+    /// timeline models, and time decay by duration, which needs touch times the gathered journeys lack.
+    fn reads_remote(&self) -> bool {
+        self.needs_timelines()
+    }
+
     /// The credit journey by journey: `emit` is called once per (journey, player) of every converting
     /// journey of the view (a timeline model: per conversion record and player, the baseline as player
     /// `None`). `credit` is this model's [`Model::credit`] on the same view.

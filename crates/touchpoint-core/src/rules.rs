@@ -491,7 +491,15 @@ impl Model for TimeDecay {
         }
         Ok(())
     }
+    fn reads_remote(&self) -> bool {
+        self.half_life_touches.is_none()
+    }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
+        if let (false, true, Some(remote)) = (view.journeys.has_times(), self.reads_remote(), view.remote()) {
+            // Gathered journeys (buckets, Spark) without times: each part decays its own journeys.
+            let spec = crate::model::ModelSpec::TimeDecay(self.clone());
+            return crate::hazard::parts::remote_credit(remote, view, &spec, control);
+        }
         let hl = self.half_life_us(view)?;
         let mut credit = credit_by_weights(view, control, |j, w| {
             self.weights(hl, j, w);

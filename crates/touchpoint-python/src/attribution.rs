@@ -320,10 +320,11 @@ pub fn attribute_remote(
     }
 }
 
-/// One partition's part of an additive-hazard fit (run on a Spark executor): (its shape, the part),
-/// as bytes, from the partition's journeys and the driver's spec.
+/// One part's answer to the driver's opening (run on a Spark executor, or per bucket): (its shape, the
+/// part to keep), as bytes, from the part's journeys and the driver's spec: an additive-hazard fit's
+/// data, or a model's credit of the part's journeys (`touchpoint_core::hazard::parts`).
 #[pyfunction]
-pub fn hazard_part<'py>(
+pub fn remote_part<'py>(
     py: Python<'py>,
     journeys: &PyJourneys,
     spec: &[u8],
@@ -356,11 +357,12 @@ pub fn validate_model(spec: &str) -> PyResult<String> {
     Ok(spec.to_json())
 }
 
-/// Whether the model of a spec (JSON) reads person timelines (`Model::needs_timelines`).
+/// Whether the model of a spec (JSON), on gathered journeys, reads the parts that hold the timelines
+/// (`Model::reads_remote`: timeline models, time decay by duration).
 #[pyfunction]
-pub fn needs_timelines(spec: &str) -> PyResult<bool> {
+pub fn reads_remote(spec: &str) -> PyResult<bool> {
     let spec = ModelSpec::from_json(spec).map_err(PyTpErr::from)?;
-    Ok(spec.model().needs_timelines())
+    Ok(spec.model().reads_remote())
 }
 
 /// The default models' specs (JSON), for journeys with or without person timelines.

@@ -17,8 +17,8 @@ mod _touchpoint {
 
     #[pymodule_export]
     use crate::attribution::{
-        attribute, attribute_remote, choose_order, default_models, hazard_answer, hazard_part, hazard_sum,
-        model_names, needs_timelines, time_attribute, validate_model, PyAttribution,
+        attribute, attribute_remote, choose_order, default_models, hazard_answer, hazard_sum, model_names,
+        reads_remote, remote_part, time_attribute, validate_model, PyAttribution,
     };
     #[pymodule_export]
     use crate::cli::cli_main;

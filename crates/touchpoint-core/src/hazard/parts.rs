@@ -13,6 +13,12 @@
 //!    and conversions per baseline group);
 //! 2. the driver adds the shapes, adds the people never seen (`population`, which no part knows),
 //!    and runs the fit, whose every pass is a request that each part answers with [`answer`].
+//!
+//! The same protocol carries the credit of a model that credits each journey by itself but needs
+//! what the gathered journeys lost (the touch times, for time decay by duration): the driver opens a
+//! credit job ([`remote_credit`]), each part credits its own journeys of the KPI and returns the
+//! credit per player of the whole log as its shape, and the driver adds them. Each journey sits in
+//! one part, so the sum is the credit on one machine up to the order of sums.
 use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
@@ -21,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::{Baseline, FitData, Params, Shape, Source, Sums, Want, ACTIVITY_GROUPS};
 use crate::error::{Error, Result};
 use crate::journeys::{Dimension, Journeys};
-use crate::model::KpiView;
+use crate::model::{Control, KpiCredit, KpiView, ModelSpec, Unattended};
 
 /// The driver's handle on parts of a log held elsewhere, for timeline models on journeys gathered
 /// from them (see the module documentation).
@@ -34,6 +40,22 @@ pub trait Remote: std::fmt::Debug + Sync {
     fn run(&self, request: &[u8]) -> Result<Vec<Vec<u8>>>;
     /// The people at risk in the whole log (`population=`), if given.
     fn population(&self) -> Option<u64>;
+}
+
+/// What the driver asks of every part: the data of an additive-hazard fit, or a model's credit.
+#[derive(Debug, Serialize, Deserialize)]
+enum Job {
+    Fit(PartSpec),
+    Credit(CreditSpec),
+}
+
+/// A model's credit of one KPI's journeys (the model as its JSON spec), per player of the whole log.
+#[derive(Debug, Serialize, Deserialize)]
+struct CreditSpec {
+    kpi: String,
+    by: Dimension,
+    model: String,
+    names: Vec<String>,
 }
 
 /// What a part builds: one KPI's fit data crediting players of one dimension, player ids taken
@@ -72,32 +94,93 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         .map_err(|e| corrupt(&format!("cannot decode what a part or the driver sent: {e}")))
 }
 
-/// One part's fit data for `spec` (bytes from the driver), from the part's journeys, which must
-/// carry timelines cut with the whole log's observation period: (its shape, the part), as bytes.
+/// One part's answer to an opening of the driver (`spec`, bytes), from the part's journeys: (its
+/// shape, the part to keep), as bytes. For a fit, the journeys must carry timelines cut with the whole
+/// log's observation period; for a credit job the shape is the credit and nothing is kept.
 pub fn build_part(journeys: &Journeys, spec: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-    let spec: PartSpec = decode(spec)?;
+    let spec = match decode(spec)? {
+        Job::Fit(spec) => spec,
+        Job::Credit(spec) => return Ok((encode(&part_credit(journeys, &spec)?)?, Vec::new())),
+    };
     let t = journeys.timelines().ok_or_else(|| Error::NeedsTimelines { model: "additive_hazard".into() })?;
     let kpi = journeys
         .kpis()
         .get(&spec.kpi)
         .ok_or_else(|| corrupt(&format!("a part has no KPI `{}`", spec.kpi)))?;
-    let index: HashMap<&str, u32> =
-        spec.names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u32)).collect();
-    let to_global: Vec<u32> = journeys
-        .player_names(spec.by)
-        .iter()
-        .map(|n| {
-            index.get(n.as_str()).copied().ok_or_else(|| {
-                corrupt(&format!("{} `{n}` of a part is not among the players of the whole log", spec.by))
-            })
-        })
-        .collect::<Result<_>>()?;
+    let to_global = global_ids(journeys, spec.by, &spec.names)?;
     let ids = t
         .touch_ids(spec.by)
         .ok_or_else(|| corrupt(&format!("a part's timelines do not carry the dimension `{}`", spec.by)))?;
     let players: Vec<u32> = ids.iter().map(|&i| to_global[i as usize]).collect();
     let data = FitData::new(t, &players, spec.names.len(), kpi, spec.baseline, None, None)?;
     Ok((encode(&data.shape)?, encode(&data)?))
+}
+
+/// Names mapped to the ids of the whole log's players (`names`): the part's players of `by`.
+fn global_ids(journeys: &Journeys, by: Dimension, names: &[String]) -> Result<Vec<u32>> {
+    let index: HashMap<&str, u32> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u32)).collect();
+    journeys
+        .player_names(by)
+        .iter()
+        .map(|n| {
+            index.get(n.as_str()).copied().ok_or_else(|| {
+                corrupt(&format!("{by} `{n}` of a part is not among the players of the whole log"))
+            })
+        })
+        .collect()
+}
+
+/// A part's credit of its journeys of one KPI, as (conversions, value) per player of the whole log
+/// (nothing when the part has no such journey).
+fn part_credit(journeys: &Journeys, spec: &CreditSpec) -> Result<Vec<(f64, f64)>> {
+    let mut out = vec![(0.0, 0.0); spec.names.len()];
+    let Some(kpi) = journeys.kpis().get(&spec.kpi) else { return Ok(out) };
+    let rows = journeys.rows_by_kpi().swap_remove(kpi as usize);
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let model = ModelSpec::from_json(&spec.model)?;
+    let to_global = global_ids(journeys, spec.by, &spec.names)?;
+    let (players, names) = (journeys.player_column(spec.by), journeys.player_names(spec.by));
+    let view = KpiView::new(journeys, kpi, Some(&rows), &players, &names).with_by(spec.by);
+    let credit = model.model().credit(&view, &Unattended)?;
+    for (id, (&c, &v)) in credit.conversions.iter().zip(&credit.value).enumerate() {
+        let slot = &mut out[to_global[id] as usize];
+        slot.0 += c;
+        slot.1 += v;
+    }
+    Ok(out)
+}
+
+/// The credit of `model` on the view's KPI, computed by every part of the log on its own journeys and
+/// added (see the module documentation): for a model that credits journey by journey but needs what
+/// the view's gathered journeys do not carry.
+pub(crate) fn remote_credit(
+    remote: &dyn Remote,
+    view: &KpiView<'_>,
+    model: &ModelSpec,
+    control: &dyn Control,
+) -> Result<KpiCredit> {
+    control.checkpoint()?;
+    let job = Job::Credit(CreditSpec {
+        kpi: view.kpi_name.to_owned(),
+        by: view.by,
+        model: model.to_json(),
+        names: view.player_names.to_vec(),
+    });
+    let parts = remote.open(&encode(&job)?)?;
+    let mut credit = KpiCredit::zeros(view.n_players);
+    for part in &parts {
+        let sums: Vec<(f64, f64)> = decode(part)?;
+        if sums.len() != view.n_players {
+            return Err(corrupt("a part credited another number of players"));
+        }
+        for (id, (c, v)) in sums.into_iter().enumerate() {
+            credit.conversions[id] += c;
+            credit.value[id] += v;
+        }
+    }
+    Ok(credit)
 }
 
 /// A part's answer to one request of the driver (both as bytes).
@@ -225,7 +308,7 @@ impl<'r> RemoteSource<'r> {
             names: view.player_names.to_vec(),
         };
         let shapes: Vec<Shape> =
-            remote.open(&encode(&spec)?)?.iter().map(|b| decode(b)).collect::<Result<_>>()?;
+            remote.open(&encode(&Job::Fit(spec))?)?.iter().map(|b| decode(b)).collect::<Result<_>>()?;
         let n = view.n_players;
         let groups = if baseline == Baseline::Activity { ACTIVITY_GROUPS } else { 1 };
         let by_exposures = baseline == Baseline::Exposures;
