@@ -149,8 +149,9 @@ def test_additive_hazard_on_buckets_equals_the_fit_in_memory(
                 assert y[c].drop_nulls().to_list() == pytest.approx(x[c].drop_nulls().to_list(), rel=1e-6), c
             else:
                 assert x[c].to_list() == y[c].to_list(), c
-    # The parts are removed after the fit; the buckets stay.
-    assert not (tmp_path / "hazard").exists() and (tmp_path / "touches").is_dir()
+    # The parts are removed after the fit; the buckets' journeys stay, and replaced their events.
+    assert not (tmp_path / "hazard").exists() and (tmp_path / "journeys").is_dir()
+    assert not (tmp_path / "touches").exists() and not (tmp_path / "conversions").exists()
 
 
 @pytest.mark.parametrize("buckets", [1, 3, 8])
@@ -194,9 +195,11 @@ def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, 
     assert "additive_hazard" in tp.attribute(j, progress=False).to_polars()["model"].to_list()
     r = tp.attribute(j, intervals=0.9, resamples=5, progress=False)
     assert "additive_hazard" not in r.to_polars()["model"].to_list() and r.to_polars()["conversions_lower"].len()
-    # Buckets changed after the cut are refused, not read as fewer people.
-    import shutil
-
-    shutil.rmtree(tmp_path / "touches" / "_tp_bucket=1")
-    with pytest.raises(tp.ReadError, match="were changed or removed"):
+    # Kept journeys changed after the cut are refused, not read as fewer people or as garbage.
+    kept = tmp_path / "journeys" / "00001.tp"
+    kept.write_bytes(kept.read_bytes()[:-10])
+    with pytest.raises(tp.ReadError, match="00001.tp`: not a journeys file"):
+        tp.attribute(j, models=["additive_hazard"], progress=False)
+    kept.unlink()
+    with pytest.raises(tp.ReadError, match="bucket 1 .* were changed or removed"):
         tp.attribute(j, models=["additive_hazard"], progress=False)

@@ -3,9 +3,13 @@
 Pass 1 streams each table once (polars' streaming engine) into Parquet files, one directory per bucket
 of people (the bucket is a hash of the person key of :func:`touchpoint._parts.person_key`, so both
 tables send a person's events to the same bucket). Pass 2 reads one bucket at a time, cuts its journeys
-with the in-memory reader and writes the bucket's path statistics to Parquet as they are built. The
-statistics of all buckets are then scanned back and summed by path into aggregated journeys, exactly
-as on Spark. Peak memory follows the largest bucket, not the log.
+with the in-memory reader and writes the bucket's path statistics to Parquet as they are built; with a
+kept ``workdir`` it also writes the bucket's journeys with their timelines in the project's own format
+(``journeys/<b>.tp``), and the bucket's event files are removed. The statistics of all buckets are then
+scanned back and summed by path into aggregated journeys, exactly as on Spark. Peak memory follows the
+largest bucket, not the log. The log is read and cut once: models that need what the aggregated
+journeys lack (the additive-hazard model, time decay by duration) read the kept journeys back, one
+bucket at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import polars as pl
 
 from . import _touchpoint
 from ._frames import as_polars, is_file_path
-from ._parts import Sums, cut_part, describe, iso_us, kpi_names, person_key, side_records
+from ._parts import Sums, cut_part, describe, kpi_names, person_key, side_records
 from .exceptions import ColumnError, InputError, ParameterError, ReadError
 
 __all__ = ["from_events_in_buckets", "is_directory"]
@@ -202,6 +206,12 @@ def _run(
         shutil.rmtree(stats)
     stats.mkdir(parents=True)
     sums = Sums()
+    kept = root / "journeys"
+    if kept.exists():
+        shutil.rmtree(kept)
+    if o["keep"]:
+        kept.mkdir(parents=True)
+    saved: list[tuple[int, Path]] = []
     for b in range(buckets):
         if o["progress"] is not None:
             o["progress"]("buckets", b, buckets)
@@ -216,6 +226,9 @@ def _run(
         if j.period() is not None:
             periods.append(j.period())
         paths.write_parquet(stats / f"{b:05}.parquet")
+        if o["keep"]:
+            saved.append((b, kept / f"{b:05}.tp"))
+            _touchpoint.save_journeys(j, saved[-1][1])
         sums.add(side_records(j, inputs))
         del j, paths
     if o["progress"] is not None:
@@ -233,13 +246,15 @@ def _run(
             )
     files = sorted(stats.glob("*.parquet"))
     paths = pl.scan_parquet(files).collect() if files else _empty_statistics(o["extra"])
+    # The kept journeys replace the bucket's events.
+    for name in ("touches", "conversions"):
+        shutil.rmtree(root / name, ignore_errors=True)
     timelines = None
     if o["keep"]:
         # The whole log's period (from_events' default: first event of any bucket to just after the
-        # last), for the buckets cut again by a timeline model's fit.
-        if o["period"] is None and periods:
-            o["period"] = (iso_us(min(p[0] for p in periods)), iso_us(max(p[1] for p in periods)))
-        timelines = BucketTimelines(root, (t_schema, t_cols), (c_schema, c_cols), o, written)
+        # last) replaces each bucket's own when the journeys are read back; a given period cut them.
+        whole = (min(p[0] for p in periods), max(p[1] for p in periods)) if o["period"] is None and periods else None
+        timelines = BucketTimelines(root, saved, whole, o["population"])
     inner = _touchpoint.Journeys.from_statistics(
         paths,
         o["extra"],
@@ -254,50 +269,38 @@ def _run(
 
 
 class BucketTimelines:
-    """The person timelines of journeys cut in buckets, left on disk as the buckets' event files (in
-    ``workdir``). A timeline model's fit (the additive-hazard model) cuts each bucket again, with the
-    whole log's period, into its part of the fit data, written next to the buckets; every pass of the
-    fit then reads the parts one at a time, so memory follows the largest part. This is the driver's
-    side of ``touchpoint_core::hazard::parts::Remote``, as ``touchpoint.spark`` has for partitions."""
+    """The journeys of a log cut in buckets, with their person timelines, kept on disk in ``workdir``
+    (``journeys/<b>.tp``, written as each bucket was cut). This is the driver's side of
+    ``touchpoint_core::hazard::parts::Remote``, as ``touchpoint.spark`` has for partitions: each opening
+    reads the buckets back one at a time; a fit's opening writes each bucket's part of the fit data next
+    to them (every pass of the fit then reads the parts one at a time, so memory follows the largest
+    part), a credit job's opening returns each bucket's credit."""
 
     def __init__(
-        self,
-        root: Path,
-        touches: tuple[pl.Schema, list[str]],
-        conversions: tuple[pl.Schema, list[str]],
-        options: dict[str, Any],
-        written: dict[str, int],
+        self, root: Path, saved: list[tuple[int, Path]], period: tuple[int, int] | None, population: int | None
     ) -> None:
         self.root = root
-        self.touches = touches
-        self.conversions = conversions
-        self.o = options
-        self.written = written
-        self.population = options["population"]
+        self.saved = saved
+        self.period = period
+        self.population = population
 
     def open(self, spec: bytes) -> list[bytes]:
         parts = self.root / "hazard"
         self.close()
         parts.mkdir(parents=True)
         shapes = []
-        read = {"touches": 0, "conversions": 0}
-        for b in range(self.o["buckets"]):
-            t = _bucket(self.root / "touches", b, *self.touches)
-            c = _bucket(self.root / "conversions", b, *self.conversions)
-            read["touches"] += t.height
-            read["conversions"] += c.height
-            if t.height == 0 and c.height == 0:
-                continue
-            j, _, _ = cut_part(t, c, self.o)
-            del t, c
+        for b, path in self.saved:
+            if not path.is_file():
+                raise ReadError(
+                    f"the journeys of bucket {b} in {path} were changed or removed after they were cut: "
+                    "cut the journeys again"
+                )
+            j = _touchpoint.load_journeys(path, self.period)
             shape, part = _touchpoint.remote_part(j, spec)
-            (parts / f"{b:05}.part").write_bytes(part)
+            del j
+            if part:
+                (parts / f"{b:05}.part").write_bytes(part)
             shapes.append(shape)
-        if read != self.written:
-            raise ReadError(
-                f"the buckets in {self.root} hold {read} rows but held {self.written} when the journeys were cut: "
-                "they were changed or removed; cut the journeys again"
-            )
         return shapes
 
     def run(self, request: bytes) -> list[bytes]:

@@ -190,16 +190,17 @@ class Journeys:
                 are built, and the statistics are scanned back and summed by path. Peak memory follows
                 the largest bucket. The result is aggregated journeys, as from
                 :func:`touchpoint.spark.journeys`: the same summary, unattributed table and path-model
-                credit as in memory, whatever the number of buckets. With ``workdir`` the buckets stay on
-                disk as the people's timelines: ``tp.attribute`` fits the additive-hazard model on them
-                by per-bucket sums (each bucket cut again into its part of the fit data, one part in
-                memory at a time), equal to the fit in memory, and time decay by duration by each
-                bucket's credit of its own journeys, added. What needs each journey's touch times or
-                person in the journeys themselves (per-journey credit, intervals of those two models)
+                credit as in memory, whatever the number of buckets. With ``workdir`` each bucket's
+                journeys, with the people's timelines, are also written to disk as they are cut (the
+                log is read and cut once) and read back one bucket at a time by what needs them:
+                ``tp.attribute`` fits the additive-hazard model by per-bucket sums (one bucket's part of
+                the fit data in memory at a time), equal to the fit in memory, and credits time decay
+                by duration by each bucket's credit of its own journeys, added. What needs each
+                journey in the result itself (per-journey credit, intervals of those two models)
                 raises UnsupportedError.
-            workdir: where the buckets and statistics are written (kept, and read again by the
-                additive-hazard model); by default a temporary directory, removed at the end (the
-                additive-hazard model then raises UnsupportedError).
+            workdir: where the buckets, statistics and journeys are written (``statistics/`` and
+                ``journeys/`` are kept, and the journeys read again by the models above); by default a
+                temporary directory, removed at the end (those models then raise UnsupportedError).
 
         Returns:
             Journeys with touch and conversion times, and each person's timeline (every touch and

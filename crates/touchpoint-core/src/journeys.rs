@@ -397,6 +397,76 @@ impl Journeys {
         }
     }
 
+    /// Writes the store in the project's own binary format (bincode of its columns, timelines
+    /// included; views stay views), to keep journeys on disk and read them back
+    /// ([`Journeys::read_from`]). Streams: no second copy of the store is made.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        bincode::serde::encode_into_std_write(self, w, bincode::config::standard()).map(|_| ()).map_err(|e| {
+            match e {
+                bincode::error::EncodeError::Io { inner, .. } => inner,
+                other => std::io::Error::other(other.to_string()),
+            }
+        })
+    }
+
+    /// A store written by [`Journeys::write_to`], read to the end. Anything else is an error saying
+    /// what failed, never a panic: the columns are checked before any model indexes them.
+    pub fn read_from(r: &mut impl std::io::Read) -> std::io::Result<Journeys> {
+        let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+        let j: Journeys = bincode::serde::decode_from_std_read(r, bincode::config::standard())
+            .map_err(|e| bad(format!("not a journeys file of this version: {e}")))?;
+        if r.read(&mut [0u8])? != 0 || !j.consistent() {
+            return Err(bad("not a journeys file of this version: inconsistent columns".into()));
+        }
+        Ok(j)
+    }
+
+    /// Whether the columns agree in length, the spans lie within the touch columns and every id is in
+    /// its vocabulary: what [`Journeys::from_bytes`] checks before any model indexes them.
+    fn consistent(&self) -> bool {
+        let n = self.kpi.len();
+        let per_journey =
+            [self.conversions.len(), self.value.len(), self.nulls.len()].iter().all(|&l| l == n)
+                && self.offsets.len() == n + 1
+                && self.offsets.first() == Some(&0)
+                && self.offsets.windows(2).all(|w| w[0] <= w[1])
+                && self.starts.as_ref().is_none_or(|s| s.len() == n && self.timelines.is_some())
+                && self.persons.as_ref().is_none_or(|p| p.len() == n)
+                && self.conversion_time.as_ref().is_none_or(|c| c.len() == n)
+                && self.kpi.iter().all(|&k| (k as usize) < self.kpis.len());
+        if !per_journey || self.touch_ids(Dimension::Channel).is_none() {
+            return false;
+        }
+        let len = self.touch_ids(Dimension::Channel).map_or(0, <[u32]>::len);
+        let spans_fit = match &self.starts {
+            None => self.touch_count() == len,
+            Some(s) => (0..n)
+                .all(|i| s[i].checked_add(self.offsets[i + 1] - self.offsets[i]).is_some_and(|e| e <= len)),
+        };
+        let ids_known = Dimension::ALL.iter().all(|&d| {
+            self.touch_ids(d).is_none_or(|col| {
+                col.len() == len && col.iter().all(|&id| (id as usize) < self.vocabs[d.index()].len())
+            })
+        });
+        spans_fit && ids_known && self.touch_times().is_none_or(|t| t.len() == len)
+    }
+
+    /// Observes the timelines over `period` instead, which must contain their own (a part of a log,
+    /// cut with its own first and last event, read with the whole log's period). The journeys do not
+    /// change: the window rule does not read the period.
+    pub fn observe_over(&mut self, period: (i64, i64)) -> Result<()> {
+        let Some(t) = self.timelines.as_mut() else { return Ok(()) };
+        if period.0 > t.period.0 || period.1 < t.period.1 {
+            return Err(Error::InvalidPeriod {
+                start: period.0,
+                end: period.1,
+                reason: format!("it must contain the timelines' own period [{}, {})", t.period.0, t.period.1),
+            });
+        }
+        t.period = period;
+        Ok(())
+    }
+
     /// Turns views into journeys that own their touches (a copy of each journey's touches).
     fn own_touches(&mut self) {
         let Some(starts) = self.starts.take() else { return };
@@ -1189,6 +1259,7 @@ mod tests {
             t.push_conversion(0, 10 * (p as i64 + 1), 1.0, 7.0);
             t.finish_person();
         }
+        t.set_person_keys(crate::timelines::PersonKeys::Text { text: "p0p1".into(), offsets: vec![0, 2, 4] });
         let sales = b.kpi_id("sales");
         let leads = b.kpi_id("leads");
         // (person, first touch, touches, kpi, weights, conversion time): person 0's touches 1..3 for a
@@ -1251,6 +1322,48 @@ mod tests {
             assert_eq!(flat(&mixed), flat(&copies));
             assert_eq!(mixed.summary(), copies.summary());
         }
+    }
+
+    #[test]
+    fn the_store_on_disk_reads_back_and_refuses_other_bytes() {
+        let names = ["a", "b", "c", "b", "d"];
+        for j in [cut_by_hand(true, names), cut_by_hand(false, names)] {
+            let mut bytes = Vec::new();
+            j.write_to(&mut bytes).unwrap();
+            let back = Journeys::read_from(&mut &bytes[..]).unwrap();
+            assert_eq!(back.is_view(), j.is_view());
+            assert_eq!(flat(&back), flat(&j));
+            assert_eq!(back.summary(), j.summary());
+            assert_eq!(back.timelines(), j.timelines());
+            // Cut short, or followed by more bytes: an error, not a store.
+            for end in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+                assert!(Journeys::read_from(&mut &bytes[..end]).is_err(), "{end}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(Journeys::read_from(&mut &longer[..]).is_err());
+            // Any byte changed: an error or a store whose every column is consistent, never a panic.
+            for i in 0..bytes.len() {
+                let mut b = bytes.clone();
+                b[i] ^= 0x5a;
+                if let Ok(k) = Journeys::read_from(&mut &b[..]) {
+                    assert!(k.consistent());
+                    let _ = flat_untimed(&k);
+                }
+            }
+        }
+        // The whole log's period may replace a part's own, if it contains it.
+        let mut j = cut_by_hand(true, names);
+        j.observe_over((-5, 200)).unwrap();
+        assert_eq!(j.timelines().unwrap().period, (-5, 200));
+        assert!(matches!(j.observe_over((0, 150)), Err(Error::InvalidPeriod { .. })));
+    }
+
+    /// Every journey's channel names, read through the spans (no times needed).
+    fn flat_untimed(j: &Journeys) -> Vec<Vec<String>> {
+        j.iter()
+            .map(|r| r.channels.iter().map(|&c| j.vocab(Dimension::Channel).name(c).to_owned()).collect())
+            .collect()
     }
 
     #[test]

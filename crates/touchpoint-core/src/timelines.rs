@@ -115,8 +115,10 @@ pub struct Timelines {
 }
 
 /// The input ids of a timeline's persons, in person order: whole numbers, or texts stored end to end.
+/// Externally tagged, so that formats which do not describe themselves (the bincode of journeys kept
+/// on disk) read it back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PersonKeys {
     /// Whole-number ids.
     Int {

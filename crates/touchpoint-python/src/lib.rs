@@ -25,7 +25,7 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]
-    use crate::journeys::PyJourneys;
+    use crate::journeys::{load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
     use crate::mmm::{mmm_default_priors, mmm_fit, mmm_validate, simulate_weekly, PyMmmFit};
     #[pymodule_export]
