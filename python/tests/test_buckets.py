@@ -66,10 +66,10 @@ def test_a_directory_means_buckets_and_workdir_keeps_the_statistics(on_disk: tup
     assert len(written) == 16
     stats = pl.read_parquet(tmp_path / "statistics")
     assert stats["conversions"].sum() == pytest.approx(j.summary["attributed"].sum())
-    # The journeys themselves are not kept (timeline models and time decay by duration read the kept
-    # buckets instead), so per-journey credit says so.
+    # Without workdir nothing is kept: per-journey credit says what is missing.
+    gone = tp.Journeys.from_events(*on_disk, person="person", progress=False)
     with pytest.raises(tp.UnsupportedError, match="aggregated in 16 buckets of people"):
-        tp.attribute(j, models=["linear"], progress=False).journey_credits(progress=False)
+        tp.attribute(gone, models=["linear"], progress=False).journey_credits(progress=False)
 
 
 def test_bad_input_in_a_bucket_names_the_record(tmp_path: Path) -> None:
@@ -180,6 +180,41 @@ def test_time_decay_by_duration_on_buckets_equals_the_credit_in_memory(
         tp.attribute(gone, models=models, progress=False)
     with pytest.raises(tp.UnsupportedError, match="intervals of time_decay"):
         tp.attribute(j, models=models, intervals=0.9, progress=False)
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 8])
+def test_per_journey_credit_on_buckets_equals_the_rows_in_memory(
+    log: tuple[pl.DataFrame, pl.DataFrame], on_disk: tuple[Path, Path], tmp_path: Path, buckets: int
+) -> None:
+    # Each kept bucket's journeys are credited with the attribution of the whole log: the rows equal
+    # those in memory (journeys numbered bucket after bucket instead), and so do the gaps.
+    touches, conversions = log
+    models: list[Any] = ["linear", "markov", tp.models.TimeDecay(half_life="2d")]
+    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "progress": False}
+    mem = tp.Journeys.from_events(touches, conversions, **kw)
+    j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path / "work", **kw)
+    a = tp.attribute(mem, models=models, by="campaign", progress=False)
+    b = tp.attribute(j, models=models, by="campaign", progress=False)
+    key = ["model", "kpi", "person", "time", "campaign"]
+    ra, rb = (r.journey_credits(progress=False).sort(key) for r in (a, b))
+    assert rb.height > 1000 and ra.select(key).equals(rb.select(key))
+    for col in ("conversions", "value"):
+        assert rb[col].to_list() == pytest.approx(ra[col].to_list(), rel=1e-9, abs=1e-12), col
+    # One number per journey (KPI, person, conversion time), across the buckets.
+    assert rb["journey"].n_unique() == rb.select("kpi", "person", "time").n_unique() == ra["journey"].n_unique()
+    ga, gb = (r.journey_credit_gaps().sort("model", "kpi", "campaign") for r in (a, b))
+    assert ga.select("model", "kpi", "campaign").equals(gb.select("model", "kpi", "campaign"))
+    for col in ("journeys", "credit", "gap"):
+        assert gb[col].to_list() == pytest.approx(ga[col].to_list(), rel=1e-9, abs=1e-9), col
+    # Streamed to Parquet, one bucket at a time: the same rows.
+    out = tmp_path / "rows.parquet"
+    assert b.write_journey_credits(out, progress=False) == rb.height
+    assert pl.read_parquet(out).sort(key).equals(rb)
+    # The additive-hazard model's rows would need its fitted parameters in every bucket.
+    h = tp.attribute(j, models=["additive_hazard", "linear"], progress=False)
+    with pytest.raises(tp.UnsupportedError, match="fitted parameters"):
+        h.journey_credits(progress=False)
+    assert h.journey_credits("linear", progress=False).height == rb.filter(pl.col("model") == "linear").height
 
 
 def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, Path], tmp_path: Path) -> None:

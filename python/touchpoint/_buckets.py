@@ -284,6 +284,10 @@ class BucketTimelines:
         self.period = period
         self.population = population
 
+    def paths(self) -> list[Path]:
+        """The kept journey files, in bucket order."""
+        return [path for _, path in self.saved]
+
     def open(self, spec: bytes) -> list[bytes]:
         parts = self.root / "hazard"
         self.close()

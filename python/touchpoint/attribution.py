@@ -109,9 +109,11 @@ def attribute(
         # Journeys gathered on Spark (touchpoint.spark.SparkJourneys).
         return Attribution(spark(specs, by, cb, intervals, resamples, seed, threads or 0))
     remote = getattr(journeys, "_remote", None)
+    # Journeys cut in buckets and kept on disk: models that need them read them there, and so does
+    # per-journey credit.
+    parts = (remote.paths(), remote.period) if remote is not None else None
     if remote is not None and remote_needed(specs, intervals):
-        # Journeys cut in buckets whose timelines stay on disk.
-        return Attribution(attribute_remote(journeys._inner, specs, by, cb, remote))
+        return Attribution(attribute_remote(journeys._inner, specs, by, cb, remote), parts)
     inner = _touchpoint.attribute(
         journeys._inner,
         specs,
@@ -122,7 +124,7 @@ def attribute(
         seed,
         threads or 0,
     )
-    return Attribution(inner)
+    return Attribution(inner, parts)
 
 
 def remote_needed(specs: Sequence[str], intervals: float | None) -> bool:
@@ -157,10 +159,15 @@ def attribute_remote(inner: Any, specs: list[str], by: str, progress: Any, remot
 class Attribution:
     """Credit per (model, KPI, player), model details, and what could not be attributed."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_inner", "_parts")
 
-    def __init__(self, inner: _touchpoint.Attribution) -> None:
+    def __init__(
+        self, inner: _touchpoint.Attribution, parts: tuple[list[Path], tuple[int, int] | None] | None = None
+    ) -> None:
         self._inner = inner
+        # The journeys kept on disk in buckets (and the period their timelines are observed over), for
+        # per-journey credit of journeys cut out of core.
+        self._parts = parts
 
     @property
     def by(self) -> str:
@@ -247,6 +254,11 @@ class Attribution:
         intensity at that conversion, the ``(baseline)`` the rest, so it reaches touches outside any
         journey's lookback; its journey is null. For large logs use :meth:`write_journey_credits`.
 
+        On journeys cut in buckets with a kept ``workdir`` (:meth:`Journeys.from_events`), the kept
+        journeys are read back one bucket at a time and credited with this attribution of the whole
+        log: the same rows as in memory, journeys numbered bucket after bucket. The additive-hazard
+        model's rows are not built there (they would need its fitted parameters in every bucket).
+
         Args:
             model: a model label, several, or ``None`` for every model of this result.
             progress: show a progress line on stderr when the call takes more than half a second.
@@ -258,13 +270,16 @@ class Attribution:
 
         Raises:
             ParameterError: a model that was not run in this attribution.
-            UnsupportedError: a result loaded (unpickled) without its journeys.
+            UnsupportedError: a result loaded (unpickled) without its journeys; journeys aggregated
+                without their journeys kept (Spark, buckets without ``workdir``); the additive-hazard
+                model on journeys kept in buckets.
+            ReadError: a kept bucket's journeys removed or changed.
 
         Example:
             >>> r.journey_credits("linear").filter(pl.col("journey") == 0)  # doctest: +SKIP
         """
         cb = ProgressLine() if progress else None
-        return self._inner.journey_credits(_labels(model), cb)
+        return self._inner.journey_credits(_labels(model), cb, *self._part_args())
 
     def journey_credit_gaps(self, model: str | Sequence[str] | None = None) -> pl.DataFrame:
         """How far each player's journey rows (:meth:`journey_credits`) are from its credit.
@@ -274,7 +289,7 @@ class Attribution:
             zero to rounding for the rule-based models, the conversions game and the additive-hazard model
             without lift tests; for Markov and the rate game the gaps sum to zero per KPI.
         """
-        return self._inner.journey_credit_gaps(_labels(model)).rename({"player": self.by})
+        return self._inner.journey_credit_gaps(_labels(model), *self._part_args()).rename({"player": self.by})
 
     def write_journey_credits(
         self, path: str | Path, model: str | Sequence[str] | None = None, progress: bool = True
@@ -295,7 +310,14 @@ class Attribution:
             ParameterError: a model that was not run in this attribution.
         """
         cb = ProgressLine() if progress else None
-        return self._inner.write_journey_credits(str(path), _labels(model), cb)
+        return self._inner.write_journey_credits(str(path), _labels(model), cb, *self._part_args())
+
+    def _part_args(self) -> tuple[list[str] | None, tuple[int, int] | None]:
+        """The kept buckets' journey files and period, for the per-journey credit of journeys cut out of
+        core; (None, None) for journeys in memory."""
+        if self._parts is None:
+            return None, None
+        return [str(p) for p in self._parts[0]], self._parts[1]
 
     def to_pandas(self) -> Any:
         """:meth:`to_polars` as a pandas DataFrame.

@@ -195,9 +195,9 @@ class Journeys:
                 log is read and cut once) and read back one bucket at a time by what needs them:
                 ``tp.attribute`` fits the additive-hazard model by per-bucket sums (one bucket's part of
                 the fit data in memory at a time), equal to the fit in memory, and credits time decay
-                by duration by each bucket's credit of its own journeys, added. What needs each
-                journey in the result itself (per-journey credit, intervals of those two models)
-                raises UnsupportedError.
+                by duration by each bucket's credit of its own journeys, added; per-journey credit
+                (:meth:`Attribution.journey_credits`) reads them too. Intervals of those two models
+                raise UnsupportedError.
             workdir: where the buckets, statistics and journeys are written (``statistics/`` and
                 ``journeys/`` are kept, and the journeys read again by the models above); by default a
                 temporary directory, removed at the end (those models then raise UnsupportedError).

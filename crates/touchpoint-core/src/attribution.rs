@@ -887,6 +887,61 @@ pub fn journey_credits(
     control: &dyn Control,
     emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
 ) -> Result<Vec<JourneyCreditGap>> {
+    journey_credits_impl(journeys, attribution, labels, None, control, emit)
+}
+
+/// [`journey_credits`] of one part of a log held in parts (buckets of people kept on disk), whose
+/// attribution was computed on the journeys gathered from all parts: players the attribution credits
+/// that the part lacks are skipped, and journeys are numbered from `first_journey` (the journeys of
+/// the parts before). The returned rows' sums are the part's: add them over the parts with
+/// [`add_part_gaps`]. Timeline models are refused: their per-conversion credit needs the fitted
+/// parameters, which the attribution does not carry to the parts.
+pub fn journey_credits_of_part(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    first_journey: usize,
+    control: &dyn Control,
+    emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
+) -> Result<Vec<JourneyCreditGap>> {
+    journey_credits_impl(journeys, attribution, labels, Some(first_journey), control, emit)
+}
+
+/// Adds a part's gaps (from [`journey_credits_of_part`]) into `total`, by model, KPI and player; the
+/// gap is the summed rows less the credit. Sort `total` with [`sort_gaps`] when every part is in.
+pub fn add_part_gaps(total: &mut Vec<JourneyCreditGap>, part: Vec<JourneyCreditGap>) {
+    for g in part {
+        match total.iter_mut().find(|t| t.model == g.model && t.kpi == g.kpi && t.player == g.player) {
+            Some(t) => {
+                t.journeys += g.journeys;
+                t.gap = t.journeys - t.credit;
+            }
+            None => total.push(g),
+        }
+    }
+}
+
+/// Gaps in the attribution's model order, then by KPI and player name, `(baseline)` last.
+pub fn sort_gaps(gaps: &mut [JourneyCreditGap], attribution: &Attribution) {
+    let rank = |m: &str| attribution.models.iter().position(|r| r.label == m).unwrap_or(usize::MAX);
+    gaps.sort_by(|a, b| {
+        (rank(&a.model), &a.kpi, a.player == BASELINE_PLAYER, &a.player).cmp(&(
+            rank(&b.model),
+            &b.kpi,
+            b.player == BASELINE_PLAYER,
+            &b.player,
+        ))
+    });
+}
+
+fn journey_credits_impl(
+    journeys: &Journeys,
+    attribution: &Attribution,
+    labels: &[&str],
+    part: Option<usize>,
+    control: &dyn Control,
+    emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
+) -> Result<Vec<JourneyCreditGap>> {
     let known: Vec<&str> = attribution.models.iter().map(|m| m.label.as_str()).collect();
     for l in labels {
         if !known.contains(l) {
@@ -902,7 +957,7 @@ pub fn journey_credits(
     }
     let by = attribution.by;
     journeys.require_dimension(by)?;
-    for c in &attribution.credits {
+    for c in attribution.credits.iter().filter(|_| part.is_none()) {
         if journeys.kpis().get(&c.kpi).is_none() {
             return Err(Error::InvalidOption {
                 option: "journeys",
@@ -925,6 +980,17 @@ pub fn journey_credits(
             continue;
         }
         let model = m.spec.model();
+        if part.is_some() && model.needs_timelines() {
+            return Err(Error::Unsupported {
+                model: m.label.clone(),
+                kpi: journeys.kpis().names().join(", "),
+                reason:
+                    "its per-conversion credit on journeys kept in parts (buckets on disk) would need the \
+                         fitted parameters in every part, which is not built: ask for the other models' rows \
+                         (model=...), or cut the journeys in memory"
+                        .into(),
+            });
+        }
         for k in 0..journeys.kpis().len() as u32 {
             let rows = groups.as_ref().map(|g| g[k as usize].as_slice());
             let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
@@ -942,6 +1008,8 @@ pub fn journey_credits(
                         credit.baseline = Some((c.conversions, c.value));
                         listed.push(None);
                     }
+                    // A player of the whole log that this part never saw: no row of the part is theirs.
+                    None if part.is_some() => {}
                     None => {
                         return Err(Error::InvalidOption {
                             option: "journeys",
@@ -974,7 +1042,7 @@ pub fn journey_credits(
                     emit(&JourneyCreditRow {
                         model: &m.label,
                         kpi,
-                        journey: row.journey,
+                        journey: row.journey.map(|j| j + part.unwrap_or(0)),
                         person,
                         time: row.time,
                         player: row.player.map_or(BASELINE_PLAYER, |p| names[p as usize].as_str()),

@@ -1,5 +1,6 @@
 //! Column access with typed errors, and results as DataFrames.
 use polars::prelude::*;
+use touchpoint_core::attribution::{JourneyCreditGap, JourneyCreditRow};
 use touchpoint_core::{Attribution, Journeys};
 
 use crate::error::{Error, Result};
@@ -634,6 +635,65 @@ fn text_persons(j: &Journeys) -> bool {
     j.timelines().and_then(|t| t.person_keys_are_int()) == Some(false)
 }
 
+/// The journeys whose per-journey credit is asked for: the store the attribution was computed from,
+/// or the parts of a log it was gathered from, kept on disk ([`crate::save_journeys`]) and read one at
+/// a time, their timelines observed over `period` when given.
+#[derive(Clone, Copy, Debug)]
+pub enum CreditSource<'a> {
+    /// One store.
+    One(&'a Journeys),
+    /// Parts on disk, in order (journeys numbered across them).
+    Parts { paths: &'a [std::path::PathBuf], period: Option<(i64, i64)> },
+}
+
+impl CreditSource<'_> {
+    /// Whether the person ids are texts (the first store's; every part of one log has the same).
+    fn text_persons(&self) -> Result<bool> {
+        Ok(match *self {
+            CreditSource::One(j) => text_persons(j),
+            CreditSource::Parts { paths, period } => match paths.first() {
+                Some(p) => text_persons(&crate::load_journeys(p, period)?),
+                None => false,
+            },
+        })
+    }
+
+    /// Emits the rows of every store of the source, numbering journeys across parts, and returns the
+    /// gaps (of every part added, in [`touchpoint_core::attribution::sort_gaps`] order). A part whose
+    /// person ids differ in type from `text` is an error.
+    fn each(
+        &self,
+        attribution: &Attribution,
+        labels: &[&str],
+        text: bool,
+        control: &dyn touchpoint_core::Control,
+        emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
+    ) -> Result<Vec<JourneyCreditGap>> {
+        use touchpoint_core::attribution as a;
+        match *self {
+            CreditSource::One(j) => Ok(a::journey_credits(j, attribution, labels, control, emit)?),
+            CreditSource::Parts { paths, period } => {
+                let (mut gaps, mut first) = (Vec::new(), 0usize);
+                for path in paths {
+                    control.checkpoint()?;
+                    let j = crate::load_journeys(path, period)?;
+                    if text_persons(&j) != text {
+                        return Err(Error::Read {
+                            path: path.display().to_string(),
+                            message: "its person ids are not of the type of the first part's".into(),
+                        });
+                    }
+                    let part = a::journey_credits_of_part(&j, attribution, labels, first, control, emit)?;
+                    a::add_part_gaps(&mut gaps, part);
+                    first += j.len();
+                }
+                a::sort_gaps(&mut gaps, attribution);
+                Ok(gaps)
+            }
+        }
+    }
+}
+
 /// Per-journey credit of the models `labels` (all when empty), see
 /// [`touchpoint_core::attribution::journey_credits`]: `model, kpi, journey, person, time, <by>,
 /// conversions, value` (`journey` null for the additive-hazard model's conversion records, `person`
@@ -643,13 +703,31 @@ pub fn journey_credits_frame(
     attribution: &Attribution,
     labels: &[&str],
     control: &dyn touchpoint_core::Control,
-) -> Result<(DataFrame, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
-    let mut batch = CreditBatch::new(text_persons(journeys));
-    let gaps =
-        touchpoint_core::attribution::journey_credits(journeys, attribution, labels, control, &mut |r| {
-            batch.push(r)
-        })?;
-    Ok((batch.take(attribution.by)?, gaps))
+) -> Result<(DataFrame, Vec<JourneyCreditGap>)> {
+    journey_credits_frame_of(CreditSource::One(journeys), attribution, labels, control)
+}
+
+/// [`journey_credits_frame`] of any [`CreditSource`].
+pub fn journey_credits_frame_of(
+    source: CreditSource<'_>,
+    attribution: &Attribution,
+    labels: &[&str],
+    control: &dyn touchpoint_core::Control,
+) -> Result<(DataFrame, Vec<JourneyCreditGap>)> {
+    let mut batch = CreditBatch::new(source.text_persons()?);
+    let gaps = source.each(attribution, labels, batch.text_persons, control, &mut |r| batch.push(r))?;
+    let df = batch.take(attribution.by)?;
+    Ok((df, gaps))
+}
+
+/// The per-player gaps of [`journey_credits_frame_of`], without building the rows.
+pub fn journey_credit_gaps_of(
+    source: CreditSource<'_>,
+    attribution: &Attribution,
+    labels: &[&str],
+    control: &dyn touchpoint_core::Control,
+) -> Result<Vec<JourneyCreditGap>> {
+    source.each(attribution, labels, source.text_persons()?, control, &mut |_| {})
 }
 
 /// Rows per Parquet batch of [`write_journey_credits`].
@@ -663,14 +741,25 @@ pub fn write_journey_credits(
     labels: &[&str],
     path: &std::path::Path,
     control: &dyn touchpoint_core::Control,
-) -> Result<(u64, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
+) -> Result<(u64, Vec<JourneyCreditGap>)> {
+    write_journey_credits_of(CreditSource::One(journeys), attribution, labels, path, control)
+}
+
+/// [`write_journey_credits`] of any [`CreditSource`]: parts are read one at a time.
+pub fn write_journey_credits_of(
+    source: CreditSource<'_>,
+    attribution: &Attribution,
+    labels: &[&str],
+    path: &std::path::Path,
+    control: &dyn touchpoint_core::Control,
+) -> Result<(u64, Vec<JourneyCreditGap>)> {
     let shown = path.display().to_string();
     // Written under a temporary name and renamed when complete, so an interrupted or failed run leaves
     // no truncated file behind.
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
-    let result = write_credit_batches(journeys, attribution, labels, &partial, control);
+    let result = write_credit_batches(source, attribution, labels, &partial, control);
     match result {
         Ok(out) => {
             std::fs::rename(&partial, path)
@@ -688,34 +777,34 @@ pub fn write_journey_credits(
 }
 
 fn write_credit_batches(
-    journeys: &Journeys,
+    source: CreditSource<'_>,
     attribution: &Attribution,
     labels: &[&str],
     path: &std::path::Path,
     control: &dyn touchpoint_core::Control,
-) -> Result<(u64, Vec<touchpoint_core::attribution::JourneyCreditGap>)> {
+) -> Result<(u64, Vec<JourneyCreditGap>)> {
     let shown = path.display().to_string();
     let file = std::fs::File::create(path)
         .map_err(|e| Error::Write { path: shown.clone(), message: e.to_string() })?;
     let by = attribution.by;
-    let mut batch = CreditBatch::new(text_persons(journeys));
+    let mut batch = CreditBatch::new(source.text_persons()?);
     let schema = batch.take(by)?.schema().clone();
     let mut writer = ParquetWriter::new(file).batched(&schema)?;
     let mut failed: Option<Error> = None;
     let mut rows = 0u64;
-    let gaps =
-        touchpoint_core::attribution::journey_credits(journeys, attribution, labels, control, &mut |r| {
-            if failed.is_some() {
-                return;
+    let text = batch.text_persons;
+    let gaps = source.each(attribution, labels, text, control, &mut |r| {
+        if failed.is_some() {
+            return;
+        }
+        batch.push(r);
+        rows += 1;
+        if batch.len() >= CREDIT_BATCH {
+            if let Err(e) = batch.take(by).and_then(|df| Ok(writer.write_batch(&df)?)) {
+                failed = Some(e);
             }
-            batch.push(r);
-            rows += 1;
-            if batch.len() >= CREDIT_BATCH {
-                if let Err(e) = batch.take(by).and_then(|df| Ok(writer.write_batch(&df)?)) {
-                    failed = Some(e);
-                }
-            }
-        })?;
+        }
+    })?;
     if let Some(e) = failed {
         return Err(e);
     }

@@ -28,6 +28,19 @@ fn frame_result(df: frame::Result<polars::prelude::DataFrame>) -> PyResult<PyDat
     Ok(PyDataFrame(df.map_err(PyTpErr::from)?))
 }
 
+/// The journeys of a per-journey credit: the attribution's own, or parts kept on disk.
+fn source<'a>(
+    journeys: Option<&'a touchpoint_core::Journeys>,
+    parts: Option<&'a [std::path::PathBuf]>,
+    period: Option<(i64, i64)>,
+) -> frame::CreditSource<'a> {
+    match (parts, journeys) {
+        (Some(paths), _) => frame::CreditSource::Parts { paths, period },
+        (None, Some(j)) => frame::CreditSource::One(j),
+        (None, None) => frame::CreditSource::Parts { paths: &[], period },
+    }
+}
+
 impl PyAttribution {
     /// The Rust result.
     pub(crate) fn inner(&self) -> &Attribution {
@@ -56,55 +69,70 @@ impl PyAttribution {
     }
 
     /// Per-journey credit of the models (all when empty): model, kpi, journey, person, time, <by>,
-    /// conversions, value. Releases the GIL.
-    #[pyo3(signature = (models, progress=None))]
+    /// conversions, value; of the journeys kept in `parts` (files of `save_journeys`, timelines
+    /// observed over `period`) when given. Releases the GIL.
+    #[pyo3(signature = (models, progress=None, parts=None, period=None))]
     fn journey_credits(
         &self,
         py: Python<'_>,
         models: Vec<String>,
         progress: Option<Py<PyAny>>,
+        parts: Option<Vec<std::path::PathBuf>>,
+        period: Option<(i64, i64)>,
     ) -> PyResult<PyDataFrame> {
-        let j = self.journeys()?;
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
+        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
         let (df, _) = py
-            .detach(|| frame::journey_credits_frame(&j, &self.inner, &labels, &control))
+            .detach(|| {
+                let source = source(j.as_deref(), parts.as_deref(), period);
+                frame::journey_credits_frame_of(source, &self.inner, &labels, &control)
+            })
             .map_err(PyTpErr::from)?;
         Ok(PyDataFrame(df))
     }
 
-    /// Per (model, KPI, player): the journey rows' sum, the aggregate credit and the gap.
-    fn journey_credit_gaps(&self, py: Python<'_>, models: Vec<String>) -> PyResult<PyDataFrame> {
-        let j = self.journeys()?;
+    /// Per (model, KPI, player): the journey rows' sum, the aggregate credit and the gap (over the
+    /// `parts` when given, as for `journey_credits`).
+    #[pyo3(signature = (models, parts=None, period=None))]
+    fn journey_credit_gaps(
+        &self,
+        py: Python<'_>,
+        models: Vec<String>,
+        parts: Option<Vec<std::path::PathBuf>>,
+        period: Option<(i64, i64)>,
+    ) -> PyResult<PyDataFrame> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
+        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
         let gaps = py
             .detach(|| {
-                touchpoint_core::attribution::journey_credits(
-                    &j,
-                    &self.inner,
-                    &labels,
-                    &touchpoint_core::Unattended,
-                    &mut |_| {},
-                )
+                let source = source(j.as_deref(), parts.as_deref(), period);
+                frame::journey_credit_gaps_of(source, &self.inner, &labels, &touchpoint_core::Unattended)
             })
             .map_err(PyTpErr::from)?;
         frame_result(frame::rows_frame(&gaps, &["model", "kpi", "player", "journeys", "credit", "gap"]))
     }
 
-    /// Streams the per-journey credit to a Parquet file; returns the rows written. Releases the GIL.
-    #[pyo3(signature = (path, models, progress=None))]
+    /// Streams the per-journey credit to a Parquet file (of the `parts` when given, one read at a
+    /// time); returns the rows written. Releases the GIL.
+    #[pyo3(signature = (path, models, progress=None, parts=None, period=None))]
     fn write_journey_credits(
         &self,
         py: Python<'_>,
         path: std::path::PathBuf,
         models: Vec<String>,
         progress: Option<Py<PyAny>>,
+        parts: Option<Vec<std::path::PathBuf>>,
+        period: Option<(i64, i64)>,
     ) -> PyResult<u64> {
-        let j = self.journeys()?;
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
+        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
         let (rows, _) = py
-            .detach(|| frame::write_journey_credits(&j, &self.inner, &labels, &path, &control))
+            .detach(|| {
+                let source = source(j.as_deref(), parts.as_deref(), period);
+                frame::write_journey_credits_of(source, &self.inner, &labels, &path, &control)
+            })
             .map_err(PyTpErr::from)?;
         Ok(rows)
     }
