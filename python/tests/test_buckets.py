@@ -174,6 +174,12 @@ def test_time_decay_by_duration_on_buckets_equals_the_credit_in_memory(
         # Decay by duration is not linear credit: the comparison can fail.
         decay, linear = (a.filter(pl.col("model") == m)["conversions"] for m in ("time_decay", "linear"))
         assert (decay - linear).abs().max() > 1.0
+    # With a half-life in touches as well, journeys with times still decay by duration, in memory and
+    # in every bucket alike, and the warning that says so comes back from the buckets.
+    both = [tp.models.TimeDecay(half_life="2d", half_life_touches=2)]
+    ma, mb = (tp.attribute(x, models=both, progress=False) for x in (mem, j))
+    assert mb.to_polars()["conversions"].to_list() == pytest.approx(ma.to_polars()["conversions"].to_list(), rel=1e-9)
+    assert any("half_life_touches = 2" in w for w in mb.warnings), mb.warnings
     # Without the kept buckets the touch times are gone; intervals would resample timed journeys.
     gone = tp.Journeys.from_events(*on_disk, buckets=buckets, **kw)
     with pytest.raises(tp.UnsupportedError, match="time_decay with half_life"):

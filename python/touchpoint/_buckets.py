@@ -211,7 +211,7 @@ def _run(
         shutil.rmtree(kept)
     if o["keep"]:
         kept.mkdir(parents=True)
-    saved: list[tuple[int, Path]] = []
+    saved: list[tuple[int, Path, int]] = []
     for b in range(buckets):
         if o["progress"] is not None:
             o["progress"]("buckets", b, buckets)
@@ -227,8 +227,8 @@ def _run(
             periods.append(j.period())
         paths.write_parquet(stats / f"{b:05}.parquet")
         if o["keep"]:
-            saved.append((b, kept / f"{b:05}.tp"))
-            _touchpoint.save_journeys(j, saved[-1][1])
+            path = kept / f"{b:05}.tp"
+            saved.append((b, path, _touchpoint.save_journeys(j, path)))
         sums.add(side_records(j, inputs))
         del j, paths
     if o["progress"] is not None:
@@ -277,29 +277,30 @@ class BucketTimelines:
     part), a credit job's opening returns each bucket's credit."""
 
     def __init__(
-        self, root: Path, saved: list[tuple[int, Path]], period: tuple[int, int] | None, population: int | None
+        self, root: Path, saved: list[tuple[int, Path, int]], period: tuple[int, int] | None, population: int | None
     ) -> None:
         self.root = root
         self.saved = saved
         self.period = period
         self.population = population
 
-    def paths(self) -> list[Path]:
-        """The kept journey files, in bucket order."""
-        return [path for _, path in self.saved]
+    def paths(self) -> list[tuple[str, int]]:
+        """The kept journey files with their contents' checksums, in bucket order."""
+        return [(str(path), checksum) for _, path, checksum in self.saved]
 
     def open(self, spec: bytes) -> list[bytes]:
         parts = self.root / "hazard"
         self.close()
         parts.mkdir(parents=True)
         shapes = []
-        for b, path in self.saved:
+        for b, path, checksum in self.saved:
             if not path.is_file():
                 raise ReadError(
                     f"the journeys of bucket {b} in {path} were changed or removed after they were cut: "
                     "cut the journeys again"
                 )
-            j = _touchpoint.load_journeys(path, self.period)
+            # A file replaced since (even by journeys of another cut) is refused by its checksum.
+            j = _touchpoint.load_journeys(path, self.period, checksum)
             shape, part = _touchpoint.remote_part(j, spec)
             del j
             if part:

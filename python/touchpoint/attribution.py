@@ -148,8 +148,9 @@ def remote_needed(specs: Sequence[str], intervals: float | None) -> bool:
 
 
 def attribute_remote(inner: Any, specs: list[str], by: str, progress: Any, remote: Any) -> _touchpoint.Attribution:
-    """Runs the models on aggregated journeys, timeline models through ``remote`` (an object with
-    ``open(spec)``, ``run(request)``, ``close()`` and ``population``; see ``touchpoint_core::hazard::parts``)."""
+    """Runs the models on aggregated journeys, those whose ``reads_remote`` is true (timeline models,
+    time decay) through ``remote`` (an object with ``open(spec)``, ``run(request)``, ``close()`` and
+    ``population``; see ``touchpoint_core::hazard::parts``)."""
     try:
         return _touchpoint.attribute_remote(inner, specs, by, progress, remote, remote.population)
     finally:
@@ -162,7 +163,9 @@ class Attribution:
     __slots__ = ("_inner", "_parts")
 
     def __init__(
-        self, inner: _touchpoint.Attribution, parts: tuple[list[Path], tuple[int, int] | None] | None = None
+        self,
+        inner: _touchpoint.Attribution,
+        parts: tuple[list[tuple[str, int]], tuple[int, int] | None] | None = None,
     ) -> None:
         self._inner = inner
         # The journeys kept on disk in buckets (and the period their timelines are observed over), for
@@ -312,12 +315,12 @@ class Attribution:
         cb = ProgressLine() if progress else None
         return self._inner.write_journey_credits(str(path), _labels(model), cb, *self._part_args())
 
-    def _part_args(self) -> tuple[list[str] | None, tuple[int, int] | None]:
-        """The kept buckets' journey files and period, for the per-journey credit of journeys cut out of
-        core; (None, None) for journeys in memory."""
+    def _part_args(self) -> tuple[list[tuple[str, int]] | None, tuple[int, int] | None]:
+        """The kept buckets' journey files (with their checksums) and period, for the per-journey credit
+        of journeys cut out of core; (None, None) for journeys in memory."""
         if self._parts is None:
             return None, None
-        return [str(p) for p in self._parts[0]], self._parts[1]
+        return self._parts
 
     def to_pandas(self) -> Any:
         """:meth:`to_polars` as a pandas DataFrame.

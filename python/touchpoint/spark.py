@@ -549,8 +549,9 @@ _SUMS_SCHEMA = "sums binary, reason string, message string"
 
 
 class _PartBuilder:
-    """One partition's part of a timeline-model fit: its events cut into timelines with the whole
-    log's period, then the fit data the driver's spec asks for (picklable for the executors)."""
+    """One partition's answer to the driver's opening: its events cut into journeys and timelines with
+    the whole log's period, then what the spec asks for: its part of an additive-hazard fit (kept), or
+    its credit of its own journeys by a model (time decay by duration) (picklable for the executors)."""
 
     def __init__(self, options: Mapping[str, Any], spec: bytes) -> None:
         self.o = options
@@ -604,9 +605,10 @@ def _arrow(ddl: str) -> pa.Schema:
 
 
 class _Remote:
-    """The parts of a timeline-model fit, held by Spark (the driver's side of
-    ``touchpoint_core::hazard::parts::Remote``): :meth:`open` has every partition build its part and
-    caches them; :meth:`run` has every part answer one pass and collects the answers."""
+    """The partitions of a log held by Spark (the driver's side of
+    ``touchpoint_core::hazard::parts::Remote``): :meth:`open` has every partition answer a spec (build
+    and cache its part of a fit, or credit its journeys); :meth:`run` has every part of a fit answer
+    one pass and collects the answers."""
 
     def __init__(self, events: DataFrame, options: Mapping[str, Any], population: int | None) -> None:
         self.events = events

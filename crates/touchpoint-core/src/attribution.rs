@@ -228,9 +228,10 @@ pub fn attribute_with(
     attribute_impl(journeys, models, by, None, None, control)
 }
 
-/// [`attribute_with`] on journeys gathered from parts of a log held elsewhere (Spark), whose person
-/// timelines stay with the parts: timeline models fit through `remote` (see
-/// [`crate::hazard::parts`]), path models run on the journeys as usual.
+/// [`attribute_with`] on journeys gathered from parts of a log held elsewhere (Spark partitions,
+/// buckets on disk), whose person timelines stay with the parts: models whose
+/// [`crate::Model::reads_remote`] is true (timeline models, time decay) read the parts through
+/// `remote` (see [`crate::hazard::parts`]), path models run on the journeys as usual.
 pub fn attribute_remote(
     journeys: &Journeys,
     models: &[ModelSpec],
@@ -910,13 +911,22 @@ pub fn journey_credits_of_part(
 /// Adds a part's gaps (from [`journey_credits_of_part`]) into `total`, by model, KPI and player; the
 /// gap is the summed rows less the credit. Sort `total` with [`sort_gaps`] when every part is in.
 pub fn add_part_gaps(total: &mut Vec<JourneyCreditGap>, part: Vec<JourneyCreditGap>) {
+    let mut at: std::collections::HashMap<(String, String, String), usize> = total
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.model.clone(), t.kpi.clone(), t.player.clone()), i))
+        .collect();
     for g in part {
-        match total.iter_mut().find(|t| t.model == g.model && t.kpi == g.kpi && t.player == g.player) {
-            Some(t) => {
+        match at.get(&(g.model.clone(), g.kpi.clone(), g.player.clone())) {
+            Some(&i) => {
+                let t = &mut total[i];
                 t.journeys += g.journeys;
                 t.gap = t.journeys - t.credit;
             }
-            None => total.push(g),
+            None => {
+                at.insert((g.model.clone(), g.kpi.clone(), g.player.clone()), total.len());
+                total.push(g);
+            }
         }
     }
 }

@@ -233,6 +233,59 @@ pub struct JourneyRef<'a> {
     pub person: Option<u32>,
 }
 
+/// The first bytes of a journeys file ([`Journeys::write_to`]); the digit is the format's version.
+const STORE_MAGIC: &[u8; 16] = b"touchpoint-jrn1\n";
+
+/// A checksum of the bytes written through it (to `inner`): 8-byte words folded by rotate, xor and an
+/// odd multiply (each fold a bijection of the state), so that a change of any one word changes it,
+/// whatever the boundaries of the writes.
+struct Checksum<W> {
+    inner: W,
+    state: u64,
+    word: [u8; 8],
+    filled: usize,
+    len: u64,
+}
+
+impl<W: std::io::Write> Checksum<W> {
+    fn new(inner: W) -> Self {
+        Checksum { inner, state: 0x7470_6a72_6e79_7331, word: [0; 8], filled: 0, len: 0 }
+    }
+
+    fn fold(&mut self, word: u64) {
+        self.state = (self.state.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(mut self) -> u64 {
+        let mut rest = [0u8; 8];
+        rest[..self.filled].copy_from_slice(&self.word[..self.filled]);
+        self.fold(u64::from_le_bytes(rest));
+        self.fold(self.len);
+        self.state
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Checksum<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        for &b in &buf[..n] {
+            self.word[self.filled] = b;
+            self.filled += 1;
+            if self.filled == 8 {
+                let w = u64::from_le_bytes(self.word);
+                self.fold(w);
+                self.filled = 0;
+            }
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 impl Journeys {
     /// Number of journey records.
     pub fn len(&self) -> usize {
@@ -397,44 +450,114 @@ impl Journeys {
         }
     }
 
-    /// Writes the store in the project's own binary format (bincode of its columns, timelines
-    /// included; views stay views), to keep journeys on disk and read them back
-    /// ([`Journeys::read_from`]). Streams: no second copy of the store is made.
-    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        bincode::serde::encode_into_std_write(self, w, bincode::config::standard()).map(|_| ()).map_err(|e| {
+    /// Writes the store in the project's own format, to keep journeys on disk and read them back
+    /// ([`Journeys::read_from`]): a magic line, the store (bincode of its columns, timelines included;
+    /// views stay views), then the store's length and a checksum of it. Streams: no second copy of
+    /// the store is made. Returns the checksum, which names this content.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<u64> {
+        w.write_all(STORE_MAGIC)?;
+        let mut sum = Checksum::new(&mut *w);
+        bincode::serde::encode_into_std_write(self, &mut sum, bincode::config::standard()).map_err(|e| {
             match e {
                 bincode::error::EncodeError::Io { inner, .. } => inner,
                 other => std::io::Error::other(other.to_string()),
             }
-        })
+        })?;
+        let (len, digest) = (sum.len, sum.finish());
+        w.write_all(&len.to_le_bytes())?;
+        w.write_all(&digest.to_le_bytes())?;
+        Ok(digest)
     }
 
-    /// A store written by [`Journeys::write_to`], read to the end. Anything else is an error saying
-    /// what failed, never a panic: the columns are checked before any model indexes them.
-    pub fn read_from(r: &mut impl std::io::Read) -> std::io::Result<Journeys> {
-        let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
-        let j: Journeys = bincode::serde::decode_from_std_read(r, bincode::config::standard())
-            .map_err(|e| bad(format!("not a journeys file of this version: {e}")))?;
-        if r.read(&mut [0u8])? != 0 || !j.consistent() {
-            return Err(bad("not a journeys file of this version: inconsistent columns".into()));
+    /// A store written by [`Journeys::write_to`], with its checksum. The whole file is checked before
+    /// the store is decoded (magic line, length, checksum), and the store's columns after (see
+    /// [`Journeys::consistent`]), so a foreign, truncated or damaged file is an error saying what
+    /// failed, never a panic or a wrong store.
+    pub fn read_from(r: &mut impl std::io::Read) -> std::io::Result<(Journeys, u64)> {
+        let bad = |why: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a journeys file of this version: {why}"),
+            )
+        };
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)?;
+        let body = bytes.strip_prefix(STORE_MAGIC.as_slice()).ok_or_else(|| bad("no magic line"))?;
+        let Some(split) = body.len().checked_sub(16) else { return Err(bad("cut short")) };
+        let (payload, trailer) = body.split_at(split);
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&trailer[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        if word(0) != payload.len() as u64 {
+            return Err(bad("cut short or extended"));
+        }
+        let mut sum = Checksum::new(std::io::sink());
+        std::io::Write::write_all(&mut sum, payload)?;
+        let digest = sum.finish();
+        if digest != word(8) {
+            return Err(bad("its checksum does not match (the file was changed or damaged)"));
+        }
+        Ok((Journeys::decode_checked(payload).map_err(|e| bad(&e))?, digest))
+    }
+
+    /// A store from its bincode, if its columns are consistent.
+    pub(crate) fn decode_checked(payload: &[u8]) -> std::result::Result<Journeys, String> {
+        // Lengths read from the bytes are bounded by a multiple of the payload's size (a column's
+        // memory is at most 16 times its encoding), so damaged bytes cannot ask for a huge allocation.
+        let need = payload.len().saturating_mul(16);
+        macro_rules! decode_within {
+            ($($bits:literal),*) => {{
+                let mut out = None;
+                $(if out.is_none() && need <= 1usize << $bits {
+                    let config = bincode::config::standard().with_limit::<{ 1usize << $bits }>();
+                    out = Some(bincode::serde::decode_from_slice(payload, config));
+                })*
+                out.unwrap_or_else(|| bincode::serde::decode_from_slice(payload, bincode::config::standard()))
+            }};
+        }
+        let (j, used): (Journeys, usize) =
+            decode_within!(16, 20, 24, 28, 32, 36, 40, 44).map_err(|e| e.to_string())?;
+        if used != payload.len() || !j.consistent() {
+            return Err("inconsistent columns".into());
         }
         Ok(j)
     }
 
-    /// Whether the columns agree in length, the spans lie within the touch columns and every id is in
-    /// its vocabulary: what [`Journeys::from_bytes`] checks before any model indexes them.
-    fn consistent(&self) -> bool {
+    /// Whether every index a model or a merge follows stays in bounds: columns of equal lengths, every
+    /// journey with at least one touch and its span within the touch columns, every id in its
+    /// vocabulary, persons within the timelines, and consistent timelines. What
+    /// [`Journeys::read_from`] checks before any model reads a store from elsewhere.
+    pub(crate) fn consistent(&self) -> bool {
         let n = self.kpi.len();
+        let n_kpis = self.kpis.len();
+        let n_persons = self.timelines.as_ref().map(Timelines::persons);
         let per_journey =
             [self.conversions.len(), self.value.len(), self.nulls.len()].iter().all(|&l| l == n)
                 && self.offsets.len() == n + 1
                 && self.offsets.first() == Some(&0)
-                && self.offsets.windows(2).all(|w| w[0] <= w[1])
+                && self.offsets.windows(2).all(|w| w[0] < w[1])
                 && self.starts.as_ref().is_none_or(|s| s.len() == n && self.timelines.is_some())
-                && self.persons.as_ref().is_none_or(|p| p.len() == n)
+                && self.persons.as_ref().is_none_or(|p| {
+                    p.len() == n && p.iter().all(|&q| n_persons.is_some_and(|m| (q as usize) < m))
+                })
                 && self.conversion_time.as_ref().is_none_or(|c| c.len() == n)
-                && self.kpi.iter().all(|&k| (k as usize) < self.kpis.len());
-        if !per_journey || self.touch_ids(Dimension::Channel).is_none() {
+                && self.kpi.iter().all(|&k| (k as usize) < n_kpis)
+                && self.trimmed.len() == n_kpis
+                && self.input_touches.len() == 6
+                && self.kpis.has_distinct_names()
+                && self.vocabs.iter().all(Vocab::has_distinct_names)
+                && self.touches[0].is_some();
+        let vocab_lens = self.vocabs.each_ref().map(Vocab::len);
+        let timelines_ok = self.timelines.as_ref().is_none_or(|t| {
+            t.consistent(n_kpis, &vocab_lens)
+                && (self.starts.is_none()
+                    || Dimension::ALL
+                        .iter()
+                        .all(|&d| self.touches[d.index()].is_some() == t.touch_ids(d).is_some()))
+        });
+        if !per_journey || !timelines_ok {
             return false;
         }
         let len = self.touch_ids(Dimension::Channel).map_or(0, <[u32]>::len);
@@ -445,7 +568,7 @@ impl Journeys {
         };
         let ids_known = Dimension::ALL.iter().all(|&d| {
             self.touch_ids(d).is_none_or(|col| {
-                col.len() == len && col.iter().all(|&id| (id as usize) < self.vocabs[d.index()].len())
+                col.len() == len && col.iter().all(|&id| (id as usize) < vocab_lens[d.index()])
             })
         });
         spans_fit && ids_known && self.touch_times().is_none_or(|t| t.len() == len)
@@ -1082,11 +1205,27 @@ impl JourneysBuilder {
             let fits = starts.iter().zip(self.j.offsets.windows(2)).all(|(&s, w)| s + (w[1] - w[0]) <= n);
             debug_assert!(fits, "views outside their timelines");
             if !fits {
+                // A reader's error: nothing is credited from touches that are not there, and nothing is
+                // lost either: the conversions are reported as unattributed.
+                for k in 0..self.j.kpi.len() {
+                    let (kpi, c, v) = (self.j.kpi[k], self.j.conversions[k], self.j.value[k]);
+                    if c > 0.0 {
+                        self.add_unattributed(kpi, "internal_error", c, v);
+                    }
+                }
+                for col in [&mut self.j.conversions, &mut self.j.value, &mut self.j.nulls] {
+                    col.clear();
+                }
+                self.j.kpi.clear();
+                self.j.offsets.truncate(1);
                 self.j.starts = None;
-                self.j.offsets.iter_mut().for_each(|o| *o = 0);
-                self.j
-                    .warnings
-                    .push("internal error: journeys cut outside their timelines lost their touches".into());
+                self.j.persons = self.j.persons.take().map(|_| Vec::new());
+                self.j.conversion_time = self.j.conversion_time.take().map(|_| Vec::new());
+                self.j.warnings.push(
+                    "internal error: journeys were cut outside their timelines; their conversions are \
+                     unattributed (reason internal_error)"
+                        .into(),
+                );
             }
         }
         for d in Dimension::ALL {
@@ -1329,29 +1468,57 @@ mod tests {
         let names = ["a", "b", "c", "b", "d"];
         for j in [cut_by_hand(true, names), cut_by_hand(false, names)] {
             let mut bytes = Vec::new();
-            j.write_to(&mut bytes).unwrap();
-            let back = Journeys::read_from(&mut &bytes[..]).unwrap();
+            let sum = j.write_to(&mut bytes).unwrap();
+            let (back, found) = Journeys::read_from(&mut &bytes[..]).unwrap();
+            assert_eq!(found, sum);
             assert_eq!(back.is_view(), j.is_view());
             assert_eq!(flat(&back), flat(&j));
             assert_eq!(back.summary(), j.summary());
             assert_eq!(back.timelines(), j.timelines());
-            // Cut short, or followed by more bytes: an error, not a store.
-            for end in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+            // Cut short, extended, or any one byte changed: an error naming why, never a store.
+            for end in [0, 1, 16, bytes.len() / 2, bytes.len() - 1] {
                 assert!(Journeys::read_from(&mut &bytes[..end]).is_err(), "{end}");
             }
             let mut longer = bytes.clone();
             longer.push(0);
             assert!(Journeys::read_from(&mut &longer[..]).is_err());
-            // Any byte changed: an error or a store whose every column is consistent, never a panic.
             for i in 0..bytes.len() {
                 let mut b = bytes.clone();
                 b[i] ^= 0x5a;
-                if let Ok(k) = Journeys::read_from(&mut &b[..]) {
-                    assert!(k.consistent());
-                    let _ = flat_untimed(&k);
+                assert!(Journeys::read_from(&mut &b[..]).is_err(), "byte {i}");
+            }
+            // Behind the checksum, the store's own check: any byte of the store changed gives an error or a
+            // store that every model, the summary and a merge read without a panic.
+            let payload = &bytes[STORE_MAGIC.len()..bytes.len() - 16];
+            let models: Vec<crate::ModelSpec> =
+                ["first_touch", "last_touch", "linear", "time_decay", "markov"]
+                    .iter()
+                    .map(|m| crate::ModelSpec::from_json(&format!("{{\"model\": \"{m}\"}}")).unwrap())
+                    .collect();
+            let mut accepted = 0;
+            for i in 0..payload.len() {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut p = payload.to_vec();
+                    p[i] ^= flip;
+                    let Ok(k) = Journeys::decode_checked(&p) else { continue };
+                    accepted += 1;
+                    let _ = crate::attribute(&k, &models, Dimension::Channel);
+                    let _ = (k.summary(), flat_untimed(&k), k.clone().merge(k.clone()));
                 }
             }
+            assert!(accepted > 0, "no changed store was read: the models above ran on none");
         }
+        // The store's check refuses what a model would trip on.
+        let mut empty_journey = cut_by_hand(false, names);
+        empty_journey.offsets[1] = 0;
+        assert!(!empty_journey.consistent());
+        let mut stranger = cut_by_hand(true, names);
+        stranger.persons.as_mut().unwrap()[0] = 2;
+        assert!(!stranger.consistent());
+        let mut outside = cut_by_hand(true, names);
+        outside.starts.as_mut().unwrap()[2] = 4;
+        assert!(!outside.consistent());
+        assert!(cut_by_hand(true, names).consistent() && cut_by_hand(false, names).consistent());
         // The whole log's period may replace a part's own, if it contains it.
         let mut j = cut_by_hand(true, names);
         j.observe_over((-5, 200)).unwrap();

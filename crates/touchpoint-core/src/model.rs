@@ -416,7 +416,8 @@ pub trait Model: fmt::Debug + Send + Sync {
 
     /// Whether the model, on journeys gathered from parts held elsewhere (buckets on disk, Spark
     /// executors) that keep the person timelines, reads from those parts ([`KpiView::remote`]): the
-    /// timeline models, and time decay by duration, which needs touch times the gathered journeys lack.
+    /// timeline models, and time decay, which decays by duration the touch times the gathered
+    /// journeys lack.
     fn reads_remote(&self) -> bool {
         self.needs_timelines()
     }

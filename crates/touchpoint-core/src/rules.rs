@@ -491,11 +491,13 @@ impl Model for TimeDecay {
         }
         Ok(())
     }
+    /// Journeys with times decay by `half_life` even when `half_life_touches` is set, so gathered
+    /// journeys (without times) ask the parts, which have them: the credit is the same as in memory.
     fn reads_remote(&self) -> bool {
-        self.half_life_touches.is_none()
+        true
     }
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
-        if let (false, true, Some(remote)) = (view.journeys.has_times(), self.reads_remote(), view.remote()) {
+        if let (false, Some(remote)) = (view.journeys.has_times(), view.remote()) {
             // Gathered journeys (buckets, Spark) without times: each part decays its own journeys.
             let spec = crate::model::ModelSpec::TimeDecay(self.clone());
             return crate::hazard::parts::remote_credit(remote, view, &spec, control);

@@ -267,6 +267,40 @@ impl Timelines {
         Ok(t)
     }
 
+    /// Whether every index into the timelines stays in bounds, for timelines read from elsewhere
+    /// ([`crate::Journeys::read_from`]): offsets from 0 to the column lengths, columns of equal
+    /// lengths, KPI and player ids within `n_kpis` and the journeys' vocabularies (`vocab_lens`, per
+    /// dimension), person keys one per person, and a period whose end is after its start.
+    pub(crate) fn consistent(&self, n_kpis: usize, vocab_lens: &[usize; 6]) -> bool {
+        let (n, m) = (self.touch_time.len(), self.conv_kpi.len());
+        let offsets_ok = |o: &[usize], end: usize| {
+            o.first() == Some(&0) && o.last() == Some(&end) && o.windows(2).all(|w| w[0] <= w[1])
+        };
+        let keys_ok = self.person_keys.as_ref().is_none_or(|k| {
+            k.len() == self.touch_offsets.len().saturating_sub(1)
+                && match k {
+                    PersonKeys::Int { .. } => true,
+                    PersonKeys::Text { text, offsets } => {
+                        offsets_ok(offsets, text.len()) && offsets.iter().all(|&o| text.is_char_boundary(o))
+                    }
+                }
+        });
+        self.period.0 < self.period.1
+            && self.population != Some(0)
+            && self.touch_offsets.len() == self.conv_offsets.len()
+            && offsets_ok(&self.touch_offsets, n)
+            && offsets_ok(&self.conv_offsets, m)
+            && [self.conv_time.len(), self.conv_count.len(), self.conv_value.len()].iter().all(|&l| l == m)
+            && self.conv_kpi.iter().all(|&k| (k as usize) < n_kpis)
+            && self.touch_ids[0].is_some()
+            && Dimension::ALL.iter().all(|&d| {
+                self.touch_ids[d.index()]
+                    .as_ref()
+                    .is_none_or(|c| c.len() == n && c.iter().all(|&id| (id as usize) < vocab_lens[d.index()]))
+            })
+            && keys_ok
+    }
+
     /// Number of persons.
     pub fn persons(&self) -> usize {
         self.touch_offsets.len() - 1

@@ -56,6 +56,11 @@ impl Vocab {
         &self.names[id as usize]
     }
 
+    /// Whether every name is distinct (a vocabulary read from elsewhere could repeat one).
+    pub(crate) fn has_distinct_names(&self) -> bool {
+        self.ids.len() == self.names.len()
+    }
+
     /// All names, by id.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -642,6 +642,14 @@ fn read_columns(
     opts: &EventOptions,
     windows: &Windows<'_>,
 ) -> Result<EventColumns> {
+    // Touch positions are 32-bit in the sort and the timelines' offsets: a larger log goes in buckets.
+    if touches.height() > u32::MAX as usize {
+        return Err(Error::InvalidOption {
+            option: "touches",
+            value: format!("{} rows", touches.height()),
+            reason: "more than 4,294,967,295 touches do not fit in memory at once: read the log in buckets of people (buckets=...)".into(),
+        });
+    }
     let (p_touch, p_conv, person_keys) = person_ids(
         require(touches, &opts.person)?,
         require(conversions, &opts.person).map_err(|e| rename_table(e, "conversions"))?,
@@ -1094,7 +1102,7 @@ fn cut_journeys(
     // virtual (not resident), while growing by doubling would copy (and briefly hold) everything twice.
     // Views into the timelines unless an interaction's own window can leave gaps in a journey's run of
     // touches.
-    if interaction.is_none() {
+    if interaction.as_ref().is_none_or(|(_, by_id)| by_id.iter().all(Option::is_none)) {
         b.view_timelines();
     }
     b.reserve(corder.len() + cols.n_persons * n_kpis, times.len() * n_kpis);

@@ -22,4 +22,4 @@ pub mod statistics;
 pub mod store;
 pub use events::{check_options, journeys_from_events, journeys_from_events_with, times_us, EventOptions};
 pub use statistics::{input_touches_frame, journeys_from_statistics, path_column, path_statistics, Gathered};
-pub use store::{load_journeys, save_journeys};
+pub use store::{load_journeys, load_part, save_journeys, KeptPart};

@@ -643,7 +643,7 @@ pub enum CreditSource<'a> {
     /// One store.
     One(&'a Journeys),
     /// Parts on disk, in order (journeys numbered across them).
-    Parts { paths: &'a [std::path::PathBuf], period: Option<(i64, i64)> },
+    Parts { parts: &'a [crate::KeptPart], period: Option<(i64, i64)> },
 }
 
 impl CreditSource<'_> {
@@ -651,8 +651,8 @@ impl CreditSource<'_> {
     fn text_persons(&self) -> Result<bool> {
         Ok(match *self {
             CreditSource::One(j) => text_persons(j),
-            CreditSource::Parts { paths, period } => match paths.first() {
-                Some(p) => text_persons(&crate::load_journeys(p, period)?),
+            CreditSource::Parts { parts, period } => match parts.first() {
+                Some(p) => text_persons(&crate::load_part(p, period)?),
                 None => false,
             },
         })
@@ -672,19 +672,19 @@ impl CreditSource<'_> {
         use touchpoint_core::attribution as a;
         match *self {
             CreditSource::One(j) => Ok(a::journey_credits(j, attribution, labels, control, emit)?),
-            CreditSource::Parts { paths, period } => {
+            CreditSource::Parts { parts, period } => {
                 let (mut gaps, mut first) = (Vec::new(), 0usize);
-                for path in paths {
+                for part in parts {
                     control.checkpoint()?;
-                    let j = crate::load_journeys(path, period)?;
+                    let j = crate::load_part(part, period)?;
                     if text_persons(&j) != text {
                         return Err(Error::Read {
-                            path: path.display().to_string(),
+                            path: part.path.display().to_string(),
                             message: "its person ids are not of the type of the first part's".into(),
                         });
                     }
-                    let part = a::journey_credits_of_part(&j, attribution, labels, first, control, emit)?;
-                    a::add_part_gaps(&mut gaps, part);
+                    let rows = a::journey_credits_of_part(&j, attribution, labels, first, control, emit)?;
+                    a::add_part_gaps(&mut gaps, rows);
                     first += j.len();
                 }
                 a::sort_gaps(&mut gaps, attribution);

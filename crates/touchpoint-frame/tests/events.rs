@@ -205,6 +205,12 @@ fn impressions_get_a_shorter_window() {
     let ids: Vec<&str> =
         j.touch_ids(Dimension::Interaction).unwrap().iter().map(|&i| inter.name(i)).collect();
     assert_eq!(ids, ["click", "impression", "impression"]);
+    // The window skips touches inside the person's run, so these journeys own copies of their touches;
+    // without windows, the same interaction column gives views into the timelines.
+    assert!(!j.is_view());
+    let plain = journeys_from_events(&t, &c, &EventOptions { interaction_lookback: vec![], ..o }).unwrap();
+    assert!(plain.is_view());
+    assert_eq!(flat(&plain), vec![row("sale", &["display", "search", "display", "social"], 1.0, 1.0, 0.0)]);
 }
 
 #[test]

@@ -28,16 +28,21 @@ fn frame_result(df: frame::Result<polars::prelude::DataFrame>) -> PyResult<PyDat
     Ok(PyDataFrame(df.map_err(PyTpErr::from)?))
 }
 
+/// The kept parts from Python's (path, checksum) pairs.
+fn kept(parts: Option<Vec<(std::path::PathBuf, u64)>>) -> Option<Vec<frame::KeptPart>> {
+    parts.map(|v| v.into_iter().map(|(path, checksum)| frame::KeptPart { path, checksum }).collect())
+}
+
 /// The journeys of a per-journey credit: the attribution's own, or parts kept on disk.
 fn source<'a>(
     journeys: Option<&'a touchpoint_core::Journeys>,
-    parts: Option<&'a [std::path::PathBuf]>,
+    parts: Option<&'a [frame::KeptPart]>,
     period: Option<(i64, i64)>,
 ) -> frame::CreditSource<'a> {
     match (parts, journeys) {
-        (Some(paths), _) => frame::CreditSource::Parts { paths, period },
+        (Some(parts), _) => frame::CreditSource::Parts { parts, period },
         (None, Some(j)) => frame::CreditSource::One(j),
-        (None, None) => frame::CreditSource::Parts { paths: &[], period },
+        (None, None) => frame::CreditSource::Parts { parts: &[], period },
     }
 }
 
@@ -77,12 +82,13 @@ impl PyAttribution {
         py: Python<'_>,
         models: Vec<String>,
         progress: Option<Py<PyAny>>,
-        parts: Option<Vec<std::path::PathBuf>>,
+        parts: Option<Vec<(std::path::PathBuf, u64)>>,
         period: Option<(i64, i64)>,
     ) -> PyResult<PyDataFrame> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
         let j = if parts.is_none() { Some(self.journeys()?) } else { None };
+        let parts = kept(parts);
         let (df, _) = py
             .detach(|| {
                 let source = source(j.as_deref(), parts.as_deref(), period);
@@ -99,11 +105,12 @@ impl PyAttribution {
         &self,
         py: Python<'_>,
         models: Vec<String>,
-        parts: Option<Vec<std::path::PathBuf>>,
+        parts: Option<Vec<(std::path::PathBuf, u64)>>,
         period: Option<(i64, i64)>,
     ) -> PyResult<PyDataFrame> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let j = if parts.is_none() { Some(self.journeys()?) } else { None };
+        let parts = kept(parts);
         let gaps = py
             .detach(|| {
                 let source = source(j.as_deref(), parts.as_deref(), period);
@@ -122,12 +129,13 @@ impl PyAttribution {
         path: std::path::PathBuf,
         models: Vec<String>,
         progress: Option<Py<PyAny>>,
-        parts: Option<Vec<std::path::PathBuf>>,
+        parts: Option<Vec<(std::path::PathBuf, u64)>>,
         period: Option<(i64, i64)>,
     ) -> PyResult<u64> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
         let j = if parts.is_none() { Some(self.journeys()?) } else { None };
+        let parts = kept(parts);
         let (rows, _) = py
             .detach(|| {
                 let source = source(j.as_deref(), parts.as_deref(), period);

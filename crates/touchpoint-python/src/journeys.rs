@@ -302,23 +302,24 @@ fn event_options(
     })
 }
 
-/// Writes journeys to a file in the project's own format (one bucket of a log cut out of core).
-/// Releases the GIL.
+/// Writes journeys to a file in the project's own format (one bucket of a log cut out of core);
+/// returns the content's checksum. Releases the GIL.
 #[pyfunction]
-pub fn save_journeys(py: Python<'_>, journeys: &PyJourneys, path: std::path::PathBuf) -> PyResult<()> {
+pub fn save_journeys(py: Python<'_>, journeys: &PyJourneys, path: std::path::PathBuf) -> PyResult<u64> {
     let j = journeys.inner.clone();
     py.detach(|| touchpoint_frame::save_journeys(&j, &path)).map_err(|e| PyTpErr::from(e).into())
 }
 
 /// Reads journeys written by `save_journeys`, their timelines observed over `period` (microseconds)
-/// when given. Releases the GIL.
+/// when given, the content checked against `checksum` when given. Releases the GIL.
 #[pyfunction]
-#[pyo3(signature = (path, period=None))]
+#[pyo3(signature = (path, period=None, checksum=None))]
 pub fn load_journeys(
     py: Python<'_>,
     path: std::path::PathBuf,
     period: Option<(i64, i64)>,
+    checksum: Option<u64>,
 ) -> PyResult<PyJourneys> {
-    let j = py.detach(|| touchpoint_frame::load_journeys(&path, period)).map_err(PyTpErr::from)?;
+    let j = py.detach(|| touchpoint_frame::load_journeys(&path, period, checksum)).map_err(PyTpErr::from)?;
     Ok(PyJourneys { inner: Arc::new(j) })
 }

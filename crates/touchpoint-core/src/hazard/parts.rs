@@ -29,11 +29,11 @@ use crate::error::{Error, Result};
 use crate::journeys::{Dimension, Journeys};
 use crate::model::{Control, KpiCredit, KpiView, ModelSpec, Unattended};
 
-/// The driver's handle on parts of a log held elsewhere, for timeline models on journeys gathered
-/// from them (see the module documentation).
+/// The driver's handle on parts of a log held elsewhere, for the models that read them on journeys
+/// gathered from them (see the module documentation).
 pub trait Remote: std::fmt::Debug + Sync {
-    /// Has every part build its fit data for `spec` (bytes, for [`build_part`]) and keep it, in place
-    /// of what the last call kept; returns each part's shape (bytes).
+    /// Has every part answer `spec` (bytes, for [`build_part`]): build its fit data and keep it, in
+    /// place of what the last call kept, or credit its journeys; returns each part's shape (bytes).
     fn open(&self, spec: &[u8]) -> Result<Vec<Vec<u8>>>;
     /// Has every part kept by the last [`Remote::open`] answer `request` (bytes, for [`answer`]);
     /// returns each part's answer.
@@ -130,14 +130,16 @@ fn global_ids(journeys: &Journeys, by: Dimension, names: &[String]) -> Result<Ve
         .collect()
 }
 
-/// A part's credit of its journeys of one KPI, as (conversions, value) per player of the whole log
-/// (nothing when the part has no such journey).
-fn part_credit(journeys: &Journeys, spec: &CreditSpec) -> Result<Vec<(f64, f64)>> {
+/// A part's credit of its journeys of one KPI: (conversions, value) per player of the whole log
+/// (nothing when the part has no such journey), and the model's warnings.
+type PartCredit = (Vec<(f64, f64)>, Vec<String>);
+
+fn part_credit(journeys: &Journeys, spec: &CreditSpec) -> Result<PartCredit> {
     let mut out = vec![(0.0, 0.0); spec.names.len()];
-    let Some(kpi) = journeys.kpis().get(&spec.kpi) else { return Ok(out) };
+    let Some(kpi) = journeys.kpis().get(&spec.kpi) else { return Ok((out, Vec::new())) };
     let rows = journeys.rows_by_kpi().swap_remove(kpi as usize);
     if rows.is_empty() {
-        return Ok(out);
+        return Ok((out, Vec::new()));
     }
     let model = ModelSpec::from_json(&spec.model)?;
     let to_global = global_ids(journeys, spec.by, &spec.names)?;
@@ -149,7 +151,7 @@ fn part_credit(journeys: &Journeys, spec: &CreditSpec) -> Result<Vec<(f64, f64)>
         slot.0 += c;
         slot.1 += v;
     }
-    Ok(out)
+    Ok((out, credit.warnings))
 }
 
 /// The credit of `model` on the view's KPI, computed by every part of the log on its own journeys and
@@ -171,13 +173,18 @@ pub(crate) fn remote_credit(
     let parts = remote.open(&encode(&job)?)?;
     let mut credit = KpiCredit::zeros(view.n_players);
     for part in &parts {
-        let sums: Vec<(f64, f64)> = decode(part)?;
+        let (sums, warnings): PartCredit = decode(part)?;
         if sums.len() != view.n_players {
             return Err(corrupt("a part credited another number of players"));
         }
         for (id, (c, v)) in sums.into_iter().enumerate() {
             credit.conversions[id] += c;
             credit.value[id] += v;
+        }
+        for w in warnings {
+            if !credit.warnings.contains(&w) {
+                credit.warnings.push(w);
+            }
         }
     }
     Ok(credit)
