@@ -216,11 +216,14 @@ def test_per_journey_credit_on_buckets_equals_the_rows_in_memory(
     out = tmp_path / "rows.parquet"
     assert b.write_journey_credits(out, progress=False) == rb.height
     assert pl.read_parquet(out).sort(key).equals(rb)
-    # The additive-hazard model's rows would need its fitted parameters in every bucket.
-    h = tp.attribute(j, models=["additive_hazard", "linear"], progress=False)
-    with pytest.raises(tp.UnsupportedError, match="fitted parameters"):
-        h.journey_credits(progress=False)
-    assert h.journey_credits("linear", progress=False).height == rb.filter(pl.col("model") == "linear").height
+    # The additive-hazard model's rows: each bucket's conversions split by the fit of the whole log,
+    # which the attribution keeps (one row per conversion record and player, the baseline included).
+    ha, hb = (tp.attribute(x, models=["additive_hazard"], by="campaign", progress=False) for x in (mem, j))
+    sa, sb = (r.journey_credits(progress=False).sort(key) for r in (ha, hb))
+    assert sb.height > 1000 and sa.select(key).equals(sb.select(key))
+    assert sb["journey"].null_count() == sb.height
+    for col in ("conversions", "value"):
+        assert sb[col].to_list() == pytest.approx(sa[col].to_list(), rel=1e-6, abs=1e-9), col
 
 
 def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, Path], tmp_path: Path) -> None:

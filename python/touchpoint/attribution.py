@@ -259,8 +259,8 @@ class Attribution:
 
         On journeys cut in buckets with a kept ``workdir`` (:meth:`Journeys.from_events`), the kept
         journeys are read back one bucket at a time and credited with this attribution of the whole
-        log: the same rows as in memory, journeys numbered bucket after bucket. The additive-hazard
-        model's rows are not built there (they would need its fitted parameters in every bucket).
+        log: the same rows as in memory, journeys numbered bucket after bucket; the additive-hazard
+        model's rows apply the fit this attribution keeps (it is not fitted again, in memory either).
 
         Args:
             model: a model label, several, or ``None`` for every model of this result.
@@ -274,8 +274,7 @@ class Attribution:
         Raises:
             ParameterError: a model that was not run in this attribution.
             UnsupportedError: a result loaded (unpickled) without its journeys; journeys aggregated
-                without their journeys kept (Spark, buckets without ``workdir``); the additive-hazard
-                model on journeys kept in buckets.
+                without their journeys kept (Spark, buckets without ``workdir``).
             ReadError: a kept bucket's journeys removed or changed.
 
         Example:

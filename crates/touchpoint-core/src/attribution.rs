@@ -171,6 +171,20 @@ pub struct Attribution {
     /// The resamples, when the attribution was run with intervals.
     #[serde(default)]
     pub bootstrap: Option<Bootstrap>,
+    /// What models fitted (see [`crate::model::Details::state`]), per model label and KPI.
+    #[serde(default)]
+    pub states: Vec<ModelState>,
+}
+
+/// A model's fitted state for one KPI ([`crate::model::Details::state`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelState {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// The model's own encoding of its fit.
+    pub state: Vec<u8>,
 }
 
 impl Attribution {
@@ -316,6 +330,7 @@ fn attribute_impl(
         tables: Vec::new(),
         warnings: Vec::new(),
         bootstrap: None,
+        states: Vec::new(),
     };
     let mut plans: Vec<RowPlan> = Vec::new();
 
@@ -443,6 +458,13 @@ fn attribute_impl(
             plans.push(plan);
             let row = |p: u32| (label.clone(), view.kpi_name.to_owned(), names[p as usize].clone());
             let d = &credit.details;
+            if let Some(state) = &d.state {
+                out.states.push(ModelState {
+                    model: label.clone(),
+                    kpi: view.kpi_name.to_owned(),
+                    state: state.clone(),
+                });
+            }
             if let Some(re) = &d.removal_effects {
                 for &p in &order {
                     let (model, kpi, player) = row(p);
@@ -990,14 +1012,18 @@ fn journey_credits_impl(
             continue;
         }
         let model = m.spec.model();
-        if part.is_some() && model.needs_timelines() {
+        let fitted = |kpi: &str| {
+            attribution.states.iter().find(|s| s.model == m.label && s.kpi == kpi).map(|s| s.state.clone())
+        };
+        let all_fitted = journeys.kpis().names().iter().all(|k| fitted(k).is_some());
+        if part.is_some() && model.needs_timelines() && !all_fitted {
             return Err(Error::Unsupported {
                 model: m.label.clone(),
                 kpi: journeys.kpis().names().join(", "),
                 reason:
-                    "its per-conversion credit on journeys kept in parts (buckets on disk) would need the \
-                         fitted parameters in every part, which is not built: ask for the other models' rows \
-                         (model=...), or cut the journeys in memory"
+                    "its per-conversion credit on journeys kept in parts (buckets on disk) needs the fitted \
+                     parameters, which this attribution does not carry: run tp.attribute again on these \
+                     journeys, or ask for the other models' rows (model=...)"
                         .into(),
             });
         }
@@ -1006,6 +1032,7 @@ fn journey_credits_impl(
             let view = KpiView::new(journeys, k, rows, &players, &names).with_by(by);
             let kpi = view.kpi_name;
             let mut credit = crate::model::KpiCredit::zeros(names.len());
+            credit.details.state = fitted(kpi);
             let mut listed = Vec::new();
             for c in attribution.credits.iter().filter(|c| c.model == m.label && c.kpi == kpi) {
                 match index.get(c.player.as_str()) {

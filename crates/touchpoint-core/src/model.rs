@@ -216,6 +216,11 @@ pub struct Details {
     /// every edge (DataFrames, Python, CLI) shows them without knowing the model.
     #[serde(default)]
     pub tables: Vec<Table>,
+    /// What the model fitted, in its own encoding (bytes, exact), so that its per-journey credit reads
+    /// the fit instead of fitting again, also on parts of the log (the additive-hazard model's
+    /// parameters by player name). Kept by the attribution, not shown.
+    #[serde(default)]
+    pub state: Option<Vec<u8>>,
 }
 
 /// The values of one column of a [`Table`].

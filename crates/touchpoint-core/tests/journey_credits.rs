@@ -159,6 +159,45 @@ fn hazard_rows_are_per_conversion_and_sum_to_every_conversion() {
 }
 
 #[test]
+fn hazard_rows_read_the_kept_fit_and_equal_a_refit() {
+    // The attribution keeps the fit (per KPI), and the rows from it equal the rows of a fit again,
+    // with each baseline: the kept parameters are the fit's, bit for bit.
+    let j = people(5, 300);
+    for baseline in ["constant", "activity", "exposures"] {
+        let spec = format!(r#"{{"model": "additive_hazard", "baseline": "{baseline}"}}"#);
+        let r = attribute(&j, &specs(&[spec.as_str()]), Dimension::Channel).unwrap();
+        assert_eq!(r.states.len(), 1, "{baseline}");
+        let mut refit = r.clone();
+        refit.states.clear();
+        let all = |r: &Attribution| {
+            let mut v = Vec::new();
+            journey_credits(&j, r, &[], &Unattended, &mut |row| {
+                v.push((row.time, row.player.to_owned(), row.conversions.to_bits(), row.value.to_bits()))
+            })
+            .unwrap();
+            v
+        };
+        let kept = all(&r);
+        assert!(!kept.is_empty());
+        assert_eq!(kept, all(&refit), "{baseline}");
+        // A kept fit of another baseline (other groups), or unreadable, is refused, not applied.
+        let mut other = r.clone();
+        let another = match baseline {
+            "activity" => "constant",
+            "constant" => "exposures",
+            _ => "constant",
+        };
+        let spec2 = format!(r#"{{"model": "additive_hazard", "baseline": "{another}"}}"#);
+        other.states = attribute(&j, &specs(&[spec2.as_str()]), Dimension::Channel).unwrap().states;
+        let e = journey_credits(&j, &other, &[], &Unattended, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("does not match these journeys"), "{e}");
+        other.states[0].state = vec![7, 7, 7];
+        let e = journey_credits(&j, &other, &[], &Unattended, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("not readable"), "{e}");
+    }
+}
+
+#[test]
 fn a_model_that_was_not_run_is_a_typed_error() {
     let j = common::paths(&[(&["a"], 1.0, 0.0, 1.0)]);
     let r = attribute(&j, &specs(&["linear"]), Dimension::Channel).unwrap();

@@ -36,6 +36,8 @@
 //! - `constant`: one `lambda_0` (the model of Zhang, Wei & Ren).
 //!
 //! Lift tests are the remedy for what these leave.
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::duration::parse_duration_us;
@@ -128,6 +130,75 @@ impl AdditiveHazard {
         let us = parse_duration_us(&self.initial_half_life)
             .map_err(|e| invalid("initial_half_life", &self.initial_half_life, &e.to_string()))?;
         Ok(std::f64::consts::LN_2 / (us as f64 / DAY_US))
+    }
+}
+
+/// A fit's parameters by player name, kept in the attribution ([`crate::model::Details::state`]), so
+/// that per-journey credit applies the fit to any part of the log instead of fitting again.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fit {
+    lambda0: Vec<f64>,
+    /// Per fitted player: name, beta, omega, gamma (`exposures` baseline; else `None`).
+    players: Vec<(String, f64, f64, Option<f64>)>,
+}
+
+impl Fit {
+    fn of(shape: &Shape, p: &Params, names: &[String]) -> Self {
+        let players = (shape.players.iter().enumerate())
+            .map(|(c, &id)| (names[id as usize].clone(), p.beta[c], p.omega[c], p.gamma.get(c).copied()))
+            .collect();
+        Fit { lambda0: p.lambda0.clone(), players }
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .map_err(|e| Error::Remote { reason: format!("cannot keep the fit: {e}") })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self> {
+        bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<{ 1 << 30 }>())
+            .map(|(f, _)| f)
+            .map_err(|e| Error::Remote { reason: format!("the attribution's kept fit is not readable: {e}") })
+    }
+
+    /// The parameters in the compact order of `shape` (whose player ids name `names`): every player
+    /// with exposures there was fitted, and the baseline groups agree.
+    fn params_for(&self, shape: &Shape, names: &[String]) -> Result<Params> {
+        let by_name: HashMap<&str, usize> =
+            self.players.iter().enumerate().map(|(i, p)| (p.0.as_str(), i)).collect();
+        let mismatch = |what: String| Error::Remote {
+            reason: format!(
+                "the attribution's fit does not match these journeys: {what}; attribute them again"
+            ),
+        };
+        if self.lambda0.len() != shape.group_exposure.len() {
+            return Err(mismatch("another number of baseline groups".into()));
+        }
+        let gamma = self.players.iter().any(|p| p.3.is_some());
+        if !shape.players.is_empty() && gamma == shape.gamma_exposure.is_empty() {
+            return Err(mismatch("another baseline (per exposure or not)".into()));
+        }
+        let mut p = Params {
+            lambda0: self.lambda0.clone(),
+            beta: Vec::with_capacity(shape.players.len()),
+            omega: Vec::with_capacity(shape.players.len()),
+            gamma: Vec::new(),
+        };
+        for &id in &shape.players {
+            let name = &names[id as usize];
+            let &i =
+                by_name.get(name.as_str()).ok_or_else(|| mismatch(format!("`{name}` was not fitted")))?;
+            let (_, beta, omega, gamma) = &self.players[i];
+            p.beta.push(*beta);
+            p.omega.push(*omega);
+            if let Some(g) = gamma {
+                p.gamma.push(*g);
+            }
+        }
+        if !p.gamma.is_empty() && p.gamma.len() != p.beta.len() {
+            return Err(mismatch("a baseline per exposure for some players only".into()));
+        }
+        Ok(p)
     }
 }
 
@@ -268,6 +339,7 @@ impl AdditiveHazard {
         }
         out.baseline = Some(base);
         out.warnings = warnings;
+        out.details.state = Some(Fit::of(shape, &result.params, view.player_names).encode()?);
         out.details.tables = vec![
             parameter_table(shape, &result, &se, &shares, &expected, view.player_names),
             fit_table(shape, &result),
@@ -402,11 +474,13 @@ impl Model for AdditiveHazard {
     /// One row per conversion record (person, time) and player: the player's part of the fitted
     /// intensity at that conversion, the baseline (player `None`) the rest. These rows sum to every
     /// player's credit, except for players fixed by a lift test, whose credit is their expected
-    /// incremental conversions rather than a sum over conversions. The model is fitted again.
+    /// incremental conversions rather than a sum over conversions. The parameters are the fit's kept
+    /// in `credit` ([`Fit`]; the view may be one part of the log the fit saw), else the model is
+    /// fitted again.
     fn journey_credits(
         &self,
         view: &KpiView<'_>,
-        _credit: &KpiCredit,
+        credit: &KpiCredit,
         control: &dyn Control,
         emit: &mut dyn FnMut(JourneyCredit),
     ) -> Result<()> {
@@ -415,8 +489,11 @@ impl Model for AdditiveHazard {
             .timelines()
             .ok_or_else(|| Error::NeedsTimelines { model: self.name().to_owned() })?;
         let data = self.local_data(view, timelines)?;
-        let fit = self.fit_kpi(view, &data, control, None)?;
-        data.record_credits(&fit.result.params, control, emit)
+        let params = match &credit.details.state {
+            Some(state) => Fit::decode(state)?.params_for(&data.shape, view.player_names)?,
+            None => self.fit_kpi(view, &data, control, None)?.result.params,
+        };
+        data.record_credits(&params, control, emit)
     }
 
     fn credit(&self, view: &KpiView<'_>, control: &dyn Control) -> Result<KpiCredit> {
