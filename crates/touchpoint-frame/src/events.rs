@@ -807,7 +807,9 @@ fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
     let n_persons = cols.n_persons;
     let threads =
         if n < 1 << 20 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8) };
-    let per_bucket = n_persons.div_ceil(1024).max(1);
+    // Persons per bucket, a power of two so that a row's bucket is a shift of its person id.
+    let shift = n_persons.div_ceil(1024).max(1).next_power_of_two().trailing_zeros();
+    let per_bucket = 1usize << shift;
     let n_buckets = n_persons.div_ceil(per_bucket).max(1);
     let chunks: Vec<std::ops::Range<usize>> =
         (0..threads).map(|c| n * c / threads..n * (c + 1) / threads).collect();
@@ -815,7 +817,7 @@ fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
     // Rows per (row chunk, bucket), and where each bucket starts in the partitioned columns.
     let hist: Vec<Vec<usize>> = on_threads(&chunks, |rows| {
         let mut h = vec![0usize; n_buckets];
-        p_touch[rows].iter().for_each(|&p| h[p as usize / per_bucket] += 1);
+        p_touch[rows].iter().for_each(|&p| h[p as usize >> shift] += 1);
         h
     });
     let mut bucket_start = vec![0usize; n_buckets + 1];
@@ -823,9 +825,9 @@ fn sort_touches(cols: &mut EventColumns) -> (Vec<u32>, Vec<i64>) {
         bucket_start[b + 1] = bucket_start[b] + hist.iter().map(|h| h[b]).sum::<usize>();
     }
     // Pass 1, column by column, the largest first (the peak holds one input column and its copy).
-    let mut times = partition(&cols.t_touch, &p_touch, &hist, &chunks, per_bucket);
+    let mut times = partition(&cols.t_touch, &p_touch, &hist, &chunks, shift);
     cols.t_touch = Vec::new();
-    let partition_u32 = |src: &[u32]| partition(src, &p_touch, &hist, &chunks, per_bucket);
+    let partition_u32 = |src: &[u32]| partition(src, &p_touch, &hist, &chunks, shift);
     let mut names: Vec<Vec<u32>> = Vec::new();
     for (_, ids, _) in cols.dim_ids.iter_mut() {
         names.push(partition_u32(ids));
@@ -905,14 +907,14 @@ fn on_threads<T: Send>(
 }
 
 /// Pass 1 of [`sort_touches`] for one column: `src` in bucket order (bucket of row `i`:
-/// `persons[i] / per_bucket`), rows of one bucket in row order. Chunk `c` of the rows writes its part
+/// `persons[i] >> shift`), rows of one bucket in row order. Chunk `c` of the rows writes its part
 /// of bucket `b` after the parts of the chunks before it, so every chunk owns its slices.
 fn partition<T: Copy + Default + Send + Sync>(
     src: &[T],
     persons: &[u32],
     hist: &[Vec<usize>],
     chunks: &[std::ops::Range<usize>],
-    per_bucket: usize,
+    shift: u32,
 ) -> Vec<T> {
     let n_buckets = hist[0].len();
     let mut out = vec![T::default(); src.len()];
@@ -931,7 +933,7 @@ fn partition<T: Copy + Default + Send + Sync>(
             move || {
                 let mut at = vec![0usize; slots.len()];
                 for (&p, &v) in persons[rows.clone()].iter().zip(&src[rows.clone()]) {
-                    let b = p as usize / per_bucket;
+                    let b = p as usize >> shift;
                     slots[b][at[b]] = v;
                     at[b] += 1;
                 }

@@ -647,36 +647,44 @@ pub enum CreditSource<'a> {
 }
 
 impl CreditSource<'_> {
-    /// Whether the person ids are texts (the first store's; every part of one log has the same).
-    fn text_persons(&self) -> Result<bool> {
+    /// Whether the person ids are texts (the first store's; every part of one log has the same), and
+    /// the first part once read, for [`CreditSource::each`] to use rather than read it again.
+    fn start(&self) -> Result<(bool, Option<Journeys>)> {
         Ok(match *self {
-            CreditSource::One(j) => text_persons(j),
+            CreditSource::One(j) => (text_persons(j), None),
             CreditSource::Parts { parts, period } => match parts.first() {
-                Some(p) => text_persons(&crate::load_part(p, period)?),
-                None => false,
+                Some(p) => {
+                    let j = crate::load_part(p, period)?;
+                    (text_persons(&j), Some(j))
+                }
+                None => (false, None),
             },
         })
     }
 
     /// Emits the rows of every store of the source, numbering journeys across parts, and returns the
-    /// gaps (of every part added, in [`touchpoint_core::attribution::sort_gaps`] order). A part whose
-    /// person ids differ in type from `text` is an error.
+    /// gaps (of every part added, in [`touchpoint_core::attribution::sort_gaps`] order). `start` is
+    /// [`CreditSource::start`]'s; a part whose person ids differ in type from the first's is an error.
     fn each(
         &self,
         attribution: &Attribution,
         labels: &[&str],
-        text: bool,
+        start: (bool, Option<Journeys>),
         control: &dyn touchpoint_core::Control,
         emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
     ) -> Result<Vec<JourneyCreditGap>> {
         use touchpoint_core::attribution as a;
+        let (text, mut first_part) = start;
         match *self {
             CreditSource::One(j) => Ok(a::journey_credits(j, attribution, labels, control, emit)?),
             CreditSource::Parts { parts, period } => {
                 let (mut gaps, mut first) = (Vec::new(), 0usize);
                 for part in parts {
                     control.checkpoint()?;
-                    let j = crate::load_part(part, period)?;
+                    let j = match first_part.take() {
+                        Some(j) => j,
+                        None => crate::load_part(part, period)?,
+                    };
                     if text_persons(&j) != text {
                         return Err(Error::Read {
                             path: part.path.display().to_string(),
@@ -714,8 +722,9 @@ pub fn journey_credits_frame_of(
     labels: &[&str],
     control: &dyn touchpoint_core::Control,
 ) -> Result<(DataFrame, Vec<JourneyCreditGap>)> {
-    let mut batch = CreditBatch::new(source.text_persons()?);
-    let gaps = source.each(attribution, labels, batch.text_persons, control, &mut |r| batch.push(r))?;
+    let start = source.start()?;
+    let mut batch = CreditBatch::new(start.0);
+    let gaps = source.each(attribution, labels, start, control, &mut |r| batch.push(r))?;
     let df = batch.take(attribution.by)?;
     Ok((df, gaps))
 }
@@ -727,7 +736,7 @@ pub fn journey_credit_gaps_of(
     labels: &[&str],
     control: &dyn touchpoint_core::Control,
 ) -> Result<Vec<JourneyCreditGap>> {
-    source.each(attribution, labels, source.text_persons()?, control, &mut |_| {})
+    source.each(attribution, labels, source.start()?, control, &mut |_| {})
 }
 
 /// Rows per Parquet batch of [`write_journey_credits`].
@@ -787,13 +796,13 @@ fn write_credit_batches(
     let file = std::fs::File::create(path)
         .map_err(|e| Error::Write { path: shown.clone(), message: e.to_string() })?;
     let by = attribution.by;
-    let mut batch = CreditBatch::new(source.text_persons()?);
+    let start = source.start()?;
+    let mut batch = CreditBatch::new(start.0);
     let schema = batch.take(by)?.schema().clone();
     let mut writer = ParquetWriter::new(file).batched(&schema)?;
     let mut failed: Option<Error> = None;
     let mut rows = 0u64;
-    let text = batch.text_persons;
-    let gaps = source.each(attribution, labels, text, control, &mut |r| {
+    let gaps = source.each(attribution, labels, start, control, &mut |r| {
         if failed.is_some() {
             return;
         }

@@ -28,21 +28,19 @@ fn frame_result(df: frame::Result<polars::prelude::DataFrame>) -> PyResult<PyDat
     Ok(PyDataFrame(df.map_err(PyTpErr::from)?))
 }
 
-/// The kept parts from Python's (path, checksum) pairs.
-fn kept(parts: Option<Vec<(std::path::PathBuf, u64)>>) -> Option<Vec<frame::KeptPart>> {
-    parts.map(|v| v.into_iter().map(|(path, checksum)| frame::KeptPart { path, checksum }).collect())
+/// The journeys a per-journey credit reads, held across the GIL's release: the attribution's own,
+/// or the parts kept on disk (Python's (path, checksum) pairs) and the period to observe them over.
+enum Held {
+    One(Arc<touchpoint_core::Journeys>),
+    Parts(Vec<frame::KeptPart>, Option<(i64, i64)>),
 }
 
-/// The journeys of a per-journey credit: the attribution's own, or parts kept on disk.
-fn source<'a>(
-    journeys: Option<&'a touchpoint_core::Journeys>,
-    parts: Option<&'a [frame::KeptPart]>,
-    period: Option<(i64, i64)>,
-) -> frame::CreditSource<'a> {
-    match (parts, journeys) {
-        (Some(parts), _) => frame::CreditSource::Parts { parts, period },
-        (None, Some(j)) => frame::CreditSource::One(j),
-        (None, None) => frame::CreditSource::Parts { parts: &[], period },
+impl Held {
+    fn source(&self) -> frame::CreditSource<'_> {
+        match self {
+            Held::One(j) => frame::CreditSource::One(j),
+            Held::Parts(parts, period) => frame::CreditSource::Parts { parts, period: *period },
+        }
     }
 }
 
@@ -50,6 +48,21 @@ impl PyAttribution {
     /// The Rust result.
     pub(crate) fn inner(&self) -> &Attribution {
         &self.inner
+    }
+
+    /// The kept parts when Python gives them, else the attribution's own journeys.
+    fn held(
+        &self,
+        parts: Option<Vec<(std::path::PathBuf, u64)>>,
+        period: Option<(i64, i64)>,
+    ) -> PyResult<Held> {
+        Ok(match parts {
+            Some(v) => Held::Parts(
+                v.into_iter().map(|(path, checksum)| frame::KeptPart { path, checksum }).collect(),
+                period,
+            ),
+            None => Held::One(self.journeys()?),
+        })
     }
 
     /// The journeys, or an error for a result loaded without them.
@@ -87,11 +100,10 @@ impl PyAttribution {
     ) -> PyResult<PyDataFrame> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
-        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
-        let parts = kept(parts);
+        let held = self.held(parts, period)?;
         let (df, _) = py
             .detach(|| {
-                let source = source(j.as_deref(), parts.as_deref(), period);
+                let source = held.source();
                 frame::journey_credits_frame_of(source, &self.inner, &labels, &control)
             })
             .map_err(PyTpErr::from)?;
@@ -109,11 +121,10 @@ impl PyAttribution {
         period: Option<(i64, i64)>,
     ) -> PyResult<PyDataFrame> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
-        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
-        let parts = kept(parts);
+        let held = self.held(parts, period)?;
         let gaps = py
             .detach(|| {
-                let source = source(j.as_deref(), parts.as_deref(), period);
+                let source = held.source();
                 frame::journey_credit_gaps_of(source, &self.inner, &labels, &touchpoint_core::Unattended)
             })
             .map_err(PyTpErr::from)?;
@@ -134,11 +145,10 @@ impl PyAttribution {
     ) -> PyResult<u64> {
         let labels: Vec<&str> = models.iter().map(String::as_str).collect();
         let control = PyControl::new(progress);
-        let j = if parts.is_none() { Some(self.journeys()?) } else { None };
-        let parts = kept(parts);
+        let held = self.held(parts, period)?;
         let (rows, _) = py
             .detach(|| {
-                let source = source(j.as_deref(), parts.as_deref(), period);
+                let source = held.source();
                 frame::write_journey_credits_of(source, &self.inner, &labels, &path, &control)
             })
             .map_err(PyTpErr::from)?;
