@@ -367,8 +367,16 @@ fn attribute_impl(
             let add = |v: &[f64]| v.iter().fold(0.0, |a, b| a + b);
             (total_conv, total_nulls, total_value) =
                 (add(journeys.conversions()), add(journeys.nulls()), add(journeys.values()));
+            // Stops once every player is found, which is within the first journeys, mostly.
+            let mut missing = names.len();
             for &p in all {
-                present[p as usize] = true;
+                if !present[p as usize] {
+                    present[p as usize] = true;
+                    missing -= 1;
+                    if missing == 0 {
+                        break;
+                    }
+                }
             }
         } else {
             for (ps, conversions, value, nulls) in view.paths() {

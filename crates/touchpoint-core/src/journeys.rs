@@ -789,40 +789,61 @@ impl Journeys {
         let mut maps: [Vec<u32>; 6] = Default::default();
         for d in Dimension::ALL {
             let i = d.index();
-            let map: Vec<u32> = other.vocabs[i].names().iter().map(|n| self.vocabs[i].intern(n)).collect();
-            if let (Some(mine), Some(theirs)) = (&mut self.touches[i], &other.touches[i]) {
-                mine.extend(theirs.iter().map(|&id| map[id as usize]));
-            }
-            maps[i] = map;
+            maps[i] = other.vocabs[i].names().iter().map(|n| self.vocabs[i].intern(n)).collect();
         }
         let person_base = self.timelines.as_ref().map_or(0, |t| t.persons() as u32);
         let touch_base = self.timelines.as_ref().map_or(0, Timelines::touch_count);
-        if let (Some(mine), Some(theirs)) = (&mut self.starts, &other.starts) {
-            mine.extend(theirs.iter().map(|s| s + touch_base));
-        }
-        if let (Some(mine), Some(mut theirs)) = (self.timelines.as_mut(), other.timelines) {
-            theirs.remap(&maps, &kpi_map);
-            mine.append(theirs)?;
-        }
-        self.persons = match (self.persons.take(), &other.persons) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.extend(theirs.iter().map(|p| p + person_base));
-                Some(mine)
-            }
-            _ => None,
-        };
         let base = self.touch_count();
-        self.offsets.extend(other.offsets[1..].iter().map(|o| o + base));
-        if let (Some(mine), Some(theirs)) = (&mut self.times, &other.times) {
-            mine.extend_from_slice(theirs);
-        }
-        if let (Some(mine), Some(theirs)) = (&mut self.conversion_time, &other.conversion_time) {
-            mine.extend_from_slice(theirs);
-        }
-        self.kpi.extend(other.kpi.iter().map(|&k| kpi_map[k as usize]));
-        self.conversions.extend_from_slice(&other.conversions);
-        self.value.extend_from_slice(&other.value);
-        self.nulls.extend_from_slice(&other.nulls);
+        // Many touches (a large file read in ranges) are copied on another thread, beside the journey
+        // columns on this one: the copy is mostly first writes to fresh pages.
+        let many = other.touches.iter().flatten().map(Vec::len).sum::<usize>() >= PARALLEL_MERGE_TOUCHES
+            && std::thread::available_parallelism().is_ok_and(|t| t.get() > 1);
+        let (mine_touches, theirs_touches, maps) = (&mut self.touches, &other.touches, &maps);
+        let mut copy_touches = move || {
+            for ((mine, theirs), map) in mine_touches.iter_mut().zip(theirs_touches).zip(maps) {
+                if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                    mine.extend(theirs.iter().map(|&id| map[id as usize]));
+                }
+            }
+        };
+        std::thread::scope(|scope| -> Result<()> {
+            let worker = match many {
+                true => Some(scope.spawn(copy_touches)),
+                false => {
+                    copy_touches();
+                    None
+                }
+            };
+            if let (Some(mine), Some(theirs)) = (&mut self.starts, &other.starts) {
+                mine.extend(theirs.iter().map(|s| s + touch_base));
+            }
+            if let (Some(mine), Some(mut theirs)) = (self.timelines.as_mut(), other.timelines.take()) {
+                theirs.remap(maps, &kpi_map);
+                mine.append(theirs)?;
+            }
+            self.persons = match (self.persons.take(), &other.persons) {
+                (Some(mut mine), Some(theirs)) => {
+                    mine.extend(theirs.iter().map(|p| p + person_base));
+                    Some(mine)
+                }
+                _ => None,
+            };
+            self.offsets.extend(other.offsets[1..].iter().map(|o| o + base));
+            if let (Some(mine), Some(theirs)) = (&mut self.times, &other.times) {
+                mine.extend_from_slice(theirs);
+            }
+            if let (Some(mine), Some(theirs)) = (&mut self.conversion_time, &other.conversion_time) {
+                mine.extend_from_slice(theirs);
+            }
+            self.kpi.extend(other.kpi.iter().map(|&k| kpi_map[k as usize]));
+            self.conversions.extend_from_slice(&other.conversions);
+            self.value.extend_from_slice(&other.value);
+            self.nulls.extend_from_slice(&other.nulls);
+            if let Some(w) = worker {
+                w.join().expect("the touch copy does not panic");
+            }
+            Ok(())
+        })?;
         self.trimmed.resize(self.kpis.len(), 0);
         for (k, t) in other.trimmed.iter().enumerate() {
             self.trimmed[kpi_map[k] as usize] += t;
@@ -857,6 +878,9 @@ impl Journeys {
         Ok(self)
     }
 }
+
+/// Touches from which [`Journeys::merge`] copies touch ids on a thread of their own.
+const PARALLEL_MERGE_TOUCHES: usize = 1 << 16;
 
 /// Builds a [`Journeys`] touch by touch, validating as it goes.
 #[derive(Debug)]
@@ -1336,6 +1360,45 @@ mod tests {
         let names: Vec<&str> = last.channels.iter().map(|&c| m.vocab(Dimension::Channel).name(c)).collect();
         assert_eq!(names, ["z", "a"]);
         assert_eq!(m.summary()[1].attributed, 3.0);
+    }
+
+    /// A second part with enough touches for `merge` to copy them on a thread of its own gives what one
+    /// builder over every row gives: vocabularies and KPIs in first-seen order, every journey.
+    #[test]
+    fn a_large_merge_equals_one_builder() {
+        let names = ["a", "b", "c", "d", "e"];
+        let rows: Vec<Vec<&str>> =
+            (0..120_000).map(|r| (0..1 + r % 7).map(|i| names[(r * 7 + i * 3) % 5]).collect()).collect();
+        let build = |rows: &[Vec<&str>], first: usize| {
+            let mut b = JourneysBuilder::new(&[]);
+            for (i, path) in rows.iter().enumerate() {
+                let r = first + i;
+                let kpi = if r % 3 == 0 { "leads" } else { "sales" };
+                let w = Weights { conversions: (r % 3) as f64, value: (r % 5) as f64, nulls: 1.0 };
+                let w = Weights { value: if w.conversions > 0.0 { w.value } else { 0.0 }, ..w };
+                b.push_path(r, kpi, path, w).unwrap();
+            }
+            b.build()
+        };
+        let (head, tail) = rows.split_at(20_000);
+        let tail = build(tail, 20_000);
+        assert!(tail.touch_count() >= PARALLEL_MERGE_TOUCHES);
+        assert_ne!(tail.vocab(Dimension::Channel).names(), build(head, 0).vocab(Dimension::Channel).names());
+        let merged = build(head, 0).merge(tail).unwrap();
+        let whole = build(&rows, 0);
+        let by_name = |j: &Journeys| -> Vec<(String, Vec<String>, [f64; 3])> {
+            j.iter()
+                .map(|r| {
+                    let channels = r.channels.iter().map(|&c| j.vocab(Dimension::Channel).name(c).to_owned());
+                    (j.kpis().name(r.kpi).to_owned(), channels.collect(), [r.conversions, r.value, r.nulls])
+                })
+                .collect()
+        };
+        assert_eq!(merged.vocab(Dimension::Channel).names(), whole.vocab(Dimension::Channel).names());
+        assert_eq!(merged.kpis().names(), whole.kpis().names());
+        assert_eq!(by_name(&merged), by_name(&whole));
+        assert_eq!(merged.summary(), whole.summary());
+        assert_eq!(merged.input_touches(Dimension::Channel), whole.input_touches(Dimension::Channel));
     }
 
     #[test]

@@ -115,6 +115,9 @@ struct Counts {
 }
 
 impl Counts {
+    /// One pass per journey, from its last touch back: a state's depth is then the number of states
+    /// already passed, and each transition is the pair (this state, the one passed just before).
+    /// A journey holding a player not seen before is read forwards once more, for the first-seen order.
     fn of<'a>(rows: impl Iterator<Item = (&'a [u32], f64, f64, f64)>, n: usize) -> Counts {
         let mut c = Counts {
             seen: Vec::new(),
@@ -125,30 +128,40 @@ impl Counts {
             depth: vec![u32::MAX; n],
             matrix: vec![0.0; n * n],
         };
-        let mut seq: Vec<u32> = Vec::new();
+        let mut known = vec![false; n];
         for (players, conv, val, nulls) in rows {
             let w = conv + nulls;
+            let Some(&last) = players.last() else { continue };
             if w <= 0.0 {
                 continue;
             }
-            seq.clear();
-            for_each_state(players, 1, |win| seq.push(win[0]));
-            for &p in &seq {
-                if c.depth[p as usize] == u32::MAX && !c.seen.contains(&p) {
-                    c.seen.push(p);
-                }
-            }
-            c.start[seq[0] as usize] += w;
-            for pair in seq.windows(2) {
-                c.matrix[pair[0] as usize * n + pair[1] as usize] += w;
-            }
-            let last = *seq.last().expect("a touch") as usize;
+            let last = last as usize;
             c.to_conversion[last] += conv;
             c.to_null[last] += nulls;
             c.value[last] += val;
-            let len = seq.len();
-            for (i, &p) in seq.iter().enumerate() {
-                c.depth[p as usize] = c.depth[p as usize].min((len - 1 - i) as u32);
+            // The state after this one (in journey order), and this one's depth.
+            let (mut next, mut depth, mut fresh) = (last, 0u32, false);
+            fresh |= !known[last];
+            c.depth[last] = 0;
+            for &p in players.iter().rev() {
+                let p = p as usize;
+                if p == next {
+                    continue; // a repeat of the same player is one state
+                }
+                depth += 1;
+                fresh |= !known[p];
+                c.matrix[p * n + next] += w;
+                c.depth[p] = c.depth[p].min(depth);
+                next = p;
+            }
+            c.start[next] += w;
+            if fresh {
+                for &p in players {
+                    if !known[p as usize] {
+                        known[p as usize] = true;
+                        c.seen.push(p);
+                    }
+                }
             }
         }
         c
@@ -938,6 +951,24 @@ pub fn choose_order(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Order-1 counts by hand: repeats are one state, the first state starts, the last ends, depth is
+    /// the fewest states after a player's, and rows without weight count for nothing.
+    #[test]
+    fn counts_by_hand() {
+        let rows: [(&[u32], f64, f64, f64); 3] =
+            [(&[1, 1, 2, 3, 2], 1.0, 5.0, 0.0), (&[4, 3], 0.0, 0.0, 2.0), (&[5, 0], 0.0, 0.0, 0.0)];
+        let c = Counts::of(rows.into_iter(), 6);
+        assert_eq!(c.seen, [1, 2, 3, 4]);
+        assert_eq!(c.depth, [u32::MAX, 3, 0, 0, 1, u32::MAX]);
+        assert_eq!(c.start, [0.0, 1.0, 0.0, 0.0, 2.0, 0.0]);
+        assert_eq!((c.to_conversion[2], c.value[2], c.to_null[3]), (1.0, 5.0, 2.0));
+        assert_eq!(c.to_conversion.iter().sum::<f64>() + c.to_null.iter().sum::<f64>(), 3.0);
+        let mut edges: Vec<(usize, usize, f64)> =
+            (0..36).filter(|&i| c.matrix[i] != 0.0).map(|i| (i / 6, i % 6, c.matrix[i])).collect();
+        edges.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(edges, [(1, 2, 1.0), (2, 3, 1.0), (3, 2, 1.0), (4, 3, 2.0)]);
+    }
 
     /// The chunked order-1 estimate of a large view is the sequential one: the same states in the
     /// same order, transitions and depths; sums to rounding. Also over a KPI's rows.

@@ -306,15 +306,62 @@ impl<'o> PathRows<'o> {
     }
 }
 
-/// `text` split at every `byte`, an ASCII byte (so every piece is text), by a memchr scan: `str::split`
-/// with a `char` confirms each match with a `memcmp` call.
-fn split_ascii(text: &str, byte: u8) -> impl Iterator<Item = &str> {
-    debug_assert!(byte.is_ascii());
-    let mut from = 0;
-    memchr::memchr_iter(byte, text.as_bytes()).chain(std::iter::once(text.len())).map(move |at| {
-        let piece = &text[from..at];
-        from = at + 1;
-        piece
+/// The fields of `line` split at every `delim` (an ASCII byte) into `fields`: how many there are, or
+/// `None` when there are more than `fields` holds. Eight bytes at a time are tested for the delimiter
+/// at once (a SWAR test: no call per field, as a `memchr` per field would make), the tail byte by byte.
+#[inline]
+fn split_fields<'a>(line: &'a str, delim: u8, fields: &mut [&'a str; 16]) -> Option<usize> {
+    debug_assert!(delim.is_ascii());
+    let bytes = line.as_bytes();
+    let (mut n, mut from) = (0, 0);
+    let mut cut = |at: usize| {
+        // Room for this field and the last one.
+        if n + 1 >= fields.len() {
+            return false;
+        }
+        fields[n] = &line[from..at];
+        (n, from) = (n + 1, at + 1);
+        true
+    };
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    for (w, word) in words.enumerate() {
+        let hits = byte_mask(u64::from_le_bytes(word.try_into().expect("8 bytes")), delim);
+        for k in set_bytes(hits) {
+            if !cut(8 * w + k) {
+                return None;
+            }
+        }
+    }
+    let base = bytes.len() - tail.len();
+    for (k, _) in tail.iter().enumerate().filter(|(_, &c)| c == delim) {
+        if !cut(base + k) {
+            return None;
+        }
+    }
+    fields[n] = &line[from..];
+    Some(n + 1)
+}
+
+/// The high bit of every byte of `word` that equals `byte`, and no other bit: a zero-byte test of
+/// `word ^ byte * 0x01..01` exact in every byte (no borrow crosses bytes), as in "Bit Twiddling Hacks"
+/// (Sean Eron Anderson, "Determine if a word has a zero byte").
+#[inline]
+fn byte_mask(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The positions (0 to 7) of the bytes whose high bit is set in a [`byte_mask`], lowest first.
+#[inline]
+fn set_bytes(mut hits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (hits != 0).then(|| {
+            let k = (hits.trailing_zeros() / 8) as usize;
+            hits &= hits - 1;
+            k
+        })
     })
 }
 
@@ -399,25 +446,8 @@ pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journey
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
     let start = body_start as u64;
     if whole.is_none() && threads > 1 && size.saturating_sub(start) >= 1 << 20 {
-        let bounds: Vec<u64> =
-            (0..=threads as u64).map(|t| start + (size - start) * t / threads as u64).collect();
-        let parts: Vec<Option<Result<Journeys>>> = std::thread::scope(|scope| {
-            let layout = &layout;
-            let handles: Vec<_> = bounds
-                .windows(2)
-                .map(|w| scope.spawn(move || read_csv_range(path, start, (w[0], w[1]), layout, opts)))
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
-        });
-        if parts.iter().all(|p| matches!(p, Some(Ok(_)))) {
-            let mut merged: Option<Journeys> = None;
-            for part in parts.into_iter().flatten().flatten() {
-                merged = Some(match merged {
-                    None => part,
-                    Some(m) => m.merge(part)?,
-                });
-            }
-            return Ok(merged.expect("at least one part"));
+        if let Some(read) = read_csv_chunks(path, start, size, threads, &layout, opts) {
+            return read;
         }
     }
     let bytes = match whole {
@@ -533,15 +563,7 @@ fn simple_record(rows: &mut PathRows<'_>, line: &str, row: usize, layout: &CsvLa
         return None;
     }
     let mut fields = [""; 16];
-    let mut n = 0;
-    for field in split_ascii(line, opts.delimiter) {
-        if n == layout.fields || n == fields.len() {
-            return None;
-        }
-        fields[n] = field;
-        n += 1;
-    }
-    if n != layout.fields {
+    if split_fields(line, opts.delimiter, &mut fields) != Some(layout.fields) {
         return None;
     }
     let number = |col: usize, name: &str| -> Result<f64> {
@@ -571,8 +593,105 @@ fn simple_record(rows: &mut PathRows<'_>, line: &str, row: usize, layout: &CsvLa
     Some(rows.push(row, text(layout.path), layout.kpi.map(text), weights))
 }
 
-/// The records whose first byte lies in `[from, to)` of the file at `path` (whose body starts at
-/// `body_start`), read in blocks through a small buffer with [`simple_record`]. Errors name rows
+/// Bytes a range reader reads at once (its buffer grows for a longer record).
+const READ_BLOCK: usize = 1 << 17;
+
+/// The body of a large CSV file (`start..size`) read on `threads` threads in chunks, or `None` when a
+/// chunk needs the csv reader (see [`read_csv_range`]).
+///
+/// One thread claims chunks from the front and reads them all into one store; the others claim chunks
+/// from the back, each into a store of its own, until the two ends meet. A slower core then reads
+/// fewer chunks instead of holding the rest up, and only the chunks read from the back are copied
+/// when the stores are merged in file order.
+fn read_csv_chunks(
+    path: &Path,
+    start: u64,
+    size: u64,
+    threads: usize,
+    layout: &CsvLayout,
+    opts: &PathOptions,
+) -> Option<Result<Journeys>> {
+    let chunks = 8 * threads as u64;
+    let bounds: Vec<u64> = (0..=chunks).map(|c| start + (size - start) * c / chunks).collect();
+    // Chunks not yet claimed: `front..back`.
+    let unclaimed = std::sync::Mutex::new((0, chunks as usize));
+    // A chunk that fails sends the whole file to the csv reader: nothing more is claimed then.
+    let claim = |from_front: bool, failed: bool| {
+        let mut ends = unclaimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failed {
+            ends.1 = ends.0;
+        }
+        if ends.0 >= ends.1 {
+            return None;
+        }
+        Some(if from_front {
+            ends.0 += 1;
+            ends.0 - 1
+        } else {
+            ends.1 -= 1;
+            ends.1
+        })
+    };
+    let range = |c: usize| (bounds[c], bounds[c + 1]);
+    type Part = Option<Result<Journeys>>;
+    let (front, mut back): (Part, Vec<(usize, Part)>) = std::thread::scope(|scope| {
+        let backs: Vec<_> = (1..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut parts, mut buf) = (Vec::new(), vec![0u8; READ_BLOCK]);
+                    while let Some(c) = claim(false, false) {
+                        let part = PathRows::new(opts, layout.kpi.is_some()).map_or_else(
+                            |e| Some(Err(e)),
+                            |mut rows| {
+                                let read = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
+                                read.map(|r| r.map(|()| rows.b.build()))
+                            },
+                        );
+                        let failed = !matches!(part, Some(Ok(_)));
+                        parts.push((c, part));
+                        if failed {
+                            claim(false, true);
+                            break;
+                        }
+                    }
+                    parts
+                })
+            })
+            .collect();
+        let mut rows = match PathRows::new(opts, layout.kpi.is_some()) {
+            Ok(rows) => rows,
+            Err(e) => return (Some(Err(e)), Vec::new()),
+        };
+        let (mut front, mut buf) = (Some(Ok(())), vec![0u8; READ_BLOCK]);
+        while let Some(c) = claim(true, false) {
+            front = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
+            if !matches!(front, Some(Ok(()))) {
+                claim(true, true);
+                break;
+            }
+        }
+        let back = backs.into_iter().flat_map(|h| h.join().expect("reader thread")).collect();
+        (front.map(|r| r.map(|()| rows.b.build())), back)
+    });
+    let mut merged = match front? {
+        Ok(j) => j,
+        Err(_) => return None,
+    };
+    back.sort_by_key(|(c, _)| *c);
+    for (_, part) in back {
+        match part? {
+            Ok(part) => match merged.merge(part) {
+                Ok(m) => merged = m,
+                Err(e) => return Some(Err(e.into())),
+            },
+            Err(_) => return None,
+        }
+    }
+    Some(Ok(merged))
+}
+
+/// Reads the records whose first byte lies in `[from, to)` of the file at `path` (whose body starts
+/// at `body_start`) into `rows`, in blocks through `buf` with [`simple_record`]. Errors name rows
 /// counted from the range's start, so the caller reads the file again to name them right: any
 /// `Err`, like `None` (a quote, a carriage return, an irregular record), sends it to the csv reader.
 fn read_csv_range(
@@ -580,8 +699,9 @@ fn read_csv_range(
     body_start: u64,
     (from, to): (u64, u64),
     layout: &CsvLayout,
-    opts: &PathOptions,
-) -> Option<Result<Journeys>> {
+    rows: &mut PathRows<'_>,
+    buf: &mut Vec<u8>,
+) -> Option<Result<()>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path).ok()?;
     // A range after the first starts one byte early and skips through that byte's line, so a record
@@ -589,12 +709,7 @@ fn read_csv_range(
     let first = from == body_start;
     let mut offset = if first { from } else { from - 1 };
     file.seek(SeekFrom::Start(offset)).ok()?;
-    let mut rows = match PathRows::new(opts, layout.kpi.is_some()) {
-        Ok(r) => r,
-        Err(e) => return Some(Err(e)),
-    };
     let mut skipping = !first;
-    let mut buf = vec![0u8; 1 << 18];
     let (mut filled, mut row) = (0, 0);
     loop {
         let n = file.read(&mut buf[filled..]).ok()?;
@@ -607,7 +722,7 @@ fn read_csv_range(
             match memchr::memchr(b'\n', &buf[..filled]) {
                 Some(p) => (at, skipping) = (p + 1, false),
                 // The range lies inside the file's last record, another range's.
-                None if n == 0 => return Some(Ok(rows.b.build())),
+                None if n == 0 => return Some(Ok(())),
                 None => {
                     (offset, filled) = (offset + filled as u64, 0);
                     continue;
@@ -626,16 +741,16 @@ fn read_csv_range(
         let last = (n == 0 && !text.ends_with('\n') && !text.is_empty()).then_some(text.len());
         for stop in breaks.chain(last) {
             if offset + (at + from) as u64 >= to {
-                return Some(Ok(rows.b.build()));
+                return Some(Ok(()));
             }
             row += 1;
-            if let Err(e) = simple_record(&mut rows, &text[from..stop], row, layout)? {
+            if let Err(e) = simple_record(rows, &text[from..stop], row, layout)? {
                 return Some(Err(e));
             }
             from = stop + 1;
         }
         if n == 0 {
-            return Some(Ok(rows.b.build()));
+            return Some(Ok(()));
         }
         buf.copy_within(end..filled, 0);
         (offset, filled) = (offset + end as u64, filled - end);
@@ -869,6 +984,37 @@ mod tests {
 
     /// The packed key of every length up to 15 equals the plain one (the name copied into 16 zeroed
     /// bytes, its length in the last), so no two names share a key.
+    /// Fields split eight bytes at a time are what `str::split` gives, for delimiters at every place in
+    /// and around a word, around multi-byte characters, and up to the 16 fields a record may have.
+    #[test]
+    fn fields_split_as_str_split_does() {
+        let alphabet = ["a", ",", "é", ";", ",,", "xyz"];
+        let mut state = 99u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let mut lines: Vec<String> = (0..40).map(|n| ",".repeat(n)).collect();
+        lines.extend((0..40).map(|n| "a".repeat(n) + ","));
+        lines.extend((0..3000).map(|_| (0..next(30)).map(|_| alphabet[next(6) as usize]).collect()));
+        for line in &lines {
+            for delim in [b',', b';'] {
+                let expected: Vec<&str> = line.split(delim as char).collect();
+                let mut fields = [""; 16];
+                let got = split_fields(line, delim, &mut fields);
+                match expected.len() {
+                    n if n <= 16 => assert_eq!((got, &fields[..n]), (Some(n), &expected[..]), "{line:?}"),
+                    _ => assert_eq!(got, None, "{line:?}"),
+                }
+            }
+        }
+        for (word, byte) in [(u64::MAX, 0xffu8), (0, 0), (0x8000_0000_0000_0001, 0x80), (0x0101, 1)] {
+            let expected =
+                (0..8).filter(|k| (word >> (8 * k)) as u8 == byte).fold(0u64, |m, k| m | 0x80 << (8 * k));
+            assert_eq!(byte_mask(word, byte), expected);
+        }
+    }
+
     #[test]
     fn short_keys_pack_name_and_length() {
         let text = "abcdéfghijklmnopq";
@@ -921,15 +1067,6 @@ mod tests {
         }
         for t in ["", ".", "1.0x", "x", "1..0", "+"] {
             assert_eq!(parse_number(t), t.parse::<f64>().ok(), "{t}");
-        }
-    }
-
-    #[test]
-    fn splitting_at_an_ascii_byte_is_str_split() {
-        for text in ["", ">", "a>b", "a > b > ", ">>a", "é>ü>"] {
-            let ours: Vec<&str> = split_ascii(text, b'>').collect();
-            let std: Vec<&str> = text.split('>').collect();
-            assert_eq!(ours, std, "{text:?}");
         }
     }
 }
