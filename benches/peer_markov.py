@@ -5,7 +5,9 @@ them to distinct paths, and times, in this one run:
   - the library call: `tp.Journeys.from_paths(df)` + `tp.attribute(..., Markov(order=k))` against
     `markov_model(df, ..., order=k, ncore=1)`, each timed inside Python (median of --repeat runs);
   - the whole process: `touchpoint attribute --model markov` against a Python process that reads the CSV
-    with pandas and calls `markov_model` once; peak RSS of each process.
+    with pandas and calls `markov_model` once; peak RSS of each process. The two processes take turns
+    (two runs of ours, then one of the peer's, --repeat times), so a machine whose speed drifts over the
+    run slows both alike: the ratio compares medians taken over the same stretch of time.
 The peer runs only when `import ChannelAttribution` works (`pip install channelattribution matplotlib`).
 
     python benches/peer_markov.py [--journeys 1000000] [--repeat 5]
@@ -103,13 +105,7 @@ def main() -> None:
         )
         for order in (1, 3)
     }
-    if CLI.exists():
-        cli_runs = [
-            process([str(CLI), "attribute", "--paths", str(csv), "--model", "markov", "--format", "csv"])
-            for _ in range(args.repeat)
-        ]
-    else:
-        cli_runs = []
+    if not CLI.exists():
         print(f"(no {CLI}: run `make cli` to build the CLI)")
     try:
         import ChannelAttribution as ca  # noqa: N813
@@ -137,22 +133,25 @@ def main() -> None:
             )
         rows.append((f"library call, order {order}", ours[order], theirs))
 
-    if cli_runs:
+    if CLI.exists():
+        ours_cmd = [str(CLI), "attribute", "--paths", str(csv), "--model", "markov", "--format", "csv"]
+        script = (
+            "import pandas as pd, ChannelAttribution as ca;"
+            f"d=pd.read_csv({str(csv)!r});"
+            "ca.markov_model(d,'path','total_conversions',var_value='total_conversion_value',"
+            "var_null='total_null',order=1,ncore=1,verbose=0)"
+        )
+        cli_runs, theirs_p = [], []
+        for _ in range(args.repeat):
+            cli_runs += [process(ours_cmd) for _ in range(2)]
+            if peer:
+                theirs_p.append(process([sys.executable, "-c", script]))
         t_ours = statistics.median(t for t, _ in cli_runs)
         rss_ours = max(r for _, r in cli_runs)
-        theirs_t, rss_theirs = None, None
-        if peer:
-            script = (
-                "import pandas as pd, ChannelAttribution as ca;"
-                f"d=pd.read_csv({str(csv)!r});"
-                "ca.markov_model(d,'path','total_conversions',var_value='total_conversion_value',"
-                "var_null='total_null',order=1,ncore=1,verbose=0)"
-            )
-            theirs_p = [process([sys.executable, "-c", script]) for _ in range(max(1, args.repeat // 2))]
-            theirs_t = statistics.median(t for t, _ in theirs_p)
-            rss_theirs = max(r for _, r in theirs_p)
+        theirs_t = statistics.median(t for t, _ in theirs_p) if peer else None
         rows.append(("whole process, order 1", t_ours, theirs_t))
-        print(f"peak RSS: touchpoint CLI {rss_ours:.0f} MiB" + (f", peer process {rss_theirs:.0f} MiB" if peer else ""))
+        rss = f"peak RSS: touchpoint CLI {rss_ours:.0f} MiB"
+        print(rss + (f", peer process {max(r for _, r in theirs_p):.0f} MiB" if peer else ""))
 
     print("\n| what | touchpoint (s) | ChannelAttribution (s) | ratio |\n|---|---:|---:|---:|")
     for what, ours, theirs in rows:

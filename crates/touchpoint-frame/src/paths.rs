@@ -633,6 +633,12 @@ fn read_csv_chunks(
         })
     };
     let range = |c: usize| (bounds[c], bounds[c + 1]);
+    // Room for the most a chunk can hold (a touch takes at least two bytes, a record two per field),
+    // reserved up front: untouched room costs address space only, and the columns are never copied
+    // to grow.
+    let chunk_bytes = (size - start).div_ceil(chunks) as usize + 1;
+    let reserve =
+        |rows: &mut PathRows<'_>| rows.b.reserve(chunk_bytes / (2 * layout.fields), chunk_bytes / 2);
     type Part = Option<Result<Journeys>>;
     let (front, mut back): (Part, Vec<(usize, Part)>) = std::thread::scope(|scope| {
         let backs: Vec<_> = (1..threads)
@@ -643,6 +649,7 @@ fn read_csv_chunks(
                         let part = PathRows::new(opts, layout.kpi.is_some()).map_or_else(
                             |e| Some(Err(e)),
                             |mut rows| {
+                                reserve(&mut rows);
                                 let read = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
                                 read.map(|r| r.map(|()| rows.b.build()))
                             },
@@ -662,6 +669,7 @@ fn read_csv_chunks(
             Ok(rows) => rows,
             Err(e) => return (Some(Err(e)), Vec::new()),
         };
+        reserve(&mut rows);
         let (mut front, mut buf) = (Some(Ok(())), vec![0u8; READ_BLOCK]);
         while let Some(c) = claim(true, false) {
             front = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
