@@ -217,12 +217,17 @@ impl<'o> PathRows<'o> {
     /// Known short names take a lookup; others are interned (and checked) once.
     #[inline]
     fn name_id(&mut self, piece: &str, pos: usize, row: usize) -> Result<u32> {
-        let name = trim(piece);
-        let key = short_key(name);
-        if let Some(id) = key.and_then(|k| self.short.get(k)) {
-            return Ok(id);
+        match self.known_id(piece) {
+            Some(id) => Ok(id),
+            None => self.new_name_id(trim(piece), short_key(trim(piece)), pos, row),
         }
-        self.new_name_id(name, key, pos, row)
+    }
+
+    /// The id of a known short name ([`PathRows::name_id`] without the cold path, whose error
+    /// would be returned through memory on every call).
+    #[inline(always)]
+    fn known_id(&self, piece: &str) -> Option<u32> {
+        short_key(trim(piece)).and_then(|k| self.short.get(k))
     }
 
     #[cold]
@@ -274,9 +279,9 @@ impl<'o> PathRows<'o> {
                 let bytes = path.as_bytes();
                 let (mut start, mut pos) = (0, 0);
                 loop {
-                    let end =
-                        bytes[start..].iter().position(|&c| c == sep).map_or(bytes.len(), |k| start + k);
-                    match self.name_id(&path[start..end], pos, row) {
+                    let end = find_byte(bytes, start, sep);
+                    let piece = &path[start..end];
+                    match self.known_id(piece).map_or_else(|| self.name_id(piece, pos, row), Ok) {
                         Ok(id) => ids.push(id),
                         Err(e) => break Err(e),
                     }
@@ -351,6 +356,21 @@ fn byte_mask(word: u64, byte: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let x = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
     !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The position of the first `byte` (ASCII) in `bytes` from `from` on, or `bytes.len()`: eight bytes
+/// at a time (a name is found in the first word, mostly), the tail byte by byte.
+#[inline]
+fn find_byte(bytes: &[u8], from: usize, byte: u8) -> usize {
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let hits = byte_mask(u64::from_le_bytes(word.try_into().expect("8 bytes")), byte);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    bytes[i.min(bytes.len())..].iter().position(|&c| c == byte).map_or(bytes.len(), |k| i + k)
 }
 
 /// The positions (0 to 7) of the bytes whose high bit is set in a [`byte_mask`], lowest first.
@@ -993,7 +1013,8 @@ mod tests {
     /// The packed key of every length up to 15 equals the plain one (the name copied into 16 zeroed
     /// bytes, its length in the last), so no two names share a key.
     /// Fields split eight bytes at a time are what `str::split` gives, for delimiters at every place in
-    /// and around a word, around multi-byte characters, and up to the 16 fields a record may have.
+    /// and around a word, around multi-byte characters, and up to the 16 fields a record may have; a
+    /// byte found eight bytes at a time is where a byte-by-byte search finds it.
     #[test]
     fn fields_split_as_str_split_does() {
         let alphabet = ["a", ",", "é", ";", ",,", "xyz"];
@@ -1014,6 +1035,13 @@ mod tests {
                     n if n <= 16 => assert_eq!((got, &fields[..n]), (Some(n), &expected[..]), "{line:?}"),
                     _ => assert_eq!(got, None, "{line:?}"),
                 }
+            }
+        }
+        for line in &lines {
+            for from in 0..=line.len() {
+                let expected =
+                    line.as_bytes()[from..].iter().position(|&c| c == b',').map_or(line.len(), |k| from + k);
+                assert_eq!(find_byte(line.as_bytes(), from, b','), expected, "{line:?} from {from}");
             }
         }
         for (word, byte) in [(u64::MAX, 0xffu8), (0, 0), (0x8000_0000_0000_0001, 0x80), (0x0101, 1)] {
