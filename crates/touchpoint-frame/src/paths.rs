@@ -655,10 +655,11 @@ fn read_csv_chunks(
     let range = |c: usize| (bounds[c], bounds[c + 1]);
     // Room for the most a chunk can hold (a touch takes at least two bytes, a record two per field),
     // reserved up front: untouched room costs address space only, and the columns are never copied
-    // to grow.
+    // to grow. Capped, so that a huge file asks for no more address space than a machine grants.
     let chunk_bytes = (size - start).div_ceil(chunks) as usize + 1;
-    let reserve =
-        |rows: &mut PathRows<'_>| rows.b.reserve(chunk_bytes / (2 * layout.fields), chunk_bytes / 2);
+    let (journeys, touches) =
+        ((chunk_bytes / (2 * layout.fields)).min(1 << 22), (chunk_bytes / 2).min(1 << 24));
+    let reserve = |rows: &mut PathRows<'_>| rows.b.reserve(journeys, touches);
     type Part = Option<Result<Journeys>>;
     let (front, mut back): (Part, Vec<(usize, Part)>) = std::thread::scope(|scope| {
         let backs: Vec<_> = (1..threads)
