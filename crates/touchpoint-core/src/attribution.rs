@@ -925,8 +925,8 @@ pub fn journey_credits(
 /// attribution was computed on the journeys gathered from all parts: players the attribution credits
 /// that the part lacks are skipped, and journeys are numbered from `first_journey` (the journeys of
 /// the parts before). The returned rows' sums are the part's: add them over the parts with
-/// [`add_part_gaps`]. Timeline models are refused: their per-conversion credit needs the fitted
-/// parameters, which the attribution does not carry to the parts.
+/// [`add_part_gaps`]. Timeline models need the fit the attribution keeps ([`Attribution::states`]);
+/// without it they are refused.
 pub fn journey_credits_of_part(
     journeys: &Journeys,
     attribution: &Attribution,

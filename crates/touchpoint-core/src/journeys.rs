@@ -268,14 +268,24 @@ impl<W: std::io::Write> Checksum<W> {
 impl<W: std::io::Write> std::io::Write for Checksum<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        for &b in &buf[..n] {
-            self.word[self.filled] = b;
-            self.filled += 1;
+        let mut bytes = &buf[..n];
+        // Whole words straight from the buffer once the pending word is complete.
+        while self.filled > 0 && !bytes.is_empty() {
+            self.word[self.filled] = bytes[0];
+            (self.filled, bytes) = (self.filled + 1, &bytes[1..]);
             if self.filled == 8 {
-                let w = u64::from_le_bytes(self.word);
-                self.fold(w);
+                self.fold(u64::from_le_bytes(self.word));
                 self.filled = 0;
             }
+        }
+        if self.filled == 0 {
+            let words = bytes.chunks_exact(8);
+            let rest = words.remainder();
+            for word in words {
+                self.fold(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+            }
+            self.word[..rest.len()].copy_from_slice(rest);
+            self.filled = rest.len();
         }
         self.len += n as u64;
         Ok(n)
@@ -795,9 +805,9 @@ impl Journeys {
         let touch_base = self.timelines.as_ref().map_or(0, Timelines::touch_count);
         let base = self.touch_count();
         // Many touches (a large file read in ranges) are copied on another thread, beside the journey
-        // columns on this one: the copy is mostly first writes to fresh pages.
-        let many = other.touches.iter().flatten().map(Vec::len).sum::<usize>() >= PARALLEL_MERGE_TOUCHES
-            && std::thread::available_parallelism().is_ok_and(|t| t.get() > 1);
+        // columns on this one: the copy is mostly first writes to fresh pages. (No core count is asked
+        // for: that reads cgroup files, on every merge of a file's many parts.)
+        let many = other.touches.iter().flatten().map(Vec::len).sum::<usize>() >= PARALLEL_MERGE_TOUCHES;
         let (mine_touches, theirs_touches, maps) = (&mut self.touches, &other.touches, &maps);
         let mut copy_touches = move || {
             for ((mine, theirs), map) in mine_touches.iter_mut().zip(theirs_touches).zip(maps) {
@@ -853,12 +863,10 @@ impl Journeys {
             if !self.has_dimension(d) {
                 continue;
             }
-            let map: Vec<u32> =
-                other.vocabs[i].names().iter().map(|n| self.vocabs[i].get(n).expect("interned")).collect();
             let mine = &mut self.input_touches[i];
             mine.resize(self.vocabs[i].len(), 0.0);
             for (id, t) in other.input_touches[i].iter().enumerate() {
-                mine[map[id] as usize] += t;
+                mine[maps[i][id] as usize] += t;
             }
         }
         for w in other.warnings {
@@ -1360,6 +1368,37 @@ mod tests {
         let names: Vec<&str> = last.channels.iter().map(|&c| m.vocab(Dimension::Channel).name(c)).collect();
         assert_eq!(names, ["z", "a"]);
         assert_eq!(m.summary()[1].attributed, 3.0);
+    }
+
+    /// The store checksum is the same however the bytes arrive (whole, in pieces of every size up to
+    /// 17, byte by byte), and is the fold of the bytes' 8-byte words, the zero-padded tail, then the
+    /// length.
+    #[test]
+    fn the_checksum_does_not_depend_on_how_writes_are_split() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in [0, 1, 7, 8, 9, 63, 64, 1000] {
+            let data = &data[..len];
+            let mut expected = Checksum::new(std::io::sink());
+            let mut padded = data.to_vec();
+            // The words, then the tail padded with zeros (a whole zero word when there is no tail).
+            padded.resize((len / 8 + 1) * 8, 0);
+            for word in padded.chunks(8) {
+                expected.fold(u64::from_le_bytes(word.try_into().unwrap()));
+            }
+            expected.fold(len as u64);
+            let expected = expected.state;
+            for piece in 1..=17 {
+                let mut c = Checksum::new(std::io::sink());
+                for part in data.chunks(piece) {
+                    c.write_all(part).unwrap();
+                }
+                assert_eq!(c.finish(), expected, "{len} bytes in pieces of {piece}");
+            }
+            let mut whole = Checksum::new(Vec::new());
+            whole.write_all(data).unwrap();
+            assert_eq!(whole.finish(), expected, "{len} bytes at once");
+        }
     }
 
     /// A second part with enough touches for `merge` to copy them on a thread of its own gives what one

@@ -140,8 +140,7 @@ impl Counts {
             c.to_null[last] += nulls;
             c.value[last] += val;
             // The state after this one (in journey order), and this one's depth.
-            let (mut next, mut depth, mut fresh) = (last, 0u32, false);
-            fresh |= !known[last];
+            let (mut next, mut depth, mut fresh) = (last, 0u32, !known[last]);
             c.depth[last] = 0;
             for &p in players.iter().rev() {
                 let p = p as usize;

@@ -214,24 +214,20 @@ impl<'o> PathRows<'o> {
 
     /// The id of the channel named by one piece of a path, trimmed of whitespace (Unicode
     /// whitespace, NBSP included, as in event logs; ASCII first, which is all there is almost always).
-    /// Known short names take a lookup; others are interned (and checked) once.
-    #[inline]
+    /// Known short names take a lookup, inlined; others are interned (and checked) once, out of line,
+    /// so that the hot path does not return the cold path's large `Result` through memory.
+    #[inline(always)]
     fn name_id(&mut self, piece: &str, pos: usize, row: usize) -> Result<u32> {
-        match self.known_id(piece) {
+        match short_key(trim(piece)).and_then(|k| self.short.get(k)) {
             Some(id) => Ok(id),
-            None => self.new_name_id(trim(piece), short_key(trim(piece)), pos, row),
+            None => self.new_name_id(piece, pos, row),
         }
     }
 
-    /// The id of a known short name ([`PathRows::name_id`] without the cold path, whose error
-    /// would be returned through memory on every call).
-    #[inline(always)]
-    fn known_id(&self, piece: &str) -> Option<u32> {
-        short_key(trim(piece)).and_then(|k| self.short.get(k))
-    }
-
     #[cold]
-    fn new_name_id(&mut self, name: &str, key: Option<u128>, pos: usize, row: usize) -> Result<u32> {
+    #[inline(never)]
+    fn new_name_id(&mut self, piece: &str, pos: usize, row: usize) -> Result<u32> {
+        let name = trim(piece);
         let id = match self.b.known_player_id(Dimension::Channel, name) {
             Some(id) => id,
             None if name.is_empty() => {
@@ -239,7 +235,7 @@ impl<'o> PathRows<'o> {
             }
             None => self.b.player_id(Dimension::Channel, name, row)?,
         };
-        if let Some(k) = key {
+        if let Some(k) = short_key(name) {
             self.short.insert(k, id);
         }
         Ok(id)
@@ -280,8 +276,7 @@ impl<'o> PathRows<'o> {
                 let (mut start, mut pos) = (0, 0);
                 loop {
                     let end = find_byte(bytes, start, sep);
-                    let piece = &path[start..end];
-                    match self.known_id(piece).map_or_else(|| self.name_id(piece, pos, row), Ok) {
+                    match self.name_id(&path[start..end], pos, row) {
                         Ok(id) => ids.push(id),
                         Err(e) => break Err(e),
                     }
@@ -312,40 +307,22 @@ impl<'o> PathRows<'o> {
 }
 
 /// The fields of `line` split at every `delim` (an ASCII byte) into `fields`: how many there are, or
-/// `None` when there are more than `fields` holds. Eight bytes at a time are tested for the delimiter
-/// at once (a SWAR test: no call per field, as a `memchr` per field would make), the tail byte by byte.
+/// `None` when there are more than `fields` holds. Delimiters are found by [`find_byte`], eight bytes
+/// at a time (no call per field, as a `memchr` per field would make).
 #[inline]
 fn split_fields<'a>(line: &'a str, delim: u8, fields: &mut [&'a str; 16]) -> Option<usize> {
     debug_assert!(delim.is_ascii());
     let bytes = line.as_bytes();
-    let (mut n, mut from) = (0, 0);
-    let mut cut = |at: usize| {
-        // Room for this field and the last one.
-        if n + 1 >= fields.len() {
-            return false;
+    let mut from = 0;
+    for (n, field) in fields.iter_mut().enumerate() {
+        let at = find_byte(bytes, from, delim);
+        *field = &line[from..at];
+        if at == bytes.len() {
+            return Some(n + 1);
         }
-        fields[n] = &line[from..at];
-        (n, from) = (n + 1, at + 1);
-        true
-    };
-    let words = bytes.chunks_exact(8);
-    let tail = words.remainder();
-    for (w, word) in words.enumerate() {
-        let hits = byte_mask(u64::from_le_bytes(word.try_into().expect("8 bytes")), delim);
-        for k in set_bytes(hits) {
-            if !cut(8 * w + k) {
-                return None;
-            }
-        }
+        from = at + 1;
     }
-    let base = bytes.len() - tail.len();
-    for (k, _) in tail.iter().enumerate().filter(|(_, &c)| c == delim) {
-        if !cut(base + k) {
-            return None;
-        }
-    }
-    fields[n] = &line[from..];
-    Some(n + 1)
+    None
 }
 
 /// The high bit of every byte of `word` that equals `byte`, and no other bit: a zero-byte test of
@@ -371,18 +348,6 @@ fn find_byte(bytes: &[u8], from: usize, byte: u8) -> usize {
         i += 8;
     }
     bytes[i.min(bytes.len())..].iter().position(|&c| c == byte).map_or(bytes.len(), |k| i + k)
-}
-
-/// The positions (0 to 7) of the bytes whose high bit is set in a [`byte_mask`], lowest first.
-#[inline]
-fn set_bytes(mut hits: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (hits != 0).then(|| {
-            let k = (hits.trailing_zeros() / 8) as usize;
-            hits &= hits - 1;
-            k
-        })
-    })
 }
 
 /// Occurrences of `byte` in `bytes`.
@@ -465,7 +430,10 @@ pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journey
     // (whose row a range cannot know), is read again below with the csv reader.
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(8);
     let start = body_start as u64;
-    if whole.is_none() && threads > 1 && size.saturating_sub(start) >= 1 << 20 {
+    // Records the hand-split cannot take (a delimiter beyond ASCII, more than 16 fields) and an empty
+    // separator go to the reader below at once, not through every chunk.
+    let by_hand = opts.delimiter.is_ascii() && layout.fields <= 16 && !opts.sep.is_empty();
+    if whole.is_none() && by_hand && threads > 1 && size.saturating_sub(start) >= 1 << 20 {
         if let Some(read) = read_csv_chunks(path, start, size, threads, &layout, opts) {
             return read;
         }
@@ -653,13 +621,15 @@ fn read_csv_chunks(
         })
     };
     let range = |c: usize| (bounds[c], bounds[c + 1]);
-    // Room for the most a chunk can hold (a touch takes at least two bytes, a record two per field),
+    // Room for the most `bytes` can hold (a touch takes at least two bytes, a record two per field),
     // reserved up front: untouched room costs address space only, and the columns are never copied
-    // to grow. Capped, so that a huge file asks for no more address space than a machine grants.
-    let chunk_bytes = (size - start).div_ceil(chunks) as usize + 1;
-    let (journeys, touches) =
-        ((chunk_bytes / (2 * layout.fields)).min(1 << 22), (chunk_bytes / 2).min(1 << 24));
-    let reserve = |rows: &mut PathRows<'_>| rows.b.reserve(journeys, touches);
+    // to grow. A back store reserves for its chunk; the front one, which reads half the chunks or more
+    // and takes the back ones in the merge, for the whole body. Capped, so that a huge file asks for
+    // no more address space than a machine grants.
+    let reserve = |rows: &mut PathRows<'_>, bytes: u64| {
+        let bytes = bytes as usize + 1;
+        rows.b.reserve((bytes / (2 * layout.fields)).min(1 << 22), (bytes / 2).min(1 << 24));
+    };
     type Part = Option<Result<Journeys>>;
     let (front, mut back): (Part, Vec<(usize, Part)>) = std::thread::scope(|scope| {
         let backs: Vec<_> = (1..threads)
@@ -670,7 +640,7 @@ fn read_csv_chunks(
                         let part = PathRows::new(opts, layout.kpi.is_some()).map_or_else(
                             |e| Some(Err(e)),
                             |mut rows| {
-                                reserve(&mut rows);
+                                reserve(&mut rows, (size - start).div_ceil(chunks));
                                 let read = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
                                 read.map(|r| r.map(|()| rows.b.build()))
                             },
@@ -690,7 +660,7 @@ fn read_csv_chunks(
             Ok(rows) => rows,
             Err(e) => return (Some(Err(e)), Vec::new()),
         };
-        reserve(&mut rows);
+        reserve(&mut rows, size - start);
         let (mut front, mut buf) = (Some(Ok(())), vec![0u8; READ_BLOCK]);
         while let Some(c) = claim(true, false) {
             front = read_csv_range(path, start, range(c), layout, &mut rows, &mut buf);
