@@ -24,6 +24,7 @@ import polars as pl
 from . import _touchpoint
 from ._frames import as_polars, is_file_path
 from ._parts import Sums, cut_part, describe, kpi_names, person_key, side_records
+from ._workdir import HazardParts, Workdir
 from .exceptions import ColumnError, InputError, ParameterError, ReadError
 
 __all__ = ["from_events_in_buckets", "is_directory"]
@@ -98,6 +99,8 @@ def from_events_in_buckets(
     _touchpoint.Journeys.check_event_options(
         person, time, channel, kpi, value, lookback, per_kpi, dims, inter, max_touches, tz, period
     )
+    # Checked before anything is read or written: a folder of the user's is refused, not emptied.
+    wd = None if workdir is None else Workdir.claim(workdir, (touches, conversions))
     t_scan, c_scan = _scan(touches, "touches"), _scan(conversions, "conversions")
     t_schema, c_schema = _schema(t_scan, touches), _schema(c_scan, conversions)
     extra = [d for d in dims if d != "channel"]
@@ -130,15 +133,17 @@ def from_events_in_buckets(
             "journeys for"
         )
 
-    own = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="touchpoint-buckets-")) if own else Path(workdir)  # type: ignore[arg-type]
+    own = wd is None
+    if wd is None:
+        wd = Workdir.claim(tempfile.mkdtemp(prefix="touchpoint-buckets-"))
+    root = wd.root
     try:
         return _run(
             t_scan,
             c_scan,
             t_schema,
             c_schema,
-            root,
+            wd,
             kpis=kpis,
             has_kpi=has_kpi,
             has_value=has_value,
@@ -171,9 +176,13 @@ def _run(
     c_scan: pl.LazyFrame,
     t_schema: pl.Schema,
     c_schema: pl.Schema,
-    root: Path,
+    wd: Workdir,
     **o: Any,
 ) -> Any:
+    root = wd.root
+    # What an earlier cut in this workdir left (its kept journeys are replaced): all checked to be
+    # Touchpoint's files before any is deleted.
+    wd.clear("touches", "conversions", "statistics", "journeys")
     person, buckets = o["person"], o["buckets"]
     periods: list[tuple[int, int]] = []
     t_cols = [person, o["time"], o["channel"], *o["extra"]]
@@ -183,8 +192,6 @@ def _run(
     for name, scan, schema, cols in (("touches", t_scan, t_schema, t_cols), ("conversions", c_scan, c_schema, c_cols)):
         key = (person_key(person, schema[person]).hash(seed=0x7470) % buckets).alias(_BUCKET)
         target = root / name
-        if target.exists():
-            shutil.rmtree(target)
         try:
             scan.select(cols).with_columns(key).sink_parquet(
                 pl.PartitionBy(target, key=_BUCKET, include_key=False), mkdir=True, engine="streaming"
@@ -202,13 +209,9 @@ def _run(
     read = {"touches": 0, "conversions": 0}
     # Pass 2: one bucket at a time.
     stats = root / "statistics"
-    if stats.exists():
-        shutil.rmtree(stats)
-    stats.mkdir(parents=True)
+    stats.mkdir()
     sums = Sums()
     kept = root / "journeys"
-    if kept.exists():
-        shutil.rmtree(kept)
     if o["keep"]:
         kept.mkdir(parents=True)
     saved: list[tuple[int, Path, int]] = []
@@ -247,14 +250,13 @@ def _run(
     files = sorted(stats.glob("*.parquet"))
     paths = pl.scan_parquet(files).collect() if files else _empty_statistics(o["extra"])
     # The kept journeys replace the bucket's events.
-    for name in ("touches", "conversions"):
-        shutil.rmtree(root / name, ignore_errors=True)
+    wd.clear("touches", "conversions")
     timelines = None
     if o["keep"]:
         # The whole log's period (from_events' default: first event of any bucket to just after the
         # last) replaces each bucket's own when the journeys are read back; a given period cut them.
         whole = (min(p[0] for p in periods), max(p[1] for p in periods)) if o["period"] is None and periods else None
-        timelines = BucketTimelines(root, saved, whole, o["population"])
+        timelines = BucketTimelines(wd, saved, whole, o["population"])
     inner = _touchpoint.Journeys.from_statistics(
         paths,
         o["extra"],
@@ -270,16 +272,14 @@ def _run(
 
 class BucketTimelines:
     """The journeys of a log cut in buckets, with their person timelines, kept on disk in ``workdir``
-    (``journeys/<b>.tp``, written as each bucket was cut). This is the driver's side of
-    ``touchpoint_core::hazard::parts::Remote``, as ``touchpoint.spark`` has for partitions: each opening
-    reads the buckets back one at a time; a fit's opening writes each bucket's part of the fit data next
-    to them (every pass of the fit then reads the parts one at a time, so memory follows the largest
-    part), a credit job's opening returns each bucket's credit."""
+    (``journeys/<b>.tp``, written as each bucket was cut). :meth:`fit` gives the driver's side of
+    ``touchpoint_core::hazard::parts::Remote`` for one attribution, as ``touchpoint.spark`` has for
+    partitions."""
 
     def __init__(
-        self, root: Path, saved: list[tuple[int, Path, int]], period: tuple[int, int] | None, population: int | None
+        self, workdir: Workdir, saved: list[tuple[int, Path, int]], period: tuple[int, int] | None, population: int | None
     ) -> None:
-        self.root = root
+        self.workdir = workdir
         self.saved = saved
         self.period = period
         self.population = population
@@ -288,33 +288,51 @@ class BucketTimelines:
         """The kept journey files with their contents' checksums, in bucket order."""
         return [(str(path), checksum) for _, path, checksum in self.saved]
 
+    def fit(self) -> BucketFit:
+        """One attribution's reader of the buckets: its parts go to a folder of its own, so that
+        attributions running at once (threads) never read each other's."""
+        return BucketFit(self)
+
+
+class BucketFit:
+    """Each opening reads the kept buckets back one at a time; a fit's opening writes each bucket's
+    part of the fit data to this fit's own ``hazard-*`` folder (every pass of the fit then reads the
+    parts one at a time, so memory follows the largest part), a credit job's opening returns each
+    bucket's credit. :meth:`close` deletes the parts."""
+
+    def __init__(self, timelines: BucketTimelines) -> None:
+        self.timelines = timelines
+        self.population = timelines.population
+        self.parts: HazardParts | None = None
+
     def open(self, spec: bytes) -> list[bytes]:
-        parts = self.root / "hazard"
         self.close()
-        parts.mkdir(parents=True)
+        t = self.timelines
+        parts = self.parts = t.workdir.hazard_parts()
         shapes = []
-        for b, path, checksum in self.saved:
+        for b, path, checksum in t.saved:
             if not path.is_file():
                 raise ReadError(
                     f"the journeys of bucket {b} in {path} were changed or removed after they were cut: "
                     "cut the journeys again"
                 )
             # A file replaced since (even by journeys of another cut) is refused by its checksum.
-            j = _touchpoint.load_journeys(path, self.period, checksum)
+            j = _touchpoint.load_journeys(path, t.period, checksum)
             shape, part = _touchpoint.remote_part(j, spec)
             del j
             if part:
-                (parts / f"{b:05}.part").write_bytes(part)
+                parts.write(b, part)
             shapes.append(shape)
         return shapes
 
     def run(self, request: bytes) -> list[bytes]:
-        return [
-            _touchpoint.hazard_answer(p.read_bytes(), request) for p in sorted((self.root / "hazard").glob("*.part"))
-        ]
+        assert self.parts is not None, "open() first"
+        return [_touchpoint.hazard_answer(p, request) for p in self.parts.read()]
 
     def close(self) -> None:
-        shutil.rmtree(self.root / "hazard", ignore_errors=True)
+        if self.parts is not None:
+            self.parts.remove()
+            self.parts = None
 
 
 def _bucket(root: Path, b: int, schema: pl.Schema, cols: list[str]) -> pl.DataFrame:

@@ -113,7 +113,7 @@ def attribute(
     # per-journey credit.
     parts = (remote.paths(), remote.period) if remote is not None else None
     if remote is not None and remote_needed(specs, intervals):
-        return Attribution(attribute_remote(journeys._inner, specs, by, cb, remote), parts)
+        return Attribution(attribute_remote(journeys._inner, specs, by, cb, remote.fit()), parts)
     inner = _touchpoint.attribute(
         journeys._inner,
         specs,

@@ -201,6 +201,9 @@ class Journeys:
             workdir: where the buckets, statistics and journeys are written (``statistics/`` and
                 ``journeys/`` are kept, and the journeys read again by the models above); by default a
                 temporary directory, removed at the end (those models then raise UnsupportedError).
+                A new or empty folder, which Touchpoint marks as its own (``.touchpoint-workdir``); a
+                non-empty folder it did not mark is refused, and in a marked one it deletes only the
+                files it wrote (see ``docs/spark.md``, "What the library writes in workdir").
 
         Returns:
             Journeys with touch and conversion times, and each person's timeline (every touch and
@@ -211,7 +214,8 @@ class Journeys:
             ColumnError: a column is missing or of the wrong type.
             InputError: an unparseable timestamp, a null person id, a negative value.
             ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension,
-                a period whose end is not after its start, a conversion outside the period.
+                a period whose end is not after its start, a conversion outside the period, a
+                ``workdir`` that is not a folder Touchpoint may write in.
         """
         if isinstance(dims, str):
             dims = [dims]
