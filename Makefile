@@ -82,6 +82,7 @@ bench: develop cli
 	$(PY) benches/peer_markov.py
 	$(PY) benches/events_ingest.py
 	$(PY) benches/hazard_fit.py
+	$(PY) benches/hazard_memory.py
 	$(PY) benches/mmm_peer.py
 	$(PY) -c "import sys; sys.path.insert(0, 'benches'); import peer_markov; peer_markov.generate(1_000_000).write_csv('target/paths1m.csv')"
 	cargo run --release -p touchpoint-benches --bin bootstrap_speed -- target/paths1m.csv
