@@ -161,7 +161,7 @@ def test_bad_input_names_column_and_row(model: tp.MMM, sim: tp.WeeklySimulation)
     )
     with pytest.raises(InputError, match="calendar months"):
         tp.MMM(date="week", target="y", media=["x"], seasonality=0).fit(monthly, method="map")
-    with pytest.raises(ParameterError, match="unknown field"):
+    with pytest.raises(ParameterError, match="invalid prior `adstok`.*no such prior"):
         tp.MMM(date="week", target="y", media=["x"], priors={"adstok": {"alpha": 1.0, "beta": 3.0}})
     with pytest.raises(ColumnError, match="named twice"):
         tp.MMM(date="week", target="y", media=["x"], organic=["x"])

@@ -76,7 +76,12 @@ def test_an_empty_root_or_odd_workdir_is_a_parameter_error(lake: tuple[Path, Pat
     try:
         (tmp_path / "journeys").mkdir()
         (tmp_path / "journeys" / "mine.txt").write_text("the user's")
-        for bad, why in (("", "empty path"), ("   ", "empty path"), ("/", "filesystem's root"), (5, "expected a folder")):
+        for bad, why in (
+            ("", "empty path"),
+            ("   ", "empty path"),
+            ("/", "filesystem's root"),
+            (5, "expected a folder"),
+        ):
             with pytest.raises(tp.ParameterError, match=why):
                 tp.Journeys.from_events(*lake, workdir=bad, **KW)  # type: ignore[arg-type]
         assert (tmp_path / "journeys" / "mine.txt").read_text() == "the user's"
@@ -141,7 +146,11 @@ def test_fits_at_once_on_one_workdir_each_read_their_own_parts(lake: tuple[Path,
     work = tmp_path / "work"
     j = tp.Journeys.from_events(*lake, workdir=work, population=2000, **KW)
     models: list[Any] = [tp.models.AdditiveHazard()]
-    other: list[Any] = [tp.models.AdditiveHazard(initial_half_life="1d", lift_tests=[tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)])]
+    other: list[Any] = [
+        tp.models.AdditiveHazard(
+            initial_half_life="1d", lift_tests=[tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)]
+        )
+    ]
     alone = tp.attribute(j, models=models, progress=False).table("hazard_parameters")
     alone_other = tp.attribute(j, models=other, progress=False).table("hazard_parameters")
     assert not alone.equals(alone_other)

@@ -53,6 +53,7 @@ def _scan(source: Any, what: str) -> pl.LazyFrame:
         if suffix in (".parquet", ".pq"):
             return pl.scan_parquet(path, glob=False)
         if suffix in (".csv", ".txt", ".tsv"):
+            _touchpoint.csv_header(path, ",")  # a column named twice is refused, not renamed
             return pl.scan_csv(path, infer_schema=False, glob=False)
         raise InputError(f"cannot tell the format of `{path}`: expected a directory of Parquet files, or a file")
     return as_polars(source, what).lazy()
@@ -277,7 +278,11 @@ class BucketTimelines:
     partitions."""
 
     def __init__(
-        self, workdir: Workdir, saved: list[tuple[int, Path, int]], period: tuple[int, int] | None, population: int | None
+        self,
+        workdir: Workdir,
+        saved: list[tuple[int, Path, int]],
+        period: tuple[int, int] | None,
+        population: int | None,
     ) -> None:
         self.workdir = workdir
         self.saved = saved

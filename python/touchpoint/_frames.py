@@ -42,14 +42,27 @@ def _castable(series: pl.Series) -> pl.Series:
             return series.cast(pl.String)
     if dtype == pl.UInt64 and series.max() is not None and series.max() >= 2**63:  # type: ignore[operator]
         return series.cast(pl.String)
+    # The Rust side is built without polars' small integer, categorical and array types (pandas'
+    # uint8 flags are common): cast, without loss, to types it reads.
+    if dtype in (pl.Int8, pl.Int16, pl.UInt8, pl.UInt16):
+        return series.cast(pl.Int64)
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return series.cast(pl.String)
+    if isinstance(dtype, pl.Array):
+        return series.cast(pl.List(dtype.inner))
     return series
+
+
+# Types the Rust side receives as they are; an unused column of another type is left out.
+_PLAIN = (pl.Boolean, pl.Int32, pl.Int64, pl.UInt32, pl.UInt64, pl.Float32, pl.Float64, pl.String, pl.Null)
 
 
 def for_rust(df: pl.DataFrame, columns: list[str | None]) -> pl.DataFrame:
     """``df`` with every column of a type the Rust side cannot receive cast to one it can (Decimal and
-    Float16 to Float64, Int128 and UInt128 to Int64 or text, UInt64 ids above 2^63 to text), so no
-    column crosses as a panic, used or not. Python-object columns are dropped unless ``columns`` names
-    them, which is a ColumnError."""
+    Float16 to Float64, Int128 and UInt128 to Int64 or text, UInt64 ids above 2^63 to text, small
+    integers to Int64, categoricals to text, arrays to lists), so no column crosses as a panic, used or
+    not. Python-object columns are dropped unless ``columns`` names them, which is a ColumnError; other
+    columns that ``columns`` does not name are dropped when their type is not a plain one."""
     from .exceptions import ColumnError
 
     used = {c for c in columns if c is not None}
@@ -59,5 +72,8 @@ def for_rust(df: pl.DataFrame, columns: list[str | None]) -> pl.DataFrame:
             if name in used:
                 raise ColumnError(f"column `{name}` holds Python objects: give it as text or numbers")
             continue
-        keep.append(_castable(df.get_column(name)))
+        column = _castable(df.get_column(name))
+        if name not in used and not (column.dtype in _PLAIN or isinstance(column.dtype, pl.Datetime)):
+            continue  # not read, and of a type that may not cross: left out
+        keep.append(column)
     return pl.DataFrame(keep) if keep else df.select([])

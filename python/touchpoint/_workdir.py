@@ -103,7 +103,9 @@ class Workdir:
             elif not marker.exists():
                 held = sorted(p.name for p in path.iterdir())
                 if held:
-                    shown = ", ".join(f"`{n}`" for n in held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+                    shown = ", ".join(f"`{n}`" for n in held[:5]) + (
+                        f" and {len(held) - 5} more" if len(held) > 5 else ""
+                    )
                     raise ParameterError(
                         f"invalid option `workdir` = {text!r}: the folder holds {shown}, which Touchpoint did not "
                         "create; it writes only in a new or empty folder (which it marks as its own), so pass one"

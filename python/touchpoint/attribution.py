@@ -79,6 +79,11 @@ def attribute(
     """
     from .exceptions import ParameterError
 
+    if not isinstance(journeys, Journeys) and getattr(journeys, "_attribute", None) is None:
+        raise ParameterError(
+            f"attribute takes Journeys (tp.Journeys.from_events or from_paths, or tp.spark.journeys), got "
+            f"{type(journeys).__module__}.{type(journeys).__name__}: cut the journeys from the table first"
+        )
     if models is None:
         # Timelines in memory, or on Spark's executors (SparkJourneys) or in kept buckets (_remote)
         # without intervals, which would resample people.

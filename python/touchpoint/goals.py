@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 import json
 import math
+import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,6 +36,24 @@ class Kpi:
     unit_value: float | None = None
     unit: str | None = None
 
+    def __post_init__(self) -> None:
+        from .exceptions import GoalBookError
+
+        for arg in ("name", "function", "unit"):
+            v = getattr(self, arg)
+            if not isinstance(v, str) and not (arg == "unit" and v is None):
+                raise GoalBookError(f"Kpi `{arg}` = {v!r} ({type(v).__name__}): expected text")
+        u = self.unit_value
+        if u is not None:
+            # numpy's scalars are numbers too; a bool is not a money value.
+            if isinstance(u, bool) or not isinstance(u, numbers.Real):
+                raise GoalBookError(f"kpi `{self.name}`: `unit_value` = {u!r} ({type(u).__name__}) must be a number")
+            u = float(u)
+            # JSON carries no NaN or infinity: the goal book's own rule, said here in its words.
+            if not math.isfinite(u):
+                raise GoalBookError(f"kpi `{self.name}`: `unit_value` = {u} must be finite and >= 0")
+            object.__setattr__(self, "unit_value", u)
+
 
 @dataclass(frozen=True)
 class GoalBook:
@@ -57,9 +76,26 @@ class GoalBook:
     social: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kpis", tuple(self.kpis))
-        object.__setattr__(self, "costs", dict(self.costs))
-        object.__setattr__(self, "social", tuple(self.social))
+        from .exceptions import GoalBookError
+
+        # A string is a sequence of letters: `social="facebook"` would name f, a, c, ... as social.
+        for arg in ("kpis", "social"):
+            v = getattr(self, arg)
+            if isinstance(v, (str, bytes)) or not isinstance(v, Iterable) or isinstance(v, Mapping):
+                raise GoalBookError(f"GoalBook `{arg}` = {v!r}: expected a list (e.g. [{v!r}])")
+        if not isinstance(self.costs, Mapping):
+            raise GoalBookError(f"GoalBook `costs` = {self.costs!r}: expected a dict of cost per player")
+        kpis = tuple(self.kpis)
+        for i, k in enumerate(kpis):
+            if not isinstance(k, Kpi):
+                raise GoalBookError(f"GoalBook `kpis[{i}]` = {k!r} is not a Kpi: write tp.Kpi({k!r}, ...)")
+        social = tuple(self.social)
+        for i, c in enumerate(social):
+            if not isinstance(c, str):
+                raise GoalBookError(f"GoalBook `social[{i}]` = {c!r}: expected a channel's name")
+        object.__setattr__(self, "kpis", kpis)
+        object.__setattr__(self, "costs", _costs(self.costs, "player"))
+        object.__setattr__(self, "social", social)
         _touchpoint.validate_goal_book(self.to_json())
 
     def to_json(self) -> str:
@@ -166,8 +202,12 @@ def _costs(costs: Any, by: str) -> dict[str, float]:
     for player, cost in pairs:
         if player is None:
             raise GoalBookError(f"costs: a cost of {cost!r} has no player (null {by})")
-        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
+        if isinstance(cost, bool) or not isinstance(cost, numbers.Real) or not math.isfinite(cost) or cost < 0:
             raise GoalBookError(f"costs: `{player}` = {cost!r} must be a finite number >= 0")
+        if str(player) in out:
+            raise GoalBookError(
+                f"costs: `{player}` is given twice ({out[str(player)]!r} and {cost!r}); give each player's cost once"
+            )
         out[str(player)] = float(cost)
     return out
 

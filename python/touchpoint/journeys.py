@@ -38,9 +38,12 @@ def _read(table: Any, what: str, delimiter: str = ",") -> pl.DataFrame:
             if suffix in (".parquet", ".pq"):
                 return pl.scan_parquet(path, glob=False).collect()
             if suffix in (".csv", ".txt", ".tsv"):
+                # A column named twice would be renamed by polars and the first one read, silently.
+                _touchpoint.csv_header(path, delimiter)
                 return pl.scan_csv(path, separator=delimiter, infer_schema=False, glob=False).collect()
         except pl.exceptions.PolarsError as e:
-            raise ReadError(f"cannot read `{path}`: {e}") from None
+            where = _touchpoint.first_non_utf8_line(path) if suffix in (".csv", ".txt", ".tsv") else None
+            raise ReadError(f"cannot read `{path}`: {where or e}") from None
         raise InputError(f"cannot tell the format of `{path}`: expected a .csv or .parquet file")
     return as_polars(table, what)
 
@@ -70,6 +73,11 @@ class Journeys:
         self._inner = inner
         # Timelines held elsewhere (buckets on disk), for timeline models; see _buckets.BucketTimelines.
         self._remote = remote
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The project's own format (journeys, timelines, summary); journeys kept in buckets on disk
+        # pickle their workdir's files by name, which must still be there when they are read.
+        return (_journeys_from_bytes, (self._inner.to_bytes(), self._remote))
 
     @classmethod
     def from_paths(
@@ -151,7 +159,9 @@ class Journeys:
         """Cuts journeys from an event log: who was touched where and when, and who converted.
 
         A conversion at ``t`` gets the person's touches in ``(max(t - lookback, t_prev), t]``, ``t_prev``
-        being their previous conversion of the same KPI. Each person with touches also gets, per KPI, a
+        being their previous conversion of the same KPI; a person's conversions of one KPI at the same
+        instant are one record (their counts and values added), not a record with the journey and one
+        with an empty window. Each person with touches also gets, per KPI, a
         null journey of the touches after their last conversion. Conversions with no touch in their
         window, or of persons absent from the touches, are counted in :attr:`unattributed`.
 
@@ -171,7 +181,8 @@ class Journeys:
             lookback: a fixed-unit duration (``"30d"``, ``"12h"``, ``"1w"``) or a dict per KPI (KPIs not
                 named get ``"30d"``).
             dims: extra dimensions to carry, each from the column of that name: campaign, activity,
-                actor, actor_group, interaction. Touches without a value count under ``(none)``.
+                actor, actor_group, interaction. Touches without a value (null, empty, or the text
+                ``(none)`` Touchpoint writes for it) count under ``(none)``.
             interaction_lookback: shorter windows per interaction type, e.g. ``{"impression": "1d"}``
                 (needs ``"interaction"`` in ``dims``).
             max_touches: keep at most this many most recent touches per journey.
@@ -217,6 +228,13 @@ class Journeys:
                 a period whose end is not after its start, a conversion outside the period, a
                 ``workdir`` that is not a folder Touchpoint may write in.
         """
+        for arg, v in (("person", person), ("time", time), ("channel", channel), ("kpi", kpi), ("tz", tz)):
+            if not isinstance(v, str):
+                raise ParameterError(
+                    f"invalid option `{arg}` = {v!r}: expected text (a column name, or for tz a zone such as 'UTC')"
+                )
+        if value is not None and not isinstance(value, str):
+            raise ParameterError(f"invalid option `value` = {value!r}: expected a column name or None")
         if isinstance(dims, str):
             dims = [dims]
         dims = list(dims)
@@ -373,7 +391,12 @@ class Journeys:
         return self._inner.n_touches()
 
     def merge(self, other: Journeys) -> Journeys:
-        """Both stores in one: partitions built apart (say, per month) and combined.
+        """Both stores in one: parts of a log split by person (each person's events in one part, say
+        one file per region or per hash of the id), cut apart and combined.
+
+        Not for parts split by time (per month): a person in both would become two people with half
+        a timeline each. Journeys with timelines that share a person are refused; cut the journeys
+        from the whole log instead.
 
         Args:
             other: journeys with the same dimensions (and both with or both without times).
@@ -382,7 +405,8 @@ class Journeys:
             New journeys; ids are remapped, summaries and unattributed rows add up.
 
         Raises:
-            InputError: the two stores carry different dimensions or one lacks times.
+            InputError: the two stores carry different dimensions, one lacks times, or both hold
+                timelines of the same person.
         """
         if not isinstance(other, Journeys):
             raise ParameterError(f"merge takes Journeys, got {type(other).__name__}")
@@ -419,3 +443,7 @@ def _period_text(period: tuple[Any, Any] | None) -> tuple[str, str] | None:
     if isinstance(period, (str, bytes)) or len(period) != 2:
         raise ParameterError(f"period must be a pair (start, end), got {period!r}")
     return tuple(p.isoformat() if hasattr(p, "isoformat") else str(p) for p in period)  # type: ignore[return-value]
+
+
+def _journeys_from_bytes(data: bytes, remote: Any) -> Journeys:
+    return Journeys(_touchpoint.Journeys.from_bytes(data), remote)

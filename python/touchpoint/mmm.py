@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import json
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from . import _touchpoint
+from ._checks import whole
 from ._frames import as_polars
 from ._progress import ProgressLine
 from .exceptions import ColumnError, InputError, ParameterError
@@ -107,14 +109,8 @@ class MMM:
         self._spec = json.loads(_touchpoint.mmm_validate(json.dumps(self._raw_spec())))
 
     def _raw_spec(self) -> dict[str, Any]:
-        defaults = json.loads(_touchpoint.mmm_default_priors())
-        # One level deep: {"adstock": {"alpha": 2.0}} keeps the default beta of the adstock prior.
-        priors = dict(defaults)
-        for key, value in self.priors.items():
-            if isinstance(value, Mapping) and isinstance(defaults.get(key), dict):
-                priors[key] = {**defaults[key], **value}
-            else:
-                priors[key] = value
+        # One level deep, in Rust: {"adstock": {"alpha": 2.0}} keeps the default beta of the adstock prior.
+        priors = json.loads(_touchpoint.mmm_priors(json.dumps(self.priors)))
         return {
             "date": self.date,
             "target": self.target,
@@ -329,6 +325,10 @@ class MMMFit:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The whole fit as JSON (model, priors, data, draws), checked again when read.
+        return (_fit_from_json, (self._inner.to_json(),))
+
     @property
     def model(self) -> MMM:
         """The model (with its priors) that made the fit."""
@@ -420,6 +420,9 @@ class MMMFit:
     def response_curves(self, points: int = 100, max_multiple: float = 1.5) -> pl.DataFrame:
         """Steady-state response per channel: for levels x per period from 0 to ``max_multiple`` times
         the largest observed, the contribution per period (mean, lower, upper)."""
+        whole("points", points, 1)
+        if isinstance(max_multiple, bool) or not isinstance(max_multiple, numbers.Real) or not max_multiple > 0:
+            raise ParameterError(f"max_multiple must be a number > 0, got {max_multiple!r}")
         rows = _flat(json.loads(self._inner.response_curves_json(points, float(max_multiple))), ["value"])
         df = pl.DataFrame(rows, infer_schema_length=None)
         return df.select(
@@ -469,15 +472,13 @@ class MMMFit:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MMMFit:
-        """A fit saved by :meth:`save`."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            from .exceptions import ReadError
+        """A fit saved by :meth:`save`.
 
-            raise ReadError(f"{os.fspath(path)}: cannot read ({e.strerror})") from None
-        return cls(_touchpoint.MmmFit.from_json(text))
+        Raises:
+            ReadError: not a regular file (a folder, device or FIFO), larger than 1 GiB, or a fit whose
+                draws contradict its own options or the model (the message names the mismatch).
+        """
+        return cls(_touchpoint.MmmFit.load(path))
 
     def plot(self) -> Any:
         """Stacked contributions over time (the baseline below, channels above) with the observed
@@ -594,3 +595,7 @@ def simulate_weekly(weeks: int = 156, seed: int = 0, params: Mapping[str, Any] |
         target=p["target"],
         params=p,
     )
+
+
+def _fit_from_json(text: str) -> MMMFit:
+    return MMMFit(_touchpoint.MmmFit.from_json(text))

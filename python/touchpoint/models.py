@@ -10,6 +10,7 @@ from __future__ import annotations
 import json as _json
 import math as _math
 import typing as _typing
+from collections.abc import Mapping as _Mapping
 from dataclasses import asdict as _asdict
 from dataclasses import dataclass as _dataclass
 from dataclasses import field as _field
@@ -298,7 +299,17 @@ _CLASSES: dict[str, type[Model]] = {
 
 def from_spec(spec: str | dict[str, Any]) -> Model:
     """A model record from a JSON spec or dict (``{"model": "markov", "order": 2}``)."""
-    data = _json.loads(spec) if isinstance(spec, str) else dict(spec)
+    if isinstance(spec, str):
+        try:
+            data = _json.loads(spec)
+        except ValueError as e:
+            raise _ParameterError(f"invalid model spec {spec[:80]!r}: not JSON ({e})") from None
+    elif isinstance(spec, _Mapping):
+        data = dict(spec)
+    else:
+        raise _ParameterError(f"a model spec is JSON text or a dict, got {type(spec).__name__}")
+    if not isinstance(data, dict):
+        raise _ParameterError(f'invalid model spec {spec!r}: expected an object such as {{"model": "markov"}}')
     full = _json.loads(_touchpoint.validate_model(_json.dumps(data)))
     cls = _CLASSES[full.pop("model")]
     return cls(**full)
@@ -310,4 +321,6 @@ def to_spec(model: str | Model) -> str:
         return model.to_json()
     if isinstance(model, str):
         return _touchpoint.validate_model(_json.dumps({"model": model}))
-    raise TypeError(f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}")
+    raise _ParameterError(
+        f"a model is a name such as 'markov' or a touchpoint.models record, not {type(model).__name__}"
+    )

@@ -137,6 +137,7 @@ def lift_test(
     people: int = 1_000_000,
     seed: int = 0,
     toml: str | None = None,
+    progress: bool = True,
 ) -> LiftTest:
     """Runs a randomised 50% holdout of one channel on a fresh cohort of a scenario.
 
@@ -153,17 +154,21 @@ def lift_test(
         people: people in the cohort (both halves).
         seed: seed from which the cohort's is derived.
         toml: a scenario written in TOML instead of a built-in one.
+        progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
         A :class:`LiftTest` for ``tp.models.AdditiveHazard(lift_tests=[...])``.
 
     Raises:
-        ParameterError: an unknown scenario, channel or KPI, too few people.
+        ParameterError: an unknown scenario, channel or KPI, too few people or more than 10⁹.
 
     Example:
         >>> t = tp.lift_test("selection_bias", channel="search", kpi="sales", people=200_000)  # doctest: +SKIP
     """
     whole("people", people, 1)
     whole("seed", seed, 0)
-    per_exposure, se, _treated, _control, _exposures = _touchpoint.lift_test(scenario, channel, kpi, people, seed, toml)
+    cb = ProgressLine() if progress else None
+    per_exposure, se, _treated, _control, _exposures = _touchpoint.lift_test(
+        scenario, channel, kpi, people, seed, toml, cb
+    )
     return LiftTest(channel=channel, kpi=kpi, per_exposure=per_exposure, se=se)

@@ -172,11 +172,12 @@ struct Input {
     /// Conversions table (CSV or Parquet): person, time, kpi, value.
     #[arg(long = "conversions", requires = "touches")]
     conversions_file: Option<PathBuf>,
-    /// Lookback window of event logs ("30d", "12h", "1w"); KPI=DURATION for one KPI (repeatable).
-    #[arg(long, default_value = "30d")]
+    /// Lookback window of event logs ("30d", "12h", "1w"; default 30d); KPI=DURATION for one KPI
+    /// (repeatable, once per KPI).
+    #[arg(long, conflicts_with = "paths")]
     lookback: Vec<String>,
     /// Shorter window per interaction type, INTERACTION=DURATION (repeatable; needs --dims interaction).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "paths")]
     interaction_lookback: Vec<String>,
     /// Extra dimensions to read from the touches (campaign, activity, actor, actor_group, interaction).
     #[arg(long, value_delimiter = ',')]
@@ -200,10 +201,10 @@ struct Input {
     #[arg(long, default_value = "UTC")]
     tz: String,
     /// Observation period of event logs, START,END (ISO-8601; END excluded). Default: the events' span.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "paths")]
     period: Option<String>,
     /// People at risk, including those with no event at all (for models with a baseline).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "paths")]
     population: Option<u64>,
     /// CSV field delimiter.
     #[arg(long, default_value = ",")]
@@ -416,20 +417,41 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
     let (Some(touches), Some(conversions)) = (&input.touches, &input.conversions_file) else {
         return Err("give --paths, or --touches and --conversions".into());
     };
-    let mut lookback = "30d".to_owned();
-    let mut by_kpi = Vec::new();
+    // Each window is given once: a second one for the same KPI (or a second default) would
+    // otherwise win silently.
+    let mut lookback: Option<String> = None;
+    let mut by_kpi: Vec<(String, String)> = Vec::new();
     for l in &input.lookback {
         if l.contains('=') {
-            by_kpi.push(key_value("--lookback", l)?);
+            let (k, v) = key_value("--lookback", l)?;
+            if let Some((_, before)) = by_kpi.iter().find(|(seen, _)| *seen == k) {
+                return Err(format!(
+                    "--lookback {k}= is given twice ({before} and {v}): give each KPI's window once"
+                )
+                .into());
+            }
+            by_kpi.push((k, v));
+        } else if let Some(before) = &lookback {
+            return Err(format!(
+                "--lookback is given twice without a KPI ({before} and {l}): give the default window once, and KPI=DURATION for others"
+            )
+            .into());
         } else {
-            lookback = l.clone();
+            lookback = Some(l.clone());
         }
     }
-    let interaction_lookback = input
-        .interaction_lookback
-        .iter()
-        .map(|l| key_value("--interaction-lookback", l))
-        .collect::<AnyResult<_>>()?;
+    let lookback = lookback.unwrap_or_else(|| "30d".to_owned());
+    let mut interaction_lookback: Vec<(String, String)> = Vec::new();
+    for l in &input.interaction_lookback {
+        let (k, v) = key_value("--interaction-lookback", l)?;
+        if let Some((_, before)) = interaction_lookback.iter().find(|(seen, _)| *seen == k) {
+            return Err(format!(
+                "--interaction-lookback {k}= is given twice ({before} and {v}): give each interaction's window once"
+            )
+            .into());
+        }
+        interaction_lookback.push((k, v));
+    }
     let dims = input.dims.iter().map(|d| d.parse::<Dimension>()).collect::<Result<Vec<_>, _>>()?;
     let opts = EventOptions {
         person: input.person_column.clone(),
@@ -691,9 +713,10 @@ fn run_mmm(a: &MmmArgs) -> AnyResult<()> {
     model.trend = !a.no_trend;
     model.seasonality = a.seasonality;
     if let Some(p) = &a.priors {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text =
+            touchpoint_util::files::read_text(p, 16 << 20).map_err(|e| format!("{}: {e}", p.display()))?;
         model.priors =
-            serde_json::from_str(&text).map_err(|e| format!("{}: invalid priors: {e}", p.display()))?;
+            touchpoint_mmm::Priors::with_overrides(&text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let dates = text_column(&df, &a.date)?
         .into_iter()

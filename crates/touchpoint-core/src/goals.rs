@@ -52,12 +52,45 @@ pub struct GoalBook {
     /// The KPIs.
     #[serde(default, rename = "kpi")]
     pub kpis: Vec<Kpi>,
-    /// Cost per player name for the analysis window.
-    #[serde(default)]
+    /// Cost per player name for the analysis window (a player named twice is an error).
+    #[serde(default, deserialize_with = "costs_once")]
     pub costs: BTreeMap<String, f64>,
     /// Channels that count as social.
     #[serde(default)]
     pub social: Vec<String>,
+}
+
+/// The largest goal book file read (a goal book is a few KPIs and costs; this refuses a device or a
+/// runaway file before it fills memory).
+pub const MAX_GOAL_BOOK_BYTES: u64 = 16 << 20;
+
+/// Costs as a map in which no player is named twice (JSON objects may repeat a key; serde keeps the
+/// last silently).
+fn costs_once<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    struct Once;
+    impl<'de> serde::de::Visitor<'de> for Once {
+        type Value = BTreeMap<String, f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a table of costs per player")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((player, cost)) = map.next_entry::<String, f64>()? {
+                if out.insert(player.clone(), cost).is_some() {
+                    return Err(serde::de::Error::custom(format!(
+                        "costs: `{player}` is given twice; give each player's cost once"
+                    )));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Once)
 }
 
 impl GoalBook {
@@ -72,7 +105,8 @@ impl GoalBook {
     pub fn load(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
         let bad = |reason: String| Error::GoalBook { source_name: shown.clone(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let text = touchpoint_util::files::read_text(path, MAX_GOAL_BOOK_BYTES)
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
         let book = match ext.as_str() {
             "toml" => Self::from_toml(&text, &shown)?,
@@ -94,6 +128,13 @@ impl GoalBook {
 
     /// Reads JSON text (`source` names it in errors).
     pub fn from_json(text: &str, source: &str) -> Result<Self> {
+        // serde reads a struct from an array too (`[]` as an empty goal book): only an object is one.
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::GoalBook {
+                source_name: source.to_owned(),
+                reason: "expected a JSON object with `kpi`, `costs` and `social`".into(),
+            });
+        }
         let book: GoalBook = serde_json::from_str(text).map_err(|e| Error::GoalBook {
             source_name: source.to_owned(),
             reason: format!("malformed JSON: {e}"),
@@ -588,6 +629,16 @@ fn build(
             }
         }
     }
+    // A unit value times the credit past f64's range would make values, shares and ROI inf or NaN.
+    if let Some(r) = rows.iter().find(|r| !r.value.is_finite()) {
+        return Err(Error::GoalBook {
+            source_name: "goal book".into(),
+            reason: format!(
+                "kpi `{}`: the value of {} conversions credited to `{}` by {} is {}, beyond what a number holds; check `unit_value`",
+                r.kpi, r.conversions, r.player, r.model, r.value
+            ),
+        });
+    }
     let touches: HashMap<&str, f64> = attribution.touches.iter().map(|(p, t)| (p.as_str(), *t)).collect();
     let by_channel = attribution.by == crate::journeys::Dimension::Channel;
     let mut summary = Vec::new();
@@ -600,6 +651,21 @@ fn build(
         // The baseline (conversions that would have happened anyway) is its own line: in no share, no
         // social group and no ROI, so every player's value and ROI are incremental.
         let total: f64 = per.iter().filter(|(p, _)| **p != BASELINE_PLAYER).map(|(_, v)| v).sum();
+        if let Some((player, _)) = per.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::GoalBook {
+                source_name: "goal book".into(),
+                reason: format!("the value of `{player}` across KPIs under {} is beyond what a number holds; check the KPIs' `unit_value`", m.label),
+            });
+        }
+        if !total.is_finite() {
+            return Err(Error::GoalBook {
+                source_name: "goal book".into(),
+                reason: format!(
+                    "the total value under {} is beyond what a number holds; check the KPIs' `unit_value`",
+                    m.label
+                ),
+            });
+        }
         let mut groups = [(0.0, 0.0), (0.0, 0.0)];
         for (player, value) in &per {
             if *player == BASELINE_PLAYER {

@@ -1500,7 +1500,10 @@ mod tests {
             t.push_conversion(0, 10 * (p as i64 + 1), 1.0, 7.0);
             t.finish_person();
         }
-        t.set_person_keys(crate::timelines::PersonKeys::Text { text: "p0p1".into(), offsets: vec![0, 2, 4] });
+        // Persons named after the first channel, so that logs cut with other channels hold other people.
+        let keys = format!("{c}0{c}1", c = channels[0]);
+        let offsets = vec![0, keys.len() / 2, keys.len()];
+        t.set_person_keys(crate::timelines::PersonKeys::Text { text: keys, offsets });
         let sales = b.kpi_id("sales");
         let leads = b.kpi_id("leads");
         // (person, first touch, touches, kpi, weights, conversion time): person 0's touches 1..3 for a
@@ -1548,6 +1551,9 @@ mod tests {
     #[test]
     fn views_merge_with_views_and_with_copies() {
         let (one, two) = (["a", "b", "c", "b", "d"], ["e", "a", "c", "c", "b"]);
+        // The same people twice (two time halves of one log, say) are refused.
+        let e = cut_by_hand(false, one).merge(cut_by_hand(true, one)).unwrap_err().to_string();
+        assert!(e.contains("both hold person `a0`"), "{e}");
         let copies = cut_by_hand(false, one).merge(cut_by_hand(false, two)).unwrap();
         let views = cut_by_hand(true, one).merge(cut_by_hand(true, two)).unwrap();
         assert!(views.is_view());

@@ -376,6 +376,26 @@ impl Timelines {
         self.conv_kpi.iter_mut().for_each(|k| *k = kpi_map[*k as usize]);
     }
 
+    /// A person (input id) that both timelines hold, if any (None too when either kept no ids).
+    fn shared_person(&self, other: &Timelines) -> Option<String> {
+        match (&self.person_keys, &other.person_keys) {
+            (Some(PersonKeys::Int { ids: a }), Some(PersonKeys::Int { ids: b })) => {
+                let mine: std::collections::HashSet<i64> = a.iter().copied().collect();
+                b.iter().find(|id| mine.contains(id)).map(i64::to_string)
+            }
+            (Some(PersonKeys::Text { .. }), Some(PersonKeys::Text { .. })) => {
+                let key = |t: &Timelines, p: usize| match t.person_key(p) {
+                    PersonKey::Text(s) => s.to_owned(),
+                    PersonKey::Int(i) => i.to_string(),
+                };
+                let mine: std::collections::HashSet<String> =
+                    (0..self.persons()).map(|p| key(self, p)).collect();
+                (0..other.persons()).map(|p| key(other, p)).find(|k| mine.contains(k))
+            }
+            _ => None,
+        }
+    }
+
     /// Appends another store's persons (disjoint persons; ids already in this store's vocabularies).
     pub(crate) fn append(&mut self, other: Timelines) -> Result<()> {
         if self.period != other.period {
@@ -383,6 +403,15 @@ impl Timelines {
                 reason: format!(
                     "timelines observed over different periods ({:?} and {:?})",
                     self.period, other.period
+                ),
+            });
+        }
+        // Parts of one log split by time share people: appended, each would be two people with half
+        // a timeline each, and the population counted twice. Refused, naming one.
+        if let Some(shared) = self.shared_person(&other) {
+            return Err(Error::Merge {
+                reason: format!(
+                    "both hold person `{shared}`: merge combines parts of a log split by person (each person's events in one part), not by time; cut the journeys from the whole log instead"
                 ),
             });
         }

@@ -214,7 +214,72 @@ fn load_from_files_and_round_trip() {
     assert_eq!(GoalBook::load(&json_path).unwrap(), book);
     let e = GoalBook::load(&dir.join("missing.toml")).unwrap_err().to_string();
     assert!(e.contains("missing.toml: cannot read"), "{e}");
+    // A folder, a device or a FIFO is refused at once, not read until memory runs out (issue 25, 20).
+    let folder = dir.join("folder.toml");
+    std::fs::create_dir_all(&folder).unwrap();
+    let e = GoalBook::load(&folder).unwrap_err().to_string();
+    assert!(e.contains("cannot read: it is a folder"), "{e}");
+    if std::path::Path::new("/dev/zero").exists() {
+        let e = GoalBook::load(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn goal_books_of_the_wrong_shape_are_refused() {
+    // An array is no goal book (serde would read it as an empty one; issue 25, item 13).
+    for text in ["[]", "[[], {}, []]", "  [] "] {
+        let e = GoalBook::from_json(text, "g.json").unwrap_err().to_string();
+        assert!(e.contains("expected a JSON object"), "{e}");
+    }
+    // A player named twice in costs keeps neither silently (item 8).
+    let e = GoalBook::from_json(r#"{"kpi": [], "costs": {"search": 1.0, "search": 2.0}}"#, "g.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("costs: `search` is given twice"), "{e}");
+    let ok = GoalBook::from_json(r#"{"kpi": [], "costs": {"search": 1.0, "email": 2.0}}"#, "g.json").unwrap();
+    assert_eq!(ok.costs.len(), 2);
+}
+
+#[test]
+fn values_past_what_a_number_holds_are_errors_naming_the_kpi() {
+    // Issue 25, item 7: 1e308 per conversion times 2 conversions is inf; the report would hold inf
+    // values, NaN shares and inf ROI.
+    let r =
+        attribute(&journeys(), &[ModelSpec::from_name("last_touch").unwrap()], Dimension::Channel).unwrap();
+    let book = GoalBook::new(
+        vec![
+            Kpi::new("sales", "sales").with_unit_value(1e308, None),
+            Kpi::new("tickets_deflected", "service"),
+            Kpi::new("hires", "hr"),
+        ],
+        BTreeMap::new(),
+        vec![],
+    )
+    .unwrap();
+    let e = contribution(&r, &book, None).unwrap_err().to_string();
+    assert!(
+        e.contains("kpi `sales`: the value of 3 conversions credited to `search` by last_touch is inf"),
+        "{e}"
+    );
+    // Each row finite, their sum per player not: named as well.
+    let book = GoalBook::new(
+        vec![
+            Kpi::new("sales", "sales").with_unit_value(1e308 / 3.0, None),
+            Kpi::new("tickets_deflected", "service").with_unit_value(3.4e307, None),
+            Kpi::new("hires", "hr"),
+        ],
+        BTreeMap::new(),
+        vec![],
+    )
+    .unwrap();
+    let r = attribute(&journeys(), &[ModelSpec::from_name("linear").unwrap()], Dimension::Channel).unwrap();
+    let e = contribution(&r, &book, None).unwrap_err().to_string();
+    assert!(
+        e.contains("the value of `facebook` across KPIs under linear is beyond what a number holds"),
+        "{e}"
+    );
 }
 
 fn mmm_tickets(draws: Vec<Vec<f64>>) -> touchpoint_core::ExternalKpi {

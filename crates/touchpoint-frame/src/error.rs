@@ -21,15 +21,19 @@ pub enum Error {
     /// Text in a numeric column that is not a number.
     #[error("column `{column}` must be numeric: row {row} holds {value:?}")]
     Number { column: String, row: usize, value: String },
+    /// Text that cannot name a player: empty (or only white space) where a name is required, or the
+    /// label that stands for a missing value.
+    #[error("{what} in column `{column}`{} at row {row}", in_table(.table))]
+    BadName { column: String, table: Option<&'static str>, row: usize, what: &'static str },
     /// A null where a value is required.
     #[error("null in column `{column}`{} at row {row}", in_table(.table))]
     NullValue { column: String, table: Option<&'static str>, row: usize },
     /// A timestamp that cannot be read.
-    #[error("unparseable timestamp in column `{column}`{} at row {row}: {value:?} is {reason}", in_table(.table))]
+    #[error("timestamp in column `{column}`{} at row {row}: {value:?} is {reason}", in_table(.table))]
     Timestamp { column: String, table: Option<&'static str>, row: usize, value: String, reason: String },
-    /// A numeric person id that is not a whole number.
+    /// A numeric person id that is not a whole number, or past the 64-bit integers.
     #[error(
-        "person id {value} in column `{column}` of the {table} table at row {row} is not a whole number"
+        "person id {value} in column `{column}` of the {table} table at row {row} is not a whole number within ±9.2e18 (give ids that large as text)"
     )]
     PersonId { column: String, table: &'static str, row: usize, value: f64 },
     /// A file that cannot be read.

@@ -91,8 +91,29 @@ fn duration(option: &'static str, text: &str) -> Result<i64> {
     })
 }
 
-/// Microseconds since the epoch (UTC) of every row of a timestamp column.
+/// The first and last instants a timestamp may name: the years 1 to 9999, which every reader of the
+/// results (Python's `datetime`, ISO-8601 text without a sign) can hold.
+const FIRST_US: i64 = -62_135_596_800_000_000;
+const END_US: i64 = 253_402_300_800_000_000;
+
+/// Microseconds since the epoch (UTC) of every row of a timestamp column, each in the years 1 to 9999.
 pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
+    let out = times_us_any(col, name, tz)?;
+    if let Some(row) = out.iter().position(|t| !(FIRST_US..END_US).contains(t)) {
+        let shown = DateTime::<Utc>::from_timestamp_micros(out[row])
+            .map_or_else(|| out[row].to_string(), |d| d.to_rfc3339());
+        return Err(Error::Timestamp {
+            column: name.to_owned(),
+            table: None,
+            row: row + 1,
+            value: shown,
+            reason: "outside the years 1 to 9999".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn times_us_any(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
     let zone: chrono_tz::Tz = tz.parse().map_err(|_| Error::InvalidOption {
         option: "tz",
         value: tz.to_owned(),
@@ -103,15 +124,26 @@ pub fn times_us(col: &Column, name: &str, tz: &str) -> Result<Vec<i64>> {
         if utc {
             return Ok(naive.and_utc().timestamp_micros());
         }
-        zone.from_local_datetime(&naive).earliest().map(|d| d.timestamp_micros()).ok_or_else(|| {
-            Error::Timestamp {
-                column: name.to_owned(),
-                table: None,
-                row,
-                value: naive.to_string(),
-                reason: format!("a local time that does not exist in {tz} (a daylight-saving gap)"),
+        let bad = |reason: String| Error::Timestamp {
+            column: name.to_owned(),
+            table: None,
+            row,
+            value: naive.to_string(),
+            reason,
+        };
+        match zone.from_local_datetime(&naive) {
+            chrono::LocalResult::Single(d) => Ok(d.timestamp_micros()),
+            // As pandas' tz_localize does by default: which of the two instants is meant cannot be
+            // known, and taking one silently shifts a touch or a conversion by an hour.
+            chrono::LocalResult::Ambiguous(a, b) => Err(bad(format!(
+                "a local time that occurs twice in {tz} (a daylight-saving change: {} or {}); give such times with their UTC offset, or in UTC",
+                a.format("%H:%M%:z"),
+                b.format("%H:%M%:z")
+            ))),
+            chrono::LocalResult::None => {
+                Err(bad(format!("a local time that does not exist in {tz} (a daylight-saving gap)")))
             }
-        })
+        }
     };
     let null = |row: usize| Error::NullValue { column: name.to_owned(), table: None, row };
     match col.dtype() {
@@ -254,9 +286,10 @@ fn person_ids(
             return Ok(c.clone());
         }
         let f = c.cast(&DataType::Float64)?;
-        if let Some((row, v)) =
-            f.f64()?.iter().enumerate().find_map(|(i, v)| v.filter(|x| x.fract() != 0.0).map(|x| (i + 1, x)))
-        {
+        if let Some((row, v)) = f.f64()?.iter().enumerate().find_map(|(i, v)| {
+            // 2^63 and beyond would cast to null (NaN and inf have no zero fraction), and be reported as a missing id.
+            v.filter(|x| x.fract() != 0.0 || x.abs() >= i64::MAX as f64).map(|x| (i + 1, x))
+        }) {
             return Err(Error::PersonId { column: name.to_owned(), table, row, value: v });
         }
         Ok(f.cast(&DataType::Int64)?)
@@ -399,9 +432,18 @@ fn dense_ranks(a: &Int64Chunked, b: &Int64Chunked) -> Option<(Vec<u32>, Vec<u32>
     Some((av, bv, PersonKeys::Int { ids }))
 }
 
-/// Names of a text column interned in sorted order (so ids compare like names); nulls are `(none)`
-/// unless `required`. Rows are read in one slice per core (up to 8), each interned on its own thread
-/// into a local vocabulary; the few names are then merged, sorted and the ids renumbered.
+/// Why a cell of a name column cannot be read.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Null,
+    Blank,
+    NoneLabel,
+}
+
+/// Names of a text column interned in sorted order (so ids compare like names); nulls, empty text and
+/// the text `(none)` are `(none)` unless `required` (then each is an error naming the row). Rows are
+/// read in one slice per core (up to 8), each interned on its own thread into a local vocabulary; the
+/// few names are then merged, sorted and the ids renumbered.
 fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec<String>)> {
     let s = match col.dtype() {
         DataType::String => col.clone(),
@@ -438,13 +480,18 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
         part: &'a StringChunked,
         ids: &mut [u32],
         required: bool,
-    ) -> std::result::Result<Vec<&'a str>, usize> {
+    ) -> std::result::Result<Vec<&'a str>, (usize, Fault)> {
         let mut map: FastMap<&str, u32> = FastMap::default();
         let mut names: Vec<&str> = Vec::new();
-        let mut intern_one = |v: Option<&'a str>, row: usize| -> std::result::Result<u32, usize> {
+        let mut intern_one = |v: Option<&'a str>, row: usize| -> std::result::Result<u32, (usize, Fault)> {
             let v = match v.map(str::trim) {
+                // Where a value is required, the label of missing values would read as one in every
+                // report. In an optional column it is what Touchpoint writes for "no value", and is
+                // read back as that.
+                Some(NONE_PLAYER) if required => return Err((row, Fault::NoneLabel)),
                 Some(v) if !v.is_empty() => v,
-                _ if required => return Err(row),
+                Some(_) if required => return Err((row, Fault::Blank)),
+                None if required => return Err((row, Fault::Null)),
                 _ => NONE_PLAYER,
             };
             Ok(*map.entry(v).or_insert_with(|| {
@@ -486,7 +533,7 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
         chunks.push(head);
         rest = tail;
     }
-    let locals: Vec<std::result::Result<Vec<&str>, usize>> = std::thread::scope(|scope| {
+    let locals: Vec<std::result::Result<Vec<&str>, (usize, Fault)>> = std::thread::scope(|scope| {
         let mut work = parts.iter().zip(chunks.iter_mut());
         let first = work.next();
         let handles: Vec<_> = work.map(|(p, c)| scope.spawn(|| intern(p.0, &p.1, c, required))).collect();
@@ -494,8 +541,20 @@ fn sorted_ids(col: &Column, name: &str, required: bool) -> Result<(Vec<u32>, Vec
         got.extend(handles.into_iter().map(|h| h.join().expect("interning worker")));
         got
     });
-    if let Some(row) = locals.iter().filter_map(|l| l.as_ref().err()).min() {
-        return Err(Error::NullValue { column: name.to_owned(), table: None, row: *row });
+    if let Some(&(row, fault)) = locals.iter().filter_map(|l| l.as_ref().err()).min_by_key(|(row, _)| *row) {
+        let column = name.to_owned();
+        return Err(match fault {
+            Fault::Null => Error::NullValue { column, table: None, row },
+            Fault::Blank => {
+                Error::BadName { column, table: None, row, what: "empty text where a name is required" }
+            }
+            Fault::NoneLabel => Error::BadName {
+                column,
+                table: None,
+                row,
+                what: "the name `(none)`, which labels missing values (rename it)",
+            },
+        });
     }
     let locals: Vec<Vec<&str>> = locals.into_iter().map(|l| l.unwrap_or_default()).collect();
     let mut sorted: Vec<&str> = locals.iter().flatten().copied().collect();
@@ -561,6 +620,19 @@ pub fn journeys_from_events_with(
         conv.offsets,
         conv.columns,
     )?;
+    if let Some(pop) = opts.population {
+        // Said here, where it is given, not by the first model that reads it.
+        if pop < timelines.persons() as u64 {
+            return Err(Error::InvalidOption {
+                option: "population",
+                value: pop.to_string(),
+                reason: format!(
+                    "the log holds {} people, more than the population at risk; population counts everybody, those without any event too",
+                    timelines.persons()
+                ),
+            });
+        }
+    }
     if let Some(keys) = person_keys {
         timelines.set_person_keys(keys);
     }
@@ -674,17 +746,20 @@ fn read_columns(
         });
     }
     let mut dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)> = Vec::new();
-    let (ch, ch_names) = sorted_ids(require(touches, &opts.channel)?, &opts.channel, true)?;
+    let touches_table = |e| rename_table(e, "touches");
+    let (ch, ch_names) =
+        sorted_ids(require(touches, &opts.channel)?, &opts.channel, true).map_err(touches_table)?;
     dim_ids.push((Dimension::Channel, ch, ch_names));
     for &d in &opts.dims {
         if d == Dimension::Channel {
             continue;
         }
-        let (ids, names) = sorted_ids(require(touches, d.as_str())?, d.as_str(), false)?;
+        let (ids, names) =
+            sorted_ids(require(touches, d.as_str())?, d.as_str(), false).map_err(touches_table)?;
         dim_ids.push((d, ids, names));
     }
     let (mut kpi_ids, mut kpi_names) = match conversions.column(&opts.kpi) {
-        Ok(col) => sorted_ids(col, &opts.kpi, true)?,
+        Ok(col) => sorted_ids(col, &opts.kpi, true).map_err(|e| rename_table(e, "conversions"))?,
         Err(_) if opts.kpi == "kpi" => (vec![0; conversions.height()], vec!["conversions".to_owned()]),
         Err(_) => return Err(rename_table(require(conversions, &opts.kpi).unwrap_err(), "conversions")),
     };
@@ -1265,6 +1340,7 @@ fn rename_table(e: Error, table: &'static str) -> Error {
             Error::MissingColumn { column, table: Some(table), available }
         }
         Error::NullValue { column, row, .. } => Error::NullValue { column, table: Some(table), row },
+        Error::BadName { column, row, what, .. } => Error::BadName { column, table: Some(table), row, what },
         Error::Timestamp { column, row, value, reason, .. } => {
             Error::Timestamp { column, table: Some(table), row, value, reason }
         }

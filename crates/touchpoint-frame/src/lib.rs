@@ -6,8 +6,8 @@ pub mod table;
 
 pub use error::{Error, Result};
 pub use paths::{
-    csv_header, journeys_from_path_csv, journeys_from_path_file, journeys_from_paths, paths_frame,
-    read_table, PathOptions,
+    check_header, csv_header, first_non_utf8_line, journeys_from_path_csv, journeys_from_path_file,
+    journeys_from_paths, paths_frame, read_table, PathOptions,
 };
 pub use polars;
 pub use table::{

@@ -362,8 +362,10 @@ pub fn csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
         .delimiter(delimiter)
         .from_path(path)
         .map_err(|e| Error::Read { path: shown.clone(), message: e.to_string() })?;
-    let header = reader.headers().map_err(|e| Error::Read { path: shown, message: e.to_string() })?;
-    Ok(header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect())
+    let header = reader.headers().map_err(|e| Error::Read { path: shown.clone(), message: e.to_string() })?;
+    let header: Vec<String> = header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+    check_header(&header).map_err(|e| with_path(e, &shown))?;
+    Ok(header)
 }
 
 /// Reads a path table from a CSV file straight into journeys, streaming its records (no DataFrame in
@@ -400,6 +402,7 @@ pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journey
         (header, body_start) = header_in(&bytes)?;
         whole = Some(bytes);
     }
+    check_header(&header).map_err(|e| with_path(e, &shown))?;
     let find = |name: &str| header.iter().position(|h| h == name);
     let missing = |column: &str| Error::MissingColumn {
         column: column.to_owned(),
@@ -443,7 +446,54 @@ pub fn journeys_from_path_csv(path: &Path, opts: &PathOptions) -> Result<Journey
         None => std::fs::read(path).map_err(|e| read_err(&e))?,
     };
     let body = &bytes[body_start.min(bytes.len())..];
-    read_csv_part(body, 0, &layout, opts).map_err(|e| with_path(e, &shown))
+    // The body's line 1 is the file's line after the header's (a quoted header may span lines).
+    let header_lines = memchr::memchr_iter(b'\n', &bytes[..body_start.min(bytes.len())]).count() as u64;
+    read_csv_part(body, header_lines, &layout, opts).map_err(|e| with_path(e, &shown))
+}
+
+/// A column named twice in a header is refused: which of the two a reader takes is arbitrary (polars
+/// renames the second, a lookup by name finds the first), so the table would be read silently wrong.
+pub fn check_header(header: &[String]) -> Result<()> {
+    for (i, h) in header.iter().enumerate() {
+        if let Some(j) = header[..i].iter().position(|o| o == h) {
+            return Err(Error::ColumnType {
+                column: h.clone(),
+                expected: "named once in the header",
+                found: format!("columns {} and {}", j + 1, i + 1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The first line of the file at `path` that is not UTF-8 text, as a message ("line 5: not UTF-8
+/// text, at byte 3 of the line"), or `None` when the whole file is UTF-8: for readers (polars) whose
+/// own error names no line.
+pub fn first_non_utf8_line(path: &Path) -> Result<Option<String>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Read { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(std::str::from_utf8(&bytes).err().map(|e| {
+        let at = e.valid_up_to();
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let line = memchr::memchr_iter(b'\n', &bytes[..at]).count() + 1;
+        format!("line {line}: not UTF-8 text, at byte {} of the line", at - line_start + 1)
+    }))
+}
+
+/// A csv reader's error in the file's terms: the line the fault is on (the reader counts from the
+/// body's first line, after `header_lines` of header).
+fn csv_error(e: &csv::Error, header_lines: u64) -> Error {
+    let line = |p: &csv::Position| p.line() + header_lines;
+    let message = match e.kind() {
+        csv::ErrorKind::Utf8 { pos: Some(p), err } => {
+            format!("line {}: field {} is not UTF-8 text", line(p), err.field() + 1)
+        }
+        csv::ErrorKind::UnequalLengths { pos: Some(p), expected_len, len } => {
+            format!("line {}: {len} fields where the header has {expected_len}", line(p))
+        }
+        _ => e.to_string(),
+    };
+    Error::Read { path: String::new(), message }
 }
 
 /// Where the columns of a CSV path table are.
@@ -472,8 +522,9 @@ fn with_path(e: Error, shown: &str) -> Error {
     }
 }
 
-/// Reads the records of one part of a CSV body (no header) whose first record is row `first_row + 1`.
-fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathOptions) -> Result<Journeys> {
+/// Reads the records of a CSV body (no header) whose first record is row 1; `header_lines` lines of
+/// header precede it in the file (errors of the csv reader name the file's line).
+fn read_csv_part(part: &[u8], header_lines: u64, layout: &CsvLayout, opts: &PathOptions) -> Result<Journeys> {
     if one_line_records(part) {
         let mut rows = PathRows::new(opts, layout.kpi.is_some())?;
         let lines = part.strip_suffix(b"\n").unwrap_or(part);
@@ -483,7 +534,7 @@ fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathO
         let all = ends.enumerate().try_for_each(|(i, end)| {
             let line = &lines[from..end];
             from = end + 1;
-            match simple_record(&mut rows, line, first_row + i + 1, layout) {
+            match simple_record(&mut rows, line, i + 1, layout) {
                 Some(Ok(())) => Ok(()),
                 Some(Err(e)) => Err(Some(e)),
                 None => Err(None),
@@ -513,12 +564,12 @@ fn read_csv_part(part: &[u8], first_row: usize, layout: &CsvLayout, opts: &PathO
         }
     };
     let mut record = csv::StringRecord::new();
-    let mut row = first_row;
+    let mut row = 0;
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(Error::Read { path: String::new(), message: e.to_string() }),
+            Err(e) => return Err(csv_error(&e, header_lines)),
         }
         row += 1;
         let text = |col: usize| record.get(col).filter(|t| !t.is_empty());

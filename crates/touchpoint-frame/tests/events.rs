@@ -300,7 +300,7 @@ fn bad_input_is_a_typed_error_with_the_culprit() {
     let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
     assert_eq!(
         e,
-        "unparseable timestamp in column `ts` of the touches table at row 2: \"yesterday\" is not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
+        "timestamp in column `ts` of the touches table at row 2: \"yesterday\" is not an ISO-8601 timestamp (e.g. 2024-05-01T12:30:00Z or 2024-05-01 12:30:00)"
     );
     let t = touches(&[("u", "2024-01-01", "a")]);
     let o = EventOptions { person: "person".into(), ..opts("30d") };
@@ -391,8 +391,12 @@ fn review_cases_person_types_categoricals_tables_and_options() {
     let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
     assert_eq!(
         e,
-        "person id 1.5 in column `user_id` of the conversions table at row 1 is not a whole number"
+        "person id 1.5 in column `user_id` of the conversions table at row 1 is not a whole number within ±9.2e18 (give ids that large as text)"
     );
+    // An id past the 64-bit integers is named as such, not read as a missing one.
+    let c = df!("user_id" => [1e20f64], "ts" => ["2024-01-02"], "kpi" => ["sale"]).unwrap();
+    let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
+    assert!(e.starts_with("person id 100000000000000000000 in column `user_id`"), "{e}");
     // Categorical channels read as text.
     let cat = t
         .clone()
@@ -408,7 +412,7 @@ fn review_cases_person_types_categoricals_tables_and_options() {
     // A bad timestamp in the conversions table names that table.
     let c = df!("user_id" => [1i64], "ts" => ["soon"], "kpi" => ["sale"]).unwrap();
     let e = journeys_from_events(&t, &c, &opts("30d")).unwrap_err().to_string();
-    assert!(e.starts_with("unparseable timestamp in column `ts` of the conversions table at row 1"), "{e}");
+    assert!(e.starts_with("timestamp in column `ts` of the conversions table at row 1"), "{e}");
     // An empty conversions table is an error, not silence.
     let c = df!("user_id" => Vec::<i64>::new(), "ts" => Vec::<String>::new(), "kpi" => Vec::<String>::new())
         .unwrap();

@@ -346,3 +346,124 @@ fn the_credit_csv_is_the_credit_frame_written_by_polars() {
         assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(polars).unwrap());
     }
 }
+
+/// Issue 25, items 11 and 24: a header naming a column twice is refused (which of the two a reader
+/// takes is arbitrary), and bad UTF-8 is named by the file's line, in both readers.
+#[test]
+fn duplicate_headers_and_bad_utf8_are_named() {
+    use touchpoint_frame::{csv_header, first_non_utf8_line, journeys_from_path_csv};
+    let dir = std::env::temp_dir().join(format!("tp-frame-header-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("paths.csv");
+    std::fs::write(&file, "path,total_conversions,path\na > b,1,c\n").unwrap();
+    let want = "column `path` must be named once in the header, found columns 1 and 3";
+    assert_eq!(journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string(), want);
+    assert_eq!(csv_header(&file, b',').unwrap_err().to_string(), want);
+    std::fs::write(&file, b"path,total_conversions\na,1\nb,2\nc,3\n\xff\xfe,4\n").unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("line 5: field 1 is not UTF-8 text"), "{e}");
+    assert_eq!(first_non_utf8_line(&file).unwrap().unwrap(), "line 5: not UTF-8 text, at byte 1 of the line");
+    std::fs::write(&file, "path,total_conversions\na,1\n").unwrap();
+    assert_eq!(first_non_utf8_line(&file).unwrap(), None);
+    // A record with a field too many names its line too.
+    std::fs::write(&file, "path,total_conversions\na,1\nb,2,3\n").unwrap();
+    let e = journeys_from_path_csv(&file, &PathOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("line 3: 3 fields where the header has 2"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 25, items 10, 19 and 25: a local time that occurs twice, a year past 9999, a population
+/// smaller than the log and a conversion outside the period are each named as what they are.
+#[test]
+fn timestamps_and_population_name_the_real_problem() {
+    let t = df!("user_id" => [1i64, 1], "ts" => ["2024-10-26 12:00", "2024-10-27 02:30"], "channel" => ["a", "b"])
+        .unwrap();
+    let c = df!("user_id" => [1i64], "ts" => ["2024-10-28 10:00"], "value" => [1.0]).unwrap();
+    let paris = EventOptions { tz: "Europe/Paris".into(), ..EventOptions::default() };
+    let e = journeys_from_events(&t, &c, &paris).unwrap_err().to_string();
+    assert!(e.contains("row 2") && e.contains("occurs twice in Europe/Paris"), "{e}");
+    assert!(e.contains("02:30+02:00 or 02:30+01:00"), "{e}");
+    // The gap is still refused, and UTC has neither.
+    let gap = df!("user_id" => [1i64], "ts" => ["2024-03-31 02:30"], "channel" => ["a"]).unwrap();
+    let e = journeys_from_events(&gap, &c, &paris).unwrap_err().to_string();
+    assert!(e.contains("does not exist in Europe/Paris"), "{e}");
+    assert!(journeys_from_events(&t, &c, &EventOptions::default()).is_ok());
+    // Year 10000.
+    let far = df!("user_id" => [1i64], "ts" => ["+10000-01-01T00:00:00Z"], "channel" => ["a"]).unwrap();
+    let e = journeys_from_events(&far, &c, &EventOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("outside the years 1 to 9999"), "{e}");
+    // Population below the people of the log: said at once, naming the option.
+    let pop = EventOptions { population: Some(1), ..EventOptions::default() };
+    let two =
+        df!("user_id" => [1i64, 2], "ts" => ["2024-10-26", "2024-10-26"], "channel" => ["a", "b"]).unwrap();
+    let e = journeys_from_events(&two, &c, &pop).unwrap_err().to_string();
+    assert!(e.starts_with("invalid option `population` = \"1\": the log holds 2 people"), "{e}");
+    // A conversion outside the period is not called unparseable.
+    let period =
+        EventOptions { period: Some(("2024-10-01".into(), "2024-10-27".into())), ..EventOptions::default() };
+    let e = journeys_from_events(&two, &c, &period).unwrap_err().to_string();
+    assert!(e.contains("is outside the observation period") && !e.contains("unparseable"), "{e}");
+}
+
+/// Issue 25, item 4: journeys of two time halves of one log share people; merged, each would be two
+/// people with half a timeline. Refused, naming one; halves split by person merge as before.
+#[test]
+fn merge_refuses_parts_that_share_people() {
+    let t = df!(
+        "user_id" => ["u1", "u2", "u1", "u3"],
+        "ts" => ["2024-01-01", "2024-01-01", "2024-01-10", "2024-01-10"],
+        "channel" => ["a", "b", "a", "b"],
+    )
+    .unwrap();
+    let c =
+        df!("user_id" => ["u1", "u3"], "ts" => ["2024-01-02", "2024-01-11"], "value" => [1.0, 1.0]).unwrap();
+    let opts = EventOptions {
+        period: Some(("2024-01-01".into(), "2024-01-20".into())),
+        population: Some(10),
+        ..EventOptions::default()
+    };
+    let half = |from: &str, to: &str| {
+        let keep = |df: &DataFrame| {
+            let ts = df.column("ts").unwrap().str().unwrap();
+            let mask: BooleanChunked = ts.iter().map(|v| v.map(|v| v >= from && v < to)).collect();
+            df.filter(&mask).unwrap()
+        };
+        journeys_from_events(&keep(&t), &keep(&c), &opts).unwrap()
+    };
+    let e = half("2024-01-01", "2024-01-05").merge(half("2024-01-05", "2024-01-20")).unwrap_err().to_string();
+    assert!(e.contains("both hold person `u1`"), "{e}");
+    let by_person = |ids: &[&str]| {
+        let keep = |df: &DataFrame| {
+            let col = df.column("user_id").unwrap().str().unwrap();
+            let mask: BooleanChunked = col.iter().map(|v| v.map(|v| ids.contains(&v))).collect();
+            df.filter(&mask).unwrap()
+        };
+        journeys_from_events(&keep(&t), &keep(&c), &EventOptions { population: Some(5), ..opts.clone() })
+            .unwrap()
+    };
+    let merged = by_person(&["u1"]).merge(by_person(&["u2", "u3"])).unwrap();
+    assert_eq!(merged.timelines().unwrap().persons(), 3);
+    assert_eq!(merged.timelines().unwrap().population, Some(10));
+}
+
+/// Also seen by the red team (issue 25): a name equal to the missing-value label, and an empty
+/// required name, are each named for what they are.
+#[test]
+fn names_that_would_merge_with_missing_values_are_refused() {
+    let c = df!("user_id" => [1i64], "ts" => ["2024-01-02"], "value" => [1.0]).unwrap();
+    let t = df!("user_id" => [1i64, 1], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", "(none)"])
+        .unwrap();
+    let e = journeys_from_events(&t, &c, &EventOptions::default()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "the name `(none)`, which labels missing values (rename it) in column `channel` of the touches table at row 2"
+    );
+    let t =
+        df!("user_id" => [1i64, 1], "ts" => ["2024-01-01", "2024-01-01"], "channel" => ["a", " "]).unwrap();
+    let e = journeys_from_events(&t, &c, &EventOptions::default()).unwrap_err().to_string();
+    assert_eq!(e, "empty text where a name is required in column `channel` of the touches table at row 2");
+    let t = df!("user_id" => [1i64, 1], "ts" => ["2024-01-01", "2024-01-01"], "channel" => [Some("a"), None])
+        .unwrap();
+    let e = journeys_from_events(&t, &c, &EventOptions::default()).unwrap_err().to_string();
+    assert_eq!(e, "null in column `channel` of the touches table at row 2");
+}

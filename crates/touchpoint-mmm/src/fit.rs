@@ -187,6 +187,10 @@ fn target_accept() -> f64 {
     0.8
 }
 
+/// The largest saved fit [`Fit::load`] reads: 4,000 draws of a few hundred parameters fit in a few
+/// tens of MB; this leaves ample room and refuses a runaway file before it fills memory.
+pub const MAX_FIT_FILE_BYTES: u64 = 1 << 30;
+
 /// A fitted media-mix model: the model and priors, the data, the draws and their diagnostics. Read a
 /// saved one with [`Fit::from_json`] (deserialising checks the data and options again).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -326,6 +330,61 @@ impl TryFrom<Saved> for Fit {
                 reason: format!("the draws do not match the model's {dim} parameters"),
             });
         }
+        // The draws must be what the options say they are: a chain per chain, each as long as the
+        // draws asked for, one draw of a MAP fit, and every draw a point of finite density.
+        let bad = |reason: String| Err(Error::Load { reason });
+        match s.options.method {
+            Method::Map if s.draws.len() != 1 || s.draws[0].len() != 1 => {
+                return bad(format!(
+                    "a MAP fit holds one draw, this file holds {} chains of {:?} draws",
+                    s.draws.len(),
+                    s.draws.iter().map(Vec::len).collect::<Vec<_>>()
+                ));
+            }
+            Method::Nuts if s.draws.len() != s.options.chains => {
+                return bad(format!(
+                    "the options say {} chains, the file holds {}",
+                    s.options.chains,
+                    s.draws.len()
+                ));
+            }
+            Method::Nuts => {
+                if let Some((c, d)) =
+                    s.draws.iter().enumerate().find(|(_, d)| d.len() as u64 != s.options.draws)
+                {
+                    return bad(format!(
+                        "the options say {} draws per chain, chain {} holds {}",
+                        s.options.draws,
+                        c + 1,
+                        d.len()
+                    ));
+                }
+            }
+            Method::Map => {}
+        }
+        if s.divergences.len() != s.draws.len() || s.step_sizes.len() != s.draws.len() {
+            return bad(format!(
+                "{} chains of draws but {} divergence counts and {} step sizes",
+                s.draws.len(),
+                s.divergences.len(),
+                s.step_sizes.len()
+            ));
+        }
+        let mut grad = vec![0.0; dim];
+        let mut scratch = post.scratch();
+        for (c, chain) in s.draws.iter().enumerate() {
+            for (i, theta) in chain.iter().enumerate() {
+                let finite = theta.iter().all(|x| x.is_finite())
+                    && post.logp(theta, &mut grad, &mut scratch).is_some_and(f64::is_finite);
+                if !finite {
+                    return bad(format!(
+                        "draw {} of chain {} is not a point the model can take (a value that is not finite, or out of the model's range)",
+                        i + 1,
+                        c + 1
+                    ));
+                }
+            }
+        }
         if s.parameters.len() != names {
             return Err(Error::Load {
                 reason: format!("{} parameter summaries for {names} parameters", s.parameters.len()),
@@ -443,6 +502,14 @@ impl Fit {
     /// A fit saved by [`Fit::to_json`]; the data are checked again against the model.
     pub fn from_json(text: &str) -> Result<Fit> {
         serde_json::from_str(text).map_err(|e| Error::Load { reason: e.to_string() })
+    }
+
+    /// A fit saved to a file by [`Fit::to_json`]: only a regular file of at most
+    /// [`MAX_FIT_FILE_BYTES`] is read (a device or a FIFO is refused at once), then [`Fit::from_json`].
+    pub fn load(path: &std::path::Path) -> Result<Fit> {
+        let text = touchpoint_util::files::read_text(path, MAX_FIT_FILE_BYTES)
+            .map_err(|e| Error::Load { reason: format!("{}: cannot read ({e})", path.display()) })?;
+        Self::from_json(&text)
     }
 
     /// Parameter names in the order of [`Fit::parameters`].

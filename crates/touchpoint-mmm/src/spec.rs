@@ -186,6 +186,65 @@ fn finite(prior: &str, field: &str, v: f64) -> Result<()> {
 }
 
 impl Priors {
+    /// The default priors with `overrides` (a JSON object) laid over them one level deep:
+    /// `{"adstock": {"alpha": 2.0}}` keeps the default `beta` of the adstock prior; a name that is
+    /// not a prior, a field that is not the prior's, or a value out of its domain is an error naming
+    /// it. The CLI's `--priors` file and Python's `MMM(priors=...)` both read overrides this way.
+    pub fn with_overrides(overrides: &str) -> Result<Priors> {
+        let bad = |prior: String, value: String, reason: String| Error::InvalidPrior { prior, value, reason };
+        let given: serde_json::Value = serde_json::from_str(overrides).map_err(|e| {
+            bad("priors".into(), overrides.chars().take(60).collect(), format!("not JSON: {e}"))
+        })?;
+        let serde_json::Value::Object(given) = given else {
+            return Err(bad(
+                "priors".into(),
+                given.to_string(),
+                "expected an object of priors by name".into(),
+            ));
+        };
+        let mut merged = serde_json::to_value(Priors::default()).expect("plain data serialises");
+        let serde_json::Value::Object(map) = &mut merged else {
+            unreachable!("Priors serialises to an object")
+        };
+        for (name, value) in given {
+            let Some(default) = map.get_mut(&name) else {
+                let known: Vec<&str> = map.keys().map(String::as_str).collect();
+                return Err(bad(
+                    name,
+                    value.to_string(),
+                    format!("no such prior; the priors are {}", known.join(", ")),
+                ));
+            };
+            match (default, value) {
+                (serde_json::Value::Object(d), serde_json::Value::Object(v)) if name != "beta_by_channel" => {
+                    for (field, x) in v {
+                        if !d.contains_key(&field) {
+                            let known: Vec<&str> = d.keys().map(String::as_str).collect();
+                            return Err(bad(
+                                format!("{name}.{field}"),
+                                x.to_string(),
+                                format!("no such field; `{name}` has {}", known.join(", ")),
+                            ));
+                        }
+                        if !x.is_number() {
+                            return Err(bad(
+                                format!("{name}.{field}"),
+                                x.to_string(),
+                                "must be a number".into(),
+                            ));
+                        }
+                        d.insert(field, x);
+                    }
+                }
+                (d, v) => *d = v,
+            }
+        }
+        let priors: Priors = serde_json::from_value(merged)
+            .map_err(|e| bad("priors".into(), overrides.chars().take(60).collect(), e.to_string()))?;
+        priors.validate()?;
+        Ok(priors)
+    }
+
     /// Checks every parameter's domain.
     pub fn validate(&self) -> Result<()> {
         finite("intercept", "mu", self.intercept.mu)?;

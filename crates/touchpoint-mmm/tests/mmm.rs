@@ -257,6 +257,68 @@ fn save_and_load_give_the_same_answers() {
     assert!(touchpoint_mmm::Fit::from_json(&bad_level).is_err());
     let broken = text.replacen("\"draws\":[[[", "\"draws\":[[[0.5,", 1);
     assert!(matches!(touchpoint_mmm::Fit::from_json(&broken), Err(Error::Load { .. })));
+    // Draws that contradict the options (issue 25, item 6): each named.
+    let tamper = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        change(&mut v);
+        touchpoint_mmm::Fit::from_json(&v.to_string()).unwrap_err().to_string()
+    };
+    let e = tamper(&|v| v["options"]["chains"] = 7.into());
+    assert!(e.contains("the options say 7 chains, the file holds 2"), "{e}");
+    let e = tamper(&|v| v["draws"][1] = serde_json::json!([]));
+    assert!(e.contains("the options say 40 draws per chain, chain 2 holds 0"), "{e}");
+    let e = tamper(&|v| v["draws"][0].as_array_mut().unwrap().truncate(37));
+    assert!(e.contains("chain 1 holds 37"), "{e}");
+    let e = tamper(&|v| v["draws"][0][3][1] = 1e308.into());
+    assert!(e.contains("draw 4 of chain 1 is not a point the model can take"), "{e}");
+    let e = tamper(&|v| {
+        v["step_sizes"].as_array_mut().unwrap().pop();
+    });
+    assert!(e.contains("2 chains of draws but 2 divergence counts and 1 step sizes"), "{e}");
+    let map_text = map.to_json().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&map_text).unwrap();
+    v["draws"][0] = serde_json::json!([v["draws"][0][0].clone(), v["draws"][0][0].clone()]);
+    let e = touchpoint_mmm::Fit::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(e.contains("a MAP fit holds one draw"), "{e}");
+    // Fit::load reads regular files only.
+    let dir = std::env::temp_dir().join(format!("tp-mmm-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("fit.json"), &text).unwrap();
+    assert_eq!(touchpoint_mmm::Fit::load(&dir.join("fit.json")).unwrap().summary(), f.summary());
+    let e = touchpoint_mmm::Fit::load(&dir).unwrap_err().to_string();
+    assert!(e.contains("a folder"), "{e}");
+    if std::path::Path::new("/dev/zero").exists() {
+        let e = touchpoint_mmm::Fit::load(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Prior overrides are laid over the defaults one level deep, and a bad name or value is named
+/// (issue 25, item 26: the CLI and Python read them through this one function).
+#[test]
+fn prior_overrides_merge_one_level_deep() {
+    let p = touchpoint_mmm::Priors::with_overrides(r#"{"adstock": {"alpha": 2.0}, "noise": {"sigma": 0.5}}"#)
+        .unwrap();
+    let d = touchpoint_mmm::Priors::default();
+    assert_eq!(p.adstock.alpha, 2.0);
+    assert_eq!(p.adstock.beta, d.adstock.beta);
+    assert_eq!(p.noise.sigma, 0.5);
+    assert_eq!(p.lam, d.lam);
+    assert_eq!(touchpoint_mmm::Priors::with_overrides("{}").unwrap(), d);
+    let by_channel =
+        touchpoint_mmm::Priors::with_overrides(r#"{"beta_by_channel": {"tv": {"sigma": 0.3}}}"#).unwrap();
+    assert_eq!(by_channel.beta_by_channel["tv"].sigma, 0.3);
+    let e = |text: &str| touchpoint_mmm::Priors::with_overrides(text).unwrap_err().to_string();
+    assert_eq!(
+        e(r#"{"adstock": {"alpha": -1}}"#),
+        "invalid prior `adstock.alpha`: -1 (must be finite and > 0)"
+    );
+    assert!(e(r#"{"adstok": {"alpha": 1}}"#).starts_with("invalid prior `adstok`"));
+    assert!(e(r#"{"adstock": {"alfa": 1}}"#).contains("no such field; `adstock` has alpha, beta"));
+    assert!(e(r#"{"adstock": {"alpha": "2"}}"#).contains("must be a number"));
+    assert!(e("[]").contains("expected an object"));
+    assert!(e("{").contains("not JSON"));
 }
 
 /// A precise lift measurement pulls the modelled lift to it; a loose one barely moves it.

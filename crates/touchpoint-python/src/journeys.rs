@@ -257,6 +257,25 @@ impl PyJourneys {
         Ok(PyJourneys { inner: Arc::new(j) })
     }
 
+    /// The journeys (with their timelines) in the project's own format, for pickling. Releases the GIL.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let j = self.inner.clone();
+        let mut out = Vec::new();
+        py.detach(|| j.write_to(&mut out)).map_err(|e| {
+            PyTpErr::from(touchpoint_frame::Error::Write { path: "(pickle)".into(), message: e.to_string() })
+        })?;
+        Ok(pyo3::types::PyBytes::new(py, &out))
+    }
+
+    /// Journeys from `to_bytes`; damaged or foreign bytes are a ReadError.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, bytes: &[u8]) -> PyResult<Self> {
+        let (j, _) = py.detach(|| Journeys::read_from(&mut &bytes[..])).map_err(|e| {
+            PyTpErr::from(touchpoint_frame::Error::Read { path: "(pickle)".into(), message: e.to_string() })
+        })?;
+        Ok(PyJourneys { inner: Arc::new(j) })
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -322,4 +341,21 @@ pub fn load_journeys(
 ) -> PyResult<PyJourneys> {
     let j = py.detach(|| touchpoint_frame::load_journeys(&path, period, checksum)).map_err(PyTpErr::from)?;
     Ok(PyJourneys { inner: Arc::new(j) })
+}
+
+/// The header of a CSV file, refused when it names a column twice (`frame::check_header`).
+#[pyfunction]
+pub fn csv_header(path: std::path::PathBuf, delimiter: &str) -> PyResult<Vec<String>> {
+    let &[d] = delimiter.as_bytes() else {
+        return Err(crate::error::parameter_error(format!(
+            "the CSV delimiter must be one byte, got {delimiter:?}"
+        )));
+    };
+    touchpoint_frame::csv_header(&path, d).map_err(|e| PyTpErr::from(e).into())
+}
+
+/// The first line of a file that is not UTF-8 text, as a message, or None (`frame::first_non_utf8_line`).
+#[pyfunction]
+pub fn first_non_utf8_line(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Option<String>> {
+    py.detach(|| touchpoint_frame::first_non_utf8_line(&path)).map_err(|e| PyTpErr::from(e).into())
 }

@@ -25,9 +25,9 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::goals::{contribution, load_goal_book, validate_goal_book, PyContribution};
     #[pymodule_export]
-    use crate::journeys::{load_journeys, save_journeys, PyJourneys};
+    use crate::journeys::{csv_header, first_non_utf8_line, load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
-    use crate::mmm::{mmm_default_priors, mmm_fit, mmm_validate, simulate_weekly, PyMmmFit};
+    use crate::mmm::{mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, PyMmmFit};
     #[pymodule_export]
     use crate::sim::{benchmark, lift_test, scenario_names, simulate};
 

@@ -63,6 +63,12 @@ pub fn mmm_default_priors() -> String {
     to_json(&touchpoint_mmm::Priors::default())
 }
 
+/// The default priors with overrides (JSON) laid over them one level deep, validated, as JSON.
+#[pyfunction]
+pub fn mmm_priors(overrides: &str) -> PyResult<String> {
+    touchpoint_mmm::Priors::with_overrides(overrides).map(|p| to_json(&p)).map_err(mmm_error)
+}
+
 /// A weekly media-mix series with known contributions (the `social_care` generator, or parameters
 /// as JSON): the series and its truth as JSON.
 #[pyfunction]
@@ -94,6 +100,13 @@ impl PyMmmFit {
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<PyMmmFit> {
         let f = py.detach(|| Fit::from_json(text)).map_err(mmm_error)?;
+        Ok(PyMmmFit { inner: Arc::new(f) })
+    }
+
+    /// A fit saved to a file (a regular file only, of bounded size; see `Fit::load`).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyMmmFit> {
+        let f = py.detach(|| Fit::load(&path)).map_err(mmm_error)?;
         Ok(PyMmmFit { inner: Arc::new(f) })
     }
 

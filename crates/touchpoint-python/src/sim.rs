@@ -74,7 +74,8 @@ pub fn benchmark(
 /// A simulated randomised holdout of one channel on a fresh cohort of a scenario:
 /// (per_exposure, se, treated, control, exposures).
 #[pyfunction]
-#[pyo3(signature = (scenario, channel, kpi, people, seed, toml=None))]
+#[pyo3(signature = (scenario, channel, kpi, people, seed, toml=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn lift_test(
     py: Python<'_>,
     scenario: &str,
@@ -83,13 +84,17 @@ pub fn lift_test(
     people: u64,
     seed: u64,
     toml: Option<&str>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(f64, f64, u64, u64, u64)> {
     let params = match toml {
         Some(text) => SimParams::from_toml(text),
         None => SimParams::scenario(scenario),
     }
     .map_err(sim_err)?;
-    let m = py.detach(|| touchpoint_sim::lift_test(&params, channel, kpi, people, seed)).map_err(sim_err)?;
+    let control = PyControl::new(progress);
+    let m = py
+        .detach(|| touchpoint_sim::lift::lift_test_with(&params, channel, kpi, people, seed, &control))
+        .map_err(sim_err)?;
     Ok((m.per_exposure, m.se, m.treated, m.control, m.exposures))
 }
 

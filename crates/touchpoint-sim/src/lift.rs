@@ -36,6 +36,10 @@ pub struct LiftMeasure {
     pub exposures: u64,
 }
 
+/// Most people of one simulated holdout (its people are drawn one at a time, so memory does not grow
+/// with them; time does, about half a microsecond each).
+pub const MAX_LIFT_PEOPLE: u64 = 1_000_000_000;
+
 /// Runs a 50% holdout of `channel` on a fresh cohort of `people` people of `params`' scenario.
 pub fn lift_test(
     params: &SimParams,
@@ -43,6 +47,18 @@ pub fn lift_test(
     kpi: &str,
     people: u64,
     seed: u64,
+) -> Result<LiftMeasure> {
+    lift_test_with(params, channel, kpi, people, seed, &touchpoint_core::Unattended)
+}
+
+/// [`lift_test`], asking `control` every 65,536 people whether to stop (Ctrl-C) and reporting progress.
+pub fn lift_test_with(
+    params: &SimParams,
+    channel: &str,
+    kpi: &str,
+    people: u64,
+    seed: u64,
+    control: &dyn touchpoint_core::Control,
 ) -> Result<LiftMeasure> {
     let c = params.channels.iter().position(|x| x.name == channel).ok_or_else(|| Error::UnknownChannel {
         parameter: "channel".into(),
@@ -57,9 +73,14 @@ pub fn lift_test(
     if people < 4 {
         return Err(Error::invalid("people", people, "a holdout needs at least 4 people"));
     }
+    if people > MAX_LIFT_PEOPLE {
+        return Err(Error::invalid("people", people, format!("at most {MAX_LIFT_PEOPLE} in one holdout")));
+    }
     // "LIFTTEST" keys the cohort's seed away from every benchmark's.
     let cohort_seed = SplitMix64::new(seed ^ 0x4C49_4654_5445_5354).next_u64();
-    let p = SimParams { people, seed: cohort_seed, ..params.clone() };
+    // The cohort is drawn one person at a time, never held: the simulation's bound on people (its
+    // journeys in memory) does not apply, MAX_LIFT_PEOPLE does.
+    let p = SimParams { people: people.min(crate::params::MAX_PEOPLE), seed: cohort_seed, ..params.clone() };
     let mut model = Model::new(&p)?;
     let longest = params.channels.iter().map(|x| x.half_life_days * x.delay_shape).fold(0.0, f64::max);
     model.outcome_horizon = p.horizon_days + 30.0 * longest;
@@ -72,6 +93,10 @@ pub fn lift_test(
     let (mut nt, mut nc_, mut yt, mut yt2, mut yc, mut yc2) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut et, mut et2, mut yet) = (0.0, 0.0, 0.0);
     for i in 0..people {
+        if i % 65_536 == 0 {
+            control.checkpoint()?;
+            control.progress("lift test", i, people);
+        }
         model.draw(i, &mut d);
         // The arm comes from the person's own seed, so it is independent of every draw that matters.
         let treated = SplitMix64::new(d.seed ^ 0xA5A5_5A5A_0F0F_F0F0).next_u64() & 1 == 1;

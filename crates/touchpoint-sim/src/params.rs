@@ -434,6 +434,15 @@ impl SimParams {
         if self.people == 0 {
             return Err(Error::invalid("people", 0, "simulate at least one person"));
         }
+        // A simulation holds every person's journeys in memory: past this a machine's memory runs
+        // out (and a failed allocation aborts the process, taking a notebook's kernel with it).
+        if self.people > MAX_PEOPLE {
+            return Err(Error::invalid(
+                "people",
+                self.people,
+                format!("at most {MAX_PEOPLE} in one simulation (its journeys are held in memory); run several seeds for more"),
+            ));
+        }
         // Bounds that keep a simulation finite in time and memory (a scenario file with
         // horizon_days = 1e300 once ran forever; found by fuzzing).
         at_most("horizon_days", self.horizon_days, MAX_DAYS)?;
@@ -602,6 +611,8 @@ fn rate(parameter: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
+/// Most people of one simulation (about 10 GB of journeys at the built-in scenarios' rates).
+pub const MAX_PEOPLE: u64 = 50_000_000;
 /// Longest horizon or lookback, in days (a century).
 const MAX_DAYS: f64 = 36_500.0;
 /// Most exposures per person and channel.

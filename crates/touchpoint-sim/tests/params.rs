@@ -255,3 +255,33 @@ fn values_that_would_never_finish_are_refused() {
         assert!(e.contains(name), "{name}: {e}");
     }
 }
+
+/// Issue 25, items 15 and 16: a simulation holds its people's journeys in memory, so `people` is
+/// bounded before anything is allocated (10^10 aborted the process); a holdout draws its people one
+/// at a time, bounded in time, and stops when asked.
+#[test]
+fn people_are_bounded_and_a_holdout_stops_when_asked() {
+    let mut p = SimParams::scenario("baseline").unwrap();
+    p.people = 10_000_000_000;
+    assert!(err(&p).contains("at most 50000000 in one simulation"), "{}", err(&p));
+    assert!(simulate(&p).is_err());
+    p.people = touchpoint_sim::params::MAX_PEOPLE;
+    p.validate().unwrap();
+    let base = SimParams::scenario("baseline").unwrap();
+    let e = touchpoint_sim::lift_test(&base, "search", "sales", 2_000_000_000, 1).unwrap_err().to_string();
+    assert!(e.contains("at most 1000000000 in one holdout"), "{e}");
+    struct StopAfter(std::sync::atomic::AtomicU32);
+    impl touchpoint_core::Control for StopAfter {
+        fn checkpoint(&self) -> touchpoint_core::Result<()> {
+            match self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                0..=2 => Ok(()),
+                _ => Err(touchpoint_core::Error::Interrupted),
+            }
+        }
+    }
+    let stop = StopAfter(0.into());
+    let r = touchpoint_sim::lift::lift_test_with(&base, "search", "sales", 100_000_000, 1, &stop);
+    assert!(matches!(r, Err(touchpoint_sim::Error::Core(touchpoint_core::Error::Interrupted))), "{r:?}");
+    // Three checkpoints passed: 3 x 65,536 people drawn, not 10^8.
+    assert_eq!(stop.0.load(std::sync::atomic::Ordering::Relaxed), 4);
+}
