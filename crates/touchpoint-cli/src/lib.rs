@@ -373,6 +373,19 @@ fn key_value(option: &str, text: &str) -> AnyResult<(String, String)> {
     }
 }
 
+/// NAME=DURATION added to `list`, refused when NAME is in it already (the second would win silently).
+fn push_once(list: &mut Vec<(String, String)>, option: &str, what: &str, text: &str) -> AnyResult<()> {
+    let (k, v) = key_value(option, text)?;
+    if let Some((_, before)) = list.iter().find(|(seen, _)| *seen == k) {
+        return Err(format!(
+            "{option} {k}= is given twice ({before} and {v}): give each {what}'s window once"
+        )
+        .into());
+    }
+    list.push((k, v));
+    Ok(())
+}
+
 fn load_journeys(input: &Input) -> AnyResult<Journeys> {
     let delimiter = match input.delimiter.as_bytes() {
         [b] => *b,
@@ -423,14 +436,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
     let mut by_kpi: Vec<(String, String)> = Vec::new();
     for l in &input.lookback {
         if l.contains('=') {
-            let (k, v) = key_value("--lookback", l)?;
-            if let Some((_, before)) = by_kpi.iter().find(|(seen, _)| *seen == k) {
-                return Err(format!(
-                    "--lookback {k}= is given twice ({before} and {v}): give each KPI's window once"
-                )
-                .into());
-            }
-            by_kpi.push((k, v));
+            push_once(&mut by_kpi, "--lookback", "KPI", l)?;
         } else if let Some(before) = &lookback {
             return Err(format!(
                 "--lookback is given twice without a KPI ({before} and {l}): give the default window once, and KPI=DURATION for others"
@@ -443,14 +449,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
     let lookback = lookback.unwrap_or_else(|| "30d".to_owned());
     let mut interaction_lookback: Vec<(String, String)> = Vec::new();
     for l in &input.interaction_lookback {
-        let (k, v) = key_value("--interaction-lookback", l)?;
-        if let Some((_, before)) = interaction_lookback.iter().find(|(seen, _)| *seen == k) {
-            return Err(format!(
-                "--interaction-lookback {k}= is given twice ({before} and {v}): give each interaction's window once"
-            )
-            .into());
-        }
-        interaction_lookback.push((k, v));
+        push_once(&mut interaction_lookback, "--interaction-lookback", "interaction", l)?;
     }
     let dims = input.dims.iter().map(|d| d.parse::<Dimension>()).collect::<Result<Vec<_>, _>>()?;
     let opts = EventOptions {
