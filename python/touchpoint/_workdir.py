@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +128,6 @@ class Workdir:
             for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
                 d.rmdir()
 
-    def remove(self, name: str) -> None:
-        """Removes ``root/name`` when everything in it is Touchpoint's; leaves it as it is otherwise."""
-        try:
-            self.clear(name)
-        except ParameterError:
-            pass
-
     def _own_entries(self, name: str, target: Path) -> tuple[list[Path], list[Path]]:
         """The files and folders below ``target`` (itself included), all checked to be Touchpoint's."""
         levels = _OWN[name]
@@ -188,8 +182,9 @@ class HazardParts:
         path.write_bytes(part)
         self.written.append(path)
 
-    def read(self) -> list[bytes]:
-        return [p.read_bytes() for p in self.written]
+    def read(self) -> Iterator[bytes]:
+        """Each part's bytes, one at a time (a pass holds one part in memory, not all)."""
+        return (p.read_bytes() for p in self.written)
 
     def remove(self) -> None:
         """Deletes the parts this fit wrote, then its folder if nothing else is in it."""

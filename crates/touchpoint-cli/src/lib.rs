@@ -446,7 +446,7 @@ fn load_journeys(input: &Input) -> AnyResult<Journeys> {
             lookback = Some(l.clone());
         }
     }
-    let lookback = lookback.unwrap_or_else(|| "30d".to_owned());
+    let lookback = lookback.unwrap_or_else(|| EventOptions::default().lookback);
     let mut interaction_lookback: Vec<(String, String)> = Vec::new();
     for l in &input.interaction_lookback {
         push_once(&mut interaction_lookback, "--interaction-lookback", "interaction", l)?;

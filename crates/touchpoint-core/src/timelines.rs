@@ -135,7 +135,7 @@ pub enum PersonKeys {
 }
 
 /// One person's input id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PersonKey<'a> {
     /// A whole-number id (or the person's index when the reader kept no ids).
     Int(i64),
@@ -376,24 +376,23 @@ impl Timelines {
         self.conv_kpi.iter_mut().for_each(|k| *k = kpi_map[*k as usize]);
     }
 
-    /// A person (input id) that both timelines hold, if any (None too when either kept no ids).
+    /// A person (input id) that both timelines hold, if any (None too when either kept no ids, or
+    /// they kept ids of different kinds, which no person can share).
     fn shared_person(&self, other: &Timelines) -> Option<String> {
-        match (&self.person_keys, &other.person_keys) {
-            (Some(PersonKeys::Int { ids: a }), Some(PersonKeys::Int { ids: b })) => {
-                let mine: std::collections::HashSet<i64> = a.iter().copied().collect();
-                b.iter().find(|id| mine.contains(id)).map(i64::to_string)
-            }
-            (Some(PersonKeys::Text { .. }), Some(PersonKeys::Text { .. })) => {
-                let key = |t: &Timelines, p: usize| match t.person_key(p) {
-                    PersonKey::Text(s) => s.to_owned(),
-                    PersonKey::Int(i) => i.to_string(),
-                };
-                let mine: std::collections::HashSet<String> =
-                    (0..self.persons()).map(|p| key(self, p)).collect();
-                (0..other.persons()).map(|p| key(other, p)).find(|k| mine.contains(k))
-            }
-            _ => None,
+        let same_kind = matches!(
+            (&self.person_keys, &other.person_keys),
+            (Some(PersonKeys::Int { .. }), Some(PersonKeys::Int { .. }))
+                | (Some(PersonKeys::Text { .. }), Some(PersonKeys::Text { .. }))
+        );
+        if !same_kind {
+            return None;
         }
+        let mine: touchpoint_util::hashing::FastMap<PersonKey<'_>, ()> =
+            (0..self.persons()).map(|p| (self.person_key(p), ())).collect();
+        (0..other.persons()).map(|p| other.person_key(p)).find(|k| mine.contains_key(k)).map(|k| match k {
+            PersonKey::Int(i) => i.to_string(),
+            PersonKey::Text(t) => t.to_owned(),
+        })
     }
 
     /// Appends another store's persons (disjoint persons; ids already in this store's vocabularies).

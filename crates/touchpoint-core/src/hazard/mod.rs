@@ -438,19 +438,16 @@ impl AdditiveHazard {
         };
         // A half-life at a bound (one second, or ten periods) is no estimate: the player's effect and
         // its timing cannot be told apart on this data.
-        let (lo, hi) = omega_bounds(shape);
         for (c, (&b, &om)) in result.params.beta.iter().zip(&result.params.omega).enumerate() {
-            let at = if om <= lo * (1.0 + 1e-9) {
-                Some(format!("ten times the period ({:.0} days)", 10.0 * shape.period_days))
-            } else if om >= hi * (1.0 - 1e-9) {
-                Some("one second".to_string())
-            } else {
-                None
+            let at = match omega_at_bound(shape, om) {
+                Some(true) => format!("ten times the period ({:.0} days)", 10.0 * shape.period_days),
+                Some(false) => "one second".to_string(),
+                None => continue,
             };
-            if let (Some(at), true) = (at, b > 0.0) {
+            if b > 0.0 {
                 let name = view.player_names.get(shape.players[c] as usize).map_or("?", |n| n.as_str());
                 warnings.push(format!(
-                    "KPI `{}`: the half-life of `{name}` is at its bound, {at}: its effect and its timing cannot be told apart on this data, so its beta and half-life are not estimates (no standard error)",
+                    "KPI `{}`: the half-life of `{name}` is at its bound, {at}: its effect and its timing cannot be told apart on this data, so its beta and half-life are not estimates",
                     view.kpi_name
                 ));
             }
@@ -1246,6 +1243,19 @@ fn available_memory() -> Option<u64> {
     Some(free)
 }
 
+/// Whether a kernel's `omega` sits at a bound: `Some(true)` at the longest half-life (ten periods),
+/// `Some(false)` at the shortest (one second), `None` inside.
+fn omega_at_bound(d: &Shape, omega: f64) -> Option<bool> {
+    let (lo, hi) = omega_bounds(d);
+    if omega <= lo * (1.0 + 1e-9) {
+        Some(true)
+    } else if omega >= hi * (1.0 - 1e-9) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Bounds of omega: half-lives from one second to ten periods.
 fn omega_bounds(d: &Shape) -> (f64, f64) {
     (std::f64::consts::LN_2 / (10.0 * d.period_days), std::f64::consts::LN_2 * 86_400.0)
@@ -1496,13 +1506,12 @@ fn fit(
     // gamma is there for it). On selection_bias such a climb reaches a higher likelihood than the
     // interior one with `direct` credited 6 times its true effect; it is kept only when no climb
     // ends inside the bounds, and then a warning names the player.
-    let (lo, hi) = omega_bounds(src.shape());
     let inside = |c: &Climb| {
         c.params
             .beta
             .iter()
             .zip(&c.params.omega)
-            .all(|(&b, &om)| b <= 0.0 || (om > lo * (1.0 + 1e-9) && om < hi * (1.0 - 1e-9)))
+            .all(|(&b, &om)| b <= 0.0 || omega_at_bound(src.shape(), om).is_none())
     };
     let mut best: Option<(bool, Climb)> = None;
     let mut iterations = 0;
