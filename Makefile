@@ -75,7 +75,8 @@ fuzz: develop
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO_TEST) -- --ignored fuzz_
 	FUZZ_CASES=$(FUZZ_CASES) $(PY) -m pytest -q -p no:cacheprovider python/fuzz
 
-## Criterion benches and the peer comparison (needs `pip install channelattribution matplotlib` for the peer).
+## Criterion benches and the peer comparisons (peers when importable: `pip install channelattribution`,
+## pymc-marketing, `csdid diff-diff`; rollout_peer.py also takes --peer-python PATH).
 bench: develop cli
 	cargo bench -p touchpoint-benches
 	$(PY) benches/python_overhead.py
@@ -84,6 +85,7 @@ bench: develop cli
 	$(PY) benches/hazard_fit.py
 	$(PY) benches/hazard_memory.py
 	$(PY) benches/mmm_peer.py
+	$(PY) benches/rollout_peer.py
 	$(PY) -c "import sys; sys.path.insert(0, 'benches'); import peer_markov; peer_markov.generate(1_000_000).write_csv('target/paths1m.csv')"
 	cargo run --release -p touchpoint-benches --bin bootstrap_speed -- target/paths1m.csv
 

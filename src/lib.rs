@@ -1,8 +1,8 @@
 //! Touchpoint: attribution of an organisation's goals to channels, campaigns and people.
 //!
 //! The facade over the workspace: [`core`] holds journeys, models and reports (no polars);
-//! [`frame`] (feature `frame`) reads path tables and event logs with polars and writes results as
-//! DataFrames.
+//! [`panel`] the panel estimators (staggered rollouts; no polars); [`frame`] (feature `frame`)
+//! reads path tables, event logs and panels with polars and writes results as DataFrames.
 //!
 //! ```
 //! use touchpoint::prelude::*;
@@ -16,6 +16,7 @@
 pub use touchpoint_core as core;
 #[cfg(feature = "frame")]
 pub use touchpoint_frame as frame;
+pub use touchpoint_panel as panel;
 
 /// The names most programs need.
 pub mod prelude {

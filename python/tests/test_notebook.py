@@ -21,8 +21,8 @@ def test_tutorial_executes() -> None:
     client.execute()
     images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
     # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with
-    # intervals, media-mix contributions and response curves
-    assert images == 10
+    # intervals, media-mix contributions and response curves, the rollout's event study
+    assert images == 11
     htmls = [
         o["data"]["text/html"]
         for c in nb.cells
@@ -32,3 +32,5 @@ def test_tutorial_executes() -> None:
     ]
     assert any("Contribution report" in h for h in htmls) and any("<b>Attribution</b>" in h for h in htmls)
     assert any("<b>MMMFit</b>" in h for h in htmls)
+    texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("comes from better shares" in t for t in texts) and any("ROI" in t for t in texts)

@@ -24,6 +24,7 @@ from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
 from .mmm import MMM, MMMFit, WeeklySimulation, simulate_weekly
 from .models import LiftTest
+from .rollout import ProgrammeSimulation, RolloutEffect, rollout_effect, simulate_programme
 from .simulation import SCENARIOS, Simulation, benchmark, lift_test, simulate
 
 __all__ = [
@@ -49,6 +50,10 @@ __all__ = [
     "MMMFit",
     "WeeklySimulation",
     "simulate_weekly",
+    "rollout_effect",
+    "RolloutEffect",
+    "simulate_programme",
+    "ProgrammeSimulation",
     "TouchpointError",
     "InputError",
     "ColumnError",

@@ -17,6 +17,7 @@ __all__ = [
     "MmmFit",
     "ParameterError",
     "ReadError",
+    "RolloutEffect",
     "TouchpointError",
     "UnsupportedError",
     "__version__",
@@ -41,9 +42,12 @@ __all__ = [
     "model_names",
     "reads_remote",
     "remote_part",
+    "rollout_defaults",
+    "rollout_effect",
     "save_journeys",
     "scenario_names",
     "simulate",
+    "simulate_programme",
     "simulate_weekly",
     "time_attribute",
     "validate_goal_book",
@@ -155,6 +159,15 @@ class Attribution:
     def journey_credit_gaps(
         self, models: list[str], parts: list[tuple[str, int]] | None = None, period: tuple[int, int] | None = None
     ) -> pl.DataFrame: ...
+    def rollout_panel(
+        self,
+        model: str,
+        every: str,
+        kpi: str | None = None,
+        progress: _Progress = None,
+        parts: list[tuple[str, int]] | None = None,
+        period: tuple[int, int] | None = None,
+    ) -> tuple[pl.DataFrame, tuple[int, int, int, int]]: ...
     def write_journey_credits(
         self,
         path: str | PathLike[str],
@@ -305,3 +318,28 @@ def first_non_utf8_line(path: str | PathLike[str]) -> str | None: ...
 def mmm_default_priors() -> str: ...
 def mmm_priors(overrides: str) -> str: ...
 def simulate_weekly(weeks: int, seed: int, params: str | None = None) -> str: ...
+
+@final
+class RolloutEffect:
+    def table(self, name: str) -> pl.DataFrame: ...
+    def warnings(self) -> list[str]: ...
+    def options(self) -> str: ...
+    def shape(self) -> tuple[int, int, int]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> RolloutEffect: ...
+
+def rollout_defaults() -> str: ...
+def rollout_effect(
+    panel: pl.DataFrame,
+    unit: str,
+    time: str,
+    outcome: str,
+    cohort: str | None,
+    treatment: str | None,
+    covariates: list[str],
+    cluster: str | None,
+    options: str,
+    progress: _Progress = None,
+) -> RolloutEffect: ...
+def simulate_programme(params: str) -> tuple[pl.DataFrame, pl.DataFrame, float, float, str]: ...

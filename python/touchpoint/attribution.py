@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +288,42 @@ class Attribution:
         """
         cb = ProgressLine() if progress else None
         return self._inner.journey_credits(_labels(model), cb, *self._part_args())
+
+    def rollout_panel(
+        self, model: str, every: str = "7d", kpi: str | None = None, progress: bool = True
+    ) -> pl.DataFrame:
+        """The outcome panel of a programme rollout, from this attribution: one row per player of its
+        dimension (``by="actor"``: each employee) and period, ready for :func:`touchpoint.rollout_effect`.
+
+        Periods of length ``every`` start at the journeys' observation period (the last may be shorter).
+        Every player with a touch is a unit, and every unit has every period (zeros where nothing
+        happened), so the panel is balanced. Conversions are dated by their time; the ``(baseline)``
+        is not a unit. Join each player's first treated period (in ``period`` numbers) and call
+        :func:`touchpoint.rollout_effect` with ``outcome="value"`` (what the player added, by this model)
+        and again with ``outcome="touches"`` (activity): see ``docs/rollouts.md`` on why both.
+
+        Args:
+            model: the model label whose credit is the outcome (an incremental model, such as
+                ``additive_hazard``, to ask what the players caused).
+            every: the period length, a duration such as ``"7d"`` or ``"1d"``.
+            kpi: one KPI, or ``None`` for all.
+            progress: show a progress line on stderr when the call takes more than half a second.
+
+        Returns:
+            <by>, period (1, 2, ...), start (the period's first instant, UTC), touches, conversions,
+            value.
+
+        Raises:
+            ParameterError: a model that was not run, a bad duration, journeys without timelines (a path
+                table).
+        """
+        cb = ProgressLine() if progress else None
+        df, (_periods, _players, _baseline, untimed) = self._inner.rollout_panel(
+            model, every, kpi, cb, *self._part_args()
+        )
+        if untimed:
+            warnings.warn(f"{untimed:,} credit rows without a time were left out of the panel", stacklevel=2)
+        return df
 
     def journey_credit_gaps(self, model: str | Sequence[str] | None = None) -> pl.DataFrame:
         """How far each player's journey rows (:meth:`journey_credits`) are from its credit.

@@ -19,6 +19,7 @@ __all__ = [
     "truth_vs_models",
     "mmm_contributions",
     "mmm_response",
+    "rollout_event_study",
 ]
 
 
@@ -319,5 +320,50 @@ def mmm_response(fit: MMMFit, points: int = 100, max_multiple: float = 1.5) -> A
         ax.xaxis.set_major_formatter(_thousands())
     for j in range(len(channels), rows * cols):
         axes[j // cols][j % cols].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def rollout_event_study(
+    effect: Any, level: int = 1, title: str | None = None, unit: str = "outcome per unit and period"
+) -> Any:
+    """The event study of a rollout: the effect by periods since treatment, with the simultaneous band
+    (shaded: every point's band holds at once at the chosen level) and pointwise intervals (bars).
+    Points before treatment (grey) are the pre-trend check: their band should hold zero."""
+    plt = _pyplot()
+    es = effect.event_study().filter(pl.col("level") == level).sort("event_time")
+    if es.height == 0:
+        raise ValueError(f"no event-study rows for level {level}")
+    e = es["event_time"].to_list()
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    ax.fill_between(
+        e,
+        es["lower"].to_list(),
+        es["upper"].to_list(),
+        color="#4C72B0",
+        alpha=0.18,
+        step=None,
+        label="simultaneous band",
+    )
+    pre = es.filter(pl.col("event_time") < 0)
+    post = es.filter(pl.col("event_time") >= 0)
+    for part, color, label in (
+        (pre, "#7f7f7f", "before treatment (pre-trend check)"),
+        (post, "#4C72B0", "after treatment"),
+    ):
+        if part.height:
+            x = part["event_time"].to_list()
+            y = part["effect"].to_list()
+            lo = [a - b for a, b in zip(y, part["pointwise_lower"].to_list(), strict=True)]
+            hi = [b - a for a, b in zip(y, part["pointwise_upper"].to_list(), strict=True)]
+            ax.errorbar(x, y, yerr=[lo, hi], fmt="o", ms=3.5, color=color, elinewidth=0.8, capsize=0, label=label)
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.axvline(-0.5, color="black", lw=0.6, ls=":")
+    ax.set_xlabel("periods since treatment")
+    ax.set_ylabel(f"effect ({unit})")
+    conf = effect.options.get("level", 0.95)
+    ax.set_title(title or f"Event study, level {level}: effect by periods since treatment ({conf:.0%} bands)")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.margins(x=0.01)
     fig.tight_layout()
     return fig

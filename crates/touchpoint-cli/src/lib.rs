@@ -42,6 +42,55 @@ enum Command {
     /// Fit a Bayesian media-mix model to a weekly (or daily) table: writes summary.csv,
     /// contributions.csv, parameters.csv and fit.json.
     Mmm(MmmArgs),
+    /// Estimate a staggered rollout's effect (Callaway & Sant'Anna): writes group_time.csv,
+    /// event_study.csv, by_cohort.csv, by_period.csv and summary.csv, and prints the summary.
+    Rollout(RolloutArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RolloutArgs {
+    /// The panel (CSV or Parquet), one row per unit and period.
+    #[arg(long)]
+    panel: PathBuf,
+    /// Unit id column.
+    #[arg(long)]
+    unit: String,
+    /// Period column (whole numbers or ISO dates).
+    #[arg(long)]
+    time: String,
+    /// Outcome column.
+    #[arg(long)]
+    outcome: String,
+    /// First-treated-period column (0 or empty: never treated).
+    #[arg(long, conflicts_with = "treatment", required_unless_present = "treatment")]
+    cohort: Option<String>,
+    /// Treatment-level column (0, 1, 2, ... per row), instead of --cohort.
+    #[arg(long)]
+    treatment: Option<String>,
+    /// Time-invariant covariates, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    covariates: Vec<String>,
+    /// Cluster column for standard errors.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Comparison units: never or not_yet [default: never].
+    #[arg(long)]
+    control: Option<String>,
+    /// dr (doubly robust) or reg (outcome regression) [default: dr].
+    #[arg(long)]
+    estimand: Option<String>,
+    /// Confidence level [default: 0.95].
+    #[arg(long)]
+    level: Option<f64>,
+    /// Bootstrap draws for simultaneous bands, 0 for none [default: 999].
+    #[arg(long)]
+    bootstrap: Option<usize>,
+    /// Seed of the bootstrap [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "rollout")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -694,6 +743,83 @@ fn number_column(df: &polars::prelude::DataFrame, name: &str) -> AnyResult<Vec<f
         .collect()
 }
 
+/// The options given on the command line, merged over the defaults (their one owner is
+/// `RolloutOptions::default`).
+fn rollout_options(a: &RolloutArgs) -> AnyResult<touchpoint_panel::RolloutOptions> {
+    use touchpoint_panel::{Comparison, Estimand, RolloutOptions};
+    let mut o = RolloutOptions::default();
+    if let Some(c) = &a.control {
+        o.comparison = match c.as_str() {
+            "never" => Comparison::NeverTreated,
+            "not_yet" => Comparison::NotYetTreated,
+            other => return Err(format!("--control must be never or not_yet, got {other:?}").into()),
+        };
+    }
+    if let Some(e) = &a.estimand {
+        o.estimand = match e.as_str() {
+            "dr" => Estimand::DoublyRobust,
+            "reg" => Estimand::OutcomeRegression,
+            other => return Err(format!("--estimand must be dr or reg, got {other:?}").into()),
+        };
+    }
+    if let Some(v) = a.level {
+        o.level = v;
+    }
+    if let Some(v) = a.bootstrap {
+        o.bootstrap = v;
+    }
+    if let Some(v) = a.seed {
+        o.seed = v;
+    }
+    o.validate()?;
+    Ok(o)
+}
+
+fn run_rollout(a: &RolloutArgs) -> AnyResult<()> {
+    use touchpoint_frame::{rollout_frames, rollout_rows, RolloutColumns};
+    let options = rollout_options(a)?;
+    let df = read_table(&a.panel, b',')?;
+    let cols = RolloutColumns {
+        unit: a.unit.clone(),
+        time: a.time.clone(),
+        outcome: a.outcome.clone(),
+        cohort: a.cohort.clone(),
+        treatment: a.treatment.clone(),
+        covariates: a.covariates.clone(),
+        cluster: a.cluster.clone(),
+    };
+    let (rows, kind) = rollout_rows(&df, &cols)?;
+    let panel = touchpoint_panel::Panel::from_rows(&rows)?;
+    let result = touchpoint_panel::rollout_effect(&panel, &options, &Unattended)?;
+    let mut f = rollout_frames(&result, kind)?;
+    create_dir(&a.out)?;
+    for (name, df) in [
+        ("group_time", &mut f.group_time),
+        ("event_study", &mut f.event_study),
+        ("by_cohort", &mut f.by_cohort),
+        ("by_period", &mut f.by_period),
+        ("summary", &mut f.summary),
+    ] {
+        write_csv(&a.out.join(format!("{name}.csv")), df)?;
+    }
+    println!(
+        "Effect of the rollout on `{}` ({} units x {} periods; {:.0}% intervals):\n",
+        a.outcome,
+        result.units,
+        result.periods,
+        100.0 * options.level
+    );
+    println!("{}", markdown(&f.summary)?);
+    for w in &result.warnings {
+        println!("warning: {w}");
+    }
+    println!(
+        "\nwrote group_time.csv, event_study.csv, by_cohort.csv, by_period.csv, summary.csv in {}",
+        a.out.display()
+    );
+    Ok(())
+}
+
 fn run_mmm(a: &MmmArgs) -> AnyResult<()> {
     use touchpoint_mmm::{
         ChannelKind, ChannelSpec, FitOptions, LiftMeasurement, MediaMix, Method, Saturation, Series,
@@ -858,6 +984,7 @@ where
         Command::Simulate(a) => run_simulate(a),
         Command::Bench(a) => run_bench(a),
         Command::Mmm(a) => run_mmm(a),
+        Command::Rollout(a) => run_rollout(a),
     };
     match outcome {
         Ok(()) => 0,

@@ -213,3 +213,64 @@ fn mmm_fits_a_weekly_table() {
     assert_eq!(code, 2);
     assert!(err.contains("column `date_week`, row 10") && err.contains("missing"), "{err}");
 }
+
+/// `touchpoint rollout` on the panel of the csdid fixture: its summary equals csdid's (the CLI
+/// reads the CSV as text and types it itself), with covariates; then the errors a user meets.
+#[test]
+fn rollout_reads_a_panel_and_equals_csdid() {
+    let panel = format!("{}/../touchpoint-panel/tests/data/rollout_panel.csv", env!("CARGO_MANIFEST_DIR"));
+    let answers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../touchpoint-panel/tests/data/csdid_answers.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("tp-cli-rollout-{}", std::process::id()));
+    let out_dir = dir.display().to_string();
+    let args = [
+        "rollout",
+        "--panel",
+        &panel,
+        "--unit",
+        "unit",
+        "--time",
+        "time",
+        "--outcome",
+        "y",
+        "--cohort",
+        "cohort",
+        "--covariates",
+        "x1,x2",
+        "--control",
+        "not_yet",
+        "--bootstrap",
+        "0",
+        "--out",
+        &out_dir,
+    ];
+    let (code, out, err) = touchpoint(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("| simple |") || out.contains("simple"), "{out}");
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let simple: Vec<&str> = summary.lines().find(|l| l.contains(",simple,")).unwrap().split(',').collect();
+    let effect: f64 = simple[2].parse().unwrap();
+    let want = answers["cases"]["notyettreated/x1_x2"]["simple"]["effect"].as_f64().unwrap();
+    assert!((effect - want).abs() < 1e-8, "{effect} vs csdid {want}");
+    for name in ["group_time", "event_study", "by_cohort", "by_period"] {
+        assert!(dir.join(format!("{name}.csv")).exists(), "{name}.csv");
+    }
+
+    // A missing column, and a cohort that is not a period: exit code 2, the problem named.
+    let mut bad = args.to_vec();
+    bad[8] = "revenue";
+    let (code, _, err) = touchpoint(&bad);
+    assert_eq!(code, 2);
+    assert!(err.contains("revenue"), "{err}");
+    let (code, _, err) =
+        touchpoint(&["rollout", "--panel", &panel, "--unit", "unit", "--time", "time", "--outcome", "y"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--cohort") || err.contains("treatment"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

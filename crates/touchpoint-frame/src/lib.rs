@@ -2,6 +2,7 @@
 //! out as DataFrames; CSV and Parquet, read lazily.
 pub mod error;
 pub mod paths;
+pub mod rollout;
 pub mod table;
 
 pub use error::{Error, Result};
@@ -10,6 +11,9 @@ pub use paths::{
     journeys_from_paths, paths_frame, read_table, PathOptions,
 };
 pub use polars;
+pub use rollout::{
+    credit_panel_of, rollout_frames, rollout_rows, CreditPanelInfo, RolloutColumns, RolloutFrames, TimeKind,
+};
 pub use table::{
     attribution_table_frame, compare_frame, contribution_frame, contribution_summary_frame, credits_frame,
     f64_column, journey_credit_gaps_of, journey_credits_frame, journey_credits_frame_of,

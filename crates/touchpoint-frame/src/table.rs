@@ -729,6 +729,19 @@ pub fn journey_credits_frame_of(
     Ok((df, gaps))
 }
 
+/// Every per-journey credit row of the models `labels` (see [`journey_credits_frame_of`]), handed to
+/// `emit` one at a time.
+pub(crate) fn each_credit(
+    source: CreditSource<'_>,
+    attribution: &Attribution,
+    labels: &[&str],
+    control: &dyn touchpoint_core::Control,
+    emit: &mut dyn FnMut(&JourneyCreditRow<'_>),
+) -> Result<()> {
+    source.each(attribution, labels, source.start()?, control, emit)?;
+    Ok(())
+}
+
 /// The per-player gaps of [`journey_credits_frame_of`], without building the rows.
 pub fn journey_credit_gaps_of(
     source: CreditSource<'_>,

@@ -110,6 +110,30 @@ impl PyAttribution {
         Ok(PyDataFrame(df))
     }
 
+    /// The outcome panel of a rollout: per player of `by` and period of `every` (a duration such as
+    /// "7d"), touches and the model's credited conversions and value; and (periods, players,
+    /// baseline rows, rows without a time).
+    #[pyo3(signature = (model, every, kpi=None, progress=None, parts=None, period=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_panel(
+        &self,
+        py: Python<'_>,
+        model: &str,
+        every: &str,
+        kpi: Option<&str>,
+        progress: Option<Py<PyAny>>,
+        parts: Option<Vec<(std::path::PathBuf, u64)>>,
+        period: Option<(i64, i64)>,
+    ) -> PyResult<(PyDataFrame, (u64, u64, u64, u64))> {
+        let every_us = touchpoint_core::duration::parse_duration_us(every).map_err(PyTpErr::from)?;
+        let control = PyControl::new(progress);
+        let held = self.held(parts, period)?;
+        let (df, info) = py
+            .detach(|| frame::credit_panel_of(held.source(), &self.inner, model, kpi, every_us, &control))
+            .map_err(PyTpErr::from)?;
+        Ok((PyDataFrame(df), (info.periods, info.players, info.baseline_rows, info.untimed_rows)))
+    }
+
     /// Per (model, KPI, player): the journey rows' sum, the aggregate credit and the gap (over the
     /// `parts` when given, as for `journey_credits`).
     #[pyo3(signature = (models, parts=None, period=None))]

@@ -196,6 +196,27 @@ pub fn mmm_error(e: touchpoint_mmm::Error) -> PyErr {
     class.err(e.to_string())
 }
 
+/// A panel-estimator error as the matching `touchpoint.exceptions` class (Ctrl-C as
+/// KeyboardInterrupt). Every variant is named: a new one must be placed here.
+pub fn panel_error(e: touchpoint_panel::Error) -> PyErr {
+    use touchpoint_panel::Error as P;
+    let class = match &e {
+        P::Interrupted => return PyKeyboardInterrupt::new_err("interrupted"),
+        P::InvalidOption { .. } => Class::Parameter,
+        P::Column { .. } => Class::Column,
+        P::Value { .. }
+        | P::Duplicate { .. }
+        | P::Unbalanced { .. }
+        | P::VariesWithinUnit { .. }
+        | P::TreatedBeforePanel { .. }
+        | P::CohortNotPeriod { .. }
+        | P::Reverts { .. }
+        | P::NoComparison(_) => Class::Input,
+        P::Stopped(_) => Class::Touchpoint,
+    };
+    class.err(e.to_string())
+}
+
 /// A `touchpoint.exceptions.ParameterError` with `message`.
 pub fn parameter_error(message: String) -> PyErr {
     Class::Parameter.err(message)

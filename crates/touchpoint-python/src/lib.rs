@@ -7,6 +7,7 @@ mod error;
 mod goals;
 mod journeys;
 mod mmm;
+mod rollout;
 mod sim;
 
 use pyo3::prelude::*;
@@ -28,6 +29,8 @@ mod _touchpoint {
     use crate::journeys::{csv_header, first_non_utf8_line, load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
     use crate::mmm::{mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, PyMmmFit};
+    #[pymodule_export]
+    use crate::rollout::{rollout_defaults, rollout_effect, simulate_programme, PyRolloutEffect};
     #[pymodule_export]
     use crate::sim::{benchmark, lift_test, scenario_names, simulate};
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod lift;
 pub mod params;
 pub mod person;
+pub mod programme;
 mod sampling;
 pub mod score;
 pub mod simulate;
@@ -27,6 +28,7 @@ pub use error::{Error, Result};
 pub use lift::{lift_test, LiftMeasure};
 pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELINE_ROW, SCENARIO_NAMES};
 pub use person::{person, ConversionEvent, Exposure, Person, START_US};
+pub use programme::{programme, Programme, ProgrammeParams, ProgrammeRow, ProgrammeTruth};
 pub use score::{
     benchmark, benchmark_models, benchmark_with, score, spearman, total_variation, ScoreRow, SCORE_COLUMNS,
 };

@@ -1,0 +1,440 @@
+//! A balanced panel of units x periods, built from long rows (one row per unit and period), with
+//! each unit's first treated period per treatment level.
+//!
+//! Rules (checked here, once, for every estimator of this crate):
+//! - every (unit, period) appears exactly once, and every unit appears in every period (a balanced
+//!   panel; an unbalanced one is refused, naming a missing row);
+//! - outcomes and covariates are finite numbers;
+//! - periods are whole numbers (days, weeks, any index); event time counts periods in their sorted
+//!   order, so gaps between period values do not count;
+//! - a cohort (first treated period) is a period of the panel, or after its last period (treated
+//!   only after the panel ends: such units count as never treated, and a warning says how many);
+//!   treated in or before the first period is an error (nothing untreated to compare with);
+//! - a treatment given per row (0, 1, 2, ... levels) never falls within a unit.
+use std::fmt;
+
+use touchpoint_util::hashing::FastMap;
+
+use crate::error::{Error, Result};
+
+/// Unit ids, one per row: whole numbers or text.
+#[derive(Clone, Debug)]
+pub enum Ids {
+    /// Whole-number ids.
+    Int(Vec<i64>),
+    /// Text ids.
+    Text(Vec<String>),
+}
+
+impl Ids {
+    fn len(&self) -> usize {
+        match self {
+            Ids::Int(v) => v.len(),
+            Ids::Text(v) => v.len(),
+        }
+    }
+}
+
+/// One unit's id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// A whole-number id.
+    Int(i64),
+    /// A text id.
+    Text(String),
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(v) => write!(f, "{v}"),
+            Key::Text(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// How the treatment is given.
+#[derive(Clone, Debug)]
+pub enum Treatment {
+    /// Per row, the unit's first treated period (`None` or 0: never treated). Constant within a unit.
+    Cohort(Vec<Option<i64>>),
+    /// Per row, the unit's treatment level in that period (0 untreated, 1, 2, ...: successive
+    /// levels such as training belts). Never falls within a unit.
+    Level(Vec<i64>),
+}
+
+/// The columns of a long panel, one entry per row.
+#[derive(Clone, Debug)]
+pub struct PanelRows {
+    /// Unit id of each row.
+    pub unit: Ids,
+    /// Period of each row (a whole number: a day or week number, a year, ...).
+    pub time: Vec<i64>,
+    /// Outcome of each row.
+    pub outcome: Vec<f64>,
+    /// The treatment.
+    pub treatment: Treatment,
+    /// Time-invariant covariates: (name, one value per row).
+    pub covariates: Vec<(String, Vec<f64>)>,
+    /// Optional cluster of each row (time-invariant), for clustered standard errors.
+    pub cluster: Option<Ids>,
+    /// Column names, for messages: (unit, time, outcome, treatment, cluster).
+    pub names: ColumnNames,
+}
+
+/// The user's names of the panel's columns, used in messages.
+#[derive(Clone, Debug)]
+pub struct ColumnNames {
+    /// Unit column.
+    pub unit: String,
+    /// Time column.
+    pub time: String,
+    /// Outcome column.
+    pub outcome: String,
+    /// Cohort or treatment-level column.
+    pub treatment: String,
+    /// Cluster column.
+    pub cluster: String,
+}
+
+impl Default for ColumnNames {
+    fn default() -> Self {
+        ColumnNames {
+            unit: "unit".into(),
+            time: "time".into(),
+            outcome: "outcome".into(),
+            treatment: "cohort".into(),
+            cluster: "cluster".into(),
+        }
+    }
+}
+
+/// A balanced panel: `n` units x `t` periods, unit-major.
+#[derive(Clone, Debug)]
+pub struct Panel {
+    /// Unit ids in sorted order.
+    pub units: Vec<Key>,
+    /// Periods in increasing order.
+    pub periods: Vec<i64>,
+    /// Outcomes, `y[unit * periods.len() + period]`.
+    pub y: Vec<f64>,
+    /// Per treatment level (index 0 is level 1), each unit's first treated period as an index
+    /// into `periods`; `None` = not treated at that level within the panel.
+    pub cohorts: Vec<Vec<Option<usize>>>,
+    /// Covariate names.
+    pub covariate_names: Vec<String>,
+    /// Covariates, `x[unit * k + j]` (no intercept).
+    pub x: Vec<f64>,
+    /// Cluster index of each unit (0..clusters), when clustered.
+    pub cluster: Option<Vec<u32>>,
+    /// Number of clusters (units when not clustered).
+    pub clusters: usize,
+    /// What was decided about the data that the user should know.
+    pub warnings: Vec<String>,
+}
+
+impl Panel {
+    /// Number of units.
+    pub fn n(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Number of periods.
+    pub fn t(&self) -> usize {
+        self.periods.len()
+    }
+
+    /// Number of treatment levels.
+    pub fn levels(&self) -> usize {
+        self.cohorts.len()
+    }
+
+    /// Outcome of `unit` in period index `p`.
+    pub fn y(&self, unit: usize, p: usize) -> f64 {
+        self.y[unit * self.periods.len() + p]
+    }
+
+    /// Checks the rows and builds the balanced panel.
+    pub fn from_rows(rows: &PanelRows) -> Result<Panel> {
+        let names = &rows.names;
+        let m = rows.time.len();
+        if m == 0 {
+            return Err(Error::Column { column: names.time.clone(), reason: "the panel has no rows".into() });
+        }
+        let check_len = |column: &str, len: usize| -> Result<()> {
+            if len != m {
+                return Err(Error::Column {
+                    column: column.to_string(),
+                    reason: format!("has {len} rows where `{}` has {m}", names.time),
+                });
+            }
+            Ok(())
+        };
+        check_len(&names.unit, rows.unit.len())?;
+        check_len(&names.outcome, rows.outcome.len())?;
+        match &rows.treatment {
+            Treatment::Cohort(c) => check_len(&names.treatment, c.len())?,
+            Treatment::Level(l) => check_len(&names.treatment, l.len())?,
+        }
+        for (name, values) in &rows.covariates {
+            check_len(name, values.len())?;
+        }
+        if let Some(c) = &rows.cluster {
+            check_len(&names.cluster, c.len())?;
+        }
+        for (row, v) in rows.outcome.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(Error::Value {
+                    column: names.outcome.clone(),
+                    row,
+                    value: v.to_string(),
+                    reason: "outcomes must be finite numbers".into(),
+                });
+            }
+        }
+        for (name, values) in &rows.covariates {
+            if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::Value {
+                    column: name.clone(),
+                    row,
+                    value: v.to_string(),
+                    reason: "covariates must be finite numbers".into(),
+                });
+            }
+        }
+
+        // Units in sorted key order, periods in increasing order.
+        let (units, unit_of_row) = dense_ids(&rows.unit);
+        let mut periods = rows.time.clone();
+        periods.sort_unstable();
+        periods.dedup();
+        let n = units.len();
+        let t = periods.len();
+        let period_index = |v: i64| periods.binary_search(&v).expect("every row's period is a period");
+
+        // Every (unit, period) once.
+        let mut cell_row = vec![usize::MAX; n * t];
+        for row in 0..m {
+            let cell = unit_of_row[row] * t + period_index(rows.time[row]);
+            if cell_row[cell] != usize::MAX {
+                return Err(Error::Duplicate {
+                    unit: units[unit_of_row[row]].to_string(),
+                    period: rows.time[row],
+                    first: cell_row[cell],
+                    second: row,
+                });
+            }
+            cell_row[cell] = row;
+        }
+        let missing = cell_row.iter().filter(|&&r| r == usize::MAX).count();
+        if missing > 0 {
+            let cell = cell_row.iter().position(|&r| r == usize::MAX).expect("a missing cell");
+            return Err(Error::Unbalanced {
+                unit: units[cell / t].to_string(),
+                period: periods[cell % t],
+                missing,
+            });
+        }
+
+        let y: Vec<f64> = cell_row.iter().map(|&r| rows.outcome[r]).collect();
+        let mut warnings = Vec::new();
+
+        // Time-invariant values: checked against each unit's first period; `show` writes a value
+        // for the message only when one differs.
+        let same_within = |column: &str,
+                           equal: &dyn Fn(usize, usize) -> bool,
+                           show: &dyn Fn(usize) -> String|
+         -> Result<()> {
+            for u in 0..n {
+                let first = cell_row[u * t];
+                for p in 1..t {
+                    let r = cell_row[u * t + p];
+                    if !equal(first, r) {
+                        return Err(Error::VariesWithinUnit {
+                            unit: units[u].to_string(),
+                            column: column.to_string(),
+                            first: show(first),
+                            first_period: periods[0],
+                            second: show(r),
+                            second_period: periods[p],
+                        });
+                    }
+                }
+            }
+            Ok(())
+        };
+        let k = rows.covariates.len();
+        let mut x = vec![0.0; n * k];
+        for (j, (name, values)) in rows.covariates.iter().enumerate() {
+            same_within(name, &|a, b| values[a].to_bits() == values[b].to_bits(), &|r| {
+                values[r].to_string()
+            })?;
+            for u in 0..n {
+                x[u * k + j] = values[cell_row[u * t]];
+            }
+        }
+        let (cluster, clusters) = match &rows.cluster {
+            None => (None, n),
+            Some(ids) => {
+                let (keys, of_row) = dense_ids(ids);
+                same_within(&names.cluster, &|a, b| of_row[a] == of_row[b], &|r| {
+                    keys[of_row[r]].to_string()
+                })?;
+                let of_unit: Vec<u32> = (0..n).map(|u| of_row[cell_row[u * t]] as u32).collect();
+                // Dense cluster numbers in order of first appearance among units.
+                let mut renumber = vec![u32::MAX; keys.len()];
+                let mut next = 0u32;
+                let of_unit: Vec<u32> = of_unit
+                    .into_iter()
+                    .map(|c| {
+                        if renumber[c as usize] == u32::MAX {
+                            renumber[c as usize] = next;
+                            next += 1;
+                        }
+                        renumber[c as usize]
+                    })
+                    .collect();
+                (Some(of_unit), next as usize)
+            }
+        };
+
+        // First treated period per unit and level.
+        let first_period = periods[0];
+        let last_period = periods[t - 1];
+        let cohort_index = |u: usize, cohort: i64| -> Result<Option<usize>> {
+            if cohort <= first_period {
+                return Err(Error::TreatedBeforePanel {
+                    unit: units[u].to_string(),
+                    cohort,
+                    first: first_period,
+                });
+            }
+            if cohort > last_period {
+                return Ok(None);
+            }
+            match periods.binary_search(&cohort) {
+                Ok(i) => Ok(Some(i)),
+                Err(i) => Err(Error::CohortNotPeriod {
+                    unit: units[u].to_string(),
+                    cohort,
+                    before: periods[i - 1],
+                    after: periods[i],
+                }),
+            }
+        };
+        let mut after_panel = 0usize;
+        let cohorts = match &rows.treatment {
+            Treatment::Cohort(c) => {
+                let norm = |r: usize| c[r].filter(|&v| v != 0);
+                same_within(&names.treatment, &|a, b| norm(a) == norm(b), &|r| match norm(r) {
+                    None => "never".to_string(),
+                    Some(v) => v.to_string(),
+                })?;
+                let mut level = Vec::with_capacity(n);
+                for u in 0..n {
+                    match c[cell_row[u * t]] {
+                        None | Some(0) => level.push(None),
+                        Some(g) => {
+                            let i = cohort_index(u, g)?;
+                            after_panel += usize::from(i.is_none());
+                            level.push(i);
+                        }
+                    }
+                }
+                vec![level]
+            }
+            Treatment::Level(l) => {
+                let mut top = 0i64;
+                for (row, &v) in l.iter().enumerate() {
+                    if v < 0 {
+                        return Err(Error::Value {
+                            column: names.treatment.clone(),
+                            row,
+                            value: v.to_string(),
+                            reason: "treatment levels are 0 (untreated), 1, 2, ...".into(),
+                        });
+                    }
+                    top = top.max(v);
+                }
+                let mut out = vec![vec![None; n]; top as usize];
+                for u in 0..n {
+                    let first = l[cell_row[u * t]];
+                    if first > 0 {
+                        return Err(Error::TreatedBeforePanel {
+                            unit: units[u].to_string(),
+                            cohort: first_period,
+                            first: first_period,
+                        });
+                    }
+                    let mut prev = first;
+                    for p in 1..t {
+                        let v = l[cell_row[u * t + p]];
+                        if v < prev {
+                            return Err(Error::Reverts {
+                                unit: units[u].to_string(),
+                                from: prev,
+                                from_period: periods[p - 1],
+                                to: v,
+                                to_period: periods[p],
+                            });
+                        }
+                        for level in prev..v {
+                            out[level as usize][u] = Some(p);
+                        }
+                        prev = v;
+                    }
+                }
+                out
+            }
+        };
+        if after_panel > 0 {
+            warnings.push(format!(
+                "{after_panel} unit(s) are first treated after the panel's last period {last_period}: they count as never treated"
+            ));
+        }
+        Ok(Panel {
+            units,
+            periods,
+            y,
+            cohorts,
+            covariate_names: rows.covariates.iter().map(|(n, _)| n.clone()).collect(),
+            x,
+            cluster,
+            clusters,
+            warnings,
+        })
+    }
+}
+
+/// Dense ids in sorted key order: (the keys, each row's id).
+fn dense_ids(ids: &Ids) -> (Vec<Key>, Vec<usize>) {
+    match ids {
+        Ids::Int(v) => dense(v, |&k| Key::Int(k)),
+        Ids::Text(v) => {
+            let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+            dense(&refs, |k| Key::Text((*k).to_owned()))
+        }
+    }
+}
+
+fn dense<T: std::hash::Hash + Eq + Ord + Copy>(
+    values: &[T],
+    key: impl Fn(&T) -> Key,
+) -> (Vec<Key>, Vec<usize>) {
+    let mut index: FastMap<T, usize> = FastMap::default();
+    let mut of_row = Vec::with_capacity(values.len());
+    for v in values {
+        let next = index.len();
+        of_row.push(*index.entry(*v).or_insert(next));
+    }
+    let mut uniq: Vec<(T, usize)> = index.into_iter().collect();
+    uniq.sort_unstable_by_key(|u| u.0);
+    let mut rank = vec![0usize; uniq.len()];
+    for (r, (_, first)) in uniq.iter().enumerate() {
+        rank[*first] = r;
+    }
+    for u in of_row.iter_mut() {
+        *u = rank[*u];
+    }
+    (uniq.iter().map(|(k, _)| key(k)).collect(), of_row)
+}

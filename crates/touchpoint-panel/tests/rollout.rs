@@ -1,0 +1,249 @@
+//! Hand-computed cases, the treatment levels, clustering, determinism and every bad input.
+use touchpoint_core::Unattended;
+use touchpoint_panel::{
+    rollout_effect, ColumnNames, Comparison, Error, Ids, Panel, PanelRows, RolloutOptions, Treatment,
+};
+
+/// Rows of a balanced panel from per-unit outcome series and cohorts.
+fn rows(series: &[(&[f64], Option<i64>)]) -> PanelRows {
+    let mut r = PanelRows {
+        unit: Ids::Int(vec![]),
+        time: vec![],
+        outcome: vec![],
+        treatment: Treatment::Cohort(vec![]),
+        covariates: vec![],
+        cluster: None,
+        names: ColumnNames::default(),
+    };
+    for (u, (ys, g)) in series.iter().enumerate() {
+        for (t, y) in ys.iter().enumerate() {
+            let Ids::Int(units) = &mut r.unit else { unreachable!() };
+            units.push(u as i64 + 1);
+            r.time.push(t as i64 + 1);
+            r.outcome.push(*y);
+            let Treatment::Cohort(c) = &mut r.treatment else { unreachable!() };
+            c.push(*g);
+        }
+    }
+    r
+}
+
+fn no_bootstrap() -> RolloutOptions {
+    RolloutOptions { bootstrap: 0, ..RolloutOptions::default() }
+}
+
+/// Two cohorts, never-treated units, three periods, computed by hand.
+#[test]
+fn hand_computed_cells_and_aggregates() {
+    let r = rows(&[
+        (&[1.0, 2.0, 7.0], Some(3)), // cohort 3: change 2->3 is +5
+        (&[0.0, 1.0, 5.0], Some(3)), // +4
+        (&[2.0, 6.0, 9.0], Some(2)), // cohort 2: 1->2 +4, 1->3 +7
+        (&[0.0, 1.0, 2.0], None),    // never: +1, +1 (1->2), +2 (1->3)
+        (&[3.0, 4.0, 6.0], None),    // +1, +2, +3
+    ]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let res = rollout_effect(&panel, &no_bootstrap(), &Unattended).unwrap();
+    let cell = |g: i64, t: i64| res.group_time.iter().find(|c| c.cohort == g && c.time == t).unwrap();
+    // Cohort 2, period 2 (base 1): 4 - mean(1, 1) = 3; period 3 (base 1): 7 - mean(2, 3) = 4.5.
+    assert!((cell(2, 2).effect - 3.0).abs() < 1e-12);
+    assert!((cell(2, 3).effect - 4.5).abs() < 1e-12);
+    // Cohort 3, period 2 (pre, base 1): mean(1, 1) - mean(1, 1) = 0; period 3 (base 2): 4.5 - mean(1, 2) = 3.
+    assert!((cell(3, 2).effect - 0.0).abs() < 1e-12);
+    assert!((cell(3, 3).effect - 3.0).abs() < 1e-12);
+    assert_eq!(cell(3, 2).base, 1);
+    assert_eq!(cell(3, 3).base, 2);
+    // simple: cohort shares 1/5 and 2/5 over the post cells (2,2), (2,3), (3,3).
+    let simple = res.aggregates.iter().find(|a| a.aggregation == "simple").unwrap();
+    let want = (0.2 * 3.0 + 0.2 * 4.5 + 0.4 * 3.0) / (0.2 + 0.2 + 0.4);
+    assert!((simple.effect - want).abs() < 1e-12);
+    // event 0: cells (2,2) and (3,3), weights 1/5 and 2/5.
+    let e0 = res.aggregates.iter().find(|a| a.aggregation == "event" && a.at == Some(0)).unwrap();
+    assert!((e0.effect - (0.2 * 3.0 + 0.4 * 3.0) / 0.6).abs() < 1e-12);
+    // group overall: cohort 2's mean 3.75 and cohort 3's 3, weighted 1:2.
+    let group = res.aggregates.iter().find(|a| a.aggregation == "group" && a.at.is_none()).unwrap();
+    assert!((group.effect - (3.75 + 2.0 * 3.0) / 3.0).abs() < 1e-12);
+    // The standard error of a cell: the norm of its influence function over units, over n.
+    // Cell (2,2): treated IF (4 - 4)/(1/3) = 0; comparison units -(1 - 1)/(2/3) = 0 each: se 0 -> NaN.
+    assert!(cell(2, 2).se.is_nan());
+    // Cell (2,3): m = 3 units (scale n/m = 5/3); treated 0; comparison -(2 - 2.5)/(2/3), -(3 - 2.5)/(2/3).
+    let v: f64 = 0.5 / (2.0 / 3.0) * 5.0 / 3.0;
+    assert!((cell(2, 3).se - (2.0 * v * v).sqrt() / 5.0).abs() < 1e-12);
+}
+
+/// The not-yet-treated comparison adds later cohorts before they are treated, and says which
+/// cells have no comparison unit left.
+#[test]
+fn not_yet_treated_uses_later_cohorts_and_names_cells_without_comparison() {
+    let r = rows(&[
+        (&[0.0, 2.0, 3.0, 4.0], Some(2)),
+        (&[0.0, 1.0, 5.0, 6.0], Some(3)),
+        (&[0.0, 1.0, 2.0, 8.0], Some(4)),
+    ]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let never = rollout_effect(&panel, &no_bootstrap(), &Unattended);
+    assert!(matches!(never, Err(Error::NoComparison(ref m)) if m.contains("not_yet")), "{never:?}");
+    let options = RolloutOptions { comparison: Comparison::NotYetTreated, ..no_bootstrap() };
+    let res = rollout_effect(&panel, &options, &Unattended).unwrap();
+    // Cohort 2 at period 2 against cohorts 3 and 4 (both untreated at 2): 2 - 1 = 1.
+    let c = res.group_time.iter().find(|c| c.cohort == 2 && c.time == 2).unwrap();
+    assert!((c.effect - 1.0).abs() < 1e-12);
+    assert_eq!(c.comparison_units, 2);
+    // Cohort 2 at period 3 against cohort 4 only: (3 - 0) - (2 - 0) = 1.
+    let c = res.group_time.iter().find(|c| c.cohort == 2 && c.time == 3).unwrap();
+    assert!((c.effect - 1.0).abs() < 1e-12);
+    // Period 4: nobody is untreated.
+    assert!(res.group_time.iter().all(|c| c.time != 4));
+    assert!(
+        res.warnings.iter().any(|w| w.contains("no comparison unit") && w.contains("(2, 4)")),
+        "{:?}",
+        res.warnings
+    );
+}
+
+/// Levels (belts): the effect of reaching level 2, on units that reach it, against units that
+/// have not; a jump from 0 to 2 reaches both levels at once.
+#[test]
+fn levels_are_successive_treatments() {
+    let mut r = rows(&[
+        (&[0.0, 0.0, 1.0, 4.0], None),
+        (&[0.0, 0.0, 1.0, 1.0], None),
+        (&[0.0, 0.0, 0.0, 0.0], None),
+        (&[0.0, 0.0, 0.0, 0.0], None),
+    ]);
+    r.treatment = Treatment::Level(vec![
+        0, 0, 1, 2, /* */ 0, 0, 1, 1, /* */ 0, 0, 0, 0, /* */ 0, 0, 0, 0,
+    ]);
+    let panel = Panel::from_rows(&r).unwrap();
+    assert_eq!(panel.levels(), 2);
+    let res = rollout_effect(&panel, &no_bootstrap(), &Unattended).unwrap();
+    // Level 1: cohort 3 (units 1, 2): at period 3, 1 - 0 = 1.
+    let l1 = res.group_time.iter().find(|c| c.level == 1 && c.cohort == 3 && c.time == 3).unwrap();
+    assert!((l1.effect - 1.0).abs() < 1e-12);
+    // Level 2: cohort 4 (unit 1) against units 2-4 (never at level 2): (4 - 1) - mean(0, 0, 0) = 3.
+    let l2 = res.group_time.iter().find(|c| c.level == 2 && c.cohort == 4 && c.time == 4).unwrap();
+    assert!((l2.effect - 3.0).abs() < 1e-12);
+    assert!(res.warnings.iter().any(|w| w.contains("level 2: cohort 4 has 1 unit")));
+
+    r.treatment = Treatment::Level(vec![0, 0, 2, 2, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let panel = Panel::from_rows(&r).unwrap();
+    assert_eq!(panel.cohorts[0][0], Some(2));
+    assert_eq!(panel.cohorts[1][0], Some(2));
+}
+
+/// Each unit its own cluster gives the unclustered standard errors (through the dense path, where
+/// the unclustered run takes the grouped one); bootstrap bands are the same
+/// for a seed whatever the number of threads, and change with the seed.
+#[test]
+fn clusters_and_determinism() {
+    let sim = touchpoint_sim::programme(&touchpoint_sim::ProgrammeParams {
+        employees: 300,
+        weeks: 20,
+        waves: vec![6, 12],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut r = PanelRows {
+        unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+        time: sim.rows.iter().map(|r| r.week).collect(),
+        outcome: sim.rows.iter().map(|r| r.value).collect(),
+        treatment: Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+        covariates: vec![],
+        cluster: None,
+        names: ColumnNames::default(),
+    };
+    let plain =
+        rollout_effect(&Panel::from_rows(&r).unwrap(), &RolloutOptions::default(), &Unattended).unwrap();
+    r.cluster = Some(Ids::Text(sim.rows.iter().map(|r| format!("c{}", r.employee)).collect()));
+    let own =
+        rollout_effect(&Panel::from_rows(&r).unwrap(), &RolloutOptions::default(), &Unattended).unwrap();
+    for (a, b) in plain.group_time.iter().zip(&own.group_time) {
+        assert!((a.se - b.se).abs() <= 1e-9 * a.se.abs() || a.se.is_nan() && b.se.is_nan());
+    }
+    // Ten teams: standard errors change, estimates do not.
+    r.cluster = Some(Ids::Int(sim.rows.iter().map(|r| (r.employee % 10) as i64).collect()));
+    let teams =
+        rollout_effect(&Panel::from_rows(&r).unwrap(), &RolloutOptions::default(), &Unattended).unwrap();
+    assert_eq!(teams.clusters, 10);
+    assert!(plain
+        .group_time
+        .iter()
+        .zip(&teams.group_time)
+        .all(|(a, b)| (a.effect - b.effect).abs() <= 1e-9 * (1.0 + a.effect.abs())));
+    assert!(plain.group_time.iter().zip(&teams.group_time).any(|(a, b)| (a.se - b.se).abs() > 1e-6));
+
+    r.cluster = None;
+    let panel = Panel::from_rows(&r).unwrap();
+    let run = |threads: usize, seed: u64| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            rollout_effect(&panel, &RolloutOptions { seed, ..RolloutOptions::default() }, &Unattended)
+                .unwrap()
+        })
+    };
+    let one = run(1, 5);
+    let two = run(2, 5);
+    let other = run(2, 6);
+    let bands =
+        |r: &touchpoint_panel::RolloutEffect| r.group_time.iter().map(|c| c.lower).collect::<Vec<_>>();
+    assert_eq!(bands(&one), bands(&two));
+    assert_ne!(bands(&one), bands(&other));
+}
+
+#[test]
+fn bad_input_is_a_typed_error_naming_the_value() {
+    let good = || rows(&[(&[1.0, 2.0, 3.0], Some(3)), (&[1.0, 2.0, 3.0], None)]);
+    // Duplicated (unit, period).
+    let mut r = good();
+    r.time[1] = 1;
+    let e = Panel::from_rows(&r).unwrap_err();
+    assert!(matches!(e, Error::Duplicate { period: 1, .. }), "{e}");
+    assert!(e.to_string().contains("unit 1 has two rows for period 1"));
+    // Unbalanced: a missing row.
+    let mut r = good();
+    let Ids::Int(u) = &mut r.unit else { unreachable!() };
+    u.pop();
+    r.time.pop();
+    r.outcome.pop();
+    let Treatment::Cohort(c) = &mut r.treatment else { unreachable!() };
+    c.pop();
+    let e = Panel::from_rows(&r).unwrap_err();
+    assert!(matches!(e, Error::Unbalanced { period: 3, missing: 1, .. }), "{e}");
+    // Treated before (or at) the first period.
+    let r = rows(&[(&[1.0, 2.0, 3.0], Some(1)), (&[1.0, 2.0, 3.0], None)]);
+    assert!(matches!(Panel::from_rows(&r), Err(Error::TreatedBeforePanel { cohort: 1, first: 1, .. })));
+    // A cohort that is not a period.
+    let mut r = good();
+    r.time = vec![1, 2, 4, 1, 2, 4];
+    let e = Panel::from_rows(&r).unwrap_err();
+    assert!(matches!(e, Error::CohortNotPeriod { cohort: 3, before: 2, after: 4, .. }), "{e}");
+    // A cohort after the last period: never treated within the panel, said.
+    let r = rows(&[(&[1.0, 2.0, 3.0], Some(9)), (&[1.0, 2.0, 3.0], Some(2))]);
+    let p = Panel::from_rows(&r).unwrap();
+    assert_eq!(p.cohorts[0][0], None);
+    assert!(p.warnings[0].contains("after the panel's last period 3"));
+    // A cohort that changes within a unit.
+    let mut r = good();
+    let Treatment::Cohort(c) = &mut r.treatment else { unreachable!() };
+    c[2] = Some(2);
+    assert!(matches!(Panel::from_rows(&r), Err(Error::VariesWithinUnit { .. })));
+    // A treatment that reverts.
+    let mut r = good();
+    r.treatment = Treatment::Level(vec![0, 1, 0, 0, 0, 0]);
+    let e = Panel::from_rows(&r).unwrap_err();
+    assert!(matches!(e, Error::Reverts { from: 1, from_period: 2, to: 0, to_period: 3, .. }), "{e}");
+    // A non-finite outcome, named by row.
+    let mut r = good();
+    r.outcome[4] = f64::NAN;
+    assert!(matches!(Panel::from_rows(&r), Err(Error::Value { row: 4, .. })));
+    // No comparison units at all: every unit treated at once.
+    let r = rows(&[(&[1.0, 2.0, 3.0], Some(2)), (&[1.0, 2.0, 3.0], Some(2))]);
+    let options = RolloutOptions { comparison: Comparison::NotYetTreated, ..no_bootstrap() };
+    let e = rollout_effect(&Panel::from_rows(&r).unwrap(), &options, &Unattended).unwrap_err();
+    assert!(matches!(e, Error::NoComparison(_)), "{e}");
+    // Options.
+    for (level, boot) in [(1.0, 999), (0.0, 999), (0.9, 10)] {
+        let o = RolloutOptions { level, bootstrap: boot, ..RolloutOptions::default() };
+        assert!(matches!(o.validate(), Err(Error::InvalidOption { .. })));
+    }
+}
