@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             outcome: "value".into(),
             ..ColumnNames::default()
         },
+        dates: false,
     };
     let panel = Panel::from_rows(&rows)?;
     let result = rollout_effect(&panel, &RolloutOptions::default(), &Unattended)?;

@@ -149,3 +149,31 @@ def test_contribution_reports_the_baseline_on_its_own_line() -> None:
     # ROI is incremental: (incremental value - cost) / cost.
     search = players.filter(pl.col("channel") == "search").row(0, named=True)
     assert search["roi"] == pytest.approx((search["value"] - 10.0) / 10.0)
+
+
+def test_a_lift_tests_standard_error_widens_the_tested_interval_as_its_variance_says() -> None:
+    """Each resample draws the tested effect from N(per_exposure, se^2): the tested channel's credit is
+    per_exposure times its (resampled) exposure mass, so the interval's width grows from its width
+    without the test's error, w0, to about sqrt(w0^2 + (2 z credit se / per_exposure)^2)."""
+    from statistics import NormalDist
+
+    sim = tp.simulate("selection_bias", people=20_000, seed=2, progress=False)
+    exact = tp.LiftTest("search", "sales", 0.029, 0.0)
+    noisy = tp.LiftTest("search", "sales", 0.029, 0.006)
+    z = NormalDist().inv_cdf(0.95)
+    widths = {}
+    for name, test in (("exact", exact), ("noisy", noisy)):
+        r = tp.attribute(
+            sim.journeys,
+            models=[tp.models.AdditiveHazard(lift_tests=[test])],
+            intervals=0.9,
+            resamples=300,
+            seed=3,
+            progress=False,
+        )
+        row = r.to_polars().filter((pl.col("kpi") == "sales") & (pl.col("channel") == "search")).row(0, named=True)
+        widths[name] = (row["conversions_upper"] - row["conversions_lower"], row["conversions"])
+    (w0, credit), (w1, _) = widths["exact"], widths["noisy"]
+    expected = (w0**2 + (2 * z * credit * noisy.se / noisy.per_exposure) ** 2) ** 0.5
+    assert w1 > 1.5 * w0
+    assert w1 == pytest.approx(expected, rel=0.2)

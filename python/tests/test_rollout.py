@@ -44,12 +44,22 @@ def _check(result: tp.RolloutEffect, answers: dict, case: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["nevertreated/none", "nevertreated/x1_x2", "notyettreated/none", "notyettreated/x1_x2"]
+    "case",
+    [
+        "nevertreated/none",
+        "nevertreated/x1_x2",
+        "notyettreated/none",
+        "notyettreated/x1_x2",
+        "notyettreated/none/treated_only",
+    ],
 )
 def test_equals_frozen_csdid_answers_from_a_csv_file(case: str) -> None:
-    control, cov = case.split("/")
+    control, cov, *only = case.split("/")
+    panel: object = DATA / "rollout_panel.csv"
+    if only:  # no never-treated unit: the last cohort is only a comparison
+        panel = pl.read_csv(DATA / "rollout_panel.csv").filter(pl.col("cohort") != 0)
     r = tp.rollout_effect(
-        DATA / "rollout_panel.csv",
+        panel,
         unit="unit",
         time="time",
         outcome="y",
@@ -204,6 +214,13 @@ def test_bad_input_is_a_typed_error_naming_the_value() -> None:
         tp.rollout_effect(base, **{**call, "control": "later"})
     with pytest.raises(tp.ParameterError, match="unknown field"):
         tp.simulate_programme(employes=10)
+    # Dates stay dates in messages.
+    dated = base.with_columns(
+        pl.Series("t", [dt.date(2026, 1, d) for d in (5, 12, 26, 5, 12, 26)]),
+        pl.Series("g", [dt.date(2026, 1, 19)] * 3 + [None] * 3),
+    )
+    with pytest.raises(tp.InputError, match="cohort 2026-01-19 is not one of the panel's periods"):
+        tp.rollout_effect(dated, **call)
 
 
 def test_plot_is_an_event_study(tmp_path: Path) -> None:

@@ -25,6 +25,10 @@
 //! the same seed gives the same resamples whatever the row order and the number of threads.
 //! Intervals are percentile intervals: the `(1 - level) / 2` and `(1 + level) / 2` quantiles
 //! (Hyndman & Fan 1996 type 7, linear interpolation) of the resampled numbers.
+//!
+//! A lift test given to the additive-hazard model is an experiment with its own error: in each
+//! resample its effect per exposure is drawn from N(per_exposure, se^2) (censored at 0), so the
+//! tested player's interval carries both the resampling of people and the test's standard error.
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -248,6 +252,36 @@ fn person_keys(t: &crate::timelines::Timelines) -> Vec<u64> {
         })
         .collect()
 }
+
+/// The additive-hazard model with each lift test's effect drawn for this resample from the test's
+/// own distribution, N(per_exposure, se^2) censored at 0 (an effect per exposure is not negative),
+/// so the tested player's interval carries the experiment's error as well as the resampling's.
+/// `None` for other models and for tests without a standard error. The draw is keyed to the
+/// resample and the test's player and KPI names, so it does not depend on threads or test order.
+fn with_drawn_lift_tests(spec: &crate::model::ModelSpec, base: u64) -> Option<crate::model::ModelSpec> {
+    use crate::model::ModelSpec;
+    let ModelSpec::AdditiveHazard(h) = spec else { return None };
+    if h.lift_tests.iter().all(|t| t.se <= 0.0) {
+        return None;
+    }
+    let mut h = h.clone();
+    for t in h.lift_tests.iter_mut().filter(|t| t.se > 0.0) {
+        let mut key = FastHasher::default();
+        key.write(t.channel.as_bytes());
+        key.write_u8(0xff);
+        key.write(t.kpi.as_bytes());
+        key.write_u64(LIFT_KEY);
+        let mut g = stream(base, key.finish());
+        // Box-Muller: one standard normal from two uniforms, the first in (0, 1].
+        let (u1, u2) = (1.0 - g.next_f64(), g.next_f64());
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        t.per_exposure = (t.per_exposure + t.se * z).max(0.0);
+    }
+    Some(ModelSpec::AdditiveHazard(h))
+}
+
+/// Key of the lift tests' draws.
+const LIFT_KEY: u64 = 0x6c69_6674_7465_7374;
 
 /// Key of the people never seen in the log.
 const UNSEEN_KEY: u64 = 0x756e_7365_656e_2121;
@@ -640,7 +674,8 @@ fn one_resample(
         let period_conv = period_conv.get(k as usize).copied().unwrap_or(0.0);
         for (pi, plan_rows) in plan.rows.iter().enumerate().filter(|(_, p)| p.kpi == k) {
             let spec = &plan.models[plan_rows.model];
-            let model = spec.model();
+            let drawn = with_drawn_lift_tests(spec, base);
+            let model = drawn.as_ref().unwrap_or(spec).model();
             let has_work = if model.needs_timelines() { period_conv > 0.0 } else { total_conv > 0.0 };
             let credit = if has_work {
                 match model.credit_from(&view, warms[pi].as_deref(), flag) {

@@ -231,7 +231,19 @@ pub fn rollout_rows(df: &DataFrame, cols: &RolloutColumns) -> Result<(PanelRows,
         treatment: treatment_name,
         cluster: cols.cluster.clone().unwrap_or_else(|| "cluster".into()),
     };
-    Ok((PanelRows { unit, time, outcome, treatment, covariates, cluster, names }, kind))
+    Ok((
+        PanelRows {
+            unit,
+            time,
+            outcome,
+            treatment,
+            covariates,
+            cluster,
+            names,
+            dates: kind == TimeKind::Date,
+        },
+        kind,
+    ))
 }
 
 /// The tables of a rollout result.

@@ -32,6 +32,7 @@
 //!     covariates: vec![],
 //!     cluster: None,
 //!     names: ColumnNames::default(),
+//!     dates: false,
 //! };
 //! let panel = Panel::from_rows(&rows).unwrap();
 //! let options = RolloutOptions { bootstrap: 0, ..RolloutOptions::default() };
@@ -45,6 +46,8 @@ pub mod rollout;
 pub mod twobytwo;
 
 pub use error::{Error, Result};
-pub use panel::{ColumnNames, Ids, Key, Panel, PanelRows, Treatment};
-pub use rollout::{rollout_effect, AggregateRow, Comparison, GroupTimeRow, RolloutEffect, RolloutOptions};
+pub use panel::{ColumnNames, Ids, Key, Panel, PanelRows, Period, Treatment, MAX_LEVELS};
+pub use rollout::{
+    rollout_effect, AggregateRow, Comparison, GroupTimeRow, RolloutEffect, RolloutOptions, MAX_CELLS,
+};
 pub use twobytwo::Estimand;

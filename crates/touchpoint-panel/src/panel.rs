@@ -53,6 +53,29 @@ impl fmt::Display for Key {
     }
 }
 
+/// A period as the user gave it: a whole number, or a date (days since 1970-01-01) shown as one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    /// The period's number (days since 1970-01-01 for dates).
+    pub value: i64,
+    /// Whether it is a date.
+    pub date: bool,
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let day = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|e| e.checked_add_signed(chrono::TimeDelta::try_days(self.value)?));
+        match (self.date, day) {
+            (true, Some(d)) => write!(f, "{}", d.format("%Y-%m-%d")),
+            _ => write!(f, "{}", self.value),
+        }
+    }
+}
+
+/// The most distinct treatment levels a panel may have.
+pub const MAX_LEVELS: usize = 100;
+
 /// How the treatment is given.
 #[derive(Clone, Debug)]
 pub enum Treatment {
@@ -80,6 +103,8 @@ pub struct PanelRows {
     pub cluster: Option<Ids>,
     /// Column names, for messages: (unit, time, outcome, treatment, cluster).
     pub names: ColumnNames,
+    /// Whether the periods are dates (days since 1970-01-01), so messages show them as dates.
+    pub dates: bool,
 }
 
 /// The user's names of the panel's columns, used in messages.
@@ -118,9 +143,14 @@ pub struct Panel {
     pub periods: Vec<i64>,
     /// Outcomes, `y[unit * periods.len() + period]`.
     pub y: Vec<f64>,
-    /// Per treatment level (index 0 is level 1), each unit's first treated period as an index
-    /// into `periods`; `None` = not treated at that level within the panel.
+    /// Per treatment level (in `level_values` order), each unit's first treated period (at that
+    /// level or above) as an index into `periods`; `None` = not treated at that level within the
+    /// panel.
     pub cohorts: Vec<Vec<Option<usize>>>,
+    /// The levels' values, increasing (`[1]` for a cohort column).
+    pub level_values: Vec<i64>,
+    /// Whether the periods are dates.
+    pub dates: bool,
     /// Covariate names.
     pub covariate_names: Vec<String>,
     /// Covariates, `x[unit * k + j]` (no intercept).
@@ -147,6 +177,11 @@ impl Panel {
     /// Number of treatment levels.
     pub fn levels(&self) -> usize {
         self.cohorts.len()
+    }
+
+    /// The period at index `p`, as the user gave it.
+    pub fn period(&self, p: usize) -> Period {
+        Period { value: self.periods[p], date: self.dates }
     }
 
     /// Outcome of `unit` in period index `p`.
@@ -186,7 +221,7 @@ impl Panel {
             if !v.is_finite() {
                 return Err(Error::Value {
                     column: names.outcome.clone(),
-                    row,
+                    row: row + 1,
                     value: v.to_string(),
                     reason: "outcomes must be finite numbers".into(),
                 });
@@ -196,7 +231,7 @@ impl Panel {
             if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(Error::Value {
                     column: name.clone(),
-                    row,
+                    row: row + 1,
                     value: v.to_string(),
                     reason: "covariates must be finite numbers".into(),
                 });
@@ -211,6 +246,7 @@ impl Panel {
         let n = units.len();
         let t = periods.len();
         let period_index = |v: i64| periods.binary_search(&v).expect("every row's period is a period");
+        let per = |value: i64| Period { value, date: rows.dates };
 
         // Every (unit, period) once.
         let mut cell_row = vec![usize::MAX; n * t];
@@ -219,9 +255,9 @@ impl Panel {
             if cell_row[cell] != usize::MAX {
                 return Err(Error::Duplicate {
                     unit: units[unit_of_row[row]].to_string(),
-                    period: rows.time[row],
-                    first: cell_row[cell],
-                    second: row,
+                    period: per(rows.time[row]),
+                    first: cell_row[cell] + 1,
+                    second: row + 1,
                 });
             }
             cell_row[cell] = row;
@@ -231,7 +267,7 @@ impl Panel {
             let cell = cell_row.iter().position(|&r| r == usize::MAX).expect("a missing cell");
             return Err(Error::Unbalanced {
                 unit: units[cell / t].to_string(),
-                period: periods[cell % t],
+                period: per(periods[cell % t]),
                 missing,
             });
         }
@@ -253,10 +289,13 @@ impl Panel {
                         return Err(Error::VariesWithinUnit {
                             unit: units[u].to_string(),
                             column: column.to_string(),
-                            first: show(first),
-                            first_period: periods[0],
-                            second: show(r),
-                            second_period: periods[p],
+                            detail: format!(
+                                "is {} in period {} and {} in period {}",
+                                show(first),
+                                per(periods[0]),
+                                show(r),
+                                per(periods[p])
+                            ),
                         });
                     }
                 }
@@ -305,8 +344,8 @@ impl Panel {
             if cohort <= first_period {
                 return Err(Error::TreatedBeforePanel {
                     unit: units[u].to_string(),
-                    cohort,
-                    first: first_period,
+                    cohort: per(cohort),
+                    first: per(first_period),
                 });
             }
             if cohort > last_period {
@@ -316,13 +355,14 @@ impl Panel {
                 Ok(i) => Ok(Some(i)),
                 Err(i) => Err(Error::CohortNotPeriod {
                     unit: units[u].to_string(),
-                    cohort,
-                    before: periods[i - 1],
-                    after: periods[i],
+                    cohort: per(cohort),
+                    before: per(periods[i - 1]),
+                    after: per(periods[i]),
                 }),
             }
         };
         let mut after_panel = 0usize;
+        let mut level_values = vec![1];
         let cohorts = match &rows.treatment {
             Treatment::Cohort(c) => {
                 let norm = |r: usize| c[r].filter(|&v| v != 0);
@@ -344,26 +384,38 @@ impl Panel {
                 vec![level]
             }
             Treatment::Level(l) => {
-                let mut top = 0i64;
+                let mut values: Vec<i64> = Vec::new();
                 for (row, &v) in l.iter().enumerate() {
                     if v < 0 {
                         return Err(Error::Value {
                             column: names.treatment.clone(),
-                            row,
+                            row: row + 1,
                             value: v.to_string(),
-                            reason: "treatment levels are 0 (untreated), 1, 2, ...".into(),
+                            reason:
+                                "treatment levels are 0 (untreated) or positive whole numbers (1, 2, ...)"
+                                    .into(),
                         });
                     }
-                    top = top.max(v);
+                    if v > 0 && !values.contains(&v) {
+                        values.push(v);
+                        if values.len() > MAX_LEVELS {
+                            return Err(Error::TooLarge(format!(
+                                "column `{}` has more than {MAX_LEVELS} distinct treatment levels: give levels (belts), not amounts",
+                                names.treatment
+                            )));
+                        }
+                    }
                 }
-                let mut out = vec![vec![None; n]; top as usize];
+                values.sort_unstable();
+                // A unit's first period at each level or above.
+                let mut out = vec![vec![None; n]; values.len()];
                 for u in 0..n {
                     let first = l[cell_row[u * t]];
                     if first > 0 {
                         return Err(Error::TreatedBeforePanel {
                             unit: units[u].to_string(),
-                            cohort: first_period,
-                            first: first_period,
+                            cohort: per(first_period),
+                            first: per(first_period),
                         });
                     }
                     let mut prev = first;
@@ -373,29 +425,35 @@ impl Panel {
                             return Err(Error::Reverts {
                                 unit: units[u].to_string(),
                                 from: prev,
-                                from_period: periods[p - 1],
+                                from_period: per(periods[p - 1]),
                                 to: v,
-                                to_period: periods[p],
+                                to_period: per(periods[p]),
                             });
                         }
-                        for level in prev..v {
-                            out[level as usize][u] = Some(p);
+                        for (k, &level) in values.iter().enumerate() {
+                            if prev < level && level <= v {
+                                out[k][u] = Some(p);
+                            }
                         }
                         prev = v;
                     }
                 }
+                level_values = values;
                 out
             }
         };
         if after_panel > 0 {
             warnings.push(format!(
-                "{after_panel} unit(s) are first treated after the panel's last period {last_period}: they count as never treated"
+                "{after_panel} unit(s) are first treated after the panel's last period {}: they count as never treated",
+                per(last_period)
             ));
         }
         Ok(Panel {
             units,
             periods,
             y,
+            level_values,
+            dates: rows.dates,
             cohorts,
             covariate_names: rows.covariates.iter().map(|(n, _)| n.clone()).collect(),
             x,

@@ -18,7 +18,8 @@
 //! Standard errors are analytic: the norm of the influence function over units (or its sums over
 //! clusters) divided by the number of units. Bands are simultaneous over a family (all cells of a
 //! level, all event times, all cohorts, all periods): the critical value is the `level` quantile of
-//! the bootstrap's largest studentised deviation, with Rademacher multipliers drawn per cluster.
+//! the multiplier bootstrap's largest studentised deviation, with Gaussian multipliers, drawn
+//! through the influence functions' Gram matrix (see `sup_t_critical`).
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 use touchpoint_core::Control;
@@ -27,6 +28,9 @@ use touchpoint_util::rng::SplitMix64;
 use crate::error::{Error, Result};
 use crate::panel::Panel;
 use crate::twobytwo::{self, CellFailure, Estimand};
+
+/// The most group-time cells one treatment level may have: the bands' covariance is cells x cells.
+pub const MAX_CELLS: usize = 4_000;
 
 /// Which units a treated cohort is compared with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,7 +106,7 @@ impl RolloutOptions {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupTimeRow {
     /// Treatment level (1 for a single treatment).
-    pub level: u32,
+    pub level: i64,
     /// The cohort's first treated period.
     pub cohort: i64,
     /// The period.
@@ -129,7 +133,7 @@ pub struct GroupTimeRow {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AggregateRow {
     /// Treatment level.
-    pub level: u32,
+    pub level: i64,
     /// `simple`, `event`, `group` or `calendar`.
     pub aggregation: String,
     /// The event time, cohort or period the row is about (`None` for the overall effect).
@@ -160,7 +164,7 @@ pub struct RolloutEffect {
     /// event time, cohort and period.
     pub aggregates: Vec<AggregateRow>,
     /// Units per cohort: (level, cohort, units); cohort `None` = never treated at that level.
-    pub cohort_sizes: Vec<(u32, Option<i64>, u64)>,
+    pub cohort_sizes: Vec<(i64, Option<i64>, u64)>,
     /// What the reader should know: weak design, omitted cells, data decisions.
     pub warnings: Vec<String>,
     /// Units, periods and clusters of the panel.
@@ -351,7 +355,7 @@ fn estimate(
     let pointwise = z.inverse_cdf(0.5 + options.level / 2.0);
     let mut any_cell = false;
     for level in 0..panel.levels() {
-        let lv = level as u32 + 1;
+        let lv = panel.level_values[level];
         let estimated = level_effects(panel, level, options, control, &mut warnings, force_dense)?;
         let Some(level_result) = estimated else { continue };
         any_cell = true;
@@ -361,7 +365,7 @@ fn estimate(
             if (*size) < options.min_cohort_units {
                 warnings.push(format!(
                     "level {lv}: cohort {} has {size} unit(s): its effects rest on few units",
-                    panel.periods[*g]
+                    panel.period(*g)
                 ));
             }
         }
@@ -594,25 +598,39 @@ fn level_effects(
     warnings: &mut Vec<String>,
     force_dense: bool,
 ) -> Result<Option<LevelResult>> {
-    let lv = level + 1;
+    let lv = panel.level_values[level];
     let n = panel.n();
     let tn = panel.t();
     let cohort_of = &panel.cohorts[level];
-    let mut cohorts: Vec<usize> = cohort_of.iter().flatten().copied().collect();
-    cohorts.sort_unstable();
-    cohorts.dedup();
-    if cohorts.is_empty() {
+    let mut all: Vec<usize> = cohort_of.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    if all.is_empty() {
         warnings.push(format!("level {lv}: no unit reaches this level within the panel"));
         return Ok(None);
     }
-    let sizes: Vec<usize> =
-        cohorts.iter().map(|&g| cohort_of.iter().filter(|&&c| c == Some(g)).count()).collect();
     let never = cohort_of.iter().filter(|c| c.is_none()).count();
     if options.comparison == Comparison::NeverTreated && never == 0 {
         return Err(Error::NoComparison(format!(
             "level {lv}: no unit is never treated, so there is nothing to compare with; use the not-yet-treated comparison (control=\"not_yet\")"
         )));
     }
+    // Without never-treated units the last cohort is only ever a comparison (R's `did` does the
+    // same): nothing is left to compare it with once it is treated.
+    let mut cohorts = all.clone();
+    if never == 0 {
+        let last = cohorts.pop().expect("a cohort");
+        warnings.push(format!(
+            "level {lv}: no unit is never treated, so the last cohort ({}) serves only as comparison and is not estimated; periods from {} on have no comparison",
+            panel.period(last),
+            panel.period(last)
+        ));
+        if cohorts.is_empty() {
+            return Ok(None);
+        }
+    }
+    let sizes: Vec<usize> =
+        cohorts.iter().map(|&g| cohort_of.iter().filter(|&&c| c == Some(g)).count()).collect();
     let pg: Vec<f64> = sizes.iter().map(|&s| s as f64 / n as f64).collect();
     let k = panel.covariate_names.len();
     let p = k + 1;
@@ -625,10 +643,16 @@ fn level_effects(
             plan.push((g, t, base));
         }
     }
+    if plan.len() > MAX_CELLS {
+        return Err(Error::TooLarge(format!(
+            "level {lv}: {} cohorts x {} periods make {} group-time cells, more than {MAX_CELLS}: use longer periods (weeks, not days) or fewer cohorts",
+            cohorts.len(),
+            tn,
+            plan.len()
+        )));
+    }
     if p == 1 && panel.cluster.is_none() && !force_dense {
-        if let Some(result) = grouped(panel, level, options, &plan, &cohorts, &sizes, never, &pg, warnings)? {
-            return Ok(Some(result));
-        }
+        return grouped(panel, level, options, &plan, &all, &cohorts, &pg, warnings);
     }
     let total = plan.len() as u64;
     let rows = panel.clusters;
@@ -685,35 +709,17 @@ fn level_effects(
                 Ok(cell) => estimates.push(Some(cell)),
                 Err(reason) => {
                     estimates.push(None);
-                    let at = format!("({}, {})", panel.periods[g], panel.periods[t]);
+                    let at = format!("({}, {})", panel.period(g), panel.period(t));
                     match reason {
                         None => no_comparison.push(at),
-                        Some(f) => omitted.push(format!(
-                            "{at}: {}",
-                            match f {
-                                CellFailure::Overlap(v) => format!(
-                                    "a propensity score reaches {v:.4} (treated and comparison units barely overlap)"
-                                ),
-                                CellFailure::Singular(what) => format!("the {what} is singular (collinear covariates)"),
-                                CellFailure::NoConvergence => "the propensity score model did not converge".into(),
-                            }
-                        )),
+                        Some(f) => omitted.push(format!("{at}: {f}")),
                     }
                 }
             }
         }
         control.progress("group-time effects", estimates.len() as u64, total);
     }
-    if !no_comparison.is_empty() {
-        warnings.push(format!(
-            "level {lv}: {} cell(s) have no comparison unit left (every unit is treated by then) and are not estimated: (cohort, period) {}",
-            no_comparison.len(),
-            shorten(&no_comparison)
-        ));
-    }
-    if !omitted.is_empty() {
-        warnings.push(format!("level {lv}: {} cell(s) not estimated: {}", omitted.len(), shorten(&omitted)));
-    }
+    warn_left_out(warnings, lv, &no_comparison, &omitted);
     // Cohort-share columns.
     for (u, c) in cohort_of.iter().enumerate() {
         let r = cluster_of(u);
@@ -744,23 +750,28 @@ fn grouped(
     level: usize,
     options: &RolloutOptions,
     plan: &[(usize, usize, usize)],
+    all: &[usize],
     cohorts: &[usize],
-    sizes: &[usize],
-    never: usize,
     pg: &[f64],
     warnings: &mut Vec<String>,
 ) -> Result<Option<LevelResult>> {
-    let lv = level + 1;
+    let lv = panel.level_values[level];
     let n = panel.n();
     let tn = panel.t();
     let cohort_of = &panel.cohorts[level];
-    // Group 0: never treated; group 1 + i: cohorts[i].
-    let ng = cohorts.len() + 1;
+    // Group 0: never treated; group 1 + i: all[i] (every cohort, estimated or comparison only).
+    let ng = all.len() + 1;
     let group_of: Vec<usize> = cohort_of
         .iter()
-        .map(|c| c.map_or(0, |g| 1 + cohorts.binary_search(&g).expect("a cohort of the level")))
+        .map(|c| c.map_or(0, |g| 1 + all.binary_search(&g).expect("a cohort of the level")))
         .collect();
-    let count: Vec<f64> = std::iter::once(never).chain(sizes.iter().copied()).map(|c| c as f64).collect();
+    let mut count = vec![0.0f64; ng];
+    for &g in &group_of {
+        count[g] += 1.0;
+    }
+    let never = count[0] as usize;
+    let sizes: Vec<usize> =
+        cohorts.iter().map(|g| count[1 + all.binary_search(g).expect("a cohort")] as usize).collect();
     let mut mean = vec![0.0; ng * tn];
     for (u, &g) in group_of.iter().enumerate() {
         for t in 0..tn {
@@ -806,34 +817,30 @@ fn grouped(
     let mut no_comparison = Vec::new();
     let mut overlap = Vec::new();
     for (j, &(g, t, base)) in plan.iter().enumerate() {
-        let gt = 1 + cohorts.binary_search(&g).expect("a cohort");
+        let gt = 1 + all.binary_search(&g).expect("a cohort");
         let in_control = |grp: usize| -> bool {
             if grp == 0 {
                 return true;
             }
-            let cu = cohorts[grp - 1];
+            let cu = all[grp - 1];
             options.comparison == Comparison::NotYetTreated && cu > t && cu != g
         };
         let mt = count[gt];
         let mc: f64 = (0..ng).filter(|&x| in_control(x)).map(|x| count[x]).sum();
+        let at = format!("({}, {})", panel.period(g), panel.period(t));
         if mc == 0.0 {
-            no_comparison.push(format!("({}, {})", panel.periods[g], panel.periods[t]));
+            no_comparison.push(at);
             estimates.push(None);
             continue;
         }
         let share = mt / (mt + mc);
-        if options.estimand == Estimand::DoublyRobust {
-            if share >= 0.999 {
-                overlap.push(format!(
-                    "({}, {}): a propensity score reaches {share:.4} (treated and comparison units barely overlap)",
-                    panel.periods[g], panel.periods[t]
-                ));
-                estimates.push(None);
-                continue;
-            }
-            if share >= 0.995 {
-                return Ok(None);
-            }
+        if options.estimand == Estimand::DoublyRobust && share >= 0.995 {
+            // As the doubly robust estimator's trimming decides with the intercept alone.
+            let failure =
+                if share >= 0.999 { CellFailure::Overlap(share) } else { CellFailure::Trimmed(share) };
+            overlap.push(format!("{at}: {failure}"));
+            estimates.push(None);
+            continue;
         }
         let change = |grp: usize| mean[grp * tn + t] - mean[grp * tn + base];
         let mean_t = change(gt);
@@ -855,21 +862,13 @@ fn grouped(
             comparison: mc as usize,
         }));
     }
-    for (gi, _) in cohorts.iter().enumerate() {
+    for (gi, g) in cohorts.iter().enumerate() {
+        let own = 1 + all.binary_search(g).expect("a cohort");
         for x in 0..ng {
-            beta[(ncells + gi) * ng + x] = f64::from(u8::from(x == gi + 1)) - pg[gi];
+            beta[(ncells + gi) * ng + x] = f64::from(u8::from(x == own)) - pg[gi];
         }
     }
-    if !no_comparison.is_empty() {
-        warnings.push(format!(
-            "level {lv}: {} cell(s) have no comparison unit left (every unit is treated by then) and are not estimated: (cohort, period) {}",
-            no_comparison.len(),
-            shorten(&no_comparison)
-        ));
-    }
-    if !overlap.is_empty() {
-        warnings.push(format!("level {lv}: {} cell(s) not estimated: {}", overlap.len(), shorten(&overlap)));
-    }
+    warn_left_out(warnings, lv, &no_comparison, &overlap);
     // Gram from the moments: sum over groups of
     // n_G [a_j a_k (dm_j dm_k + Q_jk / n_G) + a_j b_k dm_j + b_j a_k dm_k + b_j b_k].
     let period = |j: usize| if j < ncells { Some((plan[j].1, plan[j].2)) } else { None };
@@ -920,6 +919,20 @@ fn grouped(
         influence,
         pg: pg.to_vec(),
     }))
+}
+
+/// The warnings for cells left out: without comparison units, and for another reason (named).
+fn warn_left_out(warnings: &mut Vec<String>, lv: i64, no_comparison: &[String], other: &[String]) {
+    if !no_comparison.is_empty() {
+        warnings.push(format!(
+            "level {lv}: {} cell(s) have no comparison unit left (every unit is treated by then) and are not estimated: (cohort, period) {}",
+            no_comparison.len(),
+            shorten(no_comparison)
+        ));
+    }
+    if !other.is_empty() {
+        warnings.push(format!("level {lv}: {} cell(s) not estimated: {}", other.len(), shorten(other)));
+    }
 }
 
 fn shorten(items: &[String]) -> String {
@@ -974,22 +987,8 @@ fn sup_t_critical(
     }
     let scale = (0..k).map(|j| cov[j * k + j]).fold(0.0, f64::max);
     let live: Vec<bool> = (0..k).map(|j| cov[j * k + j] > 1e-20 * scale.max(f64::MIN_POSITIVE)).collect();
-    // Cholesky factor of the positive semi-definite covariance; a pivot that vanishes (a member
-    // that is a combination of earlier ones) gets a zero column.
-    let mut l = vec![0.0; k * k];
-    for i in 0..k {
-        for j in 0..=i {
-            let mut v = cov[i * k + j];
-            for m in 0..j {
-                v -= l[i * k + m] * l[j * k + m];
-            }
-            if i == j {
-                l[i * k + i] = if v > 1e-12 * cov[i * k + i].max(f64::MIN_POSITIVE) { v.sqrt() } else { 0.0 };
-            } else {
-                l[i * k + j] = if l[j * k + j] > 0.0 { v / l[j * k + j] } else { 0.0 };
-            }
-        }
-    }
+    // A member that is a combination of earlier ones gets a zero column.
+    let l = crate::twobytwo::cholesky(&cov, k, true).expect("a semi-definite factor always exists");
     let sd: Vec<f64> = (0..k).map(|j| cov[j * k + j].sqrt()).collect();
     let mut rng = SplitMix64::new(options.seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut e = vec![0.0; k];
@@ -1051,6 +1050,7 @@ mod tests {
             covariates: vec![],
             cluster: None,
             names: crate::ColumnNames::default(),
+            dates: false,
         };
         let panel = Panel::from_rows(&rows).unwrap();
         for comparison in [Comparison::NeverTreated, Comparison::NotYetTreated] {

@@ -28,6 +28,11 @@ pub enum CellFailure {
     Singular(&'static str),
     /// The logistic fit did not converge.
     NoConvergence,
+    /// Every comparison unit's propensity score reaches the trimming level 0.995 (or the treated
+    /// share does, without covariates), so no comparison unit is left: the treated share given.
+    Trimmed(f64),
+    /// The estimate or its influence function is not a finite number.
+    NotFinite,
 }
 
 /// The estimate and the influence function of each of the cell's units (in the cell's order).
@@ -39,10 +44,12 @@ pub struct CellEstimate {
     pub influence: Vec<f64>,
 }
 
-/// Cholesky factor of a small SPD matrix (row-major `p x p`), or `None` when it is not positive
-/// definite to working precision (a pivot below 1e-12 of the diagonal's scale).
-fn cholesky(a: &[f64], p: usize) -> Option<Vec<f64>> {
-    let scale = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+/// Cholesky factor (row-major lower triangle) of a small symmetric matrix `p x p`. A pivot below
+/// 1e-12 of its own diagonal entry (so the test does not depend on the columns' units: a covariate
+/// in millions next to the intercept) makes the matrix singular: `None`, or, when `semidefinite`,
+/// a zero column (the factor of a positive semi-definite matrix whose row is a combination of
+/// earlier ones).
+pub(crate) fn cholesky(a: &[f64], p: usize, semidefinite: bool) -> Option<Vec<f64>> {
     let mut l = vec![0.0; p * p];
     for i in 0..p {
         for j in 0..=i {
@@ -51,11 +58,15 @@ fn cholesky(a: &[f64], p: usize) -> Option<Vec<f64>> {
                 s -= l[i * p + k] * l[j * p + k];
             }
             if i == j {
-                if s <= 1e-12 * scale {
+                let floor = 1e-12 * a[i * p + i].max(f64::MIN_POSITIVE);
+                if s > floor {
+                    l[i * p + i] = s.sqrt();
+                } else if semidefinite {
+                    l[i * p + i] = 0.0;
+                } else {
                     return None;
                 }
-                l[i * p + i] = s.sqrt();
-            } else {
+            } else if l[j * p + j] > 0.0 {
                 l[i * p + j] = s / l[j * p + j];
             }
         }
@@ -65,7 +76,7 @@ fn cholesky(a: &[f64], p: usize) -> Option<Vec<f64>> {
 
 /// Inverse of a small SPD matrix through its Cholesky factor.
 fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
-    let l = cholesky(a, p)?;
+    let l = cholesky(a, p, false)?;
     let mut inv = vec![0.0; p * p];
     for col in 0..p {
         // Solve L z = e_col, then L' w = z.
@@ -171,23 +182,43 @@ pub fn estimate(
     x: &[f64],
     p: usize,
 ) -> Result<CellEstimate, CellFailure> {
-    if p == 1 {
-        if let Some(e) = intercept_only(estimand, dy, d)? {
-            return Ok(e);
+    let e = if p == 1 {
+        intercept_only(estimand, dy, d)?
+    } else {
+        match estimand {
+            Estimand::DoublyRobust => doubly_robust(dy, d, x, p)?,
+            Estimand::OutcomeRegression => regression(dy, d, x, p)?,
         }
+    };
+    if !e.att.is_finite() || e.influence.iter().any(|v| !v.is_finite()) {
+        return Err(CellFailure::NotFinite);
     }
-    match estimand {
-        Estimand::DoublyRobust => doubly_robust(dy, d, x, p),
-        Estimand::OutcomeRegression => regression(dy, d, x, p),
+    Ok(e)
+}
+
+impl std::fmt::Display for CellFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellFailure::Overlap(v) => {
+                write!(f, "a propensity score reaches {v:.4} (treated and comparison units barely overlap)")
+            }
+            CellFailure::Singular(what) => write!(f, "the {what} is singular (collinear covariates)"),
+            CellFailure::NoConvergence => write!(f, "the propensity score model did not converge"),
+            CellFailure::Trimmed(v) => write!(
+                f,
+                "every comparison unit is trimmed (propensity score, or treated share, {v:.4} >= 0.995)"
+            ),
+            CellFailure::NotFinite => write!(f, "the estimate is not a finite number"),
+        }
     }
 }
 
 /// With the intercept alone, both estimands are the difference of the mean changes, and their
 /// influence functions reduce to `(dy - mean_t) / p_t` for treated units and
 /// `-(dy - mean_c) / p_c` for comparison units (`p_t`, `p_c` the groups' shares of the cell).
-/// `None` where the doubly robust estimator's trimming would bite (a treated share of 0.995 or
-/// more): the general path handles it.
-fn intercept_only(estimand: Estimand, dy: &[f64], d: &[bool]) -> Result<Option<CellEstimate>, CellFailure> {
+/// With the doubly robust estimand, a treated share of 0.995 or more trims every comparison unit
+/// (as DRDID does): the cell cannot be estimated.
+fn intercept_only(estimand: Estimand, dy: &[f64], d: &[bool]) -> Result<CellEstimate, CellFailure> {
     let m = dy.len() as f64;
     let (mut st, mut sc, mut nt) = (0.0, 0.0, 0usize);
     for (&v, &t) in dy.iter().zip(d) {
@@ -205,14 +236,14 @@ fn intercept_only(estimand: Estimand, dy: &[f64], d: &[bool]) -> Result<Option<C
             return Err(CellFailure::Overlap(share));
         }
         if share >= 0.995 {
-            return Ok(None);
+            return Err(CellFailure::Trimmed(share));
         }
     }
     let (mean_t, mean_c) = (st / nt as f64, sc / nc as f64);
     let (pt, pc) = (share, nc as f64 / m);
     let influence =
         dy.iter().zip(d).map(|(&v, &t)| if t { (v - mean_t) / pt } else { -(v - mean_c) / pc }).collect();
-    Ok(Some(CellEstimate { att: mean_t - mean_c, influence }))
+    Ok(CellEstimate { att: mean_t - mean_c, influence })
 }
 
 /// Sant'Anna & Zhao (2020), the locally efficient doubly robust estimator for panel data, with
@@ -238,6 +269,9 @@ fn doubly_robust(dy: &[f64], d: &[bool], x: &[f64], p: usize) -> Result<CellEsti
     let mean = |v: &dyn Fn(usize) -> f64| (0..m).map(v).sum::<f64>() / mf;
     let mean_wt = mean(&|i| w_treat[i]);
     let mean_wc = mean(&|i| w_cont[i]);
+    if mean_wc <= 0.0 || mean_wt <= 0.0 {
+        return Err(CellFailure::Trimmed(top));
+    }
     let eta_treat = mean(&|i| w_treat[i] * resid[i]) / mean_wt;
     let eta_cont = mean(&|i| w_cont[i] * resid[i]) / mean_wc;
     let att = eta_treat - eta_cont;
@@ -355,7 +389,7 @@ mod tests {
         let d: Vec<bool> = (0..40).map(|i| i % 3 == 0).collect();
         let x = vec![1.0; 40];
         for estimand in [Estimand::DoublyRobust, Estimand::OutcomeRegression] {
-            let fast = intercept_only(estimand, &dy, &d).unwrap().unwrap();
+            let fast = intercept_only(estimand, &dy, &d).unwrap();
             let slow = match estimand {
                 Estimand::DoublyRobust => doubly_robust(&dy, &d, &x, 1),
                 Estimand::OutcomeRegression => regression(&dy, &d, &x, 1),

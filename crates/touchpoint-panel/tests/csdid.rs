@@ -1,6 +1,7 @@
 //! Touchpoint's rollout estimates equal csdid's (the Python port of R's `did`) to 1e-8 on a panel
 //! written to CSV: every ATT(g, t), every aggregation and every analytic standard error, for
-//! never-treated and not-yet-treated comparisons, without and with covariates. The answers are
+//! never-treated and not-yet-treated comparisons, without and with covariates, and not-yet-treated
+//! without never-treated units (the last cohort is then only a comparison). The answers are
 //! frozen in `tests/data/csdid_answers.json` by `tests/data/make_csdid_fixture.py` (csdid 0.4.3).
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use touchpoint_panel::{
     rollout_effect, ColumnNames, Comparison, Ids, Panel, PanelRows, RolloutOptions, Treatment,
 };
 
-fn panel(covariates: bool) -> Panel {
+fn panel(covariates: bool, treated_only: bool) -> Panel {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rollout_panel.csv"))
         .unwrap();
     let mut lines = text.lines();
@@ -25,9 +26,13 @@ fn panel(covariates: bool) -> Panel {
         covariates: if covariates { vec![("x1".into(), vec![]), ("x2".into(), vec![])] } else { vec![] },
         cluster: None,
         names: ColumnNames::default(),
+        dates: false,
     };
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
+        if treated_only && f[g] == "0" {
+            continue;
+        }
         let Ids::Int(units) = &mut rows.unit else { unreachable!() };
         units.push(f[u].parse().unwrap());
         rows.time.push(f[t].parse().unwrap());
@@ -56,7 +61,9 @@ fn equals_csdid() {
     .unwrap();
     let mut checked = 0;
     for (case, answers) in fixture["cases"].as_object().unwrap() {
-        let (comparison, covariates) = case.split_once('/').unwrap();
+        let mut parts = case.split('/');
+        let (comparison, covariates) = (parts.next().unwrap(), parts.next().unwrap());
+        let treated_only = parts.next() == Some("treated_only");
         let options = RolloutOptions {
             comparison: if comparison == "nevertreated" {
                 Comparison::NeverTreated
@@ -66,7 +73,8 @@ fn equals_csdid() {
             bootstrap: 0,
             ..RolloutOptions::default()
         };
-        let result = rollout_effect(&panel(covariates != "none"), &options, &Unattended).unwrap();
+        let result =
+            rollout_effect(&panel(covariates != "none", treated_only), &options, &Unattended).unwrap();
         let cells: HashMap<(i64, i64), (f64, f64)> =
             result.group_time.iter().map(|r| ((r.cohort, r.time), (r.effect, r.se))).collect();
         let theirs = answers["group_time"].as_array().unwrap();

@@ -15,6 +15,7 @@ fn panel_of(sim: &Programme, value: bool) -> Panel {
         covariates: vec![],
         cluster: None,
         names: ColumnNames::default(),
+        dates: false,
     };
     Panel::from_rows(&rows).unwrap()
 }

@@ -14,6 +14,7 @@ fn rows(series: &[(&[f64], Option<i64>)]) -> PanelRows {
         covariates: vec![],
         cluster: None,
         names: ColumnNames::default(),
+        dates: false,
     };
     for (u, (ys, g)) in series.iter().enumerate() {
         for (t, y) in ys.iter().enumerate() {
@@ -151,6 +152,7 @@ fn clusters_and_determinism() {
         covariates: vec![],
         cluster: None,
         names: ColumnNames::default(),
+        dates: false,
     };
     let plain =
         rollout_effect(&Panel::from_rows(&r).unwrap(), &RolloutOptions::default(), &Unattended).unwrap();
@@ -197,8 +199,8 @@ fn bad_input_is_a_typed_error_naming_the_value() {
     let mut r = good();
     r.time[1] = 1;
     let e = Panel::from_rows(&r).unwrap_err();
-    assert!(matches!(e, Error::Duplicate { period: 1, .. }), "{e}");
-    assert!(e.to_string().contains("unit 1 has two rows for period 1"));
+    assert!(matches!(e, Error::Duplicate { period, first: 1, second: 2, .. } if period.value == 1), "{e}");
+    assert!(e.to_string().contains("unit 1 has two rows for period 1 (rows 1 and 2)"));
     // Unbalanced: a missing row.
     let mut r = good();
     let Ids::Int(u) = &mut r.unit else { unreachable!() };
@@ -208,15 +210,20 @@ fn bad_input_is_a_typed_error_naming_the_value() {
     let Treatment::Cohort(c) = &mut r.treatment else { unreachable!() };
     c.pop();
     let e = Panel::from_rows(&r).unwrap_err();
-    assert!(matches!(e, Error::Unbalanced { period: 3, missing: 1, .. }), "{e}");
+    assert!(matches!(e, Error::Unbalanced { period, missing: 1, .. } if period.value == 3), "{e}");
     // Treated before (or at) the first period.
     let r = rows(&[(&[1.0, 2.0, 3.0], Some(1)), (&[1.0, 2.0, 3.0], None)]);
-    assert!(matches!(Panel::from_rows(&r), Err(Error::TreatedBeforePanel { cohort: 1, first: 1, .. })));
+    assert!(
+        matches!(Panel::from_rows(&r), Err(Error::TreatedBeforePanel { cohort, first, .. }) if cohort.value == 1 && first.value == 1)
+    );
     // A cohort that is not a period.
     let mut r = good();
     r.time = vec![1, 2, 4, 1, 2, 4];
     let e = Panel::from_rows(&r).unwrap_err();
-    assert!(matches!(e, Error::CohortNotPeriod { cohort: 3, before: 2, after: 4, .. }), "{e}");
+    assert!(
+        matches!(e, Error::CohortNotPeriod { cohort, before, after, .. } if (cohort.value, before.value, after.value) == (3, 2, 4)),
+        "{e}"
+    );
     // A cohort after the last period: never treated within the panel, said.
     let r = rows(&[(&[1.0, 2.0, 3.0], Some(9)), (&[1.0, 2.0, 3.0], Some(2))]);
     let p = Panel::from_rows(&r).unwrap();
@@ -231,11 +238,14 @@ fn bad_input_is_a_typed_error_naming_the_value() {
     let mut r = good();
     r.treatment = Treatment::Level(vec![0, 1, 0, 0, 0, 0]);
     let e = Panel::from_rows(&r).unwrap_err();
-    assert!(matches!(e, Error::Reverts { from: 1, from_period: 2, to: 0, to_period: 3, .. }), "{e}");
+    assert!(
+        matches!(e, Error::Reverts { from: 1, from_period, to: 0, to_period, .. } if (from_period.value, to_period.value) == (2, 3)),
+        "{e}"
+    );
     // A non-finite outcome, named by row.
     let mut r = good();
     r.outcome[4] = f64::NAN;
-    assert!(matches!(Panel::from_rows(&r), Err(Error::Value { row: 4, .. })));
+    assert!(matches!(Panel::from_rows(&r), Err(Error::Value { row: 5, .. })), "rows count from 1");
     // No comparison units at all: every unit treated at once.
     let r = rows(&[(&[1.0, 2.0, 3.0], Some(2)), (&[1.0, 2.0, 3.0], Some(2))]);
     let options = RolloutOptions { comparison: Comparison::NotYetTreated, ..no_bootstrap() };
@@ -245,5 +255,103 @@ fn bad_input_is_a_typed_error_naming_the_value() {
     for (level, boot) in [(1.0, 999), (0.0, 999), (0.9, 10)] {
         let o = RolloutOptions { level, bootstrap: boot, ..RolloutOptions::default() };
         assert!(matches!(o.validate(), Err(Error::InvalidOption { .. })));
+    }
+}
+
+/// Dates are shown as dates in messages; levels are numbered by their values (10, 20), not 1..20;
+/// too many cells is a clear error, not an exhausted memory.
+#[test]
+fn dates_in_messages_level_values_and_limits() {
+    let mut r = rows(&[(&[1.0, 2.0, 3.0], Some(20_456)), (&[1.0, 2.0, 3.0], None)]);
+    r.time = vec![20_454, 20_455, 20_457, 20_454, 20_455, 20_457];
+    r.dates = true;
+    let e = Panel::from_rows(&r).unwrap_err().to_string();
+    assert!(e.contains("cohort 2026-01-03") && e.contains("2026-01-02") && e.contains("2026-01-04"), "{e}");
+
+    let mut r = rows(&[(&[0.0, 0.0, 1.0], None), (&[0.0, 0.0, 0.0], None), (&[0.0, 1.0, 1.0], None)]);
+    r.treatment = Treatment::Level(vec![0, 10, 20, 0, 0, 0, 0, 10, 10]);
+    let p = Panel::from_rows(&r).unwrap();
+    assert_eq!(p.level_values, vec![10, 20]);
+    let res = rollout_effect(&p, &no_bootstrap(), &Unattended).unwrap();
+    let levels: std::collections::BTreeSet<i64> = res.group_time.iter().map(|c| c.level).collect();
+    assert_eq!(levels.into_iter().collect::<Vec<_>>(), vec![10, 20]);
+
+    let mut r = rows(&[(&[0.0, 0.0], None)]);
+    r.treatment = Treatment::Level((0..2).map(|i| i * 5_000_000_000_000_000).collect());
+    // A huge level value is one level, not a vector of 5e18 levels.
+    assert_eq!(Panel::from_rows(&r).unwrap().level_values, vec![5_000_000_000_000_000]);
+
+    // 70 cohorts x 70 periods: 4,830 cells, refused.
+    let series: Vec<(Vec<f64>, Option<i64>)> =
+        (0..80).map(|u| (vec![0.0; 70], if u < 70 { Some(u as i64 + 2) } else { None })).collect();
+    let refs: Vec<(&[f64], Option<i64>)> = series.iter().map(|(y, g)| (y.as_slice(), *g)).collect();
+    let p = Panel::from_rows(&rows(&refs)).unwrap();
+    let e = rollout_effect(&p, &no_bootstrap(), &Unattended).unwrap_err();
+    assert!(matches!(e, Error::TooLarge(ref m) if m.contains("group-time cells")), "{e}");
+}
+
+/// A cell whose treated share reaches the doubly robust estimator's trimming level is left out
+/// and named, never a NaN in the aggregates; covariates in millions are not "singular".
+#[test]
+fn trimmed_cells_and_covariate_scale() {
+    // Cohort 3 with 400 units against 1 never-treated unit: treated share 0.9975.
+    let mut series: Vec<(Vec<f64>, Option<i64>)> =
+        (0..400).map(|u| (vec![u as f64, u as f64 + 1.0, u as f64 + 3.0], Some(3))).collect();
+    series.push((vec![0.0, 1.0, 2.0], None));
+    // And cohort 2 with 3 units, estimable.
+    for u in 0..3 {
+        series.push((vec![u as f64, u as f64 + 4.0, u as f64 + 5.0], Some(2)));
+    }
+    let refs: Vec<(&[f64], Option<i64>)> = series.iter().map(|(y, g)| (y.as_slice(), *g)).collect();
+    let p = Panel::from_rows(&rows(&refs)).unwrap();
+    for force in [false, true] {
+        let res = if force {
+            // The dense path: a cluster per unit.
+            let mut r = rows(&refs);
+            let Ids::Int(u) = &r.unit else { unreachable!() };
+            r.cluster = Some(Ids::Int(u.clone()));
+            rollout_effect(&Panel::from_rows(&r).unwrap(), &no_bootstrap(), &Unattended).unwrap()
+        } else {
+            rollout_effect(&p, &no_bootstrap(), &Unattended).unwrap()
+        };
+        assert!(res.group_time.iter().all(|c| c.cohort == 2), "{:?}", res.group_time);
+        assert!(res.aggregates.iter().all(|a| a.effect.is_finite()));
+        assert!(
+            res.warnings.iter().any(|w| w.contains("(3, 2)") && w.contains("trimmed")),
+            "{:?}",
+            res.warnings
+        );
+    }
+
+    // A covariate times 1e7 gives the same estimates (its pivot is judged against its own scale).
+    let scaled = |k: f64| {
+        let sim = touchpoint_sim::programme(&touchpoint_sim::ProgrammeParams {
+            employees: 300,
+            weeks: 10,
+            waves: vec![4, 7],
+            ..Default::default()
+        })
+        .unwrap();
+        let rows = PanelRows {
+            unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+            time: sim.rows.iter().map(|r| r.week).collect(),
+            outcome: sim.rows.iter().map(|r| r.value).collect(),
+            treatment: Treatment::Cohort(
+                sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect(),
+            ),
+            covariates: vec![(
+                "size".into(),
+                sim.rows.iter().map(|r| k * ((r.employee * 7919) % 101) as f64).collect(),
+            )],
+            cluster: None,
+            names: ColumnNames::default(),
+            dates: false,
+        };
+        rollout_effect(&Panel::from_rows(&rows).unwrap(), &no_bootstrap(), &Unattended).unwrap()
+    };
+    let (a, b) = (scaled(1.0), scaled(1e7));
+    assert_eq!(a.group_time.len(), b.group_time.len());
+    for (x, y) in a.group_time.iter().zip(&b.group_time) {
+        assert!((x.effect - y.effect).abs() < 1e-6 * (1.0 + x.effect.abs()), "{} vs {}", x.effect, y.effect);
     }
 }

@@ -212,6 +212,7 @@ pub fn panel_error(e: touchpoint_panel::Error) -> PyErr {
         | P::CohortNotPeriod { .. }
         | P::Reverts { .. }
         | P::NoComparison(_) => Class::Input,
+        P::TooLarge(_) => Class::Unsupported,
         P::Stopped(_) => Class::Touchpoint,
     };
     class.err(e.to_string())

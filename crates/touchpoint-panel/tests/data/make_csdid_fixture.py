@@ -77,6 +77,8 @@ def main() -> None:
     for control in ["nevertreated", "notyettreated"]:
         for name, xformla in [("none", None), ("x1_x2", "y ~ x1 + x2")]:
             fixture["cases"][f"{control}/{name}"] = answers(panel, control, xformla)
+    # Without never-treated units: the last cohort is only a comparison, later periods are cut.
+    fixture["cases"]["notyettreated/none/treated_only"] = answers(panel[panel.cohort != 0], "notyettreated", None)
     (HERE / "csdid_answers.json").write_text(json.dumps(fixture, indent=1) + "\n")
 
 
