@@ -261,6 +261,7 @@ def simulate(
     seed: int | None = None,
     toml: str | None = None,
     progress: _Progress = None,
+    params: str | None = None,
 ) -> tuple[Journeys, pl.DataFrame, str]: ...
 def benchmark(
     scenarios: list[str], people: int, seed: int, specs: list[str], progress: _Progress = None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -12,6 +14,7 @@ import polars as pl
 from . import _touchpoint
 from ._checks import whole
 from ._progress import ProgressLine
+from .exceptions import ParameterError, ReadError
 from .journeys import Journeys
 from .models import LiftTest, Model, to_spec
 
@@ -62,11 +65,28 @@ class Simulation:
         return int(self.params["people"])
 
 
+def _scenario_source(toml: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(TOML text, JSON text) of a scenario given as TOML text, a TOML file or a dict."""
+    if isinstance(toml, Mapping):
+        return None, json.dumps(dict(toml))
+    if isinstance(toml, str) and ("\n" in toml or "=" in toml):
+        return toml, None
+    if isinstance(toml, (str, os.PathLike)):
+        path = Path(toml)
+        if not path.is_file():
+            raise ReadError(f"no scenario file {str(path)!r} (toml= takes TOML text, a .toml file or a dict)")
+        try:
+            return path.read_text(encoding="utf-8"), None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ReadError(f"cannot read the scenario file {str(path)!r}: {e}") from e
+    raise ParameterError(f"toml= takes TOML text, a .toml file or a dict, got {type(toml).__name__}")
+
+
 def simulate(
     scenario: str = "baseline",
     people: int | None = None,
     seed: int | None = None,
-    toml: str | None = None,
+    toml: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> Simulation:
     """Simulates people with known incremental effects (see docs/benchmark.md for the scenarios).
@@ -76,7 +96,10 @@ def simulate(
             long_journeys, social_care, many_channels, delayed_response).
         people: number of people (the scenario's default when None).
         seed: seed (the scenario's default when None); the same seed gives the same result, bit for bit.
-        toml: a scenario written in TOML instead of a built-in one.
+        toml: a scenario of your own instead of a built-in one: TOML text, a ``.toml`` file, or a dict
+            of the same fields (the ``params`` of any simulation is one); see ``docs/simulation.md``
+            for the format. Text holding a newline or ``=`` is read as TOML, any other text as a
+            file's path.
         progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:
@@ -92,7 +115,8 @@ def simulate(
     cb = ProgressLine() if progress else None
     whole("people", people, 1, optional=True)
     whole("seed", seed, 0, optional=True)
-    inner, truth, params = _touchpoint.simulate(scenario, people, seed, toml, cb)
+    text, as_json = (None, None) if toml is None else _scenario_source(toml)
+    inner, truth, params = _touchpoint.simulate(scenario, people, seed, text, cb, as_json)
     return Simulation(journeys=Journeys(inner), truth=truth, params=json.loads(params))
 
 
@@ -153,7 +177,7 @@ def lift_test(
         kpi: the KPI counted.
         people: people in the cohort (both halves).
         seed: seed from which the cohort's is derived.
-        toml: a scenario written in TOML instead of a built-in one.
+        toml: a scenario written in TOML instead of a built-in one (the format: ``docs/simulation.md``).
         progress: show a progress line on stderr when the call takes more than half a second.
 
     Returns:

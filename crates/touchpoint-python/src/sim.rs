@@ -22,9 +22,10 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Simulates a named scenario (or a TOML scenario): (journeys, truth table, parameters as JSON).
+/// Simulates a named scenario, or one given as TOML text or as JSON `params`: (journeys, truth
+/// table, parameters as JSON).
 #[pyfunction]
-#[pyo3(signature = (scenario, people=None, seed=None, toml=None, progress=None))]
+#[pyo3(signature = (scenario, people=None, seed=None, toml=None, progress=None, params=None))]
 pub fn simulate(
     py: Python<'_>,
     scenario: &str,
@@ -32,10 +33,12 @@ pub fn simulate(
     seed: Option<u64>,
     toml: Option<&str>,
     progress: Option<Py<PyAny>>,
+    params: Option<&str>,
 ) -> PyResult<(PyJourneys, PyDataFrame, String)> {
-    let mut params = match toml {
-        Some(text) => SimParams::from_toml(text),
-        None => SimParams::scenario(scenario),
+    let mut params = match (toml, params) {
+        (Some(text), _) => SimParams::from_toml(text),
+        (None, Some(json)) => SimParams::from_json(json),
+        (None, None) => SimParams::scenario(scenario),
     }
     .map_err(sim_err)?;
     if let Some(p) = people {

@@ -429,6 +429,14 @@ impl SimParams {
         Ok(p)
     }
 
+    /// Parameters from JSON (the same fields as the TOML form; a Python dict, or the `params` of a
+    /// simulation), checked.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let p: SimParams = serde_json::from_str(text).map_err(|e| Error::Parse { reason: e.to_string() })?;
+        p.validate()?;
+        Ok(p)
+    }
+
     /// Checks every parameter, with a typed error naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         if self.people == 0 {
