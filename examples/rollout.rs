@@ -14,20 +14,17 @@ use touchpoint_sim::{programme, ProgrammeParams};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let sim = programme(&ProgrammeParams { employees: 5_000, seed: 7, ..ProgrammeParams::default() })?;
-    let rows = PanelRows {
-        unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
-        time: sim.rows.iter().map(|r| r.week).collect(),
-        outcome: sim.rows.iter().map(|r| r.value).collect(),
-        treatment: Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
-        covariates: vec![],
-        cluster: None,
-        names: ColumnNames {
-            unit: "employee".into(),
-            time: "week".into(),
-            outcome: "value".into(),
-            ..ColumnNames::default()
-        },
-        dates: false,
+    let mut rows = PanelRows::new(
+        Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+        sim.rows.iter().map(|r| r.week).collect(),
+        sim.rows.iter().map(|r| r.value).collect(),
+        Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+    );
+    rows.names = ColumnNames {
+        unit: "employee".into(),
+        time: "week".into(),
+        outcome: "value".into(),
+        ..ColumnNames::default()
     };
     let panel = Panel::from_rows(&rows)?;
     let result = rollout_effect(&panel, &RolloutOptions::default(), &Unattended)?;

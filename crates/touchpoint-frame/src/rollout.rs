@@ -416,10 +416,12 @@ pub fn credit_panel_of(
         (start..end).contains(&time).then(|| ((time - start) / every_us) as usize)
     };
 
-    // Players: everyone with a touch, in name order; touches counted one store at a time.
+    // Players: everyone with a touch, in name order; touches counted one store at a time, each
+    // vocabulary id looked up by name once per store.
     let mut names: Vec<String> = Vec::new();
     let mut index: FastMap<String, usize> = FastMap::default();
-    let mut touches_at: Vec<(usize, usize)> = Vec::new();
+    // Touches per player (in order of first touch) and period.
+    let mut counted: Vec<f64> = Vec::new();
     let mut count = |j: &touchpoint_core::Journeys| -> Result<()> {
         let t = j.timelines().ok_or_else(no_times)?;
         let vocab = j.vocab(by);
@@ -428,18 +430,18 @@ pub fn credit_panel_of(
             value: by.as_str().to_owned(),
             reason: "the journeys' timelines do not carry this dimension".into(),
         })?;
+        let mut unit_of_id: Vec<Option<usize>> = vec![None; vocab.len()];
         for (&id, &time) in ids.iter().zip(t.touch_times()) {
-            let name = vocab.name(id);
-            let u = match index.get(name) {
-                Some(&u) => u,
-                None => {
-                    index.insert(name.to_owned(), names.len());
+            let u = *unit_of_id[id as usize].get_or_insert_with(|| {
+                let name = vocab.name(id);
+                *index.entry(name.to_owned()).or_insert_with(|| {
                     names.push(name.to_owned());
+                    counted.resize(names.len() * np, 0.0);
                     names.len() - 1
-                }
-            };
+                })
+            });
             if let Some(p) = bin(time) {
-                touches_at.push((u, p));
+                counted[u * np + p] += 1.0;
             }
         }
         Ok(())
@@ -461,8 +463,8 @@ pub fn credit_panel_of(
     }
     let n = names.len();
     let mut touches = vec![0.0; n * np];
-    for (u, p) in touches_at {
-        touches[rank[u] * np + p] += 1.0;
+    for (u, row) in counted.chunks(np.max(1)).enumerate() {
+        touches[rank[u] * np..(rank[u] + 1) * np].copy_from_slice(row);
     }
     let mut conversions = vec![0.0; n * np];
     let mut value = vec![0.0; n * np];

@@ -10,7 +10,7 @@
 //! (DataFrames in and out) is `touchpoint-frame`'s `rollout` module.
 //!
 //! ```
-//! use touchpoint_panel::{rollout_effect, ColumnNames, Ids, Panel, PanelRows, RolloutOptions, Treatment};
+//! use touchpoint_panel::{rollout_effect, Ids, Panel, PanelRows, RolloutOptions, Treatment};
 //! // Four units over three periods; unit 3 is treated from period 2 and gains 5.
 //! let mut unit = Vec::new();
 //! let mut time = Vec::new();
@@ -24,16 +24,7 @@
 //!         cohort.push(if u == 3 { Some(2) } else { None });
 //!     }
 //! }
-//! let rows = PanelRows {
-//!     unit: Ids::Int(unit),
-//!     time,
-//!     outcome,
-//!     treatment: Treatment::Cohort(cohort),
-//!     covariates: vec![],
-//!     cluster: None,
-//!     names: ColumnNames::default(),
-//!     dates: false,
-//! };
+//! let rows = PanelRows::new(Ids::Int(unit), time, outcome, Treatment::Cohort(cohort));
 //! let panel = Panel::from_rows(&rows).unwrap();
 //! let options = RolloutOptions { bootstrap: 0, ..RolloutOptions::default() };
 //! let result = rollout_effect(&panel, &options, &touchpoint_core::Unattended).unwrap();

@@ -107,6 +107,23 @@ pub struct PanelRows {
     pub dates: bool,
 }
 
+impl PanelRows {
+    /// Rows with the four columns every panel has: no covariates, no clusters, the default column
+    /// names in messages, periods that are numbers (set the fields for more).
+    pub fn new(unit: Ids, time: Vec<i64>, outcome: Vec<f64>, treatment: Treatment) -> Self {
+        PanelRows {
+            unit,
+            time,
+            outcome,
+            treatment,
+            covariates: Vec::new(),
+            cluster: None,
+            names: ColumnNames::default(),
+            dates: false,
+        }
+    }
+}
+
 /// The user's names of the panel's columns, used in messages.
 #[derive(Clone, Debug)]
 pub struct ColumnNames {

@@ -434,7 +434,10 @@ fn estimate(
             }
             (Lin { cells: cells_w, cohorts: coh }, parts.iter().map(|(_, a)| a).sum::<f64>() / k)
         };
-        let mut push = |aggregation: &str, family: Vec<(Option<i64>, Lin, f64)>, banded: bool| {
+        let push = |aggregates: &mut Vec<AggregateRow>,
+                    aggregation: &str,
+                    family: Vec<(Option<i64>, Lin, f64)>,
+                    banded: bool| {
             let fam: Vec<(Lin, f64)> = family.iter().map(|(_, l, a)| (l.clone(), *a)).collect();
             let crit = if banded { critical(&fam) } else { pointwise };
             for (at, lin, att) in family {
@@ -461,7 +464,7 @@ fn estimate(
 
         // simple
         let (lin, att) = simple_of(&post);
-        push("simple", vec![(None, lin, att)], false);
+        push(&mut aggregates, "simple", vec![(None, lin, att)], false);
 
         // event: every event time (leads included), overall = mean of e >= 0.
         let mut events: Vec<i64> = cells.iter().map(|c| c.t as i64 - c.g as i64).collect();
@@ -482,18 +485,14 @@ fn estimate(
             .map(|(_, l, a)| (l.clone(), *a))
             .collect();
         let (lin, att) = mean_of(&nonneg);
-        push("event", vec![(None, lin, att)], false);
-        // Pre-trend check: a lead whose simultaneous band excludes zero.
-        let lead_family: Vec<(Lin, f64)> = per_event.iter().map(|(_, l, a)| (l.clone(), *a)).collect();
-        let crit_event = critical(&lead_family);
-        let bad_leads: Vec<String> = per_event
+        push(&mut aggregates, "event", vec![(None, lin, att)], false);
+        push(&mut aggregates, "event", per_event, true);
+        // Pre-trend check: a lead whose simultaneous band, as shown, excludes zero.
+        let bad_leads: Vec<String> = aggregates
             .iter()
-            .filter(|(e, _, _)| e.unwrap_or(0) < 0)
-            .filter(|(_, l, a)| {
-                let se = influence.se(l);
-                se.is_finite() && (a.abs() > crit_event * se)
-            })
-            .map(|(e, _, _)| e.unwrap_or(0).to_string())
+            .filter(|a| a.level == lv && a.aggregation == "event" && a.at.is_some_and(|e| e < 0))
+            .filter(|a| a.lower > 0.0 || a.upper < 0.0)
+            .map(|a| a.at.unwrap_or(0).to_string())
             .collect();
         if !bad_leads.is_empty() {
             warnings.push(format!(
@@ -501,7 +500,6 @@ fn estimate(
                 bad_leads.join(", ")
             ));
         }
-        push("event", per_event, true);
 
         // group: per cohort the mean of its post cells; overall weighted by cohort share.
         let mut per_group = Vec::new();
@@ -532,8 +530,8 @@ fn estimate(
             overall.cells.extend(lin.cells.iter().map(|&(j, a)| (j, a * pg[*gi] / s)));
         }
         let att = group_keepers.iter().map(|(gi, a, _)| a * pg[*gi] / s).sum();
-        push("group", vec![(None, overall, att)], false);
-        push("group", per_group, true);
+        push(&mut aggregates, "group", vec![(None, overall, att)], false);
+        push(&mut aggregates, "group", per_group, true);
 
         // calendar: per period from the first cohort on, cohort-share weighted; overall the mean.
         let first = *cohorts.iter().min().expect("a cohort");
@@ -548,8 +546,8 @@ fn estimate(
         }
         let parts: Vec<(Lin, f64)> = per_period.iter().map(|(_, l, a)| (l.clone(), *a)).collect();
         let (lin, att) = mean_of(&parts);
-        push("calendar", vec![(None, lin, att)], false);
-        push("calendar", per_period, true);
+        push(&mut aggregates, "calendar", vec![(None, lin, att)], false);
+        push(&mut aggregates, "calendar", per_period, true);
     }
     if !any_cell {
         return Err(Error::NoComparison(
@@ -1040,18 +1038,12 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let rows = crate::PanelRows {
-            unit: crate::Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
-            time: sim.rows.iter().map(|r| r.week).collect(),
-            outcome: sim.rows.iter().map(|r| 1_000.0 + r.value).collect(),
-            treatment: crate::Treatment::Cohort(
-                sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect(),
-            ),
-            covariates: vec![],
-            cluster: None,
-            names: crate::ColumnNames::default(),
-            dates: false,
-        };
+        let rows = crate::PanelRows::new(
+            crate::Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+            sim.rows.iter().map(|r| r.week).collect(),
+            sim.rows.iter().map(|r| 1_000.0 + r.value).collect(),
+            crate::Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+        );
         let panel = Panel::from_rows(&rows).unwrap();
         for comparison in [Comparison::NeverTreated, Comparison::NotYetTreated] {
             let options = RolloutOptions { comparison, ..RolloutOptions::default() };

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use touchpoint_core::Unattended;
-use touchpoint_panel::{
-    rollout_effect, ColumnNames, Comparison, Ids, Panel, PanelRows, RolloutOptions, Treatment,
-};
+use touchpoint_panel::{rollout_effect, Comparison, Ids, Panel, PanelRows, RolloutOptions, Treatment};
 
 fn panel(covariates: bool, treated_only: bool) -> Panel {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rollout_panel.csv"))
@@ -18,16 +16,10 @@ fn panel(covariates: bool, treated_only: bool) -> Panel {
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (u, t, y, g, x1, x2) = (col("unit"), col("time"), col("y"), col("cohort"), col("x1"), col("x2"));
-    let mut rows = PanelRows {
-        unit: Ids::Int(vec![]),
-        time: vec![],
-        outcome: vec![],
-        treatment: Treatment::Cohort(vec![]),
-        covariates: if covariates { vec![("x1".into(), vec![]), ("x2".into(), vec![])] } else { vec![] },
-        cluster: None,
-        names: ColumnNames::default(),
-        dates: false,
-    };
+    let mut rows = PanelRows::new(Ids::Int(vec![]), vec![], vec![], Treatment::Cohort(vec![]));
+    if covariates {
+        rows.covariates = vec![("x1".into(), vec![]), ("x2".into(), vec![])];
+    }
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
         if treated_only && f[g] == "0" {

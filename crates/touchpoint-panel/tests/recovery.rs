@@ -1,22 +1,16 @@
 //! Recovery of a known programme effect: the simulated advocacy programme (keener employees
 //! trained first, effects that build over weeks) against its exact truth.
 use touchpoint_core::Unattended;
-use touchpoint_panel::{
-    rollout_effect, ColumnNames, Ids, Panel, PanelRows, RolloutEffect, RolloutOptions, Treatment,
-};
+use touchpoint_panel::{rollout_effect, Ids, Panel, PanelRows, RolloutEffect, RolloutOptions, Treatment};
 use touchpoint_sim::{programme, Programme, ProgrammeParams};
 
 fn panel_of(sim: &Programme, value: bool) -> Panel {
-    let rows = PanelRows {
-        unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
-        time: sim.rows.iter().map(|r| r.week).collect(),
-        outcome: sim.rows.iter().map(|r| if value { r.value } else { r.shares as f64 }).collect(),
-        treatment: Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
-        covariates: vec![],
-        cluster: None,
-        names: ColumnNames::default(),
-        dates: false,
-    };
+    let rows = PanelRows::new(
+        Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+        sim.rows.iter().map(|r| r.week).collect(),
+        sim.rows.iter().map(|r| if value { r.value } else { r.shares as f64 }).collect(),
+        Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+    );
     Panel::from_rows(&rows).unwrap()
 }
 

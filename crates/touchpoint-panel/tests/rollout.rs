@@ -1,21 +1,10 @@
 //! Hand-computed cases, the treatment levels, clustering, determinism and every bad input.
 use touchpoint_core::Unattended;
-use touchpoint_panel::{
-    rollout_effect, ColumnNames, Comparison, Error, Ids, Panel, PanelRows, RolloutOptions, Treatment,
-};
+use touchpoint_panel::{rollout_effect, Comparison, Error, Ids, Panel, PanelRows, RolloutOptions, Treatment};
 
 /// Rows of a balanced panel from per-unit outcome series and cohorts.
 fn rows(series: &[(&[f64], Option<i64>)]) -> PanelRows {
-    let mut r = PanelRows {
-        unit: Ids::Int(vec![]),
-        time: vec![],
-        outcome: vec![],
-        treatment: Treatment::Cohort(vec![]),
-        covariates: vec![],
-        cluster: None,
-        names: ColumnNames::default(),
-        dates: false,
-    };
+    let mut r = PanelRows::new(Ids::Int(vec![]), vec![], vec![], Treatment::Cohort(vec![]));
     for (u, (ys, g)) in series.iter().enumerate() {
         for (t, y) in ys.iter().enumerate() {
             let Ids::Int(units) = &mut r.unit else { unreachable!() };
@@ -27,6 +16,16 @@ fn rows(series: &[(&[f64], Option<i64>)]) -> PanelRows {
         }
     }
     r
+}
+
+/// The simulated programme's value per employee-week as panel rows.
+fn programme_rows(sim: &touchpoint_sim::Programme) -> PanelRows {
+    PanelRows::new(
+        Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+        sim.rows.iter().map(|r| r.week).collect(),
+        sim.rows.iter().map(|r| r.value).collect(),
+        Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+    )
 }
 
 fn no_bootstrap() -> RolloutOptions {
@@ -144,16 +143,7 @@ fn clusters_and_determinism() {
         ..Default::default()
     })
     .unwrap();
-    let mut r = PanelRows {
-        unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
-        time: sim.rows.iter().map(|r| r.week).collect(),
-        outcome: sim.rows.iter().map(|r| r.value).collect(),
-        treatment: Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
-        covariates: vec![],
-        cluster: None,
-        names: ColumnNames::default(),
-        dates: false,
-    };
+    let mut r = programme_rows(&sim);
     let plain =
         rollout_effect(&Panel::from_rows(&r).unwrap(), &RolloutOptions::default(), &Unattended).unwrap();
     r.cluster = Some(Ids::Text(sim.rows.iter().map(|r| format!("c{}", r.employee)).collect()));
@@ -333,19 +323,11 @@ fn trimmed_cells_and_covariate_scale() {
         })
         .unwrap();
         let rows = PanelRows {
-            unit: Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
-            time: sim.rows.iter().map(|r| r.week).collect(),
-            outcome: sim.rows.iter().map(|r| r.value).collect(),
-            treatment: Treatment::Cohort(
-                sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect(),
-            ),
             covariates: vec![(
                 "size".into(),
                 sim.rows.iter().map(|r| k * ((r.employee * 7919) % 101) as f64).collect(),
             )],
-            cluster: None,
-            names: ColumnNames::default(),
-            dates: false,
+            ..programme_rows(&sim)
         };
         rollout_effect(&Panel::from_rows(&rows).unwrap(), &no_bootstrap(), &Unattended).unwrap()
     };
@@ -354,4 +336,41 @@ fn trimmed_cells_and_covariate_scale() {
     for (x, y) in a.group_time.iter().zip(&b.group_time) {
         assert!((x.effect - y.effect).abs() < 1e-6 * (1.0 + x.effect.abs()), "{} vs {}", x.effect, y.effect);
     }
+}
+
+/// A treated cohort that already grew faster before its treatment: the leads' bands exclude zero
+/// and the warning names them; parallel units give no such warning.
+#[test]
+fn pre_trends_are_warned() {
+    let series: Vec<(Vec<f64>, Option<i64>)> = (0..40)
+        .map(|u| {
+            let noise = |t: usize| ((u * 31 + t * 17) % 7) as f64 * 0.01;
+            let slope = if u < 20 { 3.0 } else { 1.0 };
+            ((0..5).map(|t| slope * t as f64 + noise(t)).collect(), if u < 20 { Some(4) } else { None })
+        })
+        .collect();
+    let refs: Vec<(&[f64], Option<i64>)> = series.iter().map(|(y, g)| (y.as_slice(), *g)).collect();
+    let res =
+        rollout_effect(&Panel::from_rows(&rows(&refs)).unwrap(), &RolloutOptions::default(), &Unattended)
+            .unwrap();
+    assert!(
+        res.warnings
+            .iter()
+            .any(|w| w.contains("pre-treatment effects at event time(s) -2, -1")
+                && w.contains("parallel trends")),
+        "{:?}",
+        res.warnings
+    );
+    let parallel: Vec<(Vec<f64>, Option<i64>)> = series
+        .iter()
+        .enumerate()
+        .map(|(u, (y, g))| {
+            (y.iter().enumerate().map(|(t, v)| v - if u < 20 { 2.0 * t as f64 } else { 0.0 }).collect(), *g)
+        })
+        .collect();
+    let refs: Vec<(&[f64], Option<i64>)> = parallel.iter().map(|(y, g)| (y.as_slice(), *g)).collect();
+    let res =
+        rollout_effect(&Panel::from_rows(&rows(&refs)).unwrap(), &RolloutOptions::default(), &Unattended)
+            .unwrap();
+    assert!(!res.warnings.iter().any(|w| w.contains("parallel trends")), "{:?}", res.warnings);
 }

@@ -204,16 +204,19 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
     let trained = (params.trained * n as f64).round() as usize;
     let waves = params.waves.len();
     let mut cohort = vec![0i64; n];
+    // Each employee's wave (index into `waves`), for the truth's cells.
+    let mut wave_of = vec![usize::MAX; n];
     for (rank, &(_, i)) in order.iter().take(trained).enumerate() {
-        cohort[i] = params.waves[rank * waves / trained.max(1)];
+        wave_of[i] = rank * waves / trained.max(1);
+        cohort[i] = params.waves[wave_of[i]];
     }
     let ramp = |e: i64| if e < 0 { 0.0 } else { 1.0 - (-((e + 1) as f64) / params.build).exp() };
     let season =
         |t: i64| params.seasonality * params.shares * (2.0 * std::f64::consts::PI * t as f64 / 52.0).sin();
 
     let mut rows = Vec::with_capacity(n * params.weeks);
-    // Per (cohort, week): sums of expected effects.
-    let mut cell: std::collections::BTreeMap<(i64, i64), (u64, f64, f64)> = Default::default();
+    // Per (wave, week): employees and sums of expected effects.
+    let mut cell = vec![(0u64, 0.0, 0.0); waves * (params.weeks + 1)];
     let (mut trained_value, mut trained_shares, mut trained_n) = (0.0, 0.0, 0u64);
     let mut never_by_week = vec![(0.0, 0.0, 0u64); params.weeks + 1];
     let mut trained_weeks = vec![0u64; params.weeks + 1];
@@ -234,7 +237,7 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
                     .round()
                     / 100.0;
             if e >= 0 {
-                let entry = cell.entry((cohort[i], t)).or_insert((0, 0.0, 0.0));
+                let entry = &mut cell[wave_of[i] * (params.weeks + 1) + t as usize];
                 entry.0 += 1;
                 entry.1 += rate - untreated;
                 entry.2 += rate * per_share - untreated * params.value_per_share;
@@ -261,15 +264,21 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
         }
     }
     let denom = trained_n.max(1) as f64;
+    // In (cohort, week) order: waves increase, and so do weeks.
     let truth = cell
         .into_iter()
-        .map(|((g, t), (k, s, v))| ProgrammeTruth {
-            cohort: g,
-            week: t,
-            event_time: t - g,
-            employees: k,
-            shares: s / k as f64,
-            value: v / k as f64,
+        .enumerate()
+        .filter(|(_, (k, _, _))| *k > 0)
+        .map(|(j, (k, s, v))| {
+            let (g, t) = (params.waves[j / (params.weeks + 1)], (j % (params.weeks + 1)) as i64);
+            ProgrammeTruth {
+                cohort: g,
+                week: t,
+                event_time: t - g,
+                employees: k,
+                shares: s / k as f64,
+                value: v / k as f64,
+            }
         })
         .collect();
     Ok(Programme {
