@@ -10,7 +10,8 @@ STAMP       := $(VENV)/.deps-installed
 # pyspark (the `spark` extra, a 456 MB download) is installed once, for the tests of touchpoint.spark.
 SPARK_STAMP := $(VENV)/.spark-installed
 SPARK_DEPS  := "pyspark>=4.0,<5"
-PY_DEPS     := "maturin>=1.9,<2" "polars>=2.1,<3" pandas pyarrow pytest matplotlib ruff mypy nbclient ipykernel nbformat
+PY_DEPS     := "maturin>=1.9,<2" "polars>=2.1,<3" pandas pyarrow pytest matplotlib ruff mypy nbclient ipykernel nbformat \
+               "selenium>=4.20,<5"
 
 export PYO3_PYTHON                 = $(PY)
 export PYTHON_SYS_EXECUTABLE       = $(PY)
@@ -21,7 +22,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint fuzz bench benchmark-doc docs fmt clean cli
+.PHONY: demo test test-rust test-python develop lint fuzz bench benchmark-doc docs fmt clean cli browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +38,8 @@ $(SPARK_STAMP): $(STAMP)
 develop: $(STAMP)
 	$(VENV)/bin/maturin develop --release --quiet
 
-## Run the main job on the bundled sample: model-comparison table + report files.
+## Run the main job on the bundled sample: what each channel added to each goal, then
+## out/report.html (the report for the people who decide) and CSV files.
 demo: develop
 	$(PY) examples/demo.py --out out
 
@@ -57,8 +59,20 @@ test-rust:
 cli: $(STAMP)
 	$(CARGO_TEST) --no-run
 
-test-python: develop $(SPARK_STAMP)
-	PYSPARK_PYTHON=$(PY) $(PY) -m pytest -q
+## Debian's chromium and chromium-driver, for the report's test in a real browser: installed when
+## missing (apt-get, as root or through sudo).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y -q chromium chromium-driver || \
+		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }; \
+	fi
+
+## The report's browser test fails (instead of skipping) without a browser here; its screenshots
+## of each goal's section go to target/report-screenshots.
+test-python: develop $(SPARK_STAMP) browser
+	PYSPARK_PYTHON=$(PY) TOUCHPOINT_REQUIRE_BROWSER=1 TOUCHPOINT_SCREENSHOTS=$(CURDIR)/target/report-screenshots \
+		$(PY) -m pytest -q
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

@@ -17,7 +17,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let goals = GoalBook::load(&data.join("goals.toml"))?;
     let touches = read_table(&data.join("touches.csv"), b',')?;
     let conversions = read_table(&data.join("conversions.csv"), b',')?;
-    let options = EventOptions { population: Some(5000), ..EventOptions::default() };
+    // The bundled quarter: 10,000 people in the market over [2026-04-01, 2026-07-01).
+    let options = EventOptions {
+        population: Some(10_000),
+        period: Some(("2026-04-01".into(), "2026-07-01".into())),
+        ..EventOptions::default()
+    };
     let journeys = journeys_from_events(&touches, &conversions, &options)?;
     let models = [ModelSpec::from_name("markov")?, ModelSpec::from_name("additive_hazard")?];
     let result = attribute(&journeys, &models, Dimension::Channel)?;

@@ -237,7 +237,13 @@ def test_rollout_panel_from_an_attribution_conserves_touches_and_credit() -> Non
     """Per actor and week: every touch and every credited conversion of a player lands in exactly one
     cell, the panel is balanced, and it feeds rollout_effect."""
     data = Path(__file__).resolve().parents[2] / "examples" / "data"
-    j = tp.Journeys.from_events(data / "touches.csv", data / "conversions.csv", dims=["actor"], population=2_500)
+    j = tp.Journeys.from_events(
+        data / "touches.csv",
+        data / "conversions.csv",
+        dims=["actor"],
+        period=("2026-04-01", "2026-07-01"),
+        population=10_000,
+    )
     r = tp.attribute(j, models=["linear", "additive_hazard"], by="actor")
     panel = r.rollout_panel("linear", every="7d")
     actors = panel["actor"].unique().len()

@@ -24,6 +24,7 @@ from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
 from .mmm import MMM, MMMFit, WeeklySimulation, simulate_weekly
 from .models import LiftTest
+from .reporting import Report, report
 from .rollout import ProgrammeSimulation, RolloutEffect, rollout_effect, simulate_programme
 from .simulation import SCENARIOS, Simulation, benchmark, lift_test, simulate
 
@@ -50,6 +51,8 @@ __all__ = [
     "MMMFit",
     "WeeklySimulation",
     "simulate_weekly",
+    "report",
+    "Report",
     "rollout_effect",
     "RolloutEffect",
     "simulate_programme",

@@ -42,6 +42,8 @@ __all__ = [
     "model_names",
     "reads_remote",
     "remote_part",
+    "report",
+    "report_defaults",
     "rollout_defaults",
     "rollout_effect",
     "save_journeys",
@@ -255,6 +257,14 @@ def contribution(
     mmm: list[tuple[str, MmmFit]] | None = None,
     sources: str | None = None,
 ) -> ContributionReport: ...
+def report(
+    attribution: Attribution,
+    goals: str,
+    mmm: list[tuple[str, MmmFit]] | None = None,
+    options: str | None = None,
+    path: str | PathLike[str] | None = None,
+) -> tuple[str, list[str], list[str]]: ...
+def report_defaults() -> str: ...
 def simulate(
     scenario: str,
     people: int | None = None,

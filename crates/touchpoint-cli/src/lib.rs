@@ -33,7 +33,9 @@ struct Cli {
 enum Command {
     /// Credit conversions and value to players with one or more models.
     Attribute(AttributeArgs),
-    /// Value an attribution with a goal book: money per player, KPI and function, cost, ROI, social.
+    /// Value an attribution with a goal book: money per player, KPI and function, cost, ROI, social;
+    /// writes report.html (the page for the people who decide), contribution.csv,
+    /// contribution_summary.csv and contribution.md.
     Report(ReportArgs),
     /// Simulate journeys with a known truth: writes paths.csv (the journeys) and truth.csv / truth.md.
     Simulate(SimulateArgs),
@@ -387,9 +389,28 @@ struct ReportArgs {
     /// Lift tests for `additive_hazard` (CSV or Parquet: channel, kpi, per_exposure, se).
     #[arg(long = "lift-test")]
     lift_test: Option<PathBuf>,
-    /// Folder for contribution.csv, contribution_summary.csv and contribution.md.
+    /// Folder for report.html, contribution.csv, contribution_summary.csv and contribution.md.
     #[arg(long, default_value = "out")]
     out: PathBuf,
+    /// Bootstrap intervals at this level (e.g. 0.9) for every number of the report.
+    #[arg(long)]
+    intervals: Option<f64>,
+    /// Resamples of the bootstrap (with --intervals).
+    #[arg(long, default_value_t = 200, requires = "intervals")]
+    resamples: usize,
+    /// Seed of the bootstrap draws (with --intervals).
+    #[arg(long, default_value_t = 0, requires = "intervals")]
+    seed: u64,
+    /// A media-mix fit for the report, KPI=FILE (a fit.json written by `touchpoint mmm`); repeat for
+    /// several.
+    #[arg(long = "mmm")]
+    mmm: Vec<String>,
+    /// The report's title.
+    #[arg(long)]
+    title: Option<String>,
+    /// The currency money is shown with in the report ($ by default).
+    #[arg(long)]
+    currency: Option<String>,
 }
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -610,9 +631,35 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let journeys = load_journeys(&a.input)?;
     let specs = specs_or_default(&a.models, None, &journeys)?;
     let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
-    let result = attribute(&journeys, &specs, by)?;
+    let result = match a.intervals {
+        None => attribute(&journeys, &specs, by)?,
+        Some(level) => {
+            let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
+            attribute_with_intervals(&journeys, &specs, by, &settings, 0, &Unattended)?
+        }
+    };
     let report = contribution(&result, &goals, None)?;
+    let mut fits = Vec::new();
+    for m in &a.mmm {
+        let (kpi, file) = key_value("mmm", m)?;
+        fits.push((kpi, touchpoint_mmm::Fit::load(Path::new(&file))?));
+    }
+    let refs: Vec<(String, &touchpoint_mmm::Fit)> = fits.iter().map(|(k, f)| (k.clone(), f)).collect();
+    let defaults = touchpoint_report::ReportOptions::default();
+    let options = touchpoint_report::ReportOptions {
+        title: a.title.clone().unwrap_or(defaults.title),
+        currency: a.currency.clone().unwrap_or(defaults.currency),
+        ..Default::default()
+    };
+    let inputs = touchpoint_report::Inputs {
+        attribution: &result,
+        goals: &goals,
+        mmm: &refs,
+        journeys: Some(&journeys),
+    };
     create_dir(&a.out)?;
+    let html_path = a.out.join("report.html");
+    touchpoint_report::write(&inputs, &options, &html_path)?;
     let mut rows = contribution_frame(&report)?;
     let mut summary = contribution_summary_frame(&report)?;
     let rows_csv = a.out.join("contribution.csv");
@@ -637,7 +684,13 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let md_path = a.out.join("contribution.md");
     write_text(&md_path, &md)?;
     std::io::stdout().write_all(md.as_bytes())?;
-    eprintln!("wrote {}, {}, {}", rows_csv.display(), summary_csv.display(), md_path.display());
+    eprintln!(
+        "wrote {}, {}, {}, {}",
+        html_path.display(),
+        rows_csv.display(),
+        summary_csv.display(),
+        md_path.display()
+    );
     Ok(())
 }
 

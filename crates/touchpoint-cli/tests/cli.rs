@@ -104,7 +104,7 @@ fn additive_hazard_with_period_population_and_lift_tests() {
         "--conversions",
         &conversions,
         "--population",
-        "5000",
+        "10000",
         "--model",
         "additive_hazard",
         "--format",
@@ -155,6 +155,40 @@ fn additive_hazard_with_period_population_and_lift_tests() {
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("START,END"), "{err}");
+    // The report: report.html with the page's summary, beside the CSV and Markdown files.
+    let goals = format!("{root}/goals.toml");
+    let out_dir = dir.join("report");
+    let out_s = out_dir.display().to_string();
+    let (code, _, err) = touchpoint(&[
+        "report",
+        "--touches",
+        &touches,
+        "--conversions",
+        &conversions,
+        "--population",
+        "10000",
+        "--goals",
+        &goals,
+        "--model",
+        "additive_hazard",
+        "--lift-test",
+        &path,
+        "--intervals",
+        "0.9",
+        "--resamples",
+        "20",
+        "--title",
+        "Quarter <2>",
+        "--out",
+        &out_s,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("Service, tickets deflected: the channels added"), "{html}");
+    // The title is escaped, not markup.
+    assert!(html.contains("<title>Quarter &lt;2&gt;</title>"));
+    assert!(out_dir.join("contribution.csv").exists() && err.contains("report.html"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `touchpoint mmm` on pymc-marketing's example: MAP (quick), its tables and the fit, and the errors

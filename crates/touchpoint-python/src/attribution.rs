@@ -50,6 +50,11 @@ impl PyAttribution {
         &self.inner
     }
 
+    /// The journeys it was computed from, when it holds them (not after unpickling).
+    pub(crate) fn held_journeys(&self) -> Option<&touchpoint_core::Journeys> {
+        self.journeys.as_deref()
+    }
+
     /// The kept parts when Python gives them, else the attribution's own journeys.
     fn held(
         &self,

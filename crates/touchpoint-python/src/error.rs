@@ -218,6 +218,19 @@ pub fn panel_error(e: touchpoint_panel::Error) -> PyErr {
     class.err(e.to_string())
 }
 
+/// A report error as the matching `touchpoint.exceptions` class. Every variant is named: a new one
+/// must be placed here.
+pub fn report_error(e: touchpoint_report::Error) -> PyErr {
+    use touchpoint_report::Error as R;
+    match e {
+        R::Core(c) => PyTpErr::Core(c).into(),
+        R::Mmm(m) => mmm_error(m),
+        R::InvalidOption { .. } => Class::Parameter.err(e.to_string()),
+        R::Write { .. } => Class::Read.err(e.to_string()),
+        R::Template(_) => Class::Touchpoint.err(e.to_string()),
+    }
+}
+
 /// A `touchpoint.exceptions.ParameterError` with `message`.
 pub fn parameter_error(message: String) -> PyErr {
     Class::Parameter.err(message)

@@ -7,6 +7,7 @@ mod error;
 mod goals;
 mod journeys;
 mod mmm;
+mod report;
 mod rollout;
 mod sim;
 
@@ -29,6 +30,8 @@ mod _touchpoint {
     use crate::journeys::{csv_header, first_non_utf8_line, load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
     use crate::mmm::{mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, PyMmmFit};
+    #[pymodule_export]
+    use crate::report::{report, report_defaults};
     #[pymodule_export]
     use crate::rollout::{rollout_defaults, rollout_effect, simulate_programme, PyRolloutEffect};
     #[pymodule_export]

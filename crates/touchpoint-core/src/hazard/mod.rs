@@ -338,6 +338,7 @@ impl AdditiveHazard {
             ));
         }
         out.baseline = Some(base);
+        warnings.extend(bound_warnings(view, shape, &result, &se, base.0, total_c));
         out.warnings = warnings;
         out.details.state = Some(Fit::of(shape, &result.params, view.player_names).encode()?);
         out.details.tables = vec![
@@ -447,13 +448,58 @@ impl AdditiveHazard {
             if b > 0.0 {
                 let name = view.player_names.get(shape.players[c] as usize).map_or("?", |n| n.as_str());
                 warnings.push(format!(
-                    "KPI `{}`: the half-life of `{name}` is at its bound, {at}: its effect and its timing cannot be told apart on this data, so its beta and half-life are not estimates",
-                    view.kpi_name
+                    "the half-life of `{name}` is at its bound, {at}: its effect and its timing cannot be told apart on this data, so its beta and half-life are not estimates"
                 ));
             }
         }
         Ok(KpiFit { tests, warnings, observational, fixed, result })
     }
+}
+
+/// Warnings for a fit that lands on a bound or cannot say how sure it is: the baseline at 0 (every
+/// conversion "caused" by the players), and players whose effect is not distinguishable from zero
+/// (beta within 1.96 standard errors of 0, the two-sided 5% Wald test; a lift-tested beta is judged by
+/// the test's standard error). Players with no effect (beta at its bound 0) and those whose half-life
+/// is at a bound (warned about in `fit_kpi`) are left out, and so are fits without standard errors
+/// (the singular information is warned about in `fit`). Shown on the result and in the report.
+fn bound_warnings(
+    view: &KpiView<'_>,
+    d: &Shape,
+    r: &Fitted,
+    se: &[Option<f64>],
+    baseline: f64,
+    total: f64,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let ng = r.params.lambda0.len();
+    if total > 0.0 && baseline <= 1e-6 * total {
+        out.push(format!(
+            "the baseline is at its bound, 0: the fit says none of the {total:.0} conversions would have \
+             happened without the players, which is rarely true, and the baseline has no interval; check that \
+             population= counts everybody at risk and that the period covers the whole log"
+        ));
+    }
+    let name = |c: usize| view.player_names.get(d.players[c] as usize).map_or("?", |n| n.as_str());
+    let zero: Vec<String> = r
+        .params
+        .beta
+        .iter()
+        .enumerate()
+        .filter(|&(c, &b)| {
+            b > 0.0
+                && omega_at_bound(d, r.params.omega[c]).is_none()
+                && se[ng + c].is_some_and(|s| s.is_finite() && b < 1.96 * s)
+        })
+        .map(|(c, _)| format!("`{}`", name(c)))
+        .collect();
+    if !zero.is_empty() {
+        out.push(format!(
+            "the effect of {} is not distinguishable from zero (beta within 1.96 standard errors of 0): read \
+             its credit as possibly none",
+            zero.join(", ")
+        ));
+    }
+    out
 }
 
 /// Half-lives every fit starts from, besides the model's `initial_half_life`: a day and a week.
@@ -1535,7 +1581,7 @@ fn fit(
             Error::NotConverged { model: m.name().into(), kpi: kpi.into(), iterations, reached, tol: m.tol };
         warnings.push(e.to_string());
     }
-    finish(src, p, fixed, last_free, iterations, reached, method, kpi, control, warnings)
+    finish(src, p, fixed, last_free, iterations, reached, method, control, warnings)
 }
 
 /// EM until the log-likelihood settles, then (up to [`NEWTON_LIMIT`] parameters) Newton's method
@@ -1746,7 +1792,6 @@ fn finish(
     iterations: u32,
     reached: f64,
     method: &'static str,
-    kpi: &str,
     control: &dyn Control,
     warnings: &mut Vec<String>,
 ) -> Result<Fitted> {
@@ -1797,10 +1842,12 @@ fn finish(
             cov
         }
         None => {
-            warnings.push(format!(
-                "KPI `{kpi}`: the observed information is singular at the optimum, so standard errors are \
-                 not available (a player's effect and half-life cannot be told apart on this data)"
-            ));
+            warnings.push(
+                "the observed information is singular at the optimum, so standard errors are not available \
+                 (a player's effect and half-life cannot be told apart on this data, or two players are always \
+                 seen together); intervals= (the bootstrap) still gives intervals"
+                    .to_owned(),
+            );
             Vec::new()
         }
     };
