@@ -122,8 +122,9 @@ def test_typed_errors() -> None:
         tp.attribute(j, models=[tp.models.AdditiveHazard(lift_tests=[tp.LiftTest("tiktok", "sales", 0.1, 0.01)])])
     with pytest.raises(tp.ParameterError, match="se"):
         tp.LiftTest("search", "sales", 0.1, -0.01)
-    with pytest.raises(tp.InputError, match="outside the observation period"):
-        tp.Journeys.from_events(t, c, period=("2024-01-03", "2024-01-11"), progress=False)
+    # Conversions outside a given period are left out and counted, never an error.
+    short = tp.Journeys.from_events(t, c, period=("2024-01-03", "2024-01-11"), progress=False)
+    assert "outside_period" in short.unattributed["reason"].to_list()
     with pytest.raises(tp.ParameterError, match="end must be after the start"):
         tp.Journeys.from_events(t, c, period=("2024-01-11", "2024-01-01"), progress=False)
     with pytest.raises(tp.ParameterError, match="population"):

@@ -3,6 +3,7 @@ and load, lift measurements, and typed errors naming the column and row."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import polars as pl
@@ -36,22 +37,58 @@ def test_simulated_truth_is_covered(fit: tp.MMMFit, sim: tp.WeeklySimulation) ->
     assert fit.diagnostics()["max_r_hat"] < 1.02
 
 
-def test_summary_columns_and_roi(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
+def test_summary_columns_and_kpi_per_spend(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
     s = fit.summary()
-    for col in ["channel", "kind", "contribution", "lower", "upper", "share", "roi", "mroi"]:
+    for col in [
+        "channel",
+        "kind",
+        "contribution",
+        "lower",
+        "upper",
+        "share",
+        "kpi_per_spend",
+        "marginal_kpi_per_spend",
+    ]:
         assert col in s.columns
+    # One meaning of ROI in Touchpoint, (value - cost) / cost in money: the media mix's per-unit figure
+    # is named for what it is.
+    assert not any("roi" in c for c in s.columns)
     total = sim.data[sim.target].sum()
     for row in s.iter_rows(named=True):
         assert row["share"] == pytest.approx(row["contribution"] / total, rel=1e-9)
         if row["kind"] == "media":
             spend = sim.data[row["channel"]].sum()
             assert row["spend"] == pytest.approx(spend)
-            assert row["roi"] == pytest.approx(row["contribution"] / spend, rel=1e-9)
+            assert row["kpi_per_spend"] == pytest.approx(row["contribution"] / spend, rel=1e-9)
             # Saturation: the return of the last unit is below the average return.
-            assert 0 < row["mroi"] < row["roi"]
+            assert 0 < row["marginal_kpi_per_spend"] < row["kpi_per_spend"]
         else:
-            assert row["roi"] is None and row["spend"] is None
+            assert row["kpi_per_spend"] is None and row["spend"] is None
     assert set(s["kind"]) == {"baseline", "trend", "seasonality", "control", "media", "organic"}
+
+
+def test_summary_over_a_window_is_over_the_draws(fit: tp.MMMFit, sim: tp.WeeklySimulation) -> None:
+    """The summary of a window sums each draw's contributions over its periods: its mean is the sum
+    of the per-period means, its interval narrower than the sum of the per-period intervals."""
+    c = fit.contributions()
+    dates = sorted(c["date"].unique().to_list())
+    start, end = dates[10], dates[22]  # 13 weeks: a quarter
+    w = fit.summary(start=start, end=end)
+    inside = c.filter(pl.col("date").is_between(start, end))
+    assert inside["date"].n_unique() == 13
+    for row in w.filter(pl.col("kind") == "media").iter_rows(named=True):
+        per = inside.filter(pl.col("channel") == row["channel"])
+        assert row["contribution"] == pytest.approx(per["mean"].sum(), rel=1e-9)
+        assert row["upper"] - row["lower"] < (per["upper"] - per["lower"]).sum()
+        spend = sim.data.filter(pl.col("week").is_between(start, end))[row["channel"]].sum()
+        assert row["spend"] == pytest.approx(spend)
+    # ISO text works as well as dates; the whole series is the default.
+    assert fit.summary(start=str(start), end=str(end)).equals(w)
+    assert fit.summary().equals(fit.summary(start=dates[0], end=dates[-1]))
+    with pytest.raises(tp.ParameterError, match="no period of the fit lies in it"):
+        fit.summary(start="2040-01-01")
+    with pytest.raises(tp.ParameterError, match="is a date"):
+        fit.summary(start="next week")
 
 
 def test_contributions_sum_to_the_fit_and_to_the_summary(fit: tp.MMMFit) -> None:
@@ -215,8 +252,12 @@ def test_one_report_across_journeys_and_media_mix(fit: tp.MMMFit, sim: tp.Weekly
     rows = rep.to_polars()
     tickets = rows.filter(pl.col("kpi") == "tickets_deflected")
     assert set(tickets["source"]) == {"mmm"} and set(tickets["model"]) == {"last_touch", "linear"}
-    # Valued by the goal book: 6 per ticket deflected, the fit's contribution summed over the weeks.
-    care_mmm = fit.summary().filter(pl.col("channel") == "care_replies")["contribution"][0]
+    # Valued by the goal book: 6 per ticket deflected, the fit's contribution summed over the weeks
+    # dated in the journeys' observation period (never the whole series against a shorter log).
+    start, end = care.journeys.period
+    window = fit.summary(start=start.date(), end=(end - dt.timedelta(microseconds=1)).date())
+    care_mmm = window.filter(pl.col("channel") == "care_replies")["contribution"][0]
+    assert care_mmm < fit.summary().filter(pl.col("channel") == "care_replies")["contribution"][0]
     s = rep.summary().filter((pl.col("model") == "linear") & (pl.col("channel") == "care_replies")).row(0, named=True)
     assert s["value"] == pytest.approx(6.0 * care_mmm, rel=0.02)  # mean over 40 spread draws vs all draws
     assert s["value_lower"] < s["value"] < s["value_upper"]

@@ -216,6 +216,20 @@ def test_the_summary_sentence_and_total_interval(page: Any, built: dict[str, Any
     )
     assert lo <= added <= hi
     assert hi - lo < rows["conversions_upper"].sum() - rows["conversions_lower"].sum()
+    # The sentence's numbers are the valuation's goal totals (ContributionReport.by_goal).
+    goal = (
+        tp.contribution(r, built["goals"])
+        .by_goal()
+        .filter((pl.col("model") == MODEL) & (pl.col("kpi") == "tickets_deflected"))
+        .row(0, named=True)
+    )
+    assert goal["conversions"] == pytest.approx(added, rel=1e-12)
+    assert (lo, hi) == (round(goal["conversions_lower"]), round(goal["conversions_upper"]))
+    assert goal["baseline"] == pytest.approx(
+        r.to_polars().filter(
+            (pl.col("model") == MODEL) & (pl.col("kpi") == "tickets_deflected") & (pl.col("channel") == "(baseline)")
+        )["conversions"][0]
+    )
 
 
 def test_sorting_a_column(page: Any) -> None:

@@ -137,8 +137,10 @@ def contribution(
         goals: the :class:`GoalBook`.
         costs: overrides the goal book's costs: a dict, or a DataFrame with a player column and a
             ``cost`` column.
-        mmm: KPIs measured without journeys, by media-mix fits: ``{kpi: MMMFit}``. Each model's report
-            gains those KPIs' credit per channel (rows with ``source == "mmm"``; the fit's baseline,
+        mmm: KPIs measured without journeys, by media-mix fits: ``{kpi: MMMFit}``, taken over the
+            weeks dated in the journeys' observation period (a fit with no week in it is a
+            ParameterError; a path table has no period, so the whole series joins, with a warning).
+            Each model's report gains those KPIs' credit per channel (rows with ``source == "mmm"``; the fit's baseline,
             controls and trend as ``(baseline)``), valued by the goal book like user-level credit (the
             target's own units count as money when the KPI has no unit value), so a channel's total adds
             its user-level and its media-mix goals. The attribution must be by channel. Intervals pair
@@ -249,6 +251,15 @@ class ContributionReport:
         """Social vs non-social totals per model: model, social, value, value_share, cost, roi (and their
         intervals, as in :meth:`summary`, when the attribution has them)."""
         return self._inner.social()
+
+    def by_goal(self) -> pl.DataFrame:
+        """Per model and goal (KPI): model, kpi, function, source, ``conversions`` and ``value`` that the
+        players added in all (credited, for a model without a baseline), ``baseline`` and
+        ``baseline_value``, what would have happened anyway (null without a baseline). Goals are never
+        added into one money figure here. With intervals: ``conversions_lower/upper``,
+        ``value_lower/upper``, ``baseline_lower/upper``, each the interval of the resamples' (or
+        posterior draws') totals, not a sum of the players' intervals."""
+        return self._inner.goals()
 
     def by_function(self) -> pl.DataFrame:
         """Value per model, player and business function."""

@@ -369,20 +369,34 @@ class MMMFit:
         """The Touchpoint version that made the fit."""
         return str(self._inner.version)
 
-    def summary(self) -> pl.DataFrame:
-        """One row per component over the whole series: channel, kind (media, organic, baseline,
-        trend, seasonality, control), contribution (target units, summed over the periods) with its
-        interval in ``lower`` and ``upper``, share of the summed target (``share_lower``,
-        ``share_upper``), and for media the spend, roi (target units per unit of spend) and mroi (the
-        return of 1% more spend in every period), each with ``_lower`` and ``_upper``."""
-        rows = _flat(json.loads(self._inner.summary_json()), ["contribution", "share", "roi", "mroi"])
+    def summary(self, start: Any = None, end: Any = None) -> pl.DataFrame:
+        """One row per component, over the whole series or the periods dated from ``start`` to ``end``
+        (both included; dates, datetimes or ISO text): channel, kind (media, organic, baseline, trend,
+        seasonality, control), contribution (target units, summed over the periods) with its interval
+        in ``lower`` and ``upper``, share of the summed target (``share_lower``, ``share_upper``), and
+        for media the spend, ``kpi_per_spend`` (target units per unit of spend; not ROI, which in
+        Touchpoint is always (value - cost) / cost in money) and ``marginal_kpi_per_spend`` (of 1% more
+        spend in every period), each with ``_lower`` and ``_upper``. A window's totals and intervals are
+        computed per posterior draw, never by adding per-period intervals.
+
+        Raises:
+            ParameterError: no period of the fit lies in the window, or a bound is not a date.
+        """
+        window = None
+        if start is not None or end is not None:
+            dates, _ = self._inner.data()
+            lo = _day(start, "start") if start is not None else dates[0]
+            hi = _day(end, "end") if end is not None else dates[-1]
+            window = (lo, hi)
+        names = ["contribution", "share", "kpi_per_spend", "marginal_kpi_per_spend"]
+        rows = _flat(json.loads(self._inner.summary_json(window)), names)
         for r in rows:
             r["channel"] = r.pop("component")
             r["lower"] = r.pop("contribution_lower")
             r["upper"] = r.pop("contribution_upper")
-        cols = ["channel", "kind", "contribution", "lower", "upper", "share"]
-        cols += ["share_lower", "share_upper", "spend", "roi", "roi_lower", "roi_upper", "mroi"]
-        cols += ["mroi_lower", "mroi_upper"]
+        cols = ["channel", "kind", "contribution", "lower", "upper", "share", "share_lower", "share_upper", "spend"]
+        cols += ["kpi_per_spend", "kpi_per_spend_lower", "kpi_per_spend_upper"]
+        cols += ["marginal_kpi_per_spend", "marginal_kpi_per_spend_lower", "marginal_kpi_per_spend_upper"]
         df = pl.DataFrame(rows, infer_schema_length=None).select(cols)
         return df.with_columns(pl.col(c).cast(pl.Float64) for c in cols[2:])
 
@@ -514,7 +528,7 @@ class MMMFit:
             + f"<td>{html.escape(r['channel'])}</td><td>{r['kind']}</td>"
             + f"<td>{fmt(r['contribution'], r['lower'], r['upper'])}</td>"
             + f"<td>{fmt(r['share'], r['share_lower'], r['share_upper'], pct=True)}</td>"
-            + f"<td>{fmt(r['roi'], r['roi_lower'], r['roi_upper'])}</td>"
+            + f"<td>{fmt(r['kpi_per_spend'], r['kpi_per_spend_lower'], r['kpi_per_spend_upper'])}</td>"
             + "</tr>"
             for r in s.iter_rows(named=True)
         )
@@ -522,7 +536,7 @@ class MMMFit:
         return (
             f"<b>MMMFit</b> of <code>{html.escape(self.model.target)}</code> "
             f"({self.options['method']}, level {self.options['level']:.0%})"
-            "<table><tr><th>component</th><th>kind</th><th>contribution</th><th>share</th><th>roi</th></tr>"
+            "<table><tr><th>component</th><th>kind</th><th>contribution</th><th>share</th><th>per unit of spend</th></tr>"
             f"{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
         )
 
@@ -599,3 +613,17 @@ def simulate_weekly(weeks: int = 156, seed: int = 0, params: Mapping[str, Any] |
 
 def _fit_from_json(text: str) -> MMMFit:
     return MMMFit(_touchpoint.MmmFit.from_json(text))
+
+
+def _day(value: Any, name: str) -> int:
+    """A date (date, datetime or ISO text) as days since 1970."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError as e:
+            raise ParameterError(f"`{name}` is a date (YYYY-MM-DD), got {value!r}") from e
+    if not isinstance(value, dt.date):
+        raise ParameterError(f"`{name}` is a date (YYYY-MM-DD), got {type(value).__name__}")
+    return (value - _EPOCH).days

@@ -965,16 +965,22 @@ fn run_mmm(a: &MmmArgs) -> AnyResult<()> {
         ),
         Column::new("share".into(), summary.iter().map(|r| r.share.mean).collect::<Vec<_>>()),
         Column::new("spend".into(), summary.iter().map(|r| r.spend).collect::<Vec<_>>()),
-        Column::new("roi".into(), summary.iter().map(|r| r.roi.map(|e| e.mean)).collect::<Vec<_>>()),
         Column::new(
-            "roi_lower".into(),
-            summary.iter().map(|r| opt(r.roi.map(|e| e.lower))).collect::<Vec<_>>(),
+            "kpi_per_spend".into(),
+            summary.iter().map(|r| r.kpi_per_spend.map(|e| e.mean)).collect::<Vec<_>>(),
         ),
         Column::new(
-            "roi_upper".into(),
-            summary.iter().map(|r| opt(r.roi.map(|e| e.upper))).collect::<Vec<_>>(),
+            "kpi_per_spend_lower".into(),
+            summary.iter().map(|r| opt(r.kpi_per_spend.map(|e| e.lower))).collect::<Vec<_>>(),
         ),
-        Column::new("mroi".into(), summary.iter().map(|r| r.mroi.map(|e| e.mean)).collect::<Vec<_>>()),
+        Column::new(
+            "kpi_per_spend_upper".into(),
+            summary.iter().map(|r| opt(r.kpi_per_spend.map(|e| e.upper))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "marginal_kpi_per_spend".into(),
+            summary.iter().map(|r| r.marginal_kpi_per_spend.map(|e| e.mean)).collect::<Vec<_>>(),
+        ),
     ])?;
     let contrib = fit.contributions();
     let mut c = DataFrame::new_infer_height(vec![

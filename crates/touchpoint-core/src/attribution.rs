@@ -166,6 +166,10 @@ pub struct Attribution {
     /// [`crate::model::Details::tables`]).
     #[serde(default)]
     pub tables: Vec<Table>,
+    /// The journeys' observation period `[start, end)`, microseconds since 1970 (event logs; None for
+    /// path tables).
+    #[serde(default)]
+    pub period: Option<(i64, i64)>,
     /// Things the user should know.
     pub warnings: Vec<String>,
     /// The resamples, when the attribution was run with intervals.
@@ -328,6 +332,7 @@ fn attribute_impl(
             rows
         },
         tables: Vec::new(),
+        period: journeys.timelines().map(|t| t.period),
         warnings: Vec::new(),
         bootstrap: None,
         states: Vec::new(),
@@ -335,19 +340,33 @@ fn attribute_impl(
     let mut plans: Vec<RowPlan> = Vec::new();
 
     out.warnings.extend(journeys.warnings().iter().cloned());
+    use crate::journeys::OUTSIDE_PERIOD;
     for sum in out.summary.iter().filter(|s| s.unattributed > 0.0) {
-        let reasons: Vec<String> = out
-            .unattributed
-            .iter()
-            .filter(|u| u.kpi == sum.kpi)
+        let mine = || out.unattributed.iter().filter(|u| u.kpi == sum.kpi);
+        let outside: f64 = mine().filter(|u| u.reason == OUTSIDE_PERIOD).map(|u| u.conversions).sum();
+        let inside = sum.unattributed - outside;
+        if outside > 0.0 {
+            out.warnings.push(format!(
+                "KPI `{}`: {} of {} conversions lie outside the observation period and are left out by every model (the unattributed table's `{OUTSIDE_PERIOD}`)",
+                sum.kpi,
+                fmt_count(outside),
+                fmt_count(sum.conversions),
+            ));
+        }
+        if inside <= 0.0 {
+            continue;
+        }
+        let reasons: Vec<String> = mine()
+            .filter(|u| u.reason != OUTSIDE_PERIOD)
             .map(|u| format!("{} {}", fmt_count(u.conversions), u.reason))
             .collect();
+        let in_period = sum.conversions - outside;
         out.warnings.push(format!(
             "KPI `{}`: {} of {} conversions ({:.1}%) are unattributed ({}): no journey carries them, so path models leave them out of their credit (timeline models credit them); see the unattributed table",
             sum.kpi,
-            fmt_count(sum.unattributed),
-            fmt_count(sum.conversions),
-            100.0 * sum.unattributed / sum.conversions,
+            fmt_count(inside),
+            fmt_count(in_period),
+            100.0 * inside / in_period,
             reasons.join(", ")
         ));
     }

@@ -222,6 +222,10 @@ pub struct ExternalKpi {
     pub spend: BTreeMap<String, f64>,
     /// Level of the source's intervals.
     pub level: f64,
+    /// The dates of the first and last period the credit covers (days since 1970), when known. A
+    /// contribution report refuses credit that reaches outside the journeys' period.
+    #[serde(default)]
+    pub period: Option<(i32, i32)>,
 }
 
 /// One player's credit from an [`ExternalKpi`].
@@ -321,6 +325,41 @@ pub struct SocialTotal {
     pub roi_upper: Option<f64>,
 }
 
+/// Per (model, KPI): what the players added in all and what would have happened anyway, in the KPI's
+/// units and in money. The intervals come from the same joint draws as every other interval of the
+/// report: the total of each resample (or posterior draw), never a sum of the players' intervals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GoalTotal {
+    /// Model label.
+    pub model: String,
+    /// KPI name.
+    pub kpi: String,
+    /// The KPI's business function.
+    pub function: String,
+    /// Where its credit comes from: `journeys` or the external source's name.
+    pub source: String,
+    /// Conversions credited to the players (added, for a model with a baseline).
+    pub conversions: f64,
+    /// Lower end of the interval of `conversions`.
+    pub conversions_lower: Option<f64>,
+    /// Upper end of the interval of `conversions`.
+    pub conversions_upper: Option<f64>,
+    /// Their money value.
+    pub value: f64,
+    /// Lower end of the interval of `value`.
+    pub value_lower: Option<f64>,
+    /// Upper end of the interval of `value`.
+    pub value_upper: Option<f64>,
+    /// Conversions that would have happened anyway (models with a baseline).
+    pub baseline: Option<f64>,
+    /// Lower end of the interval of `baseline`.
+    pub baseline_lower: Option<f64>,
+    /// Upper end of the interval of `baseline`.
+    pub baseline_upper: Option<f64>,
+    /// The baseline's money value.
+    pub baseline_value: Option<f64>,
+}
+
 /// An attribution valued with a goal book.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContributionReport {
@@ -332,6 +371,9 @@ pub struct ContributionReport {
     pub summary: Vec<ContributionSummary>,
     /// Social vs non-social per model (empty unless by channel).
     pub social: Vec<SocialTotal>,
+    /// Per model and KPI: added in all and what would have happened anyway.
+    #[serde(default)]
+    pub goals: Vec<GoalTotal>,
     /// Things to know (costs for players that never appear...).
     pub warnings: Vec<String>,
 }
@@ -360,6 +402,21 @@ macro_rules! bounds {
 }
 bounds!(ContributionSummary);
 bounds!(SocialTotal);
+
+/// Days since 1970 as an ISO date (civil calendar; Hinnant's days-to-civil algorithm,
+/// <https://howardhinnant.github.io/date_algorithms.html>), for messages (core has no chrono).
+fn iso_day(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
 
 fn roi(value: f64, cost: Option<f64>) -> Option<f64> {
     cost.filter(|c| *c > 0.0).map(|c| (value - c) / c)
@@ -400,6 +457,31 @@ pub fn contribution_with(
     let mut dropped_kpis = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for e in external {
+        if let (Some((a, b)), Some((s, t))) = (e.period, attribution.period) {
+            // Weekly periods are dated by their first day: a period dated inside [s, t) belongs to it.
+            let day = |us: i64| us.div_euclid(86_400_000_000);
+            let (first, last) = (day(s), day(t - 1));
+            if i64::from(a) < first || i64::from(b) > last {
+                return Err(Error::InvalidOption {
+                    option: "mmm",
+                    value: e.kpi.clone(),
+                    reason: format!(
+                        "the {} credit of `{}` covers the periods dated {} to {}, the journeys {} to {}: values over different windows cannot be added; take the fit over the journeys' period (tp.contribution does so by default; in Rust, Fit::external_between)",
+                        e.source,
+                        e.kpi,
+                        iso_day(i64::from(a)),
+                        iso_day(i64::from(b)),
+                        iso_day(first),
+                        iso_day(last)
+                    ),
+                });
+            }
+        } else if e.period.is_some() && attribution.period.is_none() {
+            warnings.push(format!(
+                "the attribution has no observation period (a path table), so the {} credit of `{}` is over the fit's whole series; check that the two cover the same time",
+                e.source, e.kpi
+            ));
+        }
         if !seen.insert(e.kpi.as_str()) {
             return Err(Error::InvalidOption {
                 option: "mmm",
@@ -498,7 +580,12 @@ pub fn contribution_with(
     {
         // Per joint draw, only the numbers (not whole reports): value per row, and value, value share
         // and ROI per summary and social row.
-        type Nums = (Vec<f64>, Vec<(f64, Option<f64>, Option<f64>)>, Vec<(f64, Option<f64>, Option<f64>)>);
+        type Nums = (
+            Vec<f64>,
+            Vec<(f64, Option<f64>, Option<f64>)>,
+            Vec<(f64, Option<f64>, Option<f64>)>,
+            Vec<(f64, f64, Option<f64>)>,
+        );
         let mut draws: Vec<Nums> = Vec::with_capacity(n);
         for r in 0..n {
             let numbers = boot.map(|b| (b.conversions[r].as_slice(), b.value[r].as_slice()));
@@ -507,6 +594,7 @@ pub fn contribution_with(
                 d.rows.iter().map(|x| x.value).collect(),
                 d.summary.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
                 d.social.iter().map(|x| (x.value, x.value_share, x.roi)).collect(),
+                d.goals.iter().map(|x| (x.conversions, x.value, x.baseline)).collect(),
             ));
         }
         let all = vec![true; n];
@@ -541,6 +629,19 @@ pub fn contribution_with(
                 span(&|d| d.1[i].2, &usable),
             ]);
         }
+        for i in 0..report.goals.len() {
+            let g = &report.goals[i];
+            if boot.is_none() && g.source == JOURNEYS_SOURCE {
+                continue;
+            }
+            let mask = if g.source == JOURNEYS_SOURCE { usable(&g.model, Some(&g.kpi)) } else { all.clone() };
+            let g = &mut report.goals[i];
+            (g.conversions_lower, g.conversions_upper) = span(&|d| Some(d.3[i].0), &mask);
+            (g.value_lower, g.value_upper) = span(&|d| Some(d.3[i].1), &mask);
+            if g.baseline.is_some() {
+                (g.baseline_lower, g.baseline_upper) = span(&|d| d.3[i].2, &mask);
+            }
+        }
         for i in 0..report.social.len() {
             let usable = usable(&report.social[i].model, None);
             report.social[i].set_bounds([
@@ -551,6 +652,41 @@ pub fn contribution_with(
         }
     }
     Ok(report)
+}
+
+/// Per model and KPI (the goal book's order): the players' total and the baseline, from the rows.
+fn goal_totals(
+    models: &[crate::attribution::ModelRecord],
+    goals: &GoalBook,
+    rows: &[ContributionRow],
+) -> Vec<GoalTotal> {
+    let mut out = Vec::new();
+    for m in models {
+        for kpi in &goals.kpis {
+            let mine: Vec<&ContributionRow> =
+                rows.iter().filter(|r| r.model == m.label && r.kpi == kpi.name).collect();
+            let Some(first) = mine.first() else { continue };
+            let players = mine.iter().filter(|r| r.player != BASELINE_PLAYER);
+            let base = mine.iter().find(|r| r.player == BASELINE_PLAYER);
+            out.push(GoalTotal {
+                model: m.label.clone(),
+                kpi: kpi.name.clone(),
+                function: kpi.function.clone(),
+                source: first.source.clone(),
+                conversions: players.clone().map(|r| r.conversions).sum(),
+                conversions_lower: None,
+                conversions_upper: None,
+                value: players.map(|r| r.value).sum(),
+                value_lower: None,
+                value_upper: None,
+                baseline: base.map(|b| b.conversions),
+                baseline_lower: None,
+                baseline_upper: None,
+                baseline_value: base.map(|b| b.value),
+            });
+        }
+    }
+    out
 }
 
 /// The report of the attribution's credit, or of one resample's (`numbers`: conversions and value per
@@ -763,5 +899,6 @@ fn build(
         }
     }
     warnings.extend(attribution.warnings.iter().cloned());
-    Ok(ContributionReport { by: attribution.by, rows, summary, social, warnings })
+    let goal_totals = goal_totals(&attribution.models, goals, &rows);
+    Ok(ContributionReport { by: attribution.by, rows, summary, social, goals: goal_totals, warnings })
 }

@@ -109,6 +109,10 @@ pub struct Weights {
     pub nulls: f64,
 }
 
+/// The unattributed reason of conversions outside the observation period given to an event log's
+/// reader: they are left out of every model (timeline models too) and counted under this reason.
+pub const OUTSIDE_PERIOD: &str = "outside_period";
+
 /// Conversions that could not be given a journey, with the reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Unattributed {

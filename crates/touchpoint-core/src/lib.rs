@@ -23,8 +23,8 @@ pub use attribution::{
 pub use bootstrap::{Bootstrap, Resampling, Unit};
 pub use error::{Error, Result};
 pub use goals::{
-    contribution, contribution_with, ContributionReport, ExternalCredit, ExternalKpi, GoalBook, Kpi,
-    KpiSource, JOURNEYS_SOURCE,
+    contribution, contribution_with, ContributionReport, ExternalCredit, ExternalKpi, GoalBook, GoalTotal,
+    Kpi, KpiSource, JOURNEYS_SOURCE,
 };
 pub use hazard::{AdditiveHazard, Baseline, LiftTest};
 pub use journeys::{

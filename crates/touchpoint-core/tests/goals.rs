@@ -298,6 +298,7 @@ fn mmm_tickets(draws: Vec<Vec<f64>>) -> touchpoint_core::ExternalKpi {
             })
             .collect(),
         spend: [("search".to_owned(), 100.0)].into(),
+        period: None,
         level: 0.9,
     }
 }
@@ -354,4 +355,35 @@ fn external_kpis_join_the_report_once() {
     // A choice for a KPI no fit measures is refused too.
     let stray: BTreeMap<String, KpiSource> = [("hires".to_owned(), KpiSource::External)].into();
     assert!(contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &stray).is_err());
+}
+
+/// Media-mix credit and journeys over different windows are never added: credit dated outside the
+/// journeys' period is refused, naming both windows; inside it, it joins; without a period (a path
+/// table) it joins with a warning.
+#[test]
+fn external_credit_must_lie_in_the_journeys_period() {
+    use touchpoint_core::{contribution_with, KpiSource};
+    let mut r =
+        attribute(&journeys(), &[ModelSpec::from_name("last_touch").unwrap()], Dimension::Channel).unwrap();
+    let choice: BTreeMap<String, KpiSource> = [("tickets_deflected".to_owned(), KpiSource::External)].into();
+    let day_us = 86_400_000_000_i64;
+    // The journeys: [2026-04-01, 2026-07-01) = days 20544 to 20635 (exclusive).
+    r.period = Some((20_544 * day_us, 20_635 * day_us));
+    let mut ext = mmm_tickets(vec![vec![100.0; 4], vec![10.0; 4], vec![2.0; 4]]);
+    // Weeks dated 2023-01-02 to 2025-12-22: outside.
+    ext.period = Some((19_359, 20_444));
+    let e = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("2023-01-02 to 2025-12-22") && msg.contains("2026-04-01 to 2026-06-30"), "{msg}");
+    // A fit that reaches one day past the period's last day is refused too.
+    ext.period = Some((20_544, 20_635));
+    assert!(contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).is_err());
+    // Weeks dated inside the period join.
+    ext.period = Some((20_545, 20_629));
+    let rep = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).unwrap();
+    assert!(rep.rows.iter().any(|x| x.source == "mmm"));
+    // No period on the attribution: joins, and says the windows were not checked.
+    r.period = None;
+    let rep = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).unwrap();
+    assert!(rep.warnings.iter().any(|w| w.contains("no observation period")), "{:?}", rep.warnings);
 }

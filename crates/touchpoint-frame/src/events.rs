@@ -706,6 +706,8 @@ struct EventColumns {
     values: Vec<f64>,
     /// The default value column, when it was absent.
     no_values: Option<String>,
+    /// Per KPI id: conversions (and their value) outside the observation period, left out.
+    outside: Vec<(f64, f64)>,
 }
 
 fn read_columns(
@@ -736,15 +738,6 @@ fn read_columns(
     )
     .map_err(|e| rename_table(e, "conversions"))?;
     let period = observation_period(opts, &t_touch, &t_conv)?;
-    if let Some((row, &t)) = t_conv.iter().enumerate().find(|(_, &t)| t < period.0 || t >= period.1) {
-        return Err(Error::Timestamp {
-            column: opts.time.clone(),
-            table: Some("conversions"),
-            row: row + 1,
-            value: iso(t),
-            reason: format!("outside the observation period [{}, {})", iso(period.0), iso(period.1)),
-        });
-    }
     let mut dim_ids: Vec<(Dimension, Vec<u32>, Vec<String>)> = Vec::new();
     let touches_table = |e| rename_table(e, "touches");
     let (ch, ch_names) =
@@ -791,6 +784,24 @@ fn read_columns(
         }
     }
     let (values, no_values) = conversion_values(conversions, opts)?;
+    // Conversions outside a given period (one quarter of a year's log) are left out of every model
+    // and counted per KPI: the unattributed table's `outside_period` rows and a warning.
+    let (mut p_conv, mut t_conv, mut kpi_ids, mut values) = (p_conv, t_conv, kpi_ids, values);
+    let mut outside = vec![(0.0, 0.0); kpi_names.len()];
+    if t_conv.iter().any(|&t| t < period.0 || t >= period.1) {
+        let keep: Vec<bool> = t_conv.iter().map(|&t| t >= period.0 && t < period.1).collect();
+        for (i, &k) in keep.iter().enumerate() {
+            if !k {
+                let o = &mut outside[kpi_ids[i] as usize];
+                o.0 += 1.0;
+                o.1 += values[i];
+            }
+        }
+        filter_vec(&mut p_conv, &keep);
+        filter_vec(&mut t_conv, &keep);
+        filter_vec(&mut kpi_ids, &keep);
+        filter_vec(&mut values, &keep);
+    }
     Ok(EventColumns {
         p_touch,
         p_conv,
@@ -804,7 +815,17 @@ fn read_columns(
         kpi_names,
         values,
         no_values,
+        outside,
     })
+}
+
+/// Keeps the items of `v` whose `keep` is true.
+fn filter_vec<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// The value of each conversion (nulls are 0; negative or non-finite values are errors naming the
@@ -847,6 +868,11 @@ fn builder(cols: &EventColumns) -> Result<JourneysBuilder> {
     }
     for name in &cols.kpi_names {
         b.kpi_id(name);
+    }
+    for (k, &(n, v)) in cols.outside.iter().enumerate() {
+        if n > 0.0 {
+            b.add_unattributed(k as u32, touchpoint_core::journeys::OUTSIDE_PERIOD, n, v);
+        }
     }
     for (d, ids, names) in &cols.dim_ids {
         let mut first_row = vec![0usize; names.len()];
@@ -1294,11 +1320,6 @@ fn push_journey(
     }
     b.finish_journey(0, kpi, weights, Some(t))?;
     Ok(())
-}
-
-/// A timestamp as RFC 3339 text, for messages.
-fn iso(us: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(us).map_or_else(|| us.to_string(), |d| d.to_rfc3339())
 }
 
 /// The observation period: the caller's, or from the first event to just after the last one.

@@ -16,7 +16,7 @@ pub use rollout::{
 };
 pub use table::{
     attribution_table_frame, compare_frame, contribution_frame, contribution_summary_frame, credits_frame,
-    f64_column, journey_credit_gaps_of, journey_credits_frame, journey_credits_frame_of,
+    f64_column, goals_frame, journey_credit_gaps_of, journey_credits_frame, journey_credits_frame_of,
     lift_tests_from_frame, model_table_frame, position_credits_frame, removal_effects_frame, resamples_frame,
     rows_frame, social_frame, standard_errors_frame, summary_frame, timelines_frames, transitions_frame,
     unattributed_frame, write_credits_csv, write_journey_credits, write_journey_credits_of, CreditSource,

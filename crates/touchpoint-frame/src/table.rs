@@ -280,6 +280,30 @@ pub fn contribution_summary_frame(rep: &touchpoint_core::ContributionReport) -> 
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
+/// Per model and KPI: `model, kpi, function, source, conversions, value, baseline, baseline_value`, the
+/// players' total (added, for a model with a baseline) and what would have happened anyway, with
+/// `conversions_lower/upper`, `value_lower/upper` and `baseline_lower/upper`.
+pub fn goals_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {
+    let g = &rep.goals;
+    let opt = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+    Ok(DataFrame::new_infer_height(vec![
+        strings("model", g.iter().map(|x| x.model.clone()).collect()),
+        strings("kpi", g.iter().map(|x| x.kpi.clone()).collect()),
+        strings("function", g.iter().map(|x| x.function.clone()).collect()),
+        strings("source", g.iter().map(|x| x.source.clone()).collect()),
+        floats("conversions", g.iter().map(|x| x.conversions).collect()),
+        opt("conversions_lower", g.iter().map(|x| x.conversions_lower).collect()),
+        opt("conversions_upper", g.iter().map(|x| x.conversions_upper).collect()),
+        floats("value", g.iter().map(|x| x.value).collect()),
+        opt("value_lower", g.iter().map(|x| x.value_lower).collect()),
+        opt("value_upper", g.iter().map(|x| x.value_upper).collect()),
+        opt("baseline", g.iter().map(|x| x.baseline).collect()),
+        opt("baseline_lower", g.iter().map(|x| x.baseline_lower).collect()),
+        opt("baseline_upper", g.iter().map(|x| x.baseline_upper).collect()),
+        opt("baseline_value", g.iter().map(|x| x.baseline_value).collect()),
+    ])?)
+}
+
 /// Social vs non-social totals: `model, social, value, value_share, cost, roi` (+ the interval columns
 /// of the summary with intervals).
 pub fn social_frame(rep: &touchpoint_core::ContributionReport) -> Result<DataFrame> {

@@ -449,10 +449,11 @@ pub struct ComponentSummary {
     pub share: Estimate,
     /// Summed spend (media only).
     pub spend: Option<f64>,
-    /// Contribution per unit of spend (media only).
-    pub roi: Option<Estimate>,
+    /// Contribution per unit of spend, in target units (media only). Not ROI: in Touchpoint ROI is
+    /// always (value - cost) / cost in money (the contribution report).
+    pub kpi_per_spend: Option<Estimate>,
     /// Added contribution per added unit of spend when every period's spend rises by 1% (media only).
-    pub mroi: Option<Estimate>,
+    pub marginal_kpi_per_spend: Option<Estimate>,
 }
 
 /// A channel's steady-state response: the contribution per period of a constant level `x` per period.
@@ -742,29 +743,68 @@ impl Fit {
     }
 
     /// Totals per component over the series: contribution, share of the summed target, and for media
-    /// the spend, ROI and marginal ROI (every period's spend raised by 1%).
+    /// the spend, the KPI per unit of spend and its marginal value (every period's spend raised by 1%).
     pub fn summary(&self) -> Vec<ComponentSummary> {
+        self.summary_in(0..self.series.dates.len())
+    }
+
+    /// [`Fit::summary`] over the periods whose dates lie in `window` (days since 1970, both ends
+    /// included), computed per posterior draw (never by adding per-period intervals). An error when
+    /// no period lies in it.
+    pub fn summary_between(&self, window: (i32, i32)) -> Result<Vec<ComponentSummary>> {
+        Ok(self.summary_in(self.periods_in(window)?))
+    }
+
+    /// The periods (indices) whose dates lie in `window`, both ends included.
+    pub fn periods_in(&self, window: (i32, i32)) -> Result<std::ops::Range<usize>> {
+        let dates = &self.series.dates;
+        let lo = dates.partition_point(|&d| d < window.0);
+        let hi = dates.partition_point(|&d| d <= window.1);
+        if window.0 > window.1 || lo >= hi {
+            let day = |d: i32| {
+                chrono::DateTime::from_timestamp(i64::from(d) * 86_400, 0)
+                    .map_or(d.to_string(), |t| t.format("%Y-%m-%d").to_string())
+            };
+            return Err(Error::InvalidOption {
+                option: "window",
+                value: format!("{} to {}", day(window.0), day(window.1)),
+                reason: match (dates.first(), dates.last()) {
+                    (Some(a), Some(b)) => {
+                        format!(
+                            "no period of the fit lies in it (its periods run from {} to {})",
+                            day(*a),
+                            day(*b)
+                        )
+                    }
+                    _ => "the fit has no periods".into(),
+                },
+            });
+        }
+        Ok(lo..hi)
+    }
+
+    fn summary_in(&self, range: std::ops::Range<usize>) -> Vec<ComponentSummary> {
         let post = self.post();
         let comps = self.components();
         let t = post.design.t;
-        let total_y: f64 = self.series.target.iter().sum();
+        let total_y: f64 = self.series.target[range.clone()].iter().sum();
         let n_base = comps.len() - self.model.channels.len();
         let mut totals = vec![Vec::new(); comps.len()];
-        let mut mroi = vec![Vec::new(); self.model.channels.len()];
+        let mut marginal = vec![Vec::new(); self.model.channels.len()];
         let mut buf = vec![vec![0.0; t]; comps.len()];
         let mut up = vec![0.0; t];
         for theta in self.all_draws() {
             self.draw_contributions(theta, &post, &mut buf);
             for (k, row) in buf.iter().enumerate() {
-                totals[k].push(row.iter().sum::<f64>());
+                totals[k].push(row[range.clone()].iter().sum::<f64>());
             }
             let p = post.params(theta);
             for (c, cp) in p.channels.iter().enumerate() {
                 if self.model.channels[c].kind == ChannelKind::Media {
                     post.channel_curve(c, cp, 1.01, &mut up);
-                    let raised = up.iter().sum::<f64>() * cp.beta * post.design.y_scale;
-                    let spend: f64 = self.series.channels[c].iter().sum();
-                    mroi[c]
+                    let raised = up[range.clone()].iter().sum::<f64>() * cp.beta * post.design.y_scale;
+                    let spend: f64 = self.series.channels[c][range.clone()].iter().sum();
+                    marginal[c]
                         .push((raised - totals[n_base + c].last().copied().unwrap_or(0.0)) / (0.01 * spend));
                 }
             }
@@ -782,14 +822,14 @@ impl Fit {
                 } else {
                     Estimate { mean: f64::NAN, lower: f64::NAN, upper: f64::NAN }
                 };
-                let (spend, roi, mr) =
+                let (spend, per_spend, mr) =
                     if k >= n_base && self.model.channels[k - n_base].kind == ChannelKind::Media {
                         let c = k - n_base;
-                        let spend: f64 = self.series.channels[c].iter().sum();
+                        let spend: f64 = self.series.channels[c][range.clone()].iter().sum();
                         (
                             Some(spend),
                             Some(estimate(tot.iter().map(|v| v / spend).collect(), level, iv)),
-                            Some(estimate(mroi[c].clone(), level, iv)),
+                            Some(estimate(marginal[c].clone(), level, iv)),
                         )
                     } else {
                         (None, None, None)
@@ -800,8 +840,8 @@ impl Fit {
                     contribution: estimate(tot.clone(), level, iv),
                     share,
                     spend,
-                    roi,
-                    mroi: mr,
+                    kpi_per_spend: per_spend,
+                    marginal_kpi_per_spend: mr,
                 }
             })
             .collect()
@@ -890,6 +930,33 @@ impl Fit {
     /// per channel its summed contribution per draw, and the baseline (intercept, trend, seasonality
     /// and controls) as [`touchpoint_core::BASELINE_PLAYER`]; media spend for the cost check.
     pub fn external(&self, kpi: &str) -> touchpoint_core::ExternalKpi {
+        self.external_in(kpi, 0..self.series.dates.len())
+    }
+
+    /// [`Fit::external`] over the periods whose dates lie in `window` (days since 1970, both ends
+    /// included): the media-mix credit of the same weeks as the journeys' period.
+    pub fn external_between(&self, kpi: &str, window: (i32, i32)) -> Result<touchpoint_core::ExternalKpi> {
+        Ok(self.external_in(kpi, self.periods_in(window)?))
+    }
+
+    /// The credit of KPI `kpi` over an attribution's observation period `[start, end)` (microseconds
+    /// since 1970): the periods dated in it; the whole series without a period. What a contribution
+    /// report adds to the journeys' goals.
+    pub fn external_for(
+        &self,
+        kpi: &str,
+        period: Option<(i64, i64)>,
+    ) -> Result<touchpoint_core::ExternalKpi> {
+        match period {
+            None => Ok(self.external(kpi)),
+            Some((s, t)) => {
+                let day = |us: i64| us.div_euclid(86_400_000_000) as i32;
+                self.external_between(kpi, (day(s), day(t - 1)))
+            }
+        }
+    }
+
+    fn external_in(&self, kpi: &str, range: std::ops::Range<usize>) -> touchpoint_core::ExternalKpi {
         let post = self.post();
         let comps = self.components();
         let t = post.design.t;
@@ -898,7 +965,7 @@ impl Fit {
         let mut draws = vec![Vec::new(); self.model.channels.len() + 1];
         for theta in self.all_draws() {
             self.draw_contributions(theta, &post, &mut buf);
-            let totals: Vec<f64> = buf.iter().map(|r| r.iter().sum()).collect();
+            let totals: Vec<f64> = buf.iter().map(|r| r[range.clone()].iter().sum()).collect();
             draws[0].push(totals[..n_base].iter().sum());
             for c in 0..self.model.channels.len() {
                 draws[c + 1].push(totals[n_base + c]);
@@ -920,14 +987,16 @@ impl Fit {
             .iter()
             .zip(&self.series.channels)
             .filter(|(c, _)| c.kind == ChannelKind::Media)
-            .map(|(c, x)| (c.name.clone(), x.iter().sum()))
+            .map(|(c, x)| (c.name.clone(), x[range.clone()].iter().sum()))
             .collect();
+        let dates = &self.series.dates;
         touchpoint_core::ExternalKpi {
             kpi: kpi.to_string(),
             source: "mmm".into(),
             credits,
             spend,
             level: self.options.level,
+            period: (!range.is_empty()).then(|| (dates[range.start], dates[range.end - 1])),
         }
     }
 

@@ -33,6 +33,11 @@ impl PyContribution {
         frame_result(frame::contribution_summary_frame(&self.inner))
     }
 
+    /// Per model and KPI: the players' total and the baseline, with intervals.
+    fn goals(&self) -> PyResult<PyDataFrame> {
+        frame_result(frame::goals_frame(&self.inner))
+    }
+
     /// Social vs non-social totals per model (by channel only).
     fn social(&self) -> PyResult<PyDataFrame> {
         frame_result(frame::social_frame(&self.inner))
@@ -119,10 +124,13 @@ pub fn contribution(
                 .collect::<PyResult<_>>()?
         }
     };
+    // Each fit's credit over the journeys' period (the whole series for a path table).
+    let period = attribution.inner().period;
+    let external: Vec<touchpoint_core::ExternalKpi> = py
+        .detach(|| fits.iter().map(|(kpi, f)| f.external_for(kpi, period)).collect::<Result<_, _>>())
+        .map_err(crate::error::mmm_error)?;
     let rep = py
         .detach(|| {
-            let external: Vec<touchpoint_core::ExternalKpi> =
-                fits.iter().map(|(kpi, f)| f.external(kpi)).collect();
             touchpoint_core::contribution_with(
                 attribution.inner(),
                 &book,

@@ -125,9 +125,15 @@ impl PyMmmFit {
         to_json(&self.inner.parameters)
     }
 
-    /// Per-component totals with ROI, as JSON rows.
-    fn summary_json(&self, py: Python<'_>) -> String {
-        py.detach(|| to_json(&self.inner.summary()))
+    /// Per-component totals (KPI per unit of spend for media), as JSON rows: over the whole series, or
+    /// over the periods dated in `window` (days since 1970, both ends included).
+    #[pyo3(signature = (window=None))]
+    fn summary_json(&self, py: Python<'_>, window: Option<(i32, i32)>) -> PyResult<String> {
+        py.detach(|| match window {
+            None => Ok(to_json(&self.inner.summary())),
+            Some(w) => self.inner.summary_between(w).map(|s| to_json(&s)),
+        })
+        .map_err(mmm_error)
     }
 
     /// Per-period contributions, as JSON rows.

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use touchpoint_core::bootstrap::interval;
 use touchpoint_core::goals::{contribution_with, ContributionReport, ExternalKpi, KpiSource};
 use touchpoint_core::model::Values;
 use touchpoint_core::{Attribution, GoalBook, Table, BASELINE_PLAYER};
@@ -267,7 +266,7 @@ pub fn page(inputs: &Inputs<'_>, opts: &ReportOptions) -> Result<Page> {
     let mut external: Vec<ExternalKpi> = Vec::new();
     for (kpi, fit) in inputs.mmm {
         if !journey_kpis.contains(&kpi.as_str()) {
-            external.push(fit.external(kpi));
+            external.push(fit.external_for(kpi, attr.period)?);
         }
     }
     let contribution = contribution_with(
@@ -411,12 +410,11 @@ fn goal_section(
     let base = rows.iter().find(|r| r.player == BASELINE_PLAYER);
     let added: f64 = players.iter().map(|r| r.conversions).sum();
     let added_value: f64 = players.iter().map(|r| r.value).sum();
-    let (added_iv, value_iv) = match external {
-        Some(e) => (external_total(e, 1.0), external_total(e, uv.unwrap_or(1.0))),
-        None => {
-            (resample_total(attr, model, &kpi.name, None), resample_total(attr, model, &kpi.name, Some(uv)))
-        }
-    };
+    // The totals' intervals: over the joint draws of the valuation (core's GoalTotal), never a sum of
+    // the players' intervals.
+    let total = contribution.goals.iter().find(|g| g.model == model && g.kpi == kpi.name);
+    let added_iv = total.and_then(|g| g.conversions_lower.zip(g.conversions_upper));
+    let value_iv = total.and_then(|g| g.value_lower.zip(g.value_upper));
     let money = uv.is_some() || rows.iter().any(|r| r.value != 0.0);
     let mut table_rows = Vec::new();
     for r in rows.iter() {
@@ -532,49 +530,6 @@ fn level_text(attr: &Attribution, external: Option<&ExternalKpi>) -> String {
     l.map_or("no".into(), |l| format!("{:.0}%", l * 100.0))
 }
 
-/// The interval of a KPI's total over the players (baseline left out) across the bootstrap
-/// resamples: per resample the sum of the players' conversions (or value: conversions times
-/// `unit_value` when the KPI has one, else the credited value). Summing the players' own intervals
-/// would be wrong; the resamples keep their joint distribution.
-fn resample_total(
-    attr: &Attribution,
-    model: &str,
-    kpi: &str,
-    value: Option<Option<f64>>,
-) -> Option<(f64, f64)> {
-    let b = attr.bootstrap.as_ref()?;
-    let idx: Vec<usize> = attr
-        .credits
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.model == model && c.kpi == kpi && c.player != BASELINE_PLAYER)
-        .map(|(i, _)| i)
-        .collect();
-    let usable = b.usable(model, Some(kpi));
-    let mut totals: Vec<f64> = (0..b.conversions.len())
-        .filter(|&r| usable.get(r).copied().unwrap_or(false))
-        .map(|r| match value {
-            None => idx.iter().map(|&i| b.conversions[r][i]).sum(),
-            Some(Some(uv)) => idx.iter().map(|&i| b.conversions[r][i]).sum::<f64>() * uv,
-            Some(None) => idx.iter().map(|&i| b.value[r][i]).sum(),
-        })
-        .collect();
-    interval(&mut totals, &b.settings)
-}
-
-/// The interval of a media-mix KPI's total over its channels, from the fit's draws.
-fn external_total(e: &ExternalKpi, per: f64) -> Option<(f64, f64)> {
-    let players: Vec<_> = e.credits.iter().filter(|c| c.player != BASELINE_PLAYER).collect();
-    let n = players.iter().map(|c| c.draws.len()).min()?;
-    if n < 2 {
-        return None;
-    }
-    let mut totals: Vec<f64> =
-        (0..n).map(|d| players.iter().map(|c| c.draws[d]).sum::<f64>() * per).collect();
-    let settings = touchpoint_core::Resampling { level: e.level, resamples: n, seed: 0 };
-    interval(&mut totals, &settings)
-}
-
 fn roi_table(contribution: &ContributionReport, model: &str, cur: &str) -> TableView {
     let mut rows: Vec<_> =
         contribution.summary.iter().filter(|s| s.model == model && s.player != BASELINE_PLAYER).collect();
@@ -650,9 +605,9 @@ fn mmm_section(kpi: &str, fit: &Fit, cur: &str) -> Result<MmmSection> {
                     Cell::num(f(c.contribution.upper), 0),
                     Cell::num(f(c.share.mean * 100.0), 1),
                     Cell::num(c.spend, 0),
-                    Cell::num(c.roi.and_then(|r| f(r.mean)), 3),
-                    Cell::num(c.roi.and_then(|r| f(r.lower)), 3),
-                    Cell::num(c.roi.and_then(|r| f(r.upper)), 3),
+                    Cell::num(c.kpi_per_spend.and_then(|r| f(r.mean)), 3),
+                    Cell::num(c.kpi_per_spend.and_then(|r| f(r.lower)), 3),
+                    Cell::num(c.kpi_per_spend.and_then(|r| f(r.upper)), 3),
                 ]
             })
             .collect(),
@@ -893,9 +848,7 @@ pub fn write_html(text: &str, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use touchpoint_core::{
-        attribute, attribute_with_intervals, Dimension, JourneysBuilder, Kpi, ModelSpec, Unattended, Weights,
-    };
+    use touchpoint_core::{attribute, Dimension, JourneysBuilder, Kpi, ModelSpec, Weights};
 
     fn journeys() -> touchpoint_core::Journeys {
         let mut b = JourneysBuilder::new(&[]);
@@ -946,35 +899,6 @@ mod tests {
         // An unknown model is a typed error naming the models there are.
         let bad = ReportOptions { model: Some("shapley".into()), ..ReportOptions::default() };
         assert!(matches!(page(&inputs, &bad), Err(Error::InvalidOption { option: "model", .. })));
-    }
-
-    #[test]
-    fn the_total_interval_is_over_resamples_not_a_sum_of_intervals() {
-        let settings = touchpoint_core::Resampling { level: 0.8, resamples: 60, seed: 3 };
-        let r = attribute_with_intervals(
-            &journeys(),
-            &[ModelSpec::from_name("linear").unwrap()],
-            Dimension::Channel,
-            &settings,
-            1,
-            &Unattended,
-        )
-        .unwrap();
-        let b = r.bootstrap.as_ref().unwrap();
-        // Brute force: the percentile interval of each resample's total over the players.
-        let mut totals: Vec<f64> = b.conversions.iter().map(|row| row.iter().sum()).collect();
-        let want = interval(&mut totals, &settings).unwrap();
-        assert_eq!(resample_total(&r, "linear", "tickets", None), Some(want));
-        assert_eq!(
-            resample_total(&r, "linear", "tickets", Some(Some(2.0))),
-            Some((2.0 * want.0, 2.0 * want.1))
-        );
-        let summed: (f64, f64) = r
-            .credits
-            .iter()
-            .map(|c| (c.conversions_lower.unwrap(), c.conversions_upper.unwrap()))
-            .fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
-        assert!(want.1 - want.0 <= summed.1 - summed.0 + 1e-12);
     }
 
     #[test]
