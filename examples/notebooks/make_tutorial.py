@@ -95,7 +95,7 @@ cells = [
     (
         "code",
         "care = tp.simulate('social_care', people=30_000, seed=7)\n"
-        "log = tp.Journeys.from_events(care.touches, care.conversions, person='person', lookback='30d',\n"
+        "log = tp.Journeys.from_events(care.touches, care.conversions, lookback='30d',\n"
         "                              period=care.period, population=care.population)\n"
         "incremental = tp.attribute(log, models=['last_touch', 'markov', 'additive_hazard'])\n"
         "plotting.truth_vs_models(incremental, care.truth, kpi='tickets_deflected', value='conversions');",

@@ -18,7 +18,7 @@ MODELS: list[Any] = ["first_touch", "last_touch", "linear", "position_based", "m
 def log() -> tuple[pl.DataFrame, pl.DataFrame]:
     sim = tp.simulate("social_care", people=3000, seed=5, progress=False)
     touches = sim.touches.with_columns(
-        (pl.col("channel") + "_" + (pl.col("person") % 3).cast(pl.String)).alias("campaign")
+        (pl.col("channel") + "_" + (pl.col("user_id") % 3).cast(pl.String)).alias("campaign")
     )
     return touches, sim.conversions
 
@@ -45,8 +45,8 @@ def test_buckets_equal_the_in_memory_journeys(
     log: tuple[pl.DataFrame, pl.DataFrame], on_disk: tuple[Path, Path], buckets: int
 ) -> None:
     touches, conversions = log
-    mem = tp.Journeys.from_events(touches, conversions, person="person", dims=["campaign"], progress=False)
-    j = tp.Journeys.from_events(*on_disk, person="person", dims=["campaign"], buckets=buckets, progress=False)
+    mem = tp.Journeys.from_events(touches, conversions, person="user_id", dims=["campaign"], progress=False)
+    j = tp.Journeys.from_events(*on_disk, person="user_id", dims=["campaign"], buckets=buckets, progress=False)
     assert mem.summary.equals(j.summary)
     assert mem.unattributed.drop("value").equals(j.unattributed.drop("value"))
     assert j.unattributed["value"].to_list() == pytest.approx(mem.unattributed["value"].to_list(), rel=1e-12)
@@ -60,14 +60,14 @@ def test_buckets_equal_the_in_memory_journeys(
 
 
 def test_a_directory_means_buckets_and_workdir_keeps_the_statistics(on_disk: tuple[Path, Path], tmp_path: Path) -> None:
-    j = tp.Journeys.from_events(*on_disk, person="person", workdir=tmp_path, progress=False)
+    j = tp.Journeys.from_events(*on_disk, person="user_id", workdir=tmp_path, progress=False)
     assert "16 buckets" in repr(j)
     written = sorted(p.name for p in (tmp_path / "statistics").glob("*.parquet"))
     assert len(written) == 16
     stats = pl.read_parquet(tmp_path / "statistics")
     assert stats["conversions"].sum() == pytest.approx(j.summary["attributed"].sum())
     # Without workdir nothing is kept: per-journey credit says what is missing.
-    gone = tp.Journeys.from_events(*on_disk, person="person", progress=False)
+    gone = tp.Journeys.from_events(*on_disk, person="user_id", progress=False)
     with pytest.raises(tp.UnsupportedError, match="aggregated in 16 buckets of people"):
         tp.attribute(gone, models=["linear"], progress=False).journey_credits(progress=False)
 
@@ -129,7 +129,7 @@ def test_additive_hazard_on_buckets_equals_the_fit_in_memory(
     touches, conversions = log
     tests = [tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)] if buckets == 3 else []
     models: list[Any] = [tp.models.AdditiveHazard(lift_tests=tests), "linear"]
-    kw: dict[str, Any] = {"person": "person", "population": 4000, "progress": False}
+    kw: dict[str, Any] = {"person": "user_id", "population": 4000, "progress": False}
     mem = tp.Journeys.from_events(touches, conversions, **kw)
     j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path, **kw)
     a = tp.attribute(mem, models=models, progress=False)
@@ -162,7 +162,7 @@ def test_time_decay_by_duration_on_buckets_equals_the_credit_in_memory(
     # buckets' credit per player adds up to the credit in memory, for both KPIs and two dimensions.
     touches, conversions = log
     models: list[Any] = [tp.models.TimeDecay(half_life="2d"), "linear"]
-    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "progress": False}
+    kw: dict[str, Any] = {"person": "user_id", "dims": ["campaign"], "progress": False}
     mem = tp.Journeys.from_events(touches, conversions, **kw)
     j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path, **kw)
     for by in ("channel", "campaign"):
@@ -196,7 +196,7 @@ def test_per_journey_credit_on_buckets_equals_the_rows_in_memory(
     # those in memory (journeys numbered bucket after bucket instead), and so do the gaps.
     touches, conversions = log
     models: list[Any] = ["linear", "markov", tp.models.TimeDecay(half_life="2d")]
-    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "progress": False}
+    kw: dict[str, Any] = {"person": "user_id", "dims": ["campaign"], "progress": False}
     mem = tp.Journeys.from_events(touches, conversions, **kw)
     j = tp.Journeys.from_events(*on_disk, buckets=buckets, workdir=tmp_path / "work", **kw)
     a = tp.attribute(mem, models=models, by="campaign", progress=False)
@@ -227,7 +227,7 @@ def test_per_journey_credit_on_buckets_equals_the_rows_in_memory(
 
 
 def test_additive_hazard_on_buckets_says_what_it_cannot_do(on_disk: tuple[Path, Path], tmp_path: Path) -> None:
-    kw: dict[str, Any] = {"person": "person", "buckets": 2, "progress": False}
+    kw: dict[str, Any] = {"person": "user_id", "buckets": 2, "progress": False}
     # Without workdir the buckets are gone at the end: the fit has no timelines to read.
     gone = tp.Journeys.from_events(*on_disk, **kw)
     with pytest.raises(tp.UnsupportedError, match="aggregated in 2 buckets"):

@@ -76,12 +76,12 @@ def test_warns_without_population() -> None:
 
 def test_simulated_event_log_round_trips_through_from_events() -> None:
     sim = tp.simulate("social_care", people=5_000, seed=3, progress=False)
-    assert set(sim.touches.columns) == {"person", "ts", "channel"}
-    assert set(sim.conversions.columns) == {"person", "ts", "kpi", "value"}
+    assert set(sim.touches.columns) == {"user_id", "ts", "channel"}
+    assert set(sim.conversions.columns) == {"user_id", "ts", "kpi", "value"}
     j = tp.Journeys.from_events(
         sim.touches,
         sim.conversions,
-        person="person",
+        person="user_id",
         lookback="30d",
         period=sim.period,
         population=sim.population,

@@ -129,3 +129,27 @@ def test_a_scenario_of_ones_own_as_text_file_or_dict(tmp_path) -> None:
         tp.simulate(toml=dict(base.params, intent_sdd=1.0))
     with pytest.raises(tp.ParameterError, match="toml= takes"):
         tp.simulate(toml=42)
+
+
+def test_score_any_result_against_any_simulation(tmp_path) -> None:
+    """tp.score on a built-in scenario gives the benchmark's rows; it scores a scenario of one's own
+    and a result read back from the simulated event log too."""
+    import re
+    from pathlib import Path
+
+    models = ["last_touch", "linear", "additive_hazard"]
+    bench = tp.benchmark(["selection_bias"], people=3_000, seed=5, models=models, progress=False)
+    sim = tp.simulate("selection_bias", people=3_000, seed=5, progress=False)
+    scored = tp.score(tp.attribute(sim.journeys, models=models, progress=False), sim)
+    assert scored.equals(bench)
+    # A scenario of one's own (the docs' TOML): no name to look up, its own truth.
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text(encoding="utf-8")
+    own = tp.simulate(toml=re.search(r"```toml\n(.*?)```", doc, re.S).group(1), people=3_000, progress=False)
+    # Read back from its touches and conversions with from_events' default column names.
+    j = tp.Journeys.from_events(own.touches, own.conversions, period=own.period, population=own.population)
+    s = tp.score(tp.attribute(j, models=["additive_hazard", "last_touch"], progress=False), own)
+    assert set(s["model"]) == {"additive_hazard", "last_touch"} and (s["scenario"] == "care_launch").all()
+    hz = s.filter(pl.col("model") == "additive_hazard")
+    assert (hz["tv_shapley"] < s.filter(pl.col("model") == "last_touch")["tv_shapley"]).all(), s
+    with pytest.raises(tp.ParameterError, match="an Attribution"):
+        tp.score(sim.truth, own)  # type: ignore[arg-type]

@@ -59,10 +59,10 @@ def log() -> tuple[pl.DataFrame, pl.DataFrame]:
     """The social-care simulation with a campaign per channel and person group, ids as Int64."""
     sim = tp.simulate("social_care", people=3000, seed=11, progress=False)
     touches = sim.touches.with_columns(
-        pl.col("person").cast(pl.Int64),
-        (pl.col("channel") + "_" + (pl.col("person") % 3).cast(pl.String)).alias("campaign"),
+        pl.col("user_id").cast(pl.Int64),
+        (pl.col("channel") + "_" + (pl.col("user_id") % 3).cast(pl.String)).alias("campaign"),
     )
-    conversions = sim.conversions.with_columns(pl.col("person").cast(pl.Int64))
+    conversions = sim.conversions.with_columns(pl.col("user_id").cast(pl.Int64))
     return touches, conversions
 
 
@@ -91,11 +91,11 @@ def assert_same_tables(a: pl.DataFrame, b: pl.DataFrame) -> None:
 @pytest.mark.parametrize("partitions", [1, 3, 8])
 def test_spark_equals_from_events(spark: Any, log: tuple[pl.DataFrame, pl.DataFrame], partitions: int) -> None:
     touches, conversions = log
-    mem = tp.Journeys.from_events(touches, conversions, person="person", dims=["campaign"], progress=False)
+    mem = tp.Journeys.from_events(touches, conversions, person="user_id", dims=["campaign"], progress=False)
     sj = tps.journeys(
         to_spark(spark, touches),
         to_spark(spark, conversions),
-        person="person",
+        person="user_id",
         dims=["campaign"],
         partitions=partitions,
     )
@@ -171,7 +171,7 @@ def test_aggregated_journeys_refuse_what_needs_times_or_persons(
     spark: Any, log: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
     touches, conversions = log
-    j = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), person="person").to_journeys()
+    j = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), person="user_id").to_journeys()
     assert "distinct paths" in repr(j)
     for model in ("additive_hazard", tp.models.TimeDecay(half_life="3d")):
         with pytest.raises(tp.UnsupportedError, match="aggregated on Spark"):
@@ -250,7 +250,7 @@ def test_additive_hazard_fit_on_spark_equals_from_events(
     conversions = conversions.filter(pl.col("kpi") == "tickets_deflected")
     tests = [tp.LiftTest("help_center", "tickets_deflected", 0.02, 0.005)] if lift else []
     model = tp.models.AdditiveHazard(lift_tests=tests)
-    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"], "population": 5000}
+    kw: dict[str, Any] = {"person": "user_id", "dims": ["campaign"], "population": 5000}
     mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
     sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), partitions=partitions, **kw)
     a = tp.attribute(mem, models=[model, "linear"], progress=False)
@@ -287,7 +287,7 @@ def test_time_decay_by_duration_on_spark_equals_from_events(
     # driver adds their credit per player (one Spark job per KPI), equal to the credit in memory.
     touches, conversions = log
     models: list[Any] = [tp.models.TimeDecay(half_life="2d"), "linear"]
-    kw: dict[str, Any] = {"person": "person", "dims": ["campaign"]}
+    kw: dict[str, Any] = {"person": "user_id", "dims": ["campaign"]}
     mem = tp.Journeys.from_events(touches, conversions, progress=False, **kw)
     sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), partitions=partitions, **kw)
     a = tp.attribute(mem, models=models, by="campaign", progress=False).to_polars().sort("model", "kpi", "campaign")
@@ -302,7 +302,7 @@ def test_time_decay_by_duration_on_spark_equals_from_events(
 def test_additive_hazard_on_spark_says_what_it_cannot_do(spark: Any, log: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     touches, conversions = log
     conversions = conversions.filter(pl.col("kpi") == "sales")
-    kw: dict[str, Any] = {"person": "person", "partitions": 2}
+    kw: dict[str, Any] = {"person": "user_id", "partitions": 2}
     sj = tps.journeys(to_spark(spark, touches), to_spark(spark, conversions), population=10, **kw)
     # The population is checked against the people of every partition together.
     with pytest.raises(tp.ParameterError, match="population 10 is smaller than the 3000 people"):

@@ -40,13 +40,13 @@ def test_4_merge_of_time_halves_is_refused_and_of_person_halves_is_whole(sim: tp
     t, c = sim.touches, sim.conversions
     period = sim.period
     cut = t["ts"].sort()[t.height // 2]
-    kw: dict[str, Any] = {"person": "person", "period": period, "population": 3000, "progress": False}
+    kw: dict[str, Any] = {"person": "user_id", "period": period, "population": 3000, "progress": False}
     early = tp.Journeys.from_events(t.filter(pl.col("ts") < cut), c.filter(pl.col("ts") < cut), **kw)
     late = tp.Journeys.from_events(t.filter(pl.col("ts") >= cut), c.filter(pl.col("ts") >= cut), **kw)
     with pytest.raises(tp.InputError, match=r"both hold person `\d+`: merge combines parts of a log split by person"):
         early.merge(late)
     # Split by person, the merge is the whole log: the same population and hazard fit.
-    odd = pl.col("person") % 2 == 1
+    odd = pl.col("user_id") % 2 == 1
     a = tp.Journeys.from_events(t.filter(odd), c.filter(odd), **{**kw, "population": 1500})
     b = tp.Journeys.from_events(t.filter(~odd), c.filter(~odd), **{**kw, "population": 1500})
     whole = tp.Journeys.from_events(t, c, **kw)
@@ -61,7 +61,7 @@ def test_4_merge_of_time_halves_is_refused_and_of_person_halves_is_whole(sim: tp
 
 
 def test_5_the_hazard_fit_does_not_hang_on_its_starting_half_life(sim: tp.Simulation) -> None:
-    j = tp.Journeys.from_events(sim.touches, sim.conversions, person="person", population=3000, progress=False)
+    j = tp.Journeys.from_events(sim.touches, sim.conversions, person="user_id", population=3000, progress=False)
     fits = {}
     for start in ("10m", "1d", "30d"):
         r = tp.attribute(j, models=[tp.models.AdditiveHazard(initial_half_life=start)], progress=False)
@@ -259,7 +259,7 @@ def test_20_devices_and_fifos_are_refused_at_once(tmp_path: Path) -> None:
 
 def test_22_odd_arguments_are_parameter_errors(sim: tp.Simulation) -> None:
     with pytest.raises(tp.ParameterError, match="`tz` = None"):
-        tp.Journeys.from_events(sim.touches, sim.conversions, person="person", tz=None, progress=False)  # type: ignore[arg-type]
+        tp.Journeys.from_events(sim.touches, sim.conversions, person="user_id", tz=None, progress=False)  # type: ignore[arg-type]
     weekly = tp.simulate_weekly(weeks=60, seed=1)
     m = tp.MMM(date="week", target="tickets_deflected", media=["paid_social"], organic=[], controls=[])
     fit = m.fit(weekly.data, method="map", seed=0, progress=False)
@@ -278,7 +278,7 @@ def test_22_odd_arguments_are_parameter_errors(sim: tp.Simulation) -> None:
 
 
 def test_23_journeys_and_fits_pickle(sim: tp.Simulation) -> None:
-    j = tp.Journeys.from_events(sim.touches, sim.conversions, person="person", population=3000, progress=False)
+    j = tp.Journeys.from_events(sim.touches, sim.conversions, person="user_id", population=3000, progress=False)
     back = pickle.loads(pickle.dumps(j))
     assert back.summary.equals(j.summary) and back.population == 3000 and back.has_timelines
     models: list[Any] = ["linear", "additive_hazard"]
@@ -306,7 +306,7 @@ def test_24_bad_utf8_names_its_line_in_python_and_the_cli(tmp_path: Path) -> Non
 
 def test_25_messages_name_the_real_problem(sim: tp.Simulation) -> None:
     with pytest.raises(tp.ParameterError, match=r"`population` = \"100\": the log holds \d+ people, more than"):
-        tp.Journeys.from_events(sim.touches, sim.conversions, person="person", population=100, progress=False)
+        tp.Journeys.from_events(sim.touches, sim.conversions, person="user_id", population=100, progress=False)
     t = pl.DataFrame({"user_id": [1], "ts": ["2024-01-01"], "channel": ["a"]})
     c = pl.DataFrame({"user_id": [1], "ts": ["2024-03-01"], "value": [1.0]})
     # A conversion outside the period is left out and counted (issue 29), never called unparseable.

@@ -15,7 +15,7 @@ import pytest
 
 import touchpoint as tp
 
-KW: dict[str, Any] = {"person": "person", "buckets": 2, "progress": False}
+KW: dict[str, Any] = {"person": "user_id", "buckets": 2, "progress": False}
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from .mmm import MMM, MMMFit, WeeklySimulation, simulate_weekly
 from .models import LiftTest
 from .reporting import Report, report
 from .rollout import ProgrammeSimulation, RolloutEffect, rollout_effect, simulate_programme
-from .simulation import SCENARIOS, Simulation, benchmark, lift_test, simulate
+from .simulation import SCENARIOS, Simulation, benchmark, lift_test, score, simulate
 
 __all__ = [
     "__version__",
@@ -41,6 +41,7 @@ __all__ = [
     "contribution",
     "simulate",
     "benchmark",
+    "score",
     "Simulation",
     "SCENARIOS",
     "models",

@@ -48,6 +48,7 @@ __all__ = [
     "rollout_effect",
     "save_journeys",
     "scenario_names",
+    "score",
     "simulate",
     "simulate_programme",
     "simulate_weekly",
@@ -273,7 +274,8 @@ def simulate(
     toml: str | None = None,
     progress: _Progress = None,
     params: str | None = None,
-) -> tuple[Journeys, pl.DataFrame, str]: ...
+) -> tuple[Journeys, pl.DataFrame, str, str]: ...
+def score(attribution: Attribution, params: str, truth: str) -> pl.DataFrame: ...
 def benchmark(
     scenarios: list[str], people: int, seed: int, specs: list[str], progress: _Progress = None
 ) -> pl.DataFrame: ...

@@ -371,8 +371,9 @@ class Journeys:
         """The person timelines as the two tables :meth:`from_events` reads.
 
         Returns:
-            ``(touches, conversions)``: touches with person, ts (UTC), channel and every other
-            dimension carried; conversions with person, ts, kpi, value (one row per conversion).
+            ``(touches, conversions)``: touches with user_id, ts (UTC), channel and every other
+            dimension carried; conversions with user_id, ts, kpi, value (one row per conversion): the
+            column names :meth:`from_events` reads by default.
             Persons are numbered by their position.
 
         Raises:

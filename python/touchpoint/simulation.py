@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .exceptions import ParameterError, ReadError
 from .journeys import Journeys
 from .models import LiftTest, Model, to_spec
 
-__all__ = ["Simulation", "simulate", "benchmark", "lift_test", "SCENARIOS"]
+__all__ = ["Simulation", "simulate", "benchmark", "score", "lift_test", "SCENARIOS"]
 
 SCENARIOS: tuple[str, ...] = tuple(_touchpoint.scenario_names())
 
@@ -40,16 +40,17 @@ class Simulation:
     journeys: Journeys
     truth: pl.DataFrame
     params: dict[str, Any]
+    _truth_rows: str = field(default="", repr=False, compare=False)
 
     @property
     def touches(self) -> pl.DataFrame:
-        """The simulated event log's touches (person, ts, channel), in the shape
+        """The simulated event log's touches (user_id, ts, channel), in the shape
         :meth:`Journeys.from_events` reads."""
         return self.journeys.timelines()[0]
 
     @property
     def conversions(self) -> pl.DataFrame:
-        """The simulated event log's conversions (person, ts, kpi, value), one row per conversion."""
+        """The simulated event log's conversions (user_id, ts, kpi, value), one row per conversion."""
         return self.journeys.timelines()[1]
 
     @property
@@ -116,8 +117,8 @@ def simulate(
     whole("people", people, 1, optional=True)
     whole("seed", seed, 0, optional=True)
     text, as_json = (None, None) if toml is None else _scenario_source(toml)
-    inner, truth, params = _touchpoint.simulate(scenario, people, seed, text, cb, as_json)
-    return Simulation(journeys=Journeys(inner), truth=truth, params=json.loads(params))
+    inner, truth, params, rows = _touchpoint.simulate(scenario, people, seed, text, cb, as_json)
+    return Simulation(journeys=Journeys(inner), truth=truth, params=json.loads(params), _truth_rows=rows)
 
 
 def benchmark(
@@ -196,3 +197,30 @@ def lift_test(
         scenario, channel, kpi, people, seed, toml, cb
     )
     return LiftTest(channel=channel, kpi=kpi, per_exposure=per_exposure, se=se)
+
+
+def score(result: Any, simulation: Simulation) -> pl.DataFrame:
+    """Scores any attribution by channel against any simulation's truth (a built-in scenario, a TOML
+    file, a dict): per model and KPI the total variation distance of its shares to the Shapley and the
+    removal truth, their Spearman rank correlations, the error of the social share, and the credited
+    conversions against the true incremental ones. The columns of :func:`benchmark`.
+
+    Args:
+        result: an :class:`Attribution` by channel of the simulation's journeys (or of its touches and
+            conversions read with ``from_events``).
+        simulation: the :class:`Simulation` whose truth to score against.
+
+    Raises:
+        ParameterError: the attribution is not by channel, or the simulation carries no truth rows.
+
+    Example:
+        >>> sim = tp.simulate(toml="my_scenario.toml")  # doctest: +SKIP
+        >>> tp.score(tp.attribute(sim.journeys, models=["markov", "additive_hazard"]), sim)  # doctest: +SKIP
+    """
+    from .attribution import Attribution
+
+    if not isinstance(result, Attribution):
+        raise ParameterError(f"`result` is an Attribution (from tp.attribute), got {type(result).__name__}")
+    if not isinstance(simulation, Simulation) or not simulation._truth_rows:
+        raise ParameterError("`simulation` is a Simulation made by tp.simulate")
+    return _touchpoint.score(result._inner, json.dumps(simulation.params), simulation._truth_rows)

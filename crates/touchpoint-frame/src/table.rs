@@ -512,7 +512,7 @@ pub fn timelines_frames(j: &Journeys) -> Result<Option<(DataFrame, DataFrame)>> 
         Ok(Column::new(name.into(), v)
             .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?)
     };
-    let mut cols = vec![Column::new("person".into(), person), datetime("ts", ts)?];
+    let mut cols = vec![Column::new("user_id".into(), person), datetime("ts", ts)?];
     for d in Dimension::ALL {
         if let Some(ids) = t.touch_ids(d) {
             let vocab = j.vocab(d);
@@ -521,7 +521,7 @@ pub fn timelines_frames(j: &Journeys) -> Result<Option<(DataFrame, DataFrame)>> 
     }
     let touches = DataFrame::new_infer_height(cols)?;
     let conversions = DataFrame::new_infer_height(vec![
-        Column::new("person".into(), c_person),
+        Column::new("user_id".into(), c_person),
         datetime("ts", c_ts)?,
         strings("kpi", c_kpi),
         floats("value", c_value),

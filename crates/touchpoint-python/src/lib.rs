@@ -35,7 +35,7 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::rollout::{rollout_defaults, rollout_effect, simulate_programme, PyRolloutEffect};
     #[pymodule_export]
-    use crate::sim::{benchmark, lift_test, scenario_names, simulate};
+    use crate::sim::{benchmark, lift_test, scenario_names, score, simulate};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

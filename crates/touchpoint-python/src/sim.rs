@@ -23,7 +23,7 @@ fn threads() -> usize {
 }
 
 /// Simulates a named scenario, or one given as TOML text or as JSON `params`: (journeys, truth
-/// table, parameters as JSON).
+/// table, parameters as JSON, truth rows as JSON for `score`).
 #[pyfunction]
 #[pyo3(signature = (scenario, people=None, seed=None, toml=None, progress=None, params=None))]
 pub fn simulate(
@@ -34,7 +34,7 @@ pub fn simulate(
     toml: Option<&str>,
     progress: Option<Py<PyAny>>,
     params: Option<&str>,
-) -> PyResult<(PyJourneys, PyDataFrame, String)> {
+) -> PyResult<(PyJourneys, PyDataFrame, String, String)> {
     let mut params = match (toml, params) {
         (Some(text), _) => SimParams::from_toml(text),
         (None, Some(json)) => SimParams::from_json(json),
@@ -51,7 +51,23 @@ pub fn simulate(
     let sim = py.detach(|| simulate_with(&params, threads(), &control)).map_err(sim_err)?;
     let truth = rows_frame(&sim.truth, &TRUTH_COLUMNS).map_err(PyTpErr::from)?;
     let params_json = serde_json::to_string(&sim.params).expect("parameters serialise");
-    Ok((PyJourneys { inner: Arc::new(sim.journeys) }, PyDataFrame(truth), params_json))
+    let truth_json = serde_json::to_string(&sim.truth).expect("truth rows serialise");
+    Ok((PyJourneys { inner: Arc::new(sim.journeys) }, PyDataFrame(truth), params_json, truth_json))
+}
+
+/// Scores an attribution (by channel) against a simulation's parameters and truth rows (JSON, as
+/// `simulate` returns them): one row per model and KPI, the benchmark's columns.
+#[pyfunction]
+pub fn score(
+    attribution: &crate::attribution::PyAttribution,
+    params: &str,
+    truth: &str,
+) -> PyResult<PyDataFrame> {
+    let params = SimParams::from_json(params).map_err(sim_err)?;
+    let rows: Vec<touchpoint_sim::TruthRow> = serde_json::from_str(truth)
+        .map_err(|e| crate::error::parameter_error(format!("invalid truth rows: {e}")))?;
+    let scores = touchpoint_sim::score_truth(attribution.inner(), &params, &rows).map_err(sim_err)?;
+    Ok(PyDataFrame(rows_frame(&scores, &SCORE_COLUMNS).map_err(PyTpErr::from)?))
 }
 
 /// Simulates scenarios, runs the models (JSON specs; the default set when empty) and scores them.

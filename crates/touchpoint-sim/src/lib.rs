@@ -30,7 +30,8 @@ pub use params::{ChannelParams, KpiParams, SimParams, Synergy, ValueDist, BASELI
 pub use person::{person, ConversionEvent, Exposure, Person, START_US};
 pub use programme::{programme, Programme, ProgrammeParams, ProgrammeRow, ProgrammeTruth};
 pub use score::{
-    benchmark, benchmark_models, benchmark_with, score, spearman, total_variation, ScoreRow, SCORE_COLUMNS,
+    benchmark, benchmark_models, benchmark_with, score, score_truth, spearman, total_variation, ScoreRow,
+    SCORE_COLUMNS,
 };
 pub use simulate::{simulate, simulate_with, Simulation};
 pub use truth::{TruthRow, EXACT_LIMIT, TRUTH_COLUMNS};

@@ -11,9 +11,10 @@ use touchpoint_core::{
     attribute_with, AdditiveHazard, Attribution, Baseline, Control, Dimension, Markov, ModelSpec, Unattended,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::params::SimParams;
 use crate::simulate::{simulate_with, Simulation};
+use crate::truth::TruthRow;
 
 /// Column names of the benchmark table, in [`ScoreRow`] field order.
 pub const SCORE_COLUMNS: [&str; 10] = [
@@ -130,17 +131,38 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 /// against the simulation's truths. Rows by model, then KPI, in the attribution's and the
 /// parameters' order. Channels a model does not credit count as zero credit.
 pub fn score(attribution: &Attribution, simulation: &Simulation) -> Vec<ScoreRow> {
-    let p = &simulation.params;
+    score_truth(attribution, &simulation.params, &simulation.truth).expect("a simulation has every truth row")
+}
+
+/// [`score`] against a simulation's parameters and truth rows (as kept by a caller that has no
+/// [`Simulation`], e.g. Python's). An error when the attribution is not by channel, or a truth row
+/// of a (KPI, channel) of the parameters is missing.
+pub fn score_truth(attribution: &Attribution, p: &SimParams, truth_rows: &[TruthRow]) -> Result<Vec<ScoreRow>> {
+    if attribution.by != Dimension::Channel {
+        return Err(Error::InvalidParameter {
+            parameter: "result".into(),
+            value: attribution.by.to_string(),
+            reason: "the simulation's truth is by channel: score an attribution by channel".into(),
+        });
+    }
     let nc = p.channels.len();
     let social: Vec<bool> = p.channels.iter().map(|c| c.social).collect();
     let mut rows = Vec::new();
     for m in &attribution.models {
         for k in &p.kpis {
-            let truth: Vec<_> = p
+            let truth: Vec<&TruthRow> = p
                 .channels
                 .iter()
-                .map(|c| simulation.truth_of(&k.name, &c.name).expect("a truth row"))
-                .collect();
+                .map(|c| {
+                    truth_rows.iter().find(|r| r.kpi == k.name && r.channel == c.name).ok_or_else(|| {
+                        Error::InvalidParameter {
+                            parameter: "truth".into(),
+                            value: format!("{} / {}", k.name, c.name),
+                            reason: "no truth row for this KPI and channel of the scenario".into(),
+                        }
+                    })
+                })
+                .collect::<Result<_>>()?;
             let mut credit = vec![0.0; nc];
             for c in attribution.credits.iter().filter(|c| c.model == m.label && c.kpi == k.name) {
                 if let Some(i) = p.channels.iter().position(|ch| ch.name == c.player) {
@@ -179,7 +201,7 @@ pub fn score(attribution: &Attribution, simulation: &Simulation) -> Vec<ScoreRow
             });
         }
     }
-    rows
+    Ok(rows)
 }
 
 /// Simulates each named scenario with `people` people and `seed`, runs `models` (the
