@@ -536,7 +536,8 @@ class MMMFit:
         return (
             f"<b>MMMFit</b> of <code>{html.escape(self.model.target)}</code> "
             f"({self.options['method']}, level {self.options['level']:.0%})"
-            "<table><tr><th>component</th><th>kind</th><th>contribution</th><th>share</th><th>per unit of spend</th></tr>"
+            "<table><tr><th>component</th><th>kind</th><th>contribution</th><th>share</th>"
+            "<th>per unit of spend</th></tr>"
             f"{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
         )
 
