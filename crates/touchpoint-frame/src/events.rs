@@ -1407,6 +1407,7 @@ mod tests {
             kpi_names: Vec::new(),
             values: Vec::new(),
             no_values: None,
+            outside: vec![(0.0, 0.0)],
         }
     }
 
