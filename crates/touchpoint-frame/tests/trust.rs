@@ -403,7 +403,8 @@ fn timestamps_and_population_name_the_real_problem() {
     let period =
         EventOptions { period: Some(("2024-10-01".into(), "2024-10-27".into())), ..EventOptions::default() };
     let j = journeys_from_events(&two, &c, &period).unwrap();
-    let outside: f64 = j.unattributed().iter().filter(|u| u.reason == "outside_period").map(|u| u.conversions).sum();
+    let outside: f64 =
+        j.unattributed().iter().filter(|u| u.reason == "outside_period").map(|u| u.conversions).sum();
     assert!(outside >= 1.0, "{:?}", j.unattributed());
 }
 

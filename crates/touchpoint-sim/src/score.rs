@@ -137,7 +137,11 @@ pub fn score(attribution: &Attribution, simulation: &Simulation) -> Vec<ScoreRow
 /// [`score`] against a simulation's parameters and truth rows (as kept by a caller that has no
 /// [`Simulation`], e.g. Python's). An error when the attribution is not by channel, or a truth row
 /// of a (KPI, channel) of the parameters is missing.
-pub fn score_truth(attribution: &Attribution, p: &SimParams, truth_rows: &[TruthRow]) -> Result<Vec<ScoreRow>> {
+pub fn score_truth(
+    attribution: &Attribution,
+    p: &SimParams,
+    truth_rows: &[TruthRow],
+) -> Result<Vec<ScoreRow>> {
     if attribution.by != Dimension::Channel {
         return Err(Error::InvalidParameter {
             parameter: "result".into(),
