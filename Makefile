@@ -22,7 +22,7 @@ unexport CONDA_PREFIX
 
 CARGO_TEST := cargo test --release --workspace
 
-.PHONY: demo test test-rust test-python develop lint fuzz bench benchmark-doc docs fmt clean cli browser
+.PHONY: demo test test-rust test-python develop lint fuzz bench benchmark-doc docs fmt clean cli browser notebook
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ browser:
 test-python: develop $(SPARK_STAMP) browser
 	PYSPARK_PYTHON=$(PY) TOUCHPOINT_REQUIRE_BROWSER=1 TOUCHPOINT_SCREENSHOTS=$(CURDIR)/target/report-screenshots \
 		$(PY) -m pytest -q
+
+## Run the tutorial notebook and store its outputs in it (the test checks that they are current).
+notebook: develop
+	$(PY) examples/notebooks/run_tutorial.py
 
 lint: $(STAMP)
 	cargo fmt --all -- --check
