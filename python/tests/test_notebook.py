@@ -49,5 +49,5 @@ def test_tutorial_is_stored_with_current_outputs() -> None:
     # What is stored is what a fresh run shows.
     want, got = run.comparable(stored), run.comparable(fresh)
     assert len(want) == len(got)
-    for i, (w, g) in enumerate(zip(want, got)):
+    for i, (w, g) in enumerate(zip(want, got, strict=True)):
         assert w == g, f"code cell {i}: the stored outputs are stale; run `make notebook`"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
+import matplotlib.pyplot as plt
 import polars as pl
 import pytest
 
@@ -71,3 +74,56 @@ def test_html_repr_of_attribution(result: tp.Attribution) -> None:
     for name in ("first_touch", "linear", "markov", "conversions", "a", "b", "c"):
         assert name in html
     assert "Attribution(by='channel'" in repr(result)
+
+
+def test_incremental_credit_says_so_and_keeps_the_baseline_apart() -> None:
+    """The additive-hazard model's shares are of incremental conversions; its baseline (what would have
+    happened anyway) is on a panel of its own, never a bar beside the channels."""
+    data = Path(__file__).resolve().parents[2] / "examples" / "data"
+    j = tp.Journeys.from_events(
+        data / "touches.csv", data / "conversions.csv", period=("2026-04-01", "2026-07-01"), population=10_000
+    )
+    r = tp.attribute(j, models=["additive_hazard"], progress=False)
+    fig = r.plot(kpi="sales")
+    assert fig.axes[0].get_ylabel() == "share of incremental conversions"
+    fig = r.plot(kpi="sales", value="conversions")
+    main, side = fig.axes
+    assert "(baseline)" not in [t.get_text() for t in main.get_xticklabels()]
+    assert "would have happened anyway" in side.get_title()
+    base = r.to_polars().filter((pl.col("kpi") == "sales") & (pl.col("channel") == "(baseline)"))["conversions"][0]
+    assert side.patches[0].get_height() == pytest.approx(base)
+    goals = tp.GoalBook.load(data / "goals.toml")
+    fig = tp.contribution(r, goals).plot(model="additive_hazard")
+    main, side = fig.axes
+    assert main.get_ylabel() == "incremental value (money)"
+    assert "(baseline)" not in [t.get_text() for t in main.get_xticklabels()]
+    plt.close("all")
+
+
+def test_media_mix_plots_show_bands_and_mark_current_and_planned_levels() -> None:
+    data = Path(__file__).resolve().parents[2] / "examples" / "data"
+    m = tp.MMM(date="week", target="tickets_deflected", media=["paid_social"], organic=["care_replies"])
+    fit = m.fit(data / "weekly.csv", chains=2, draws=150, tune=150, progress=False)
+    fig = fit.plot()
+    # The fitted band on top, one band per channel below.
+    assert len(fig.axes) == 3
+    assert all(
+        any(c.__class__.__name__ in ("PolyCollection", "FillBetweenPolyCollection") for c in a.collections)
+        for a in fig.axes[1:]
+    )
+    levels = {ch: (mean, top) for ch, mean, top in fit._inner.channel_levels()}
+    weekly = pl.read_csv(data / "weekly.csv")
+    assert levels["paid_social"][0] == pytest.approx(weekly["paid_social"].mean())
+    assert levels["paid_social"][1] == pytest.approx(weekly["paid_social"].max())
+    fig = fit.plot_response_curves(planned={"paid_social": 5_000.0})
+    ax = fig.axes[0]
+    marks = {
+        line.get_label(): line.get_xdata()[0]
+        for line in ax.lines
+        if line.get_label() in ("planned", "current (average period)")
+    }
+    assert marks["planned"] == 5_000.0
+    assert marks["current (average period)"] == pytest.approx(weekly["paid_social"].mean())
+    with pytest.raises(tp.ParameterError, match="tiktok"):
+        fit.plot_response_curves(planned={"tiktok": 1.0})
+    plt.close("all")

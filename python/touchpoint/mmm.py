@@ -496,16 +496,22 @@ class MMMFit:
 
     def plot(self) -> Any:
         """Stacked contributions over time (the baseline below, channels above) with the observed
-        target. Returns the matplotlib Figure (``plt.show()`` is not called)."""
+        target and the fitted mean's band, and below, each channel's contribution per period with
+        its interval band. Returns the matplotlib Figure (``plt.show()`` is not called)."""
         from .plotting import mmm_contributions
 
         return mmm_contributions(self)
 
-    def plot_response_curves(self, points: int = 100, max_multiple: float = 1.5) -> Any:
-        """Response curves per channel with their interval bands. Returns the matplotlib Figure."""
+    def plot_response_curves(
+        self, points: int = 100, max_multiple: float = 1.5, planned: dict[str, float] | None = None
+    ) -> Any:
+        """Response curves per channel with their interval bands, the current level (an average
+        period) and, when given, the ``planned`` level per channel ``{channel: level per period}``
+        marked; the part beyond the largest period observed is shaded (an extrapolation). Returns
+        the matplotlib Figure."""
         from .plotting import mmm_response
 
-        return mmm_response(self, points=points, max_multiple=max_multiple)
+        return mmm_response(self, points=points, max_multiple=max_multiple, planned=planned)
 
     def __repr__(self) -> str:
         o = self.options

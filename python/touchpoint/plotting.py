@@ -66,7 +66,9 @@ def _pick(known: list[str], name: str | None, what: str) -> str:
 
 def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share") -> Any:
     """Grouped bars: one group per player, one bar per model, of credited ``share`` (or
-    ``conversions`` / ``value``) for one KPI (the first by default)."""
+    ``conversions`` / ``value``) for one KPI (the first by default). A model with a baseline
+    (``additive_hazard``) credits what the players added: its shares are of incremental conversions,
+    and its ``(baseline)`` (what would have happened anyway) is drawn on a panel of its own."""
     plt = _pyplot()
     df = result.to_polars()
     kpi = _pick(df["kpi"].unique(maintain_order=True).to_list(), kpi, "KPI")
@@ -75,61 +77,107 @@ def credit_bars(result: Attribution, kpi: str | None = None, value: str = "share
 
         raise ParameterError(f"value must be 'share', 'conversions' or 'value', got {value!r}")
     df = df.filter(pl.col("kpi") == kpi)
-    if value == "share":  # the baseline of incremental models has no share
-        df = df.filter(pl.col(result.by) != "(baseline)")
+    base = df.filter(pl.col(result.by) == "(baseline)")
+    incremental = base["model"].unique(maintain_order=True).to_list()
+    df = df.filter(pl.col(result.by) != "(baseline)")
     players = sorted(df[result.by].unique().to_list())
     models = df["model"].unique(maintain_order=True).to_list()
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(players) * max(1, len(models)) / 3), 4))
+    side = value != "share" and base.height > 0
+    width_main = max(6, 0.9 * len(players) * max(1, len(models)) / 3)
+    if side:
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(width_main + 2.2, 4), gridspec_kw={"width_ratios": [width_main, 2.2]}
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(width_main, 4))
     width = 0.8 / max(1, len(models))
     lo, hi = f"{value}_lower", f"{value}_upper"
     with_intervals = lo in df.columns
+
+    def errors(rows: dict[str, Any], keys: list[str], heights: list[float]) -> list[list[float]] | None:
+        if not with_intervals:
+            return None
+        # Error bars from the bootstrap interval: distances below and above the bar.
+        below = [
+            max(0.0, h - rows[p][lo]) if p in rows and rows[p][lo] is not None else 0.0
+            for p, h in zip(keys, heights, strict=True)
+        ]
+        above = [
+            max(0.0, rows[p][hi] - h) if p in rows and rows[p][hi] is not None else 0.0
+            for p, h in zip(keys, heights, strict=True)
+        ]
+        return [below, above]
+
     for i, m in enumerate(models):
         rows = {r[result.by]: r for r in df.filter(pl.col("model") == m).iter_rows(named=True)}
         xs = [p + i * width for p in range(len(players))]
         heights = [(rows[p][value] or 0.0) if p in rows else 0.0 for p in players]
-        yerr = None
-        if with_intervals:
-            # Error bars from the bootstrap interval: distances below and above the bar.
-            below = [
-                max(0.0, h - rows[p][lo]) if p in rows and rows[p][lo] is not None else 0.0
-                for p, h in zip(players, heights, strict=True)
-            ]
-            above = [
-                max(0.0, rows[p][hi] - h) if p in rows and rows[p][hi] is not None else 0.0
-                for p, h in zip(players, heights, strict=True)
-            ]
-            yerr = [below, above]
-        ax.bar(xs, heights, width, label=m, yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8})
+        label = f"{m} (added)" if m in incremental else m
+        ax.bar(
+            xs,
+            heights,
+            width,
+            label=label,
+            yerr=errors(rows, players, heights),
+            capsize=2,
+            error_kw={"elinewidth": 0.8},
+        )
     ax.set_xticks([p + width * (len(models) - 1) / 2 for p in range(len(players))], players, rotation=30, ha="right")
-    ax.set_ylabel(_CREDIT_LABELS[value])
-    if value == "share":
-        ax.yaxis.set_major_formatter(_percent())
+    if value == "share" and incremental:
+        if len(incremental) == len(models):
+            ax.set_ylabel("share of incremental conversions")
+        else:
+            ax.set_ylabel(f"share of conversions\n({', '.join(incremental)}: of incremental ones)")
     else:
-        ax.yaxis.set_major_formatter(_thousands())
+        ax.set_ylabel(_CREDIT_LABELS[value])
+    fmt = _percent() if value == "share" else _thousands()
+    ax.yaxis.set_major_formatter(fmt)
     title = f"Credit by {result.by}, KPI {kpi}"
     if with_intervals and result.intervals is not None:
         title += f" ({result.intervals['level']:.0%} bootstrap intervals)"
     ax.set_title(title)
     ax.legend(title="model", fontsize="small", ncols=2 if len(models) > 4 else 1)
+    if side:
+        rows = {r["model"]: r for r in base.iter_rows(named=True)}
+        heights = [rows[m][value] or 0.0 for m in incremental]
+        colours = [f"C{models.index(m)}" if m in models else "C7" for m in incremental]
+        bx.bar(range(len(incremental)), heights, 0.6, color=colours, yerr=errors(rows, incremental, heights), capsize=3)
+        bx.set_xticks(range(len(incremental)), incremental, rotation=30, ha="right")
+        bx.set_title("would have happened anyway\n(baseline)", fontsize="medium")
+        bx.yaxis.set_major_formatter(_thousands())
+        bx.set_ylabel(_CREDIT_LABELS[value].replace("credited ", ""))
     fig.tight_layout()
     return fig
 
 
 def contribution_bars(report: ContributionReport, model: str | None = None) -> Any:
-    """Stacked bars of money value by player, one segment per business function, for one model."""
+    """Stacked bars of money value by player, one segment per business function, for one model. A
+    model with a baseline has its ``(baseline)`` (what would have happened anyway) on a panel of its
+    own, and its players' bars are incremental value."""
     plt = _pyplot()
     df = report.by_function()
     model = _pick(df["model"].unique(maintain_order=True).to_list(), model, "model")
     df = df.filter(pl.col("model") == model)
     by = report.by
+    base = df.filter(pl.col(by) == "(baseline)")
+    df = df.filter(pl.col(by) != "(baseline)")
     players = df.group_by(by).agg(pl.col("value").sum()).sort("value", descending=True)[by].to_list()
-    functions = sorted(df["function"].unique().to_list())
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(players)), 4))
+    functions = sorted(set(df["function"].unique().to_list()) | set(base["function"].unique().to_list()))
+    colour = {f: f"C{i}" for i, f in enumerate(functions)}
+    if base.height:
+        fig, (ax, bx) = plt.subplots(
+            1,
+            2,
+            figsize=(max(6, 0.7 * len(players)) + 2, 4),
+            gridspec_kw={"width_ratios": [max(6, 0.7 * len(players)), 2]},
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(players)), 4))
     bottom = [0.0] * len(players)
     for f in functions:
         sub = {r[by]: r["value"] for r in df.filter(pl.col("function") == f).iter_rows(named=True)}
         heights = [sub.get(p, 0.0) for p in players]
-        ax.bar(players, heights, bottom=bottom, label=f)
+        ax.bar(players, heights, bottom=bottom, label=f, color=colour[f])
         bottom = [b + h for b, h in zip(bottom, heights, strict=False)]
     summary = report.summary().filter(pl.col("model") == model)
     if "value_lower" in summary.columns:
@@ -153,11 +201,19 @@ def contribution_bars(report: ContributionReport, model: str | None = None) -> A
             elinewidth=0.8,
             label="interval",
         )
-    ax.set_ylabel("value (money, the goal book's unit values)")
+    ax.set_ylabel("incremental value (money)" if base.height else "value (money)")
     ax.yaxis.set_major_formatter(_thousands())
     ax.set_title(f"Business value by {by} and function ({model})")
     ax.tick_params(axis="x", rotation=30)
     ax.legend(title="function", fontsize="small")
+    if base.height:
+        level = 0.0
+        for f in functions:
+            v = base.filter(pl.col("function") == f)["value"].sum()
+            bx.bar(["(baseline)"], [v], bottom=[level], color=colour[f])
+            level += v
+        bx.set_title("would have happened\nanyway", fontsize="medium")
+        bx.yaxis.set_major_formatter(_thousands())
     fig.tight_layout()
     return fig
 
@@ -265,8 +321,9 @@ def truth_vs_models(result: Attribution, truth: pl.DataFrame, kpi: str | None = 
 
 
 def mmm_contributions(fit: MMMFit) -> Any:
-    """Stacked posterior-mean contributions over time: the baseline (intercept, trend, seasonality,
-    controls) as one band, then each channel; the observed target as a line."""
+    """Contributions over time. Top: the posterior means stacked (the baseline of intercept, trend,
+    seasonality and controls, then each channel), with the observed target and the fitted mean's
+    interval band. Below: each channel's contribution per period with its interval band."""
     plt = _pyplot()
     c = fit.contributions()
     base = (
@@ -280,48 +337,117 @@ def mmm_contributions(fit: MMMFit) -> Any:
     layers = [base["mean"].to_list()] + [
         c.filter(pl.col("channel") == ch).sort("period")["mean"].to_list() for ch in channels
     ]
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    cols = min(max(1, len(channels)), 4)
+    rows = (len(channels) + cols - 1) // cols
+    fig = plt.figure(figsize=(11, 4.2 + 2.2 * rows))
+    grid = fig.add_gridspec(1 + rows, cols, height_ratios=[2.2] + [1.0] * rows)
+    ax = fig.add_subplot(grid[0, :])
     ax.stackplot(dates, *layers, labels=["baseline (intercept, trend, seasonality, controls)"] + channels, alpha=0.85)
     f = fit.fitted()
+    if f["lower"].null_count() == 0:
+        ax.fill_between(
+            f["date"].to_list(),
+            f["lower"].to_list(),
+            f["upper"].to_list(),
+            color="black",
+            alpha=0.15,
+            label="fitted, interval",
+        )
     ax.plot(f["date"].to_list(), f["observed"].to_list(), color="black", lw=1.0, label="observed")
     ax.set_ylabel(f"{fit.model.target} per period")
     ax.yaxis.set_major_formatter(_thousands())
-    ax.set_title(f"Contributions to {fit.model.target} (posterior means)")
+    level = fit.options.get("level", 0.9)
+    ax.set_title(f"Contributions to {fit.model.target} (posterior means; bands: {level:.0%} intervals)")
     top = max(max(f["observed"].to_list()), max(map(sum, zip(*layers, strict=True))))
     ax.set_ylim(0, 1.3 * top)  # room for the legend above the series
     ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=0.9)
     ax.margins(x=0)
-    fig.autofmt_xdate()
+    for i, ch in enumerate(channels):
+        sub = fig.add_subplot(grid[1 + i // cols, i % cols])
+        d = c.filter(pl.col("channel") == ch).sort("period")
+        x = d["date"].to_list()
+        sub.plot(x, d["mean"].to_list(), color=f"C{i + 1}", lw=1.0)
+        if d["lower"].null_count() == 0:
+            sub.fill_between(x, d["lower"].to_list(), d["upper"].to_list(), color=f"C{i + 1}", alpha=0.3)
+        sub.set_title(ch, fontsize=9)
+        sub.yaxis.set_major_formatter(_thousands())
+        sub.tick_params(labelsize=7)
+        sub.xaxis.set_major_locator(_ticks(3))
+        sub.margins(x=0)
+    for a in fig.axes:
+        a.tick_params(axis="x", labelrotation=20)
     fig.tight_layout()
     return fig
 
 
-def mmm_response(fit: MMMFit, points: int = 100, max_multiple: float = 1.5) -> Any:
+def mmm_response(
+    fit: MMMFit, points: int = 100, max_multiple: float = 1.5, planned: dict[str, float] | None = None
+) -> Any:
     """Each channel's steady-state response (contribution per period against its level per period),
-    with the interval band, one panel per channel; the dotted line marks the largest observed level."""
+    with the interval band, one panel per channel. The dot marks the current level (the average
+    period), a cross the ``planned`` level where one is given (``{channel: level per period}``); right
+    of the dotted line (the largest level observed) the curve is an extrapolation, shaded."""
     plt = _pyplot()
     r = fit.response_curves(points=points, max_multiple=max_multiple)
     channels = r["channel"].unique(maintain_order=True).to_list()
+    planned = dict(planned or {})
+    unknown = sorted(set(planned) - set(channels))
+    if unknown:
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"`planned` names channels the fit does not have: {', '.join(unknown)}")
     cols = min(len(channels), 3)
     rows = (len(channels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.4 * rows), squeeze=False)
     kinds = {ch: k for ch, k in fit.summary().select("channel", "kind").iter_rows()}
+    levels = {ch: {"mean": mean, "max": top} for ch, mean, top in fit._inner.channel_levels()}
     for i, ch in enumerate(channels):
         ax = axes[i // cols][i % cols]
         d = r.filter(pl.col("channel") == ch)
         x = d["x"].to_list()
-        ax.plot(x, d["mean"].to_list(), color="C0")
+        mean = d["mean"].to_list()
+        ax.plot(x, mean, color="C0", label="response")
         if d["lower"].null_count() == 0:
             ax.fill_between(x, d["lower"].to_list(), d["upper"].to_list(), color="C0", alpha=0.25)
-        ax.axvline(max(x) / max_multiple, color="grey", ls=":", lw=1)
+        observed_max = levels[ch]["max"]
+        ax.axvspan(observed_max, max(x), color="#f3efe6", zorder=0)
+        ax.axvline(observed_max, color="grey", ls=":", lw=1, label="largest observed period")
+        for at, marker, label in (
+            (levels[ch]["mean"], "o", "current (average period)"),
+            (planned.get(ch), "X", "planned"),
+        ):
+            if at is None:
+                continue
+            y = _interpolate(x, mean, at)
+            ax.plot([at], [y], marker=marker, color="C3", ms=7, ls="none", label=label, zorder=3)
         ax.set_title(ch, fontsize=10)
         ax.set_xlabel("spend per period" if kinds.get(ch) == "media" else "volume per period")
         ax.set_ylabel(f"{fit.model.target} per period")
         ax.xaxis.set_major_formatter(_thousands())
+        ax.xaxis.set_major_locator(_ticks(4))
+        if i == 0:
+            ax.legend(fontsize=7, loc="lower right")
     for j in range(len(channels), rows * cols):
         axes[j // cols][j % cols].set_visible(False)
+    fig.suptitle(
+        "Response per period at steady levels; shaded: beyond the largest period observed (extrapolation)", fontsize=9
+    )
     fig.tight_layout()
     return fig
+
+
+def _interpolate(xs: list[float], ys: list[float], at: float) -> float:
+    """ys at `at` by linear interpolation between the curve's points (the last value beyond them)."""
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False):
+        if x0 <= at <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (at - x0) / (x1 - x0)
+    return ys[-1]
+
+
+def _ticks(n: int) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=n, min_n_ticks=2)
 
 
 def rollout_event_study(

@@ -847,6 +847,20 @@ impl Fit {
             .collect()
     }
 
+    /// Per channel of the model (in its order): name, the mean level per period over the series (an
+    /// average period) and the largest level observed (beyond it a response curve extrapolates).
+    pub fn channel_levels(&self) -> Vec<(String, f64, f64)> {
+        self.model
+            .channels
+            .iter()
+            .zip(&self.series.channels)
+            .map(|(c, x)| {
+                let mean = x.iter().sum::<f64>() / x.len().max(1) as f64;
+                (c.name.clone(), mean, x.iter().copied().fold(0.0, f64::max))
+            })
+            .collect()
+    }
+
     /// Steady-state response curves: for each channel, `points` levels from 0 to `max_multiple`
     /// times its largest observed level, with the contribution per period (`beta * s(x)` in target
     /// units; the normalised adstock of a constant level is that level).

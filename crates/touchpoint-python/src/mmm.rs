@@ -136,6 +136,11 @@ impl PyMmmFit {
         .map_err(mmm_error)
     }
 
+    /// Per channel: name, mean level per period, largest level observed.
+    fn channel_levels(&self) -> Vec<(String, f64, f64)> {
+        self.inner.channel_levels()
+    }
+
     /// Per-period contributions, as JSON rows.
     fn contributions_json(&self, py: Python<'_>) -> String {
         py.detach(|| to_json(&self.inner.contributions()))

@@ -614,11 +614,8 @@ fn mmm_section(kpi: &str, fit: &Fit, cur: &str) -> Result<MmmSection> {
     };
     let points = fit.response_curves(41, 1.5)?;
     let mut curves = Vec::new();
-    for (c, spec) in fit.model.channels.iter().enumerate() {
+    for (spec, (_, current, observed_max)) in fit.model.channels.iter().zip(fit.channel_levels()) {
         let mine: Vec<_> = points.iter().filter(|p| p.channel == spec.name).collect();
-        let series = &fit.series.channels[c];
-        let current = series.iter().sum::<f64>() / series.len().max(1) as f64;
-        let observed_max = series.iter().copied().fold(0.0, f64::max);
         let has_band = mine.iter().all(|p| p.value.lower.is_finite() && p.value.upper.is_finite());
         let curve = svg::Curve {
             channel: spec.name.clone(),
