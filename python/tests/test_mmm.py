@@ -230,7 +230,8 @@ def test_plots_and_repr(fit: tp.MMMFit) -> None:
 
     matplotlib.use("Agg")
     fig = fit.plot()
-    assert len(fig.axes) == 1
+    # The stacked contributions, then one panel per channel (media and organic).
+    assert len(fig.axes) == 1 + len(fit.model.media) + len(fit.model.organic)
     fig2 = fit.plot_response_curves()
     assert len([a for a in fig2.axes if a.get_visible()]) == 4
     html = fit._repr_html_()
