@@ -54,6 +54,9 @@ def main() -> None:
     by_group = tp.attribute(
         journeys, models=[tp.models.AdditiveHazard()], by="actor_group", intervals=0.9, resamples=args.resamples
     )
+    by_campaign = tp.attribute(
+        journeys, models=[tp.models.AdditiveHazard()], by="campaign", intervals=0.9, resamples=args.resamples
+    )
     weekly = tp.MMM(
         date="week",
         target="tickets_deflected",
@@ -67,6 +70,7 @@ def main() -> None:
         goals,
         args.out / "report.html",
         mmm={"tickets_deflected": weekly},
+        breakdowns=[by_campaign, by_group],
         title="What our channels added, second quarter of 2026",
     )
     elapsed = time.perf_counter() - t0

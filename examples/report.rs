@@ -34,7 +34,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let result =
         attribute_with_intervals(&journeys, &models, Dimension::Channel, &resampling, 0, &Unattended)?;
 
-    let inputs = Inputs { attribution: &result, goals: &goals, mmm: &[], journeys: Some(&journeys) };
+    let inputs =
+        Inputs { attribution: &result, goals: &goals, mmm: &[], journeys: Some(&journeys), breakdowns: &[] };
     let page = page(&inputs, &ReportOptions { title: "The quarter".into(), ..ReportOptions::default() })?;
     for sentence in &page.headline {
         println!("- {sentence}");

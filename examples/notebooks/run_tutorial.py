@@ -22,7 +22,6 @@ NOTEBOOK = Path(__file__).resolve().parent / "tutorial.ipynb"
 
 def execute(nb: Any) -> Any:
     """`nb` with every code cell run (outputs replaced), as the tests and `make notebook` run it."""
-    os.environ["TOUCHPOINT_PROGRESS"] = "0"
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -30,7 +29,16 @@ def execute(nb: Any) -> Any:
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
     )
-    client.execute()
+    # The kernel inherits the environment when it starts: set the variable for it only.
+    before = os.environ.get("TOUCHPOINT_PROGRESS")
+    os.environ["TOUCHPOINT_PROGRESS"] = "0"
+    try:
+        client.execute()
+    finally:
+        if before is None:
+            del os.environ["TOUCHPOINT_PROGRESS"]
+        else:
+            os.environ["TOUCHPOINT_PROGRESS"] = before
     return nb
 
 

@@ -84,6 +84,11 @@ def test_effects_not_distinguishable_from_zero_are_named() -> None:
         named = set(re.findall(r"`([a-z_]+)`", said[0].split(":", 1)[1].split("is not")[0])) if said else set()
         assert named == weak, (kpi, named, weak)
     assert any("not distinguishable" in w for w in r.warnings)
-    # A half-life at its bound is warned about once, without the KPI named twice.
+    # A half-life at its bound (here display on tickets: ten times the period) is warned about, the
+    # KPI named once, and the player is not also listed as "not distinguishable".
     bound = [w for w in r.warnings if "half-life of" in w and "is at its bound" in w]
-    assert all(w.count("KPI `") == 1 for w in bound)
+    assert bound and all(w.count("KPI `") == 1 for w in bound), r.warnings
+    at_bound = p.filter(pl.col("half_life_days") >= 9.99 * 91)
+    assert at_bound.height >= 1
+    for row in at_bound.iter_rows(named=True):
+        assert any(f"KPI `{row['kpi']}`" in w and f"`{row['player']}` is at its bound" in w for w in bound)

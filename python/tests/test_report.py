@@ -35,7 +35,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     j = tp.Journeys.from_events(
         DATA / "touches.csv",
         DATA / "conversions.csv",
-        dims=["channel"],
+        dims=["actor_group"],
         lookback={"sales": "30d", "tickets_deflected": "7d", "hires": "90d"},
         period=("2026-04-01", "2026-07-01"),
         population=10_000,
@@ -46,9 +46,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     goals = tp.GoalBook.load(DATA / "goals.toml")
     mmm = tp.MMM(date="week", target="tickets_deflected", media=["paid_social"], organic=["care_replies"])
     fit = mmm.fit(DATA / "weekly.csv", chains=2, draws=150, tune=150, progress=False)
+    groups = tp.attribute(j, models=["additive_hazard"], by="actor_group", intervals=0.9, resamples=40, progress=False)
     path = tmp_path_factory.mktemp("report") / "report.html"
-    rep = tp.report(result, goals, path, mmm={"tickets_deflected": fit}, title="Q2 2026")
-    return {"result": result, "goals": goals, "fit": fit, "report": rep, "path": path}
+    rep = tp.report(result, goals, path, mmm={"tickets_deflected": fit}, breakdowns=[groups], title="Q2 2026")
+    return {"result": result, "goals": goals, "fit": fit, "report": rep, "path": path, "groups": groups}
 
 
 def test_the_page_is_self_contained(built: dict[str, Any]) -> None:
@@ -230,6 +231,25 @@ def test_the_summary_sentence_and_total_interval(page: Any, built: dict[str, Any
             (pl.col("model") == MODEL) & (pl.col("kpi") == "tickets_deflected") & (pl.col("channel") == "(baseline)")
         )["conversions"][0]
     )
+
+
+def test_breakdown_by_actor_group(page: Any, built: dict[str, Any]) -> None:
+    """Each goal is broken down by the other attribution's dimension, valued the same way."""
+    valued = tp.contribution(built["groups"], built["goals"]).to_polars().filter(pl.col("model") == MODEL)
+    for kpi in ("sales", "tickets_deflected", "hires"):
+        head, rows = _cells(page, f"goal-{kpi}-by-actor_group")
+        assert head[0] == "Actor group"
+        want = valued.filter(pl.col("kpi") == kpi)
+        assert {r[0]["text"] for r in rows} == set(want["actor_group"].to_list())
+        for row in rows:
+            v = want.filter(pl.col("actor_group") == row[0]["text"]).row(0, named=True)
+            assert float(row[1]["value"]) == pytest.approx(v["conversions"], rel=1e-12, abs=1e-12)
+            assert float(row[4]["value"]) == pytest.approx(v["value"], rel=1e-12, abs=1e-9)
+    # The breakdown and the main table credit the same conversions of each goal.
+    main = built["result"].to_polars().filter((pl.col("model") == MODEL) & (pl.col("kpi") == "hires"))
+    assert valued.filter(pl.col("kpi") == "hires")["conversions"].sum() == pytest.approx(main["conversions"].sum())
+    with pytest.raises(tp.ParameterError, match="dimension of its own"):
+        tp.report(built["result"], built["goals"], breakdowns=[built["result"]])
 
 
 def test_sorting_a_column(page: Any) -> None:

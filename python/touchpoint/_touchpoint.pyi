@@ -265,6 +265,7 @@ def report(
     mmm: list[tuple[str, MmmFit]] | None = None,
     options: str | None = None,
     path: str | PathLike[str] | None = None,
+    breakdowns: list[Attribution] | None = None,
 ) -> tuple[str, list[str], list[str]]: ...
 def report_defaults() -> str: ...
 def simulate(

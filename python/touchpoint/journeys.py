@@ -188,8 +188,10 @@ class Journeys:
             max_touches: keep at most this many most recent touches per journey.
             tz: time zone of naive timestamps.
             period: the observation period ``(start, end)``, end excluded, as datetimes or ISO-8601 text;
-                by default from the first event to just after the last one. Every conversion must lie in
-                it; touches before the start are kept (their effect reaches into the period).
+                by default from the first event to just after the last one. Conversions outside it are
+                left out of every model and counted (the unattributed table's ``outside_period``, the
+                summary, a warning); touches before the start are kept (their effect reaches into the
+                period).
             population: the number of people at risk, including those with no event at all, whom a
                 log never shows. Models with a baseline (``additive_hazard``) need it to estimate the
                 baseline rate; without it they estimate it from the people in the log and say so.
@@ -225,8 +227,8 @@ class Journeys:
             ColumnError: a column is missing or of the wrong type.
             InputError: an unparseable timestamp, a null person id, a negative value.
             ParameterError: a lookback that is not a fixed-unit duration (``"1mo"``), an unknown dimension,
-                a period whose end is not after its start, a conversion outside the period, a
-                ``workdir`` that is not a folder Touchpoint may write in.
+                a period whose end is not after its start, a ``workdir`` that is not a folder
+                Touchpoint may write in.
         """
         for arg, v in (("person", person), ("time", time), ("channel", channel), ("kpi", kpi), ("tz", tz)):
             if not isinstance(v, str):

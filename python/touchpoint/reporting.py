@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ def report(
     path: str | os.PathLike[str] | None = None,
     *,
     mmm: Mapping[str, MMMFit] | None = None,
+    breakdowns: Sequence[Attribution] = (),
     title: str | None = None,
     currency: str | None = None,
     model: str | None = None,
@@ -86,6 +87,8 @@ def report(
             intervals).
         goals: the goal book (functions, unit values, costs).
         path: the file to write (its folder must exist); None writes nothing.
+        breakdowns: attributions of the same journeys by other dimensions (campaign, actor group...)
+            with the same model: each goal section gains a table per dimension.
         mmm: media-mix fits per KPI name. A KPI the attribution lacks joins the goal sections; every
             fit gets its own section over its own period (a warning says when that period differs
             from the journeys').
@@ -128,8 +131,16 @@ def report(
         ):
             raise ParameterError("`mmm` maps KPI names to MMMFit objects: {'tickets_deflected': fit}")
         fits = [(k, f._inner) for k, f in mmm.items()]
+    extra = list(breakdowns)
+    if not all(isinstance(b, Attribution) for b in extra):
+        raise ParameterError("`breakdowns` is a list of Attributions (tp.attribute(..., by=...))")
     target = None if path is None else Path(path)
     html, summary, warnings = _touchpoint.report(
-        result._inner, goals.to_json(), fits, json.dumps(given), None if target is None else str(target)
+        result._inner,
+        goals.to_json(),
+        fits,
+        json.dumps(given),
+        None if target is None else str(target),
+        [b._inner for b in extra],
     )
     return Report(html=html, path=target, summary=summary, warnings=warnings)

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use polars::prelude::{CsvWriter, SerWriter};
 use touchpoint_core::{
-    attribute, attribute_with_intervals, contribution, Dimension, GoalBook, Journeys, ModelSpec, Resampling,
-    Unattended,
+    attribute, attribute_with_intervals, Dimension, GoalBook, Journeys, ModelSpec, Resampling, Unattended,
 };
 use touchpoint_frame::{
     contribution_frame, contribution_summary_frame, journeys_from_events, paths_frame, read_table,
@@ -411,6 +410,10 @@ struct ReportArgs {
     /// The currency money is shown with in the report ($ by default).
     #[arg(long)]
     currency: Option<String>,
+    /// Also break each goal of the report down by this dimension (campaign, actor_group, ...; give
+    /// it to --dims too); repeat for several.
+    #[arg(long)]
+    breakdown: Vec<String>,
 }
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -631,19 +634,49 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let journeys = load_journeys(&a.input)?;
     let specs = specs_or_default(&a.models, None, &journeys)?;
     let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
-    let result = match a.intervals {
-        None => attribute(&journeys, &specs, by)?,
-        Some(level) => {
-            let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
-            attribute_with_intervals(&journeys, &specs, by, &settings, 0, &Unattended)?
-        }
+    let run = |specs: &[ModelSpec], by: Dimension| -> AnyResult<touchpoint_core::Attribution> {
+        Ok(match a.intervals {
+            None => attribute(&journeys, specs, by)?,
+            Some(level) => {
+                let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
+                attribute_with_intervals(&journeys, specs, by, &settings, 0, &Unattended)?
+            }
+        })
     };
-    let report = contribution(&result, &goals, None)?;
+    let result = run(&specs, by)?;
     let mut fits = Vec::new();
     for m in &a.mmm {
         let (kpi, file) = key_value("mmm", m)?;
         fits.push((kpi, touchpoint_mmm::Fit::load(Path::new(&file))?));
     }
+    // The CSV and Markdown files value the same goals as the page: a fit's KPI that the journeys
+    // lack joins, over the journeys' period.
+    let mut external = Vec::new();
+    for (kpi, fit) in &fits {
+        if !result.summary.iter().any(|s| &s.kpi == kpi) {
+            external.push(fit.external_for(kpi, result.period)?);
+        }
+    }
+    let report = touchpoint_core::contribution_with(
+        &result,
+        &goals,
+        None,
+        &external,
+        &std::collections::BTreeMap::new(),
+    )?;
+    // Breakdowns by other dimensions: the same models; lift tests name channels, so they calibrate
+    // the attribution by channel only.
+    let mut plain = specs.clone();
+    for s in &mut plain {
+        if let ModelSpec::AdditiveHazard(m) = s {
+            m.lift_tests.clear();
+        }
+    }
+    let mut extra = Vec::new();
+    for d in &a.breakdown {
+        extra.push(run(&plain, d.parse()?)?);
+    }
+    let breakdowns: Vec<&touchpoint_core::Attribution> = extra.iter().collect();
     let refs: Vec<(String, &touchpoint_mmm::Fit)> = fits.iter().map(|(k, f)| (k.clone(), f)).collect();
     let defaults = touchpoint_report::ReportOptions::default();
     let options = touchpoint_report::ReportOptions {
@@ -656,6 +689,7 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
         goals: &goals,
         mmm: &refs,
         journeys: Some(&journeys),
+        breakdowns: &breakdowns,
     };
     create_dir(&a.out)?;
     let html_path = a.out.join("report.html");

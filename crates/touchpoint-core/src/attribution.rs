@@ -340,6 +340,19 @@ fn attribute_impl(
     let mut plans: Vec<RowPlan> = Vec::new();
 
     out.warnings.extend(journeys.warnings().iter().cloned());
+    if out.period.is_none() {
+        // An event log read in parts (buckets, Spark): the timelines are elsewhere. The span of its
+        // journeys' conversions stands for the period, so that credit from other sources is taken
+        // over the same time; said in the warnings.
+        let times = journeys.conversion_times().unwrap_or(&[]);
+        if let (Some(lo), Some(hi)) = (times.iter().min(), times.iter().max()) {
+            out.period = Some((*lo, hi + 1));
+            out.warnings.push(
+                "the observation period of these journeys (read in parts) is taken as the span of their conversions, for combining them with media-mix credit"
+                    .into(),
+            );
+        }
+    }
     use crate::journeys::OUTSIDE_PERIOD;
     for sum in out.summary.iter().filter(|s| s.unattributed > 0.0) {
         let mine = || out.unattributed.iter().filter(|u| u.kpi == sum.kpi);

@@ -403,6 +403,12 @@ macro_rules! bounds {
 bounds!(ContributionSummary);
 bounds!(SocialTotal);
 
+/// The days (since 1970) whose midnight UTC lies in `[start, end)` (microseconds): first and last.
+pub fn period_days(start: i64, end: i64) -> (i64, i64) {
+    const DAY: i64 = 86_400_000_000;
+    (start.div_euclid(DAY) + i64::from(start.rem_euclid(DAY) != 0), (end - 1).div_euclid(DAY))
+}
+
 /// Days since 1970 as an ISO date (civil calendar; Hinnant's days-to-civil algorithm,
 /// <https://howardhinnant.github.io/date_algorithms.html>), for messages (core has no chrono).
 fn iso_day(days: i64) -> String {
@@ -457,31 +463,6 @@ pub fn contribution_with(
     let mut dropped_kpis = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for e in external {
-        if let (Some((a, b)), Some((s, t))) = (e.period, attribution.period) {
-            // Weekly periods are dated by their first day: a period dated inside [s, t) belongs to it.
-            let day = |us: i64| us.div_euclid(86_400_000_000);
-            let (first, last) = (day(s), day(t - 1));
-            if i64::from(a) < first || i64::from(b) > last {
-                return Err(Error::InvalidOption {
-                    option: "mmm",
-                    value: e.kpi.clone(),
-                    reason: format!(
-                        "the {} credit of `{}` covers the periods dated {} to {}, the journeys {} to {}: values over different windows cannot be added; take the fit over the journeys' period (tp.contribution does so by default; in Rust, Fit::external_between)",
-                        e.source,
-                        e.kpi,
-                        iso_day(i64::from(a)),
-                        iso_day(i64::from(b)),
-                        iso_day(first),
-                        iso_day(last)
-                    ),
-                });
-            }
-        } else if e.period.is_some() && attribution.period.is_none() {
-            warnings.push(format!(
-                "the attribution has no observation period (a path table), so the {} credit of `{}` is over the fit's whole series; check that the two cover the same time",
-                e.source, e.kpi
-            ));
-        }
         if !seen.insert(e.kpi.as_str()) {
             return Err(Error::InvalidOption {
                 option: "mmm",
@@ -504,6 +485,31 @@ pub fn contribution_with(
             (true, Some(KpiSource::Journeys)) => continue,
             (true, Some(KpiSource::External)) => dropped_kpis.push(e.kpi.clone()),
             (false, _) => {}
+        }
+        if let (Some((a, b)), Some((s, t))) = (e.period, attribution.period) {
+            // Periods are dated by their first day, at midnight UTC: a period whose date lies in
+            // [s, t) belongs to it (days from ceil(s) to floor(t - 1)).
+            let (first, last) = period_days(s, t);
+            if i64::from(a) < first || i64::from(b) > last {
+                return Err(Error::InvalidOption {
+                    option: "mmm",
+                    value: e.kpi.clone(),
+                    reason: format!(
+                        "the {} credit of `{}` covers the periods dated {} to {}, the journeys {} to {}: values over different windows cannot be added; take the fit over the journeys' period (tp.contribution does so by default; in Rust, Fit::external_between)",
+                        e.source,
+                        e.kpi,
+                        iso_day(i64::from(a)),
+                        iso_day(i64::from(b)),
+                        iso_day(first),
+                        iso_day(last)
+                    ),
+                });
+            }
+        } else if e.period.is_some() && attribution.period.is_none() {
+            warnings.push(format!(
+                "the attribution has no observation period (a path table), so the {} credit of `{}` is over the fit's whole series; check that the two cover the same time",
+                e.source, e.kpi
+            ));
         }
         kept.push(e);
     }

@@ -648,6 +648,12 @@ impl Journeys {
         }
     }
 
+    /// Each journey's conversion time (microseconds since 1970, UTC), for journeys cut from an event
+    /// log.
+    pub fn conversion_times(&self) -> Option<&[i64]> {
+        self.conversion_time.as_deref()
+    }
+
     /// The person timelines, when the journeys were built from an event log.
     pub fn timelines(&self) -> Option<&Timelines> {
         self.timelines.as_ref()

@@ -387,3 +387,17 @@ fn external_credit_must_lie_in_the_journeys_period() {
     let rep = contribution_with(&r, &goals(), None, std::slice::from_ref(&ext), &choice).unwrap();
     assert!(rep.warnings.iter().any(|w| w.contains("no observation period")), "{:?}", rep.warnings);
 }
+
+/// The days whose midnight UTC lies in a period: the dates a weekly or daily series is matched by.
+#[test]
+fn period_days_take_the_midnights_inside() {
+    use touchpoint_core::goals::period_days;
+    let (d, h) = (86_400_000_000_i64, 3_600_000_000_i64);
+    // [2026-04-01, 2026-07-01) in UTC: 2026-04-01 to 2026-06-30.
+    assert_eq!(period_days(20_544 * d, 20_635 * d), (20_544, 20_634));
+    // The same quarter read in New York (UTC-4): [04-01T04:00Z, 07-01T04:00Z) holds the midnights
+    // (UTC) of 04-02 to 07-01.
+    assert_eq!(period_days(20_544 * d + 4 * h, 20_635 * d + 4 * h), (20_545, 20_635));
+    // Before 1970 too.
+    assert_eq!(period_days(-d, d), (-1, 0));
+}

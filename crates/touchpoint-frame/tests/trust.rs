@@ -403,9 +403,12 @@ fn timestamps_and_population_name_the_real_problem() {
     let period =
         EventOptions { period: Some(("2024-10-01".into(), "2024-10-27".into())), ..EventOptions::default() };
     let j = journeys_from_events(&two, &c, &period).unwrap();
-    let outside: f64 =
-        j.unattributed().iter().filter(|u| u.reason == "outside_period").map(|u| u.conversions).sum();
-    assert!(outside >= 1.0, "{:?}", j.unattributed());
+    // The one conversion (2024-10-28, after the period) is counted with its value; none is left in.
+    let outside: Vec<_> = j.unattributed().iter().filter(|u| u.reason == "outside_period").collect();
+    assert_eq!(outside.len(), 1, "{:?}", j.unattributed());
+    assert_eq!((outside[0].conversions, outside[0].value), (1.0, 1.0));
+    assert_eq!(j.summary().iter().map(|s| s.attributed).sum::<f64>(), 0.0);
+    assert_eq!(j.timelines().map(|t| t.conversions_of(0)), Some((0.0, 0.0)));
 }
 
 /// Issue 25, item 4: journeys of two time halves of one log share people; merged, each would be two

@@ -750,7 +750,9 @@ impl Fit {
 
     /// [`Fit::summary`] over the periods whose dates lie in `window` (days since 1970, both ends
     /// included), computed per posterior draw (never by adding per-period intervals). An error when
-    /// no period lies in it.
+    /// no period lies in it. The marginal figure raises every period's spend by 1% (the whole series,
+    /// as in [`Fit::summary`]) and sums the response over the window's periods: adstock carried into
+    /// the window from the raise before it counts, the carryover past its end does not.
     pub fn summary_between(&self, window: (i32, i32)) -> Result<Vec<ComponentSummary>> {
         Ok(self.summary_in(self.periods_in(window)?))
     }
@@ -964,8 +966,9 @@ impl Fit {
         match period {
             None => Ok(self.external(kpi)),
             Some((s, t)) => {
-                let day = |us: i64| us.div_euclid(86_400_000_000) as i32;
-                self.external_between(kpi, (day(s), day(t - 1)))
+                let (first, last) = touchpoint_core::goals::period_days(s, t);
+                let clamp = |d: i64| d.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                self.external_between(kpi, (clamp(first), clamp(last)))
             }
         }
     }

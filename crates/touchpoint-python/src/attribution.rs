@@ -50,6 +50,11 @@ impl PyAttribution {
         &self.inner
     }
 
+    /// The shared Rust result.
+    pub(crate) fn shared(&self) -> Arc<Attribution> {
+        self.inner.clone()
+    }
+
     /// The journeys it was computed from, when it holds them (not after unpickling).
     pub(crate) fn held_journeys(&self) -> Option<&touchpoint_core::Journeys> {
         self.journeys.as_deref()

@@ -124,10 +124,16 @@ pub fn contribution(
                 .collect::<PyResult<_>>()?
         }
     };
-    // Each fit's credit over the journeys' period (the whole series for a path table).
+    // Each fit's credit over the journeys' period (the whole series for a path table); a fit the
+    // report does not use (sources = journeys) is not windowed.
     let period = attribution.inner().period;
+    let unused = |kpi: &str| sources.get(kpi) == Some(&touchpoint_core::KpiSource::Journeys);
     let external: Vec<touchpoint_core::ExternalKpi> = py
-        .detach(|| fits.iter().map(|(kpi, f)| f.external_for(kpi, period)).collect::<Result<_, _>>())
+        .detach(|| {
+            fits.iter()
+                .map(|(kpi, f)| if unused(kpi) { Ok(f.external(kpi)) } else { f.external_for(kpi, period) })
+                .collect::<Result<_, _>>()
+        })
         .map_err(crate::error::mmm_error)?;
     let rep = py
         .detach(|| {

@@ -13,7 +13,7 @@ use crate::mmm::PyMmmFit;
 /// the page's plain-words summary (one sentence per goal) and warnings. `options` is a JSON object of
 /// the options the user gave (the rest take Rust's defaults). Writes the page to `path` when given.
 #[pyfunction]
-#[pyo3(signature = (attribution, goals, mmm=None, options=None, path=None))]
+#[pyo3(signature = (attribution, goals, mmm=None, options=None, path=None, breakdowns=None))]
 pub fn report(
     py: Python<'_>,
     attribution: &PyAttribution,
@@ -21,6 +21,7 @@ pub fn report(
     mmm: Option<Vec<(String, PyRef<'_, PyMmmFit>)>>,
     options: Option<&str>,
     path: Option<PathBuf>,
+    breakdowns: Option<Vec<PyRef<'_, PyAttribution>>>,
 ) -> PyResult<(String, Vec<String>, Vec<String>)> {
     let book = GoalBook::from_json(goals, "(in memory)").map_err(PyTpErr::from)?;
     let opts: ReportOptions = match options {
@@ -32,10 +33,19 @@ pub fn report(
     let fits: Vec<(String, std::sync::Arc<touchpoint_mmm::Fit>)> =
         mmm.unwrap_or_default().iter().map(|(k, f)| (k.clone(), f.shared())).collect();
     let journeys = attribution.held_journeys();
+    let extra: Vec<std::sync::Arc<touchpoint_core::Attribution>> =
+        breakdowns.unwrap_or_default().iter().map(|b| b.shared()).collect();
     py.detach(|| {
+        let breakdowns: Vec<&touchpoint_core::Attribution> = extra.iter().map(|b| b.as_ref()).collect();
         let refs: Vec<(String, &touchpoint_mmm::Fit)> =
             fits.iter().map(|(k, f)| (k.clone(), f.as_ref())).collect();
-        let inputs = Inputs { attribution: attribution.inner(), goals: &book, mmm: &refs, journeys };
+        let inputs = Inputs {
+            attribution: attribution.inner(),
+            goals: &book,
+            mmm: &refs,
+            journeys,
+            breakdowns: &breakdowns,
+        };
         let page = touchpoint_report::page(&inputs, &opts)?;
         let html = touchpoint_report::render(&page)?;
         if let Some(p) = &path {

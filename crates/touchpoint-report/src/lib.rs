@@ -106,6 +106,9 @@ pub struct Inputs<'a> {
     /// The journeys the attribution was computed from, when at hand: their observation period and
     /// population fill the options the caller left out.
     pub journeys: Option<&'a touchpoint_core::Journeys>,
+    /// Attributions of the same journeys by other dimensions (campaign, actor group...) with the same
+    /// model: each goal section gains a table per dimension.
+    pub breakdowns: &'a [&'a Attribution],
 }
 
 /// One table cell: the text shown and, for numbers, the full-precision value.
@@ -158,6 +161,17 @@ pub struct GoalSection {
     pub chart: String,
     /// What was added against what would have happened anyway (models with a baseline).
     pub baseline_chart: Option<String>,
+    /// The same goal by other dimensions (campaign, actor group...), one table each.
+    pub breakdowns: Vec<Breakdown>,
+}
+
+/// One goal by another dimension.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Breakdown {
+    /// The dimension (`campaign`, `actor group`).
+    pub by: String,
+    /// Its table, as the goal's own.
+    pub table: TableView,
 }
 
 /// One business function and its goals.
@@ -277,8 +291,32 @@ pub fn page(inputs: &Inputs<'_>, opts: &ReportOptions) -> Result<Page> {
         &BTreeMap::<String, KpiSource>::new(),
     )?;
     warnings.extend(contribution.warnings.iter().cloned());
-    let level = attr.bootstrap.as_ref().map(|b| b.settings.level).or(external.first().map(|e| e.level));
+    let has_draws = |e: &ExternalKpi| e.credits.iter().all(|c| c.draws.len() >= 2);
+    let level = attr
+        .bootstrap
+        .as_ref()
+        .map(|b| b.settings.level)
+        .or(external.iter().find(|e| has_draws(e)).map(|e| e.level));
 
+    // Breakdowns: the same model by other dimensions, valued the same way.
+    let mut breakdowns: Vec<(&Attribution, ContributionReport)> = Vec::new();
+    for b in inputs.breakdowns {
+        if b.by == attr.by || breakdowns.iter().any(|(o, _)| o.by == b.by) {
+            return Err(Error::InvalidOption {
+                option: "breakdowns",
+                value: b.by.to_string(),
+                reason: "each breakdown is by a dimension of its own, other than the attribution's".into(),
+            });
+        }
+        if !b.models.iter().any(|m| m.label == model) {
+            warnings.push(format!(
+                "the breakdown by {} has no model `{model}`: it is left out of the report",
+                b.by
+            ));
+            continue;
+        }
+        breakdowns.push((b, touchpoint_core::contribution(b, goals, opts.costs.as_ref())?));
+    }
     let mut functions: Vec<FunctionSection> = Vec::new();
     let mut headline = Vec::new();
     for kpi in &goals.kpis {
@@ -288,7 +326,17 @@ pub fn page(inputs: &Inputs<'_>, opts: &ReportOptions) -> Result<Page> {
             continue;
         }
         let ext = external.iter().find(|e| e.kpi == kpi.name);
-        let section = goal_section(attr, &contribution, &model, kpi, incremental, cur, ext)?;
+        let mut section = goal_section(attr, &contribution, &model, kpi, incremental, cur, ext)?;
+        for (b, bc) in &breakdowns {
+            if !bc.rows.iter().any(|r| r.model == model && r.kpi == kpi.name) {
+                continue;
+            }
+            let by = b.by.as_str().replace('_', " ");
+            let id = format!("goal-{}-by-{}", kpi.name, b.by.as_str());
+            let header = title_case(&by);
+            let table = player_table(b, bc, &model, kpi, incremental, cur, None, (id, header));
+            section.breakdowns.push(Breakdown { by, table });
+        }
         let goal = kpi.name.replace('_', " ");
         headline.push(if goal == kpi.function {
             format!("{}: {}", title_case(&kpi.function), section.sentence)
@@ -305,11 +353,26 @@ pub fn page(inputs: &Inputs<'_>, opts: &ReportOptions) -> Result<Page> {
     let mut mmm = Vec::new();
     for (kpi, fit) in inputs.mmm {
         let section = mmm_section(kpi, fit, cur)?;
-        if let (Some((a, b)), true) = (&period, journey_kpis.contains(&kpi.as_str())) {
-            warnings.push(format!(
-                "the media-mix fit of `{kpi}` covers {}, the event log {a} to {b}: its numbers are over its own period and are not added to the goal sections",
-                section.period
-            ));
+        let inside = |(s, t): (i64, i64)| {
+            let (first, last) = touchpoint_core::goals::period_days(s, t);
+            match (fit.series.dates.first(), fit.series.dates.last()) {
+                (Some(a), Some(b)) => i64::from(*a) >= first && i64::from(*b) <= last,
+                _ => true,
+            }
+        };
+        if let Some((a, b)) = &period {
+            let same = attr.period.is_some_and(inside);
+            if journey_kpis.contains(&kpi.as_str()) && !same {
+                warnings.push(format!(
+                    "the media-mix fit of `{kpi}` covers {}, the event log {a} to {b}: its numbers are over its own period and are not added to the goal sections",
+                    section.period
+                ));
+            } else if !journey_kpis.contains(&kpi.as_str()) && !same {
+                warnings.push(format!(
+                    "the goal section of `{kpi}` takes the media-mix fit over the periods dated {a} to {b}; its own section shows the fit's whole series, {}",
+                    section.period
+                ));
+            }
         }
         mmm.push(section);
     }
@@ -383,23 +446,13 @@ fn goal_section(
 ) -> Result<GoalSection> {
     let unit = kpi.unit.clone().map(|u| plural(&u)).unwrap_or_else(|| kpi.name.replace('_', " "));
     let uv = kpi.unit_value;
-    let mut rows: Vec<_> =
-        contribution.rows.iter().filter(|r| r.model == model && r.kpi == kpi.name).collect();
-    // Players by value, the baseline last.
-    rows.sort_by(|a, b| {
-        (a.player == BASELINE_PLAYER)
-            .cmp(&(b.player == BASELINE_PLAYER))
-            .then(b.value.total_cmp(&a.value))
-            .then(b.conversions.total_cmp(&a.conversions))
-            .then(a.player.cmp(&b.player))
-    });
+    let rows = sorted_rows(contribution, model, &kpi.name);
     let source = rows.first().map_or("journeys".to_owned(), |r| r.source.clone());
     // Conversions' intervals: the attribution's for user-level credit; for media-mix credit the
     // value's interval in KPI units.
-    let conv_interval = |player: &str, value_iv: (Option<f64>, Option<f64>)| -> (Option<f64>, Option<f64>) {
-        if external.is_some() {
-            let per = uv.unwrap_or(1.0);
-            return (value_iv.0.map(|v| v / per), value_iv.1.map(|v| v / per));
+    let conv_interval = |player: &str, _value_iv: (Option<f64>, Option<f64>)| -> (Option<f64>, Option<f64>) {
+        if let Some(e) = external {
+            return external_interval(e, player);
         }
         attr.credits
             .iter()
@@ -416,37 +469,16 @@ fn goal_section(
     let added_iv = total.and_then(|g| g.conversions_lower.zip(g.conversions_upper));
     let value_iv = total.and_then(|g| g.value_lower.zip(g.value_upper));
     let money = uv.is_some() || rows.iter().any(|r| r.value != 0.0);
-    let mut table_rows = Vec::new();
-    for r in rows.iter() {
-        let (cl, cu) = conv_interval(&r.player, (r.value_lower, r.value_upper));
-        let share =
-            if r.player == BASELINE_PLAYER || added <= 0.0 { None } else { Some(r.conversions / added) };
-        table_rows.push(vec![
-            Cell::text(r.player.clone()),
-            Cell::num(Some(r.conversions), decimals_for(r.conversions)),
-            Cell::num(cl, decimals_for(r.conversions)),
-            Cell::num(cu, decimals_for(r.conversions)),
-            Cell::num(Some(r.value), 0),
-            Cell::num(r.value_lower, 0),
-            Cell::num(r.value_upper, 0),
-            Cell::num(share.map(|s| s * 100.0), 1),
-        ]);
-    }
-    let verb = if incremental { "Added" } else { "Credited" };
-    let table = TableView {
-        id: format!("goal-{}", kpi.name),
-        columns: vec![
-            "Player".into(),
-            format!("{verb} ({unit})"),
-            "low".into(),
-            "high".into(),
-            format!("Value ({cur})"),
-            "low".into(),
-            "high".into(),
-            if incremental { "Share of added (%)".into() } else { "Share (%)".into() },
-        ],
-        rows: table_rows,
-    };
+    let table = player_table(
+        attr,
+        contribution,
+        model,
+        kpi,
+        incremental,
+        cur,
+        external,
+        (format!("goal-{}", kpi.name), "Player".into()),
+    );
     let bars: Vec<svg::Bar> = players
         .iter()
         .map(|r| {
@@ -512,7 +544,9 @@ fn goal_section(
             number(b.conversions, decimals_for(b.conversions))
         ));
     }
-    if let Some(top) = players.first().filter(|r| r.conversions > 0.0) {
+    let top =
+        players.iter().max_by(|a, b| a.conversions.total_cmp(&b.conversions).then(b.player.cmp(&a.player)));
+    if let Some(top) = top.filter(|r| r.conversions > 0.0) {
         let (l, u) = conv_interval(&top.player, (top.value_lower, top.value_upper));
         sentence.push_str(&format!(
             ". Most from {}: {}{}",
@@ -522,7 +556,103 @@ fn goal_section(
         ));
     }
     sentence.push('.');
-    Ok(GoalSection { kpi: kpi.name.clone(), unit, source, sentence, table, chart, baseline_chart })
+    Ok(GoalSection {
+        kpi: kpi.name.clone(),
+        unit,
+        source,
+        sentence,
+        table,
+        chart,
+        baseline_chart,
+        breakdowns: Vec::new(),
+    })
+}
+
+/// Sorts a goal's rows: players by value (then conversions, then name), the baseline last.
+fn sorted_rows<'a>(
+    contribution: &'a ContributionReport,
+    model: &str,
+    kpi: &str,
+) -> Vec<&'a touchpoint_core::goals::ContributionRow> {
+    let mut rows: Vec<_> = contribution.rows.iter().filter(|r| r.model == model && r.kpi == kpi).collect();
+    rows.sort_by(|a, b| {
+        (a.player == BASELINE_PLAYER)
+            .cmp(&(b.player == BASELINE_PLAYER))
+            .then(b.value.total_cmp(&a.value))
+            .then(b.conversions.total_cmp(&a.conversions))
+            .then(a.player.cmp(&b.player))
+    });
+    rows
+}
+
+/// A goal's table: per player (and the baseline, last) the conversions added (or credited) and
+/// their value, each with its interval, and the share of the added conversions. Conversions'
+/// intervals are the attribution's for user-level credit; for media-mix credit the value's interval
+/// in the KPI's units. `id` and `header` name the table and its first column.
+#[allow(clippy::too_many_arguments)]
+fn player_table(
+    attr: &Attribution,
+    contribution: &ContributionReport,
+    model: &str,
+    kpi: &touchpoint_core::Kpi,
+    incremental: bool,
+    cur: &str,
+    external: Option<&ExternalKpi>,
+    (id, header): (String, String),
+) -> TableView {
+    let unit = kpi.unit.clone().map(|u| plural(&u)).unwrap_or_else(|| kpi.name.replace('_', " "));
+    let rows = sorted_rows(contribution, model, &kpi.name);
+    let added: f64 = rows.iter().filter(|r| r.player != BASELINE_PLAYER).map(|r| r.conversions).sum();
+    let mut table_rows = Vec::new();
+    for r in &rows {
+        let (cl, cu) = match external {
+            Some(e) => external_interval(e, &r.player),
+            None => attr
+                .credits
+                .iter()
+                .find(|c| c.model == model && c.kpi == kpi.name && c.player == r.player)
+                .map_or((None, None), |c| (c.conversions_lower, c.conversions_upper)),
+        };
+        let share =
+            if r.player == BASELINE_PLAYER || added <= 0.0 { None } else { Some(r.conversions / added) };
+        table_rows.push(vec![
+            Cell::text(r.player.clone()),
+            Cell::num(Some(r.conversions), decimals_for(r.conversions)),
+            Cell::num(cl, decimals_for(r.conversions)),
+            Cell::num(cu, decimals_for(r.conversions)),
+            Cell::num(Some(r.value), 0),
+            Cell::num(r.value_lower, 0),
+            Cell::num(r.value_upper, 0),
+            Cell::num(share.map(|s| s * 100.0), 1),
+        ]);
+    }
+    let verb = if incremental { "Added" } else { "Credited" };
+    TableView {
+        id,
+        columns: vec![
+            header,
+            format!("{verb} ({unit})"),
+            "low".into(),
+            "high".into(),
+            format!("Value ({cur})"),
+            "low".into(),
+            "high".into(),
+            if incremental { "Share of added (%)".into() } else { "Share (%)".into() },
+        ],
+        rows: table_rows,
+    }
+}
+
+/// A media-mix player's conversions interval, from the fit's draws (in the KPI's units, whatever its
+/// unit value).
+fn external_interval(e: &ExternalKpi, player: &str) -> (Option<f64>, Option<f64>) {
+    let Some(c) = e.credits.iter().find(|c| c.player == player) else { return (None, None) };
+    if c.draws.len() < 2 {
+        return (None, None);
+    }
+    let settings = touchpoint_core::Resampling { level: e.level, resamples: c.draws.len(), seed: 0 };
+    let mut v = c.draws.clone();
+    touchpoint_core::bootstrap::interval(&mut v, &settings).map_or((None, None), |(l, u)| (Some(l), Some(u)))
 }
 
 fn level_text(attr: &Attribution, external: Option<&ExternalKpi>) -> String {
@@ -872,7 +1002,7 @@ mod tests {
         let r =
             attribute(&journeys(), &[ModelSpec::from_name("linear").unwrap()], Dimension::Channel).unwrap();
         let goals = book();
-        let inputs = Inputs { attribution: &r, goals: &goals, mmm: &[], journeys: None };
+        let inputs = Inputs { attribution: &r, goals: &goals, mmm: &[], journeys: None, breakdowns: &[] };
         let p = page(&inputs, &ReportOptions::default()).unwrap();
         assert!(!p.incremental && p.model == "linear" && p.level.is_none());
         assert_eq!(

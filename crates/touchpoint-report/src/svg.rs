@@ -6,6 +6,11 @@ use std::fmt::Write;
 
 use crate::format::{escape, number};
 
+/// An element id made of `[A-Za-z0-9_-]` only (names from the data go into ids).
+pub fn safe_id(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
 /// One bar: a label, the value and its interval.
 #[derive(Clone, Debug)]
 pub struct Bar {
@@ -42,6 +47,7 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 
 /// A horizontal bar chart: one row per bar, whiskers for intervals, a value axis titled `axis`.
 pub fn bars(bars: &[Bar], axis: &str, id: &str) -> String {
+    let id = safe_id(id);
     let label_w = 150.0;
     let plot_w = 440.0;
     let row_h = 26.0;
@@ -137,15 +143,18 @@ pub struct Curve {
 
 /// A response curve chart titled by channel, with axes `x_axis` and `y_axis`.
 pub fn curve(c: &Curve, x_axis: &str, y_axis: &str, id: &str) -> String {
+    let id = safe_id(id);
     let (left, top, pw, ph) = (64.0, 26.0, 300.0, 170.0);
     let (w, h) = (left + pw + 20.0, top + ph + 50.0);
-    let xmax = c.x.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
-    let ymax = c
-        .band
-        .as_ref()
-        .map_or(0.0, |b| b.iter().map(|p| p.1).fold(0.0, f64::max))
-        .max(c.mean.iter().copied().fold(0.0, f64::max))
-        .max(f64::MIN_POSITIVE);
+    // A channel that never moved (all zero) still gets an axis from 0 to 1.
+    let positive = |m: f64| if m.is_finite() && m > 0.0 { m } else { 1.0 };
+    let xmax = positive(c.x.iter().copied().fold(0.0, f64::max));
+    let ymax = positive(
+        c.band
+            .as_ref()
+            .map_or(0.0, |b| b.iter().map(|p| p.1).fold(0.0, f64::max))
+            .max(c.mean.iter().copied().fold(0.0, f64::max)),
+    );
     let xt = nice_ticks(0.0, xmax, 4);
     let yt = nice_ticks(0.0, ymax, 4);
     let (x1, y1) = (*xt.last().unwrap_or(&xmax), *yt.last().unwrap_or(&ymax));
@@ -211,7 +220,7 @@ pub fn curve(c: &Curve, x_axis: &str, y_axis: &str, id: &str) -> String {
     );
     let _ = write!(
         s,
-        r##"<line x1="{0:.1}" x2="{0:.1}" y1="{top}" y2="{1:.1}" stroke="#c0392b" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" fill="#c0392b">average week</text>"##,
+        r##"<line x1="{0:.1}" x2="{0:.1}" y1="{top}" y2="{1:.1}" stroke="#c0392b" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" fill="#c0392b">average period</text>"##,
         px(c.current),
         top + ph,
         px(c.current) + 3.0,
@@ -243,6 +252,26 @@ mod tests {
         let t = nice_ticks(-12.0, 1234.0, 5);
         assert!(t[0] <= -12.0 && *t.last().unwrap() >= 1234.0, "{t:?}");
         assert!(t.windows(2).all(|w| (w[1] - w[0] - 500.0).abs() < 1e-9), "{t:?}");
+    }
+
+    #[test]
+    fn a_flat_curve_and_hostile_ids_stay_well_formed() {
+        let c = Curve {
+            channel: "x\" onload=\"alert(1)".into(),
+            x: vec![0.0, 0.0],
+            mean: vec![0.0, 0.0],
+            band: Some(vec![(0.0, 0.0), (0.0, 0.0)]),
+            current: 0.0,
+            observed_max: 0.0,
+        };
+        let s = curve(&c, "x", "y", "curve-\"><script>");
+        assert!(
+            !s.contains("NaN") && !s.contains("inf") && !s.contains("<script") && !s.contains("onload=\""),
+            "{s}"
+        );
+        assert!(s.contains("id=\"curve-___script_\""));
+        let b = bars(&[Bar { label: "a".into(), value: 0.0, interval: None }], "v", "k\"x");
+        assert!(b.contains("id=\"k_x\"") && !b.contains("NaN"));
     }
 
     #[test]

@@ -472,11 +472,12 @@ fn bound_warnings(
 ) -> Vec<String> {
     let mut out = Vec::new();
     let ng = r.params.lambda0.len();
-    if total > 0.0 && baseline <= 1e-6 * total {
+    // A negative residual baseline (lift tests above what happened) has a warning of its own.
+    if total > 0.0 && baseline.abs() <= 1e-6 * total {
         out.push(format!(
             "the baseline is at its bound, 0: the fit says none of the {total:.0} conversions would have \
-             happened without the players, which is rarely true, and the baseline has no interval; check that \
-             population= counts everybody at risk and that the period covers the whole log"
+             happened without the players, which is rarely true, and the baseline has no standard error; \
+             check that population= counts everybody at risk and that the period covers the whole log"
         ));
     }
     let name = |c: usize| view.player_names.get(d.players[c] as usize).map_or("?", |n| n.as_str());
