@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use polars::prelude::{CsvWriter, SerWriter};
 use touchpoint_core::{
-    attribute, attribute_with_intervals, Dimension, GoalBook, Journeys, ModelSpec, Resampling, Unattended,
+    attribute, attribute_with_intervals, Attribution, Dimension, GoalBook, Journeys, ModelSpec, Resampling,
+    Unattended,
 };
 use touchpoint_frame::{
     contribution_frame, contribution_summary_frame, journeys_from_events, paths_frame, read_table,
@@ -304,18 +305,8 @@ struct AttributeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Bootstrap intervals at this level (e.g. 0.9): every credit gets lower and upper bounds.
-    #[arg(long)]
-    intervals: Option<f64>,
-    /// Resamples of the bootstrap (with --intervals).
-    #[arg(long, default_value_t = 200, requires = "intervals")]
-    resamples: usize,
-    /// Seed of the bootstrap draws (with --intervals).
-    #[arg(long, default_value_t = 0, requires = "intervals")]
-    seed: u64,
-    /// Threads for the resamples (0: one per core).
-    #[arg(long, default_value_t = 0, requires = "intervals")]
-    threads: usize,
+    #[command(flatten)]
+    boot: BootstrapArgs,
     /// Also write every model's credit per journey to this Parquet file (model, kpi, journey, person,
     /// time, <by>, conversions, value), streamed in batches.
     #[arg(long = "journeys-out")]
@@ -372,6 +363,36 @@ fn spec(text: &str, order: Option<u32>) -> Result<ModelSpec, touchpoint_core::Er
     }
 }
 
+/// The bootstrap options of `attribute` and `report` (one owner for both).
+#[derive(clap::Args, Debug)]
+struct BootstrapArgs {
+    /// Bootstrap intervals at this level (e.g. 0.9): every credit gets lower and upper bounds.
+    #[arg(long)]
+    intervals: Option<f64>,
+    /// Resamples of the bootstrap (with --intervals).
+    #[arg(long, default_value_t = 200, requires = "intervals")]
+    resamples: usize,
+    /// Seed of the bootstrap draws (with --intervals).
+    #[arg(long, default_value_t = 0, requires = "intervals")]
+    seed: u64,
+    /// Threads for the resamples (0: one per core).
+    #[arg(long, default_value_t = 0, requires = "intervals")]
+    threads: usize,
+}
+
+impl BootstrapArgs {
+    /// The attribution of `journeys` by `by`, with intervals when --intervals is given.
+    fn attribute(&self, journeys: &Journeys, specs: &[ModelSpec], by: Dimension) -> AnyResult<Attribution> {
+        Ok(match self.intervals {
+            None => attribute(journeys, specs, by)?,
+            Some(level) => {
+                let settings = Resampling { level, resamples: self.resamples, seed: self.seed };
+                attribute_with_intervals(journeys, specs, by, &settings, self.threads, &Unattended)?
+            }
+        })
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct ReportArgs {
     #[command(flatten)]
@@ -391,15 +412,8 @@ struct ReportArgs {
     /// Folder for report.html, contribution.csv, contribution_summary.csv and contribution.md.
     #[arg(long, default_value = "out")]
     out: PathBuf,
-    /// Bootstrap intervals at this level (e.g. 0.9) for every number of the report.
-    #[arg(long)]
-    intervals: Option<f64>,
-    /// Resamples of the bootstrap (with --intervals).
-    #[arg(long, default_value_t = 200, requires = "intervals")]
-    resamples: usize,
-    /// Seed of the bootstrap draws (with --intervals).
-    #[arg(long, default_value_t = 0, requires = "intervals")]
-    seed: u64,
+    #[command(flatten)]
+    boot: BootstrapArgs,
     /// A media-mix fit for the report, KPI=FILE (a fit.json written by `touchpoint mmm`); repeat for
     /// several.
     #[arg(long = "mmm")]
@@ -558,13 +572,7 @@ fn run_attribute(a: &AttributeArgs) -> AnyResult<()> {
     let journeys = load_journeys(&a.input)?;
     let specs = specs_or_default(&a.models, a.order, &journeys)?;
     let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
-    let result = match a.intervals {
-        None => attribute(&journeys, &specs, by)?,
-        Some(level) => {
-            let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
-            attribute_with_intervals(&journeys, &specs, by, &settings, a.threads, &Unattended)?
-        }
-    };
+    let result = a.boot.attribute(&journeys, &specs, by)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match a.format {
@@ -634,16 +642,7 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
     let journeys = load_journeys(&a.input)?;
     let specs = specs_or_default(&a.models, None, &journeys)?;
     let specs = with_lift_tests(specs, a.lift_test.as_deref(), &a.input.delimiter)?;
-    let run = |specs: &[ModelSpec], by: Dimension| -> AnyResult<touchpoint_core::Attribution> {
-        Ok(match a.intervals {
-            None => attribute(&journeys, specs, by)?,
-            Some(level) => {
-                let settings = Resampling { level, resamples: a.resamples, seed: a.seed };
-                attribute_with_intervals(&journeys, specs, by, &settings, 0, &Unattended)?
-            }
-        })
-    };
-    let result = run(&specs, by)?;
+    let result = a.boot.attribute(&journeys, &specs, by)?;
     let mut fits = Vec::new();
     for m in &a.mmm {
         let (kpi, file) = key_value("mmm", m)?;
@@ -674,7 +673,7 @@ fn run_report(a: &ReportArgs) -> AnyResult<()> {
     }
     let mut extra = Vec::new();
     for d in &a.breakdown {
-        extra.push(run(&plain, d.parse()?)?);
+        extra.push(a.boot.attribute(&journeys, &plain, d.parse()?)?);
     }
     let breakdowns: Vec<&touchpoint_core::Attribution> = extra.iter().collect();
     let refs: Vec<(String, &touchpoint_mmm::Fit)> = fits.iter().map(|(k, f)| (k.clone(), f)).collect();
