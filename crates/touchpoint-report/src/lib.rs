@@ -448,17 +448,7 @@ fn goal_section(
     let uv = kpi.unit_value;
     let rows = sorted_rows(contribution, model, &kpi.name);
     let source = rows.first().map_or("journeys".to_owned(), |r| r.source.clone());
-    // Conversions' intervals: the attribution's for user-level credit; for media-mix credit the
-    // value's interval in KPI units.
-    let conv_interval = |player: &str, _value_iv: (Option<f64>, Option<f64>)| -> (Option<f64>, Option<f64>) {
-        if let Some(e) = external {
-            return external_interval(e, player);
-        }
-        attr.credits
-            .iter()
-            .find(|c| c.model == model && c.kpi == kpi.name && c.player == player)
-            .map_or((None, None), |c| (c.conversions_lower, c.conversions_upper))
-    };
+    let conv_interval = |player: &str| conversions_interval(attr, model, &kpi.name, player, external);
     let players: Vec<_> = rows.iter().filter(|r| r.player != BASELINE_PLAYER).collect();
     let base = rows.iter().find(|r| r.player == BASELINE_PLAYER);
     let added: f64 = players.iter().map(|r| r.conversions).sum();
@@ -489,7 +479,7 @@ fn goal_section(
                     interval: r.value_lower.zip(r.value_upper),
                 }
             } else {
-                let (l, u) = conv_interval(&r.player, (r.value_lower, r.value_upper));
+                let (l, u) = conv_interval(&r.player);
                 svg::Bar { label: r.player.clone(), value: r.conversions, interval: l.zip(u) }
             }
         })
@@ -502,7 +492,7 @@ fn goal_section(
     };
     let chart = svg::bars(&bars, &axis, &format!("chart-{}", kpi.name));
     let baseline_chart = base.map(|b| {
-        let (bl, bu) = conv_interval(BASELINE_PLAYER, (b.value_lower, b.value_upper));
+        let (bl, bu) = conv_interval(BASELINE_PLAYER);
         svg::bars(
             &[
                 svg::Bar { label: "added by players".into(), value: added, interval: added_iv },
@@ -547,7 +537,7 @@ fn goal_section(
     let top =
         players.iter().max_by(|a, b| a.conversions.total_cmp(&b.conversions).then(b.player.cmp(&a.player)));
     if let Some(top) = top.filter(|r| r.conversions > 0.0) {
-        let (l, u) = conv_interval(&top.player, (top.value_lower, top.value_upper));
+        let (l, u) = conv_interval(&top.player);
         sentence.push_str(&format!(
             ". Most from {}: {}{}",
             top.player,
@@ -605,14 +595,7 @@ fn player_table(
     let added: f64 = rows.iter().filter(|r| r.player != BASELINE_PLAYER).map(|r| r.conversions).sum();
     let mut table_rows = Vec::new();
     for r in &rows {
-        let (cl, cu) = match external {
-            Some(e) => external_interval(e, &r.player),
-            None => attr
-                .credits
-                .iter()
-                .find(|c| c.model == model && c.kpi == kpi.name && c.player == r.player)
-                .map_or((None, None), |c| (c.conversions_lower, c.conversions_upper)),
-        };
+        let (cl, cu) = conversions_interval(attr, model, &kpi.name, &r.player, external);
         let share =
             if r.player == BASELINE_PLAYER || added <= 0.0 { None } else { Some(r.conversions / added) };
         table_rows.push(vec![
@@ -640,6 +623,25 @@ fn player_table(
             if incremental { "Share of added (%)".into() } else { "Share (%)".into() },
         ],
         rows: table_rows,
+    }
+}
+
+/// A player's conversions interval: the attribution's for user-level credit, the fit's draws for
+/// media-mix credit.
+fn conversions_interval(
+    attr: &Attribution,
+    model: &str,
+    kpi: &str,
+    player: &str,
+    external: Option<&ExternalKpi>,
+) -> (Option<f64>, Option<f64>) {
+    match external {
+        Some(e) => external_interval(e, player),
+        None => attr
+            .credits
+            .iter()
+            .find(|c| c.model == model && c.kpi == kpi && c.player == player)
+            .map_or((None, None), |c| (c.conversions_lower, c.conversions_upper)),
     }
 }
 
