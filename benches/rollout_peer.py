@@ -8,7 +8,7 @@ reading the CSV to the last table (what the user waits for), with its peak memor
 
     python benches/rollout_peer.py                                 # Touchpoint, and the peers if importable
     python benches/rollout_peer.py --peer-python /path/to/python   # the peers from another environment
-    python benches/rollout_peer.py --employees 5000 --runs 3       # smaller
+    python benches/rollout_peer.py --employees 5000 --runs 3 --peer-runs 1   # smaller
 
 Peers: `pip install csdid diff-diff` (csdid 0.4.3 and diff-diff 3.13.0 were measured).
 """
@@ -122,7 +122,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--employees", type=int, default=50_000)
     ap.add_argument("--draws", type=int, default=999)
-    ap.add_argument("--runs", type=int, default=3, help="runs of Touchpoint (the peers run once)")
+    ap.add_argument("--runs", type=int, default=5, help="runs of Touchpoint")
+    ap.add_argument("--peer-runs", type=int, default=3, help="runs of each peer (medians)")
     ap.add_argument("--peer-python", default=sys.executable)
     ap.add_argument("--one")
     ap.add_argument("--panel")
@@ -149,13 +150,18 @@ def main() -> None:
     )
     peers = {}
     for tool in ("csdid", "diff-diff"):
-        r = run(a.peer_python, tool, path, a.draws)
-        if r:
+        runs = [r for r in (run(a.peer_python, tool, path, a.draws) for _ in range(a.peer_runs)) if r]
+        if runs:
+            r = dict(runs[0])
+            r["seconds"] = statistics.median(x["seconds"] for x in runs)
+            r["fit_seconds"] = statistics.median(x["fit_seconds"] for x in runs)
+            r["max_rss_mib"] = max(x["max_rss_mib"] for x in runs)
             peers[tool] = r
             print(
-                f"  {tool}: {r['seconds']:.2f} s in all ({r['fit_seconds']:.2f} s estimating), max RSS "
-                f"{r['max_rss_mib']:,.0f} MiB, {r['cells']} cells, event effect {r['event_effect']:.4f}; "
-                f"Touchpoint is {r['seconds'] / med:.1f}x faster in all, {r['fit_seconds'] / fit:.1f}x estimating"
+                f"  {tool}: median {r['seconds']:.2f} s in all ({r['fit_seconds']:.2f} s estimating) over "
+                f"{len(runs)} runs, max RSS {r['max_rss_mib']:,.0f} MiB, {r['cells']} cells, event effect "
+                f"{r['event_effect']:.4f}; Touchpoint is {r['seconds'] / med:.1f}x faster in all, "
+                f"{r['fit_seconds'] / fit:.1f}x estimating"
             )
     if peers:
         fastest = min(peers.values(), key=lambda r: r["fit_seconds"])

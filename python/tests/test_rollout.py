@@ -111,6 +111,39 @@ def test_programme_truth_is_recovered_and_the_naive_comparison_is_not() -> None:
     assert r.warnings == []
 
 
+def test_two_belts_step_recovers_each_level_and_the_naive_comparison_does_not() -> None:
+    """A programme with a second belt: `levels="step"` estimates the step to belt 2 within the
+    employees who took belt 1 together; its event-time bands hold the true step effect, its overall
+    interval the step's truth, and the naive belt-2-versus-belt-1 comparison lies far above it."""
+    sim = tp.simulate_programme(employees=6_000, seed=21, second_waves=[29, 37, 45])
+    assert set(sim.panel["level"].unique()) == {0, 1, 2}
+    r = tp.rollout_effect(
+        sim.panel, unit="employee", time="week", outcome="value", treatment="level", levels="step", seed=5
+    )
+    assert r.options["levels"] == "step"
+    gt = r.group_time()
+    assert gt.columns[:3] == ["level", "cohort", "previous_cohort"]
+    assert gt.filter(pl.col("level") == 2)["previous_cohort"].null_count() == 0
+    assert (gt.filter(pl.col("level") == 2).select(pl.col("previous_cohort") < pl.col("cohort")).to_series()).all()
+    truth = sim.truth.filter(pl.col("level") == 2)
+    by_e = {e: (t["value"] * t["employees"]).sum() / t["employees"].sum() for (e,), t in truth.group_by("event_time")}
+    rows = r.event_study().filter(pl.col("level") == 2)
+    assert rows.height > 20
+    for row in rows.iter_rows(named=True):
+        want = by_e.get(row["event_time"], 0.0) if row["event_time"] >= 0 else 0.0
+        assert row["lower"] <= want <= row["upper"], row
+    step = r.summary().filter((pl.col("level") == 2) & (pl.col("aggregation") == "simple")).row(0, named=True)
+    overall = (truth["value"] * truth["employees"]).sum() / truth["employees"].sum()
+    assert step["lower"] <= overall <= step["upper"]
+    assert sim.naive_second_value > 2 * step["upper"]
+    # "reached" has no previous_cohort; its level 1 equals the step's level 1.
+    reached = tp.rollout_effect(sim.panel, unit="employee", time="week", outcome="value", treatment="level", seed=5)
+    assert "previous_cohort" not in reached.group_time().columns
+    assert reached.summary().filter(pl.col("level") == 1).equals(r.summary().filter(pl.col("level") == 1))
+    with pytest.raises(tp.ParameterError, match="invalid `levels`: belts"):
+        tp.rollout_effect(sim.panel, unit="employee", time="week", outcome="value", treatment="level", levels="belts")
+
+
 def test_dates_pandas_and_pickling_round_trip() -> None:
     sim = tp.simulate_programme(employees=300, weeks=20, seed=2, waves=[6, 12])
     start = dt.date(2026, 1, 5)
@@ -163,9 +196,10 @@ def test_options_come_from_rust() -> None:
         "bootstrap": 999,
         "seed": 0,
         "min_cohort_units": 10,
+        "levels": "reached",
     }
     sig = inspect.signature(tp.rollout_effect)
-    for name in ("control", "level", "seed", "estimand", "bootstrap", "min_cohort_units"):
+    for name in ("control", "level", "seed", "estimand", "bootstrap", "min_cohort_units", "levels"):
         assert sig.parameters[name].default is None, name
     doc = tp.rollout_effect.__doc__ or ""
     assert "level 0.95" in doc and f"{d['bootstrap']} bootstrap draws" in doc and f"seed {d['seed']}" in doc

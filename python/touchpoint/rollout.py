@@ -131,12 +131,13 @@ def rollout_effect(
     estimand: Literal["dr", "reg"] | None = None,
     bootstrap: int | None = None,
     min_cohort_units: int | None = None,
+    levels: Literal["reached", "step"] | None = None,
     progress: bool = True,
 ) -> RolloutEffect:
     """The effect of a staggered rollout on an outcome (Callaway & Sant'Anna 2021).
 
     Options left at ``None`` take the Rust defaults (``touchpoint.rollout.defaults()``): comparison
-    with never-treated units, doubly robust, level 0.95, 999 bootstrap draws, seed 0.
+    with never-treated units, doubly robust, level 0.95, 999 bootstrap draws, seed 0, levels reached.
 
     Args:
         panel: one row per unit and period (a balanced panel): a polars or pandas DataFrame or a
@@ -151,12 +152,17 @@ def rollout_effect(
         level: confidence level of intervals and bands.
         seed: seed of the bootstrap.
         treatment: instead of ``cohort``, the treatment level per row (0, 1, 2, ...: belt levels);
-            it must not fall within a unit. Each level is estimated as the effect of reaching it.
+            it must not fall within a unit. Each level is estimated as ``levels`` says.
         cluster: a time-invariant column to cluster standard errors by (teams, offices).
         estimand: ``"dr"`` (doubly robust) or ``"reg"`` (outcome regression); the same without
             covariates.
         bootstrap: multiplier-bootstrap draws for simultaneous bands (0: pointwise only).
         min_cohort_units: cohorts smaller than this get a warning.
+        levels: with ``treatment``: ``"reached"`` (the effect of reaching each level, against units
+            not (yet) at it, whatever lower level they hold) or ``"step"`` (the effect of stepping
+            up to a level from the one below: within the units that reached the level below in the
+            same period, those that go on against those that stay, never or not yet); with
+            ``"step"`` ``group_time()`` has a ``previous_cohort`` column.
         progress: show a progress line on stderr for long runs.
 
     Raises:
@@ -187,6 +193,8 @@ def rollout_effect(
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ParameterError(f"`{name}` must be a number, got {value!r}")
             options[name] = value
+    if levels is not None:
+        options["levels"] = levels
     covariates = list(covariates or [])
     df = _read(panel)
     df = for_rust(df, [unit, time, outcome, cohort, treatment, cluster, *covariates])
@@ -215,15 +223,21 @@ class ProgrammeSimulation:
     """A simulated advocacy programme with known effects (see :func:`simulate_programme`)."""
 
     panel: pl.DataFrame
-    """employee, week, cohort (first trained week, 0 never), shares, value."""
+    """employee, week, cohort (first trained week, 0 never), level (0, 1, 2 in that week), shares,
+    value."""
     truth: pl.DataFrame
-    """cohort, week, event_time, employees, shares, value: the true effect per employee-week."""
+    """level, cohort, week, event_time, employees, shares, value: the true effect per
+    employee-week; level 1 is the programme's effect on its cohorts from the first training on,
+    level 2 the step to the second level against staying at level 1."""
     naive_value: float
     """Mean value per employee-week of trained employees in trained weeks minus never-trained ones."""
     naive_shares: float
     """The same for shares."""
     params: dict[str, Any]
     """The parameters used."""
+    naive_second_value: float = 0.0
+    """Mean value per employee-week of level-2 employees minus employees at level 1 alone in the
+    same weeks (0 without a second level)."""
 
 
 def simulate_programme(
@@ -237,11 +251,13 @@ def simulate_programme(
     Args:
         employees, weeks, seed: the panel's size and the seed (defaults from Rust: 2,000, 52, 0).
         **params: any other parameter (waves, trained, selection, shares, spread, seasonality,
-            share_lift, value_lift, build, value_per_share, noise); see ``docs/rollouts.md``.
+            share_lift, value_lift, build, value_per_share, noise; a second level with
+            second_waves, second_trained, second_gap, second_share_lift, second_value_lift); see
+            ``docs/rollouts.md``.
     """
     given = dict(params)
     for name, value in (("employees", employees), ("weeks", weeks), ("seed", seed)):
         if value is not None:
             given[name] = value
-    panel, truth, naive_value, naive_shares, used = _touchpoint.simulate_programme(json.dumps(given))
-    return ProgrammeSimulation(panel, truth, naive_value, naive_shares, json.loads(used))
+    panel, truth, naive_value, naive_shares, naive_second, used = _touchpoint.simulate_programme(json.dumps(given))
+    return ProgrammeSimulation(panel, truth, naive_value, naive_shares, json.loads(used), naive_second)

@@ -90,6 +90,11 @@ struct RolloutArgs {
     /// Seed of the bootstrap [default: 0].
     #[arg(long)]
     seed: Option<u64>,
+    /// With --treatment levels: reached (the effect of reaching each level) or step (of stepping
+    /// up to it from the level below, within the units that reached that one together)
+    /// [default: reached].
+    #[arg(long)]
+    levels: Option<String>,
     /// Output folder.
     #[arg(long, default_value = "rollout")]
     out: PathBuf,
@@ -856,6 +861,9 @@ fn rollout_options(a: &RolloutArgs) -> AnyResult<touchpoint_panel::RolloutOption
     }
     if let Some(v) = a.seed {
         o.seed = v;
+    }
+    if let Some(v) = &a.levels {
+        o.levels = v.parse()?;
     }
     o.validate()?;
     Ok(o)

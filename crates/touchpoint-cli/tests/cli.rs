@@ -309,5 +309,10 @@ fn rollout_reads_a_panel_and_equals_csdid() {
         touchpoint(&["rollout", "--panel", &panel, "--unit", "unit", "--time", "time", "--outcome", "y"]);
     assert_ne!(code, 0);
     assert!(err.contains("--cohort") || err.contains("treatment"), "{err}");
+    let mut bad = args.to_vec();
+    bad.extend(["--levels", "belts"]);
+    let (code, _, err) = touchpoint(&bad);
+    assert_eq!(code, 2);
+    assert!(err.contains("levels") && err.contains("belts") && err.contains("reached or step"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

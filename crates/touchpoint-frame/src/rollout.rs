@@ -8,7 +8,7 @@
 //! naming the column and row.
 use chrono::NaiveDate;
 use polars::prelude::*;
-use touchpoint_panel::{ColumnNames, Ids, PanelRows, RolloutEffect, Treatment};
+use touchpoint_panel::{ColumnNames, Ids, Levels, PanelRows, RolloutEffect, Treatment};
 
 use crate::error::{Error, Result};
 use crate::table::{f64_column, require};
@@ -49,18 +49,25 @@ fn null(column: &str, row: usize) -> Error {
     Error::NullValue { column: column.to_owned(), table: Some("panel"), row }
 }
 
+/// A column's values straight from its buffers; a null is an error naming its row.
+fn no_nulls<T: PolarsNumericType>(ca: &ChunkedArray<T>, name: &str) -> Result<Vec<T::Native>> {
+    if ca.null_count() > 0 {
+        let row = ca.iter().position(|v| v.is_none()).unwrap_or(0);
+        return Err(null(name, row + 1));
+    }
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        out.extend_from_slice(arr.values().as_slice());
+    }
+    Ok(out)
+}
+
 /// Unit or cluster ids.
 fn ids(col: &Column, name: &str) -> Result<Ids> {
     let dt = col.dtype();
     if dt.is_integer() {
         let c = col.cast(&DataType::Int64)?;
-        let v = c.i64()?;
-        return v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x.ok_or_else(|| null(name, i + 1)))
-            .collect::<Result<_>>()
-            .map(Ids::Int);
+        return Ok(Ids::Int(no_nulls(c.i64()?, name)?));
     }
     if dt == &DataType::String || dt.is_categorical() || dt.is_enum() {
         let c = col.cast(&DataType::String)?;
@@ -150,45 +157,49 @@ fn periods(col: &Column, name: &str) -> Result<(Vec<Option<i64>>, TimeKind)> {
 
 fn numbers(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let c = f64_column(require(df, name)?, name)?;
-    c.f64()?.iter().enumerate().map(|(i, v)| v.ok_or_else(|| null(name, i + 1))).collect()
+    no_nulls(c.f64()?, name)
 }
 
-/// Reads the panel's columns from `df`.
-pub fn rollout_rows(df: &DataFrame, cols: &RolloutColumns) -> Result<(PanelRows, TimeKind)> {
-    let unit = ids(require(df, &cols.unit)?, &cols.unit)?;
-    let (time, kind) = periods(require(df, &cols.time)?, &cols.time)?;
-    let time: Vec<i64> = time
+/// The period column: whole numbers or dates, no nulls.
+fn time_of(df: &DataFrame, name: &str) -> Result<(Vec<i64>, TimeKind)> {
+    let col = require(df, name)?;
+    if col.dtype().is_integer() {
+        return Ok((no_nulls(col.cast(&DataType::Int64)?.i64()?, name)?, TimeKind::Int));
+    }
+    let (time, kind) = periods(col, name)?;
+    let time = time
         .into_iter()
         .enumerate()
-        .map(|(i, v)| v.ok_or_else(|| null(&cols.time, i + 1)))
-        .collect::<Result<_>>()?;
-    let outcome = numbers(df, &cols.outcome)?;
-    let (treatment, treatment_name) = match (&cols.cohort, &cols.treatment) {
+        .map(|(i, v)| v.ok_or_else(|| null(name, i + 1)))
+        .collect::<Result<Vec<i64>>>()?;
+    Ok((time, kind))
+}
+
+/// The treatment: a cohort column (0 and null: never treated), with the kind of its periods, or a
+/// level column; and the column's name.
+fn treatment_of(df: &DataFrame, cols: &RolloutColumns) -> Result<(Treatment, String, Option<TimeKind>)> {
+    match (&cols.cohort, &cols.treatment) {
         (Some(c), None) => {
-            let (values, ckind) = periods(require(df, c)?, c)?;
-            // A cohort column of nulls and zeros says nothing about its kind.
-            if ckind != kind && values.iter().any(|v| v.is_some_and(|v| v != 0)) {
-                return Err(Error::ColumnType {
-                    column: c.clone(),
-                    expected: if kind == TimeKind::Date {
-                        "dates, like the periods"
-                    } else {
-                        "whole numbers, like the periods"
-                    },
-                    found: require(df, c)?.dtype().to_string(),
-                });
+            let col = require(df, c)?;
+            if col.dtype().is_integer() && col.null_count() == 0 {
+                let col = col.cast(&DataType::Int64)?;
+                let mut cohorts = Vec::with_capacity(col.len());
+                for arr in col.i64()?.downcast_iter() {
+                    cohorts.extend(arr.values().iter().map(|&v| (v != 0).then_some(v)));
+                }
+                return Ok((Treatment::Cohort(cohorts), c.clone(), Some(TimeKind::Int)));
             }
-            (Treatment::Cohort(values.into_iter().map(|v| v.filter(|&x| x != 0)).collect()), c.clone())
+            let (values, ckind) = periods(col, c)?;
+            Ok((
+                Treatment::Cohort(values.into_iter().map(|v| v.filter(|&x| x != 0)).collect()),
+                c.clone(),
+                Some(ckind),
+            ))
         }
         (None, Some(t)) => {
             let col = require(df, t)?;
             let values: Vec<i64> = if col.dtype().is_integer() {
-                let c = col.cast(&DataType::Int64)?;
-                c.i64()?
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v.ok_or_else(|| null(t, i + 1)))
-                    .collect::<Result<_>>()?
+                no_nulls(col.cast(&DataType::Int64)?.i64()?, t)?
             } else {
                 let c = f64_column(col, t)?;
                 c.f64()?
@@ -207,17 +218,43 @@ pub fn rollout_rows(df: &DataFrame, cols: &RolloutColumns) -> Result<(PanelRows,
                     })
                     .collect::<Result<_>>()?
             };
-            (Treatment::Level(values), t.clone())
+            Ok((Treatment::Level(values), t.clone(), None))
         }
-        _ => {
-            return Err(Error::InvalidOption {
-                option: "cohort",
-                value: format!("cohort={:?}, treatment={:?}", cols.cohort, cols.treatment),
-                reason: "give exactly one of `cohort` (first treated period) and `treatment` (level per row)"
-                    .into(),
-            })
+        _ => Err(Error::InvalidOption {
+            option: "cohort",
+            value: format!("cohort={:?}, treatment={:?}", cols.cohort, cols.treatment),
+            reason: "give exactly one of `cohort` (first treated period) and `treatment` (level per row)"
+                .into(),
+        }),
+    }
+}
+
+/// Reads the panel's columns from `df`.
+pub fn rollout_rows(df: &DataFrame, cols: &RolloutColumns) -> Result<(PanelRows, TimeKind)> {
+    // The columns are copied out side by side: with millions of rows, filling fresh memory is
+    // most of the time.
+    let ((unit, time), (outcome, treatment)) = rayon::join(
+        || (require(df, &cols.unit).and_then(|c| ids(c, &cols.unit)), time_of(df, &cols.time)),
+        || (numbers(df, &cols.outcome), treatment_of(df, cols)),
+    );
+    let (unit, (time, kind)) = (unit?, time?);
+    let outcome = outcome?;
+    let (treatment, treatment_name, ckind) = treatment?;
+    if let (Treatment::Cohort(values), Some(ckind)) = (&treatment, ckind) {
+        // A cohort column of nulls and zeros says nothing about its kind.
+        if ckind != kind && values.iter().any(|v| v.is_some()) {
+            let c = &treatment_name;
+            return Err(Error::ColumnType {
+                column: c.clone(),
+                expected: if kind == TimeKind::Date {
+                    "dates, like the periods"
+                } else {
+                    "whole numbers, like the periods"
+                },
+                found: require(df, c)?.dtype().to_string(),
+            });
         }
-    };
+    }
     let covariates =
         cols.covariates.iter().map(|c| Ok((c.clone(), numbers(df, c)?))).collect::<Result<Vec<_>>>()?;
     let cluster = match &cols.cluster {
@@ -249,7 +286,9 @@ pub fn rollout_rows(df: &DataFrame, cols: &RolloutColumns) -> Result<(PanelRows,
 /// The tables of a rollout result.
 #[derive(Debug)]
 pub struct RolloutFrames {
-    /// `level, cohort, time, event_time, base, effect, se, lower, upper, treated_units, comparison_units`.
+    /// `level, cohort, time, event_time, base, effect, se, lower, upper, treated_units,
+    /// comparison_units`; with `Levels::Step`, `previous_cohort` after `cohort` (the period the
+    /// cell's units reached the level below).
     pub group_time: DataFrame,
     /// `level, event_time, effect, se, lower, upper, pointwise_lower, pointwise_upper, p_value`.
     pub event_study: DataFrame,
@@ -278,9 +317,14 @@ fn time_column(name: &str, values: Vec<Option<i64>>, kind: TimeKind) -> Result<C
 /// The result as DataFrames, periods shown as they were given.
 pub fn rollout_frames(r: &RolloutEffect, kind: TimeKind) -> Result<RolloutFrames> {
     let g = &r.group_time;
-    let group_time = DataFrame::new_infer_height(vec![
+    let mut columns = vec![
         Column::new("level".into(), g.iter().map(|x| x.level).collect::<Vec<_>>()),
         time_column("cohort", g.iter().map(|x| Some(x.cohort)).collect(), kind)?,
+    ];
+    if r.options.levels == Levels::Step {
+        columns.push(time_column("previous_cohort", g.iter().map(|x| x.previous_cohort).collect(), kind)?);
+    }
+    columns.extend([
         time_column("time", g.iter().map(|x| Some(x.time)).collect(), kind)?,
         Column::new("event_time".into(), g.iter().map(|x| x.event_time).collect::<Vec<_>>()),
         time_column("base", g.iter().map(|x| Some(x.base)).collect(), kind)?,
@@ -290,7 +334,8 @@ pub fn rollout_frames(r: &RolloutEffect, kind: TimeKind) -> Result<RolloutFrames
         Column::new("upper".into(), g.iter().map(|x| nan_none(x.upper)).collect::<Vec<_>>()),
         Column::new("treated_units".into(), g.iter().map(|x| x.treated_units).collect::<Vec<_>>()),
         Column::new("comparison_units".into(), g.iter().map(|x| x.comparison_units).collect::<Vec<_>>()),
-    ])?;
+    ]);
+    let group_time = DataFrame::new_infer_height(columns)?;
     let per = |aggregation: &str, at_name: &str, at_kind: Option<TimeKind>| -> Result<DataFrame> {
         let rows: Vec<_> =
             r.aggregates.iter().filter(|a| a.aggregation == aggregation && a.at.is_some()).collect();

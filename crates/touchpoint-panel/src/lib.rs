@@ -39,6 +39,6 @@ pub mod twobytwo;
 pub use error::{Error, Result};
 pub use panel::{ColumnNames, Ids, Key, Panel, PanelRows, Period, Treatment, MAX_LEVELS};
 pub use rollout::{
-    rollout_effect, AggregateRow, Comparison, GroupTimeRow, RolloutEffect, RolloutOptions, MAX_CELLS,
+    rollout_effect, AggregateRow, Comparison, GroupTimeRow, Levels, RolloutEffect, RolloutOptions, MAX_CELLS,
 };
 pub use twobytwo::Estimand;

@@ -13,6 +13,7 @@
 //! - a treatment given per row (0, 1, 2, ... levels) never falls within a unit.
 use std::fmt;
 
+use rayon::prelude::*;
 use touchpoint_util::hashing::FastMap;
 
 use crate::error::{Error, Result};
@@ -255,33 +256,33 @@ impl Panel {
             }
         }
 
+        if m >= u32::MAX as usize {
+            return Err(Error::TooLarge(format!("the panel has {m} rows, more than {}", u32::MAX - 1)));
+        }
         // Units in sorted key order, periods in increasing order.
-        let (units, unit_of_row) = dense_ids(&rows.unit);
-        let mut periods = rows.time.clone();
-        periods.sort_unstable();
-        periods.dedup();
+        let ((units, unit_of_row), (periods, period_of_row)) =
+            rayon::join(|| dense_ids(&rows.unit), || dense_periods(&rows.time));
         let n = units.len();
         let t = periods.len();
-        let period_index = |v: i64| periods.binary_search(&v).expect("every row's period is a period");
         let per = |value: i64| Period { value, date: rows.dates };
 
         // Every (unit, period) once.
-        let mut cell_row = vec![usize::MAX; n * t];
+        let mut cell_row = vec![u32::MAX; n * t];
         for row in 0..m {
-            let cell = unit_of_row[row] * t + period_index(rows.time[row]);
-            if cell_row[cell] != usize::MAX {
+            let cell = unit_of_row[row] as usize * t + period_of_row[row] as usize;
+            if cell_row[cell] != u32::MAX {
                 return Err(Error::Duplicate {
-                    unit: units[unit_of_row[row]].to_string(),
+                    unit: units[unit_of_row[row] as usize].to_string(),
                     period: per(rows.time[row]),
-                    first: cell_row[cell] + 1,
+                    first: cell_row[cell] as usize + 1,
                     second: row + 1,
                 });
             }
-            cell_row[cell] = row;
+            cell_row[cell] = row as u32;
         }
-        let missing = cell_row.iter().filter(|&&r| r == usize::MAX).count();
+        let missing = cell_row.iter().filter(|&&r| r == u32::MAX).count();
         if missing > 0 {
-            let cell = cell_row.iter().position(|&r| r == usize::MAX).expect("a missing cell");
+            let cell = cell_row.iter().position(|&r| r == u32::MAX).expect("a missing cell");
             return Err(Error::Unbalanced {
                 unit: units[cell / t].to_string(),
                 period: per(periods[cell % t]),
@@ -289,54 +290,48 @@ impl Panel {
             });
         }
 
-        let y: Vec<f64> = cell_row.iter().map(|&r| rows.outcome[r]).collect();
+        let y: Vec<f64> = cell_row.par_iter().map(|&r| rows.outcome[r as usize]).collect();
         let mut warnings = Vec::new();
 
         // Time-invariant values: checked against each unit's first period; `show` writes a value
         // for the message only when one differs.
-        let same_within = |column: &str,
-                           equal: &dyn Fn(usize, usize) -> bool,
-                           show: &dyn Fn(usize) -> String|
-         -> Result<()> {
-            for u in 0..n {
-                let first = cell_row[u * t];
-                for p in 1..t {
-                    let r = cell_row[u * t + p];
-                    if !equal(first, r) {
-                        return Err(Error::VariesWithinUnit {
-                            unit: units[u].to_string(),
-                            column: column.to_string(),
-                            detail: format!(
-                                "is {} in period {} and {} in period {}",
-                                show(first),
-                                per(periods[0]),
-                                show(r),
-                                per(periods[p])
-                            ),
-                        });
-                    }
-                }
-            }
-            Ok(())
-        };
+        let same_within =
+            |column: &str, changed: Option<(usize, usize)>, show: &dyn Fn(usize) -> String| -> Result<()> {
+                let Some((u, p)) = changed else { return Ok(()) };
+                Err(Error::VariesWithinUnit {
+                    unit: units[u].to_string(),
+                    column: column.to_string(),
+                    detail: format!(
+                        "is {} in period {} and {} in period {}",
+                        show(cell_row[u * t] as usize),
+                        per(periods[0]),
+                        show(cell_row[u * t + p] as usize),
+                        per(periods[p])
+                    ),
+                })
+            };
         let k = rows.covariates.len();
         let mut x = vec![0.0; n * k];
         for (j, (name, values)) in rows.covariates.iter().enumerate() {
-            same_within(name, &|a, b| values[a].to_bits() == values[b].to_bits(), &|r| {
-                values[r].to_string()
-            })?;
+            same_within(
+                name,
+                first_change(&cell_row, t, |a, b| values[a].to_bits() == values[b].to_bits()),
+                &|r| values[r].to_string(),
+            )?;
             for u in 0..n {
-                x[u * k + j] = values[cell_row[u * t]];
+                x[u * k + j] = values[cell_row[u * t] as usize];
             }
         }
         let (cluster, clusters) = match &rows.cluster {
             None => (None, n),
             Some(ids) => {
                 let (keys, of_row) = dense_ids(ids);
-                same_within(&names.cluster, &|a, b| of_row[a] == of_row[b], &|r| {
-                    keys[of_row[r]].to_string()
-                })?;
-                let of_unit: Vec<u32> = (0..n).map(|u| of_row[cell_row[u * t]] as u32).collect();
+                same_within(
+                    &names.cluster,
+                    first_change(&cell_row, t, |a, b| of_row[a] == of_row[b]),
+                    &|r| keys[of_row[r] as usize].to_string(),
+                )?;
+                let of_unit: Vec<u32> = (0..n).map(|u| of_row[cell_row[u * t] as usize]).collect();
                 // Dense cluster numbers in order of first appearance among units.
                 let mut renumber = vec![u32::MAX; keys.len()];
                 let mut next = 0u32;
@@ -383,13 +378,15 @@ impl Panel {
         let cohorts = match &rows.treatment {
             Treatment::Cohort(c) => {
                 let norm = |r: usize| c[r].filter(|&v| v != 0);
-                same_within(&names.treatment, &|a, b| norm(a) == norm(b), &|r| match norm(r) {
-                    None => "never".to_string(),
-                    Some(v) => v.to_string(),
+                same_within(&names.treatment, first_change(&cell_row, t, |a, b| norm(a) == norm(b)), &|r| {
+                    match norm(r) {
+                        None => "never".to_string(),
+                        Some(v) => v.to_string(),
+                    }
                 })?;
                 let mut level = Vec::with_capacity(n);
                 for u in 0..n {
-                    match c[cell_row[u * t]] {
+                    match c[cell_row[u * t] as usize] {
                         None | Some(0) => level.push(None),
                         Some(g) => {
                             let i = cohort_index(u, g)?;
@@ -427,7 +424,7 @@ impl Panel {
                 // A unit's first period at each level or above.
                 let mut out = vec![vec![None; n]; values.len()];
                 for u in 0..n {
-                    let first = l[cell_row[u * t]];
+                    let first = l[cell_row[u * t] as usize];
                     if first > 0 {
                         return Err(Error::TreatedBeforePanel {
                             unit: units[u].to_string(),
@@ -437,7 +434,7 @@ impl Panel {
                     }
                     let mut prev = first;
                     for p in 1..t {
-                        let v = l[cell_row[u * t + p]];
+                        let v = l[cell_row[u * t + p] as usize];
                         if v < prev {
                             return Err(Error::Reverts {
                                 unit: units[u].to_string(),
@@ -482,7 +479,7 @@ impl Panel {
 }
 
 /// Dense ids in sorted key order: (the keys, each row's id).
-fn dense_ids(ids: &Ids) -> (Vec<Key>, Vec<usize>) {
+fn dense_ids(ids: &Ids) -> (Vec<Key>, Vec<u32>) {
     match ids {
         Ids::Int(v) => dense(v, |&k| Key::Int(k)),
         Ids::Text(v) => {
@@ -492,24 +489,82 @@ fn dense_ids(ids: &Ids) -> (Vec<Key>, Vec<usize>) {
     }
 }
 
+/// The first (unit, period) whose row differs (`equal` false) from the unit's row in the first
+/// period, if any; `cell_row` holds each unit's rows by period, `t` per unit.
+fn first_change(
+    cell_row: &[u32],
+    t: usize,
+    equal: impl Fn(usize, usize) -> bool + Sync,
+) -> Option<(usize, usize)> {
+    cell_row.par_chunks(t).enumerate().find_map_first(|(u, rows)| {
+        let first = rows[0] as usize;
+        rows[1..].iter().position(|&r| !equal(first, r as usize)).map(|p| (u, p + 1))
+    })
+}
+
+/// The distinct periods in increasing order, and each row's index among them. Periods are few:
+/// when their values span a short range (weeks, days over some years) a table over the range
+/// replaces the sort of every row.
+fn dense_periods(time: &[i64]) -> (Vec<i64>, Vec<u32>) {
+    let (lo, hi) = time.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = hi.checked_sub(lo).and_then(|s| usize::try_from(s).ok()).and_then(|s| s.checked_add(1));
+    match span {
+        Some(span) if span <= 1 << 20 => {
+            let mut seen = vec![u32::MAX; span];
+            for &v in time {
+                seen[(v - lo) as usize] = 0;
+            }
+            let mut periods = Vec::new();
+            for (i, s) in seen.iter_mut().enumerate() {
+                if *s == 0 {
+                    *s = periods.len() as u32;
+                    periods.push(lo + i as i64);
+                }
+            }
+            let of_row = time.iter().map(|&v| seen[(v - lo) as usize]).collect();
+            (periods, of_row)
+        }
+        _ => {
+            let mut periods = time.to_vec();
+            periods.sort_unstable();
+            periods.dedup();
+            let of_row = time
+                .iter()
+                .map(|v| periods.binary_search(v).expect("every row's period is a period") as u32)
+                .collect();
+            (periods, of_row)
+        }
+    }
+}
+
 fn dense<T: std::hash::Hash + Eq + Ord + Copy>(
     values: &[T],
     key: impl Fn(&T) -> Key,
-) -> (Vec<Key>, Vec<usize>) {
-    let mut index: FastMap<T, usize> = FastMap::default();
+) -> (Vec<Key>, Vec<u32>) {
+    // Ids fit in u32: the rows do (checked by the caller before any id is used).
+    let mut index: FastMap<T, u32> = FastMap::default();
     let mut of_row = Vec::with_capacity(values.len());
+    // Rows of one unit usually come together: a run of the same id needs no lookup.
+    let mut last: Option<(T, u32)> = None;
     for v in values {
-        let next = index.len();
-        of_row.push(*index.entry(*v).or_insert(next));
+        let id = match last {
+            Some((k, id)) if k == *v => id,
+            _ => {
+                let next = index.len() as u32;
+                *index.entry(*v).or_insert(next)
+            }
+        };
+        last = Some((*v, id));
+        of_row.push(id);
     }
-    let mut uniq: Vec<(T, usize)> = index.into_iter().collect();
+    let mut uniq: Vec<(T, u32)> = index.into_iter().collect();
     uniq.sort_unstable_by_key(|u| u.0);
-    let mut rank = vec![0usize; uniq.len()];
+    let mut rank = vec![0u32; uniq.len()];
     for (r, (_, first)) in uniq.iter().enumerate() {
-        rank[*first] = r;
+        rank[*first as usize] = r as u32;
     }
     for u in of_row.iter_mut() {
-        *u = rank[*u];
+        *u = rank[*u as usize];
     }
     (uniq.iter().map(|(k, _)| key(k)).collect(), of_row)
 }

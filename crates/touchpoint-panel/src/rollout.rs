@@ -42,6 +42,56 @@ pub enum Comparison {
     NotYetTreated,
 }
 
+/// What the effect of a treatment level is, when the treatment has several (belts). Named
+/// `reached` and `step` in options (a wrong name is an error that names the option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Levels {
+    /// The effect of reaching level k, against units that have not (yet) reached it, whatever
+    /// lower level they hold. A level's cohort is the first period at level k or above.
+    Reached,
+    /// The effect of stepping up from level k - 1 to level k: among the units that reached level
+    /// k - 1 in the same period (a stratum), those that then reach level k against those of the
+    /// stratum that stay at k - 1 (never, or not yet), over the periods after the stratum reached
+    /// k - 1. The first level is the same as `Reached`.
+    Step,
+}
+
+impl TryFrom<String> for Levels {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Levels> {
+        s.parse()
+    }
+}
+
+impl From<Levels> for String {
+    fn from(l: Levels) -> String {
+        match l {
+            Levels::Reached => "reached",
+            Levels::Step => "step",
+        }
+        .to_string()
+    }
+}
+
+impl std::str::FromStr for Levels {
+    type Err = Error;
+
+    /// The names the options use: `reached` or `step`.
+    fn from_str(s: &str) -> Result<Levels> {
+        match s {
+            "reached" => Ok(Levels::Reached),
+            "step" => Ok(Levels::Step),
+            other => Err(Error::InvalidOption {
+                option: "levels",
+                value: other.to_string(),
+                reason: "reached or step".into(),
+            }),
+        }
+    }
+}
+
 /// Options of [`rollout_effect`].
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -59,6 +109,8 @@ pub struct RolloutOptions {
     pub seed: u64,
     /// A cohort with fewer units than this gets a warning.
     pub min_cohort_units: usize,
+    /// With several treatment levels: the effect of reaching each, or of stepping up to it.
+    pub levels: Levels,
 }
 
 impl Default for RolloutOptions {
@@ -70,6 +122,7 @@ impl Default for RolloutOptions {
             bootstrap: 999,
             seed: 0,
             min_cohort_units: 10,
+            levels: Levels::Reached,
         }
     }
 }
@@ -109,6 +162,10 @@ pub struct GroupTimeRow {
     pub level: i64,
     /// The cohort's first treated period.
     pub cohort: i64,
+    /// With `Levels::Step`: the period the cohort's units reached the level below (their
+    /// stratum); `None` otherwise.
+    #[serde(default)]
+    pub previous_cohort: Option<i64>,
     /// The period.
     pub time: i64,
     /// Periods since treatment (negative before it).
@@ -163,7 +220,8 @@ pub struct RolloutEffect {
     /// Per level: overall effects (`simple`, `event`, `group`, `calendar`, `at` = None) and per
     /// event time, cohort and period.
     pub aggregates: Vec<AggregateRow>,
-    /// Units per cohort: (level, cohort, units); cohort `None` = never treated at that level.
+    /// Units per cohort: (level, cohort, units); cohort `None` = never treated at that level. With
+    /// `Levels::Step`, a level's cohorts count the units in its step analysis, summed over strata.
     pub cohort_sizes: Vec<(i64, Option<i64>, u64)>,
     /// What the reader should know: weak design, omitted cells, data decisions.
     pub warnings: Vec<String>,
@@ -360,14 +418,28 @@ fn estimate(
         let Some(level_result) = estimated else { continue };
         any_cell = true;
         let LevelResult { cells, cohorts, sizes, never, influence, pg } = level_result;
-        for (g, size) in cohorts.iter().zip(&sizes) {
-            cohort_sizes.push((lv, Some(panel.periods[*g]), *size as u64));
-            if (*size) < options.min_cohort_units {
-                warnings.push(format!(
-                    "level {lv}: cohort {} has {size} unit(s): its effects rest on few units",
-                    panel.period(*g)
-                ));
+        let stepped = options.levels == Levels::Step && level > 0;
+        let mut per_cohort = std::collections::BTreeMap::<usize, usize>::new();
+        for (&(st, g), &size) in cohorts.iter().zip(&sizes) {
+            *per_cohort.entry(g).or_default() += size;
+            if size < options.min_cohort_units {
+                warnings.push(if stepped {
+                    format!(
+                        "level {lv}: cohort {} of the units that reached level {} in {} has {size} unit(s): its effects rest on few units",
+                        panel.period(g),
+                        panel.level_values[level - 1],
+                        panel.period(st)
+                    )
+                } else {
+                    format!(
+                        "level {lv}: cohort {} has {size} unit(s): its effects rest on few units",
+                        panel.period(g)
+                    )
+                });
             }
+        }
+        for (g, size) in per_cohort {
+            cohort_sizes.push((lv, Some(panel.periods[g]), size as u64));
         }
         cohort_sizes.push((lv, None, never as u64));
 
@@ -397,6 +469,7 @@ fn estimate(
             group_time.push(GroupTimeRow {
                 level: lv,
                 cohort: panel.periods[c.g],
+                previous_cohort: stepped.then(|| panel.periods[c.s]),
                 time: panel.periods[c.t],
                 event_time: c.t as i64 - c.g as i64,
                 base: panel.periods[c.base],
@@ -409,17 +482,18 @@ fn estimate(
             });
         }
 
-        let cohort_pos = |g: usize| cohorts.iter().position(|&c| c == g).expect("a cohort of the level");
+        let cohort_pos =
+            |c: &Cell| cohorts.iter().position(|&k| k == (c.s, c.g)).expect("a cohort of the level");
         let post: Vec<usize> = (0..cells.len()).filter(|&j| cells[j].t >= cells[j].g).collect();
         let simple_of = |which: &[usize]| -> (Lin, f64) {
-            let s: f64 = which.iter().map(|&j| pg[cohort_pos(cells[j].g)]).sum();
+            let s: f64 = which.iter().map(|&j| pg[cohort_pos(&cells[j])]).sum();
             let keepers: Vec<(usize, f64)> =
-                which.iter().map(|&j| (cohort_pos(cells[j].g), cells[j].att)).collect();
+                which.iter().map(|&j| (cohort_pos(&cells[j]), cells[j].att)).collect();
             let lin = Lin {
-                cells: which.iter().map(|&j| (cells[j].col, pg[cohort_pos(cells[j].g)] / s)).collect(),
+                cells: which.iter().map(|&j| (cells[j].col, pg[cohort_pos(&cells[j])] / s)).collect(),
                 cohorts: weight_influence(&keepers, &pg),
             };
-            let att = which.iter().map(|&j| cells[j].att * pg[cohort_pos(cells[j].g)] / s).sum();
+            let att = which.iter().map(|&j| cells[j].att * pg[cohort_pos(&cells[j])] / s).sum();
             (lin, att)
         };
         let mean_of = |parts: &[(Lin, f64)]| -> (Lin, f64) {
@@ -501,40 +575,57 @@ fn estimate(
             ));
         }
 
-        // group: per cohort the mean of its post cells; overall weighted by cohort share.
+        // group: per cohort the mean of its post cells (strata of a cohort weighted by their
+        // share); overall weighted by cohort share.
+        let weighted = |keepers: &[(usize, f64, Lin)]| -> (Lin, f64) {
+            let s: f64 = keepers.iter().map(|(ci, _, _)| pg[*ci]).sum();
+            let mut lin = Lin {
+                cells: Vec::new(),
+                cohorts: weight_influence(
+                    &keepers.iter().map(|(ci, a, _)| (*ci, *a)).collect::<Vec<_>>(),
+                    &pg,
+                ),
+            };
+            for (ci, _, part) in keepers {
+                lin.cells.extend(part.cells.iter().map(|&(j, a)| (j, a * pg[*ci] / s)));
+            }
+            (lin, keepers.iter().map(|(ci, a, _)| a * pg[*ci] / s).sum())
+        };
+        let mut first_periods: Vec<usize> = cohorts.iter().map(|c| c.1).collect();
+        first_periods.sort_unstable();
+        first_periods.dedup();
         let mut per_group = Vec::new();
         let mut group_keepers = Vec::new();
-        for (gi, &g) in cohorts.iter().enumerate() {
-            let which: Vec<usize> = post.iter().copied().filter(|&j| cells[j].g == g).collect();
-            if which.is_empty() {
+        for &g in &first_periods {
+            let mut keepers = Vec::new();
+            for (ci, &(st, _)) in cohorts.iter().enumerate().filter(|(_, c)| c.1 == g) {
+                let which: Vec<usize> =
+                    post.iter().copied().filter(|&j| cells[j].g == g && cells[j].s == st).collect();
+                if which.is_empty() {
+                    continue;
+                }
+                let k = which.len() as f64;
+                let lin = Lin {
+                    cells: which.iter().map(|&j| (cells[j].col, 1.0 / k)).collect(),
+                    cohorts: vec![0.0; cohorts.len()],
+                };
+                let att = which.iter().map(|&j| cells[j].att).sum::<f64>() / k;
+                keepers.push((ci, att, lin));
+            }
+            if keepers.is_empty() {
                 continue;
             }
-            let k = which.len() as f64;
-            let lin = Lin {
-                cells: which.iter().map(|&j| (cells[j].col, 1.0 / k)).collect(),
-                cohorts: vec![0.0; cohorts.len()],
-            };
-            let att = which.iter().map(|&j| cells[j].att).sum::<f64>() / k;
-            group_keepers.push((gi, att, lin.clone()));
+            let (lin, att) =
+                if keepers.len() == 1 { (keepers[0].2.clone(), keepers[0].1) } else { weighted(&keepers) };
             per_group.push((Some(panel.periods[g]), lin, att));
+            group_keepers.extend(keepers);
         }
-        let s: f64 = group_keepers.iter().map(|(gi, _, _)| pg[*gi]).sum();
-        let mut overall = Lin {
-            cells: Vec::new(),
-            cohorts: weight_influence(
-                &group_keepers.iter().map(|(gi, a, _)| (*gi, *a)).collect::<Vec<_>>(),
-                &pg,
-            ),
-        };
-        for (gi, _, lin) in &group_keepers {
-            overall.cells.extend(lin.cells.iter().map(|&(j, a)| (j, a * pg[*gi] / s)));
-        }
-        let att = group_keepers.iter().map(|(gi, a, _)| a * pg[*gi] / s).sum();
+        let (overall, att) = weighted(&group_keepers);
         push(&mut aggregates, "group", vec![(None, overall, att)], false);
         push(&mut aggregates, "group", per_group, true);
 
         // calendar: per period from the first cohort on, cohort-share weighted; overall the mean.
-        let first = *cohorts.iter().min().expect("a cohort");
+        let first = cohorts.iter().map(|c| c.1).min().expect("a cohort");
         let mut per_period = Vec::new();
         for t in first..panel.t() {
             let which: Vec<usize> = post.iter().copied().filter(|&j| cells[j].t == t).collect();
@@ -569,6 +660,8 @@ fn estimate(
 
 struct Cell {
     col: usize,
+    /// Stratum (period index; 0 when reaching a level).
+    s: usize,
     g: usize,
     t: usize,
     base: usize,
@@ -579,11 +672,157 @@ struct Cell {
 
 struct LevelResult {
     cells: Vec<Cell>,
-    cohorts: Vec<usize>,
+    /// Estimated (stratum, cohort) pairs, as period indices.
+    cohorts: Vec<(usize, usize)>,
     sizes: Vec<usize>,
     never: usize,
     influence: Influence,
     pg: Vec<f64>,
+}
+
+/// Who is compared with whom at one level.
+struct Design {
+    /// Per unit: its stratum, or `None` when the unit is outside the level's analysis. Reaching a
+    /// level: one stratum, 0, holding every unit. Stepping up to a level: the period (index) in
+    /// which the unit reached the level below.
+    stratum: Vec<Option<usize>>,
+    /// Every (stratum, cohort) that has units; cohort `None` = not reaching the level within the
+    /// panel. Sorted.
+    keys: Vec<(usize, Option<usize>)>,
+    /// The (stratum, cohort) pairs to estimate, by cohort, then stratum.
+    cohorts: Vec<(usize, usize)>,
+    /// Units in the analysis that do not reach the level.
+    never: usize,
+}
+
+impl Design {
+    /// Whether unit group `key` is compared with cohort `(s, g)` in period `t`.
+    fn compares(
+        &self,
+        key: (usize, Option<usize>),
+        s: usize,
+        g: usize,
+        t: usize,
+        comparison: Comparison,
+    ) -> bool {
+        key.0 == s
+            && match key.1 {
+                None => true,
+                Some(cu) => comparison == Comparison::NotYetTreated && cu > t && cu != g,
+            }
+    }
+}
+
+/// The design of one level; `None` when the level has nothing to estimate (a warning says why).
+fn design(
+    panel: &Panel,
+    level: usize,
+    options: &RolloutOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Design>> {
+    let lv = panel.level_values[level];
+    let cohort_of = &panel.cohorts[level];
+    let step = options.levels == Levels::Step && level > 0;
+    let stratum: Vec<Option<usize>> = if step {
+        let below = &panel.cohorts[level - 1];
+        let mut jumped = 0usize;
+        let stratum = below
+            .iter()
+            .zip(cohort_of)
+            .map(|(b, c)| match (b, c) {
+                (None, _) => None,
+                // Levels never fall, so the level's cohort is never before the one below.
+                (Some(s), Some(g)) if g <= s => {
+                    jumped += 1;
+                    None
+                }
+                (Some(s), _) => Some(*s),
+            })
+            .collect();
+        if jumped > 0 {
+            warnings.push(format!(
+                "level {lv}: {jumped} unit(s) reached levels {} and {lv} in the same period: with no period at level {} alone they are left out of the step to level {lv}",
+                panel.level_values[level - 1],
+                panel.level_values[level - 1]
+            ));
+        }
+        stratum
+    } else {
+        vec![Some(0); cohort_of.len()]
+    };
+    let mut keys: Vec<(usize, Option<usize>)> =
+        stratum.iter().zip(cohort_of).filter_map(|(s, c)| s.map(|s| (s, *c))).collect();
+    let never = keys.iter().filter(|k| k.1.is_none()).count();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.iter().all(|k| k.1.is_none()) {
+        warnings.push(if step {
+            format!(
+                "level {lv}: no unit steps up to this level from level {} within the panel",
+                panel.level_values[level - 1]
+            )
+        } else {
+            format!("level {lv}: no unit reaches this level within the panel")
+        });
+        return Ok(None);
+    }
+    if options.comparison == Comparison::NeverTreated && never == 0 {
+        return Err(Error::NoComparison(if step {
+            format!(
+                "level {lv}: every unit that reached level {} goes on to level {lv}, so there is nothing to compare the step with; use the not-yet-treated comparison (control=\"not_yet\")",
+                panel.level_values[level - 1]
+            )
+        } else {
+            format!(
+                "level {lv}: no unit is never treated, so there is nothing to compare with; use the not-yet-treated comparison (control=\"not_yet\")"
+            )
+        }));
+    }
+    let mut cohorts = Vec::new();
+    let mut strata: Vec<usize> = keys.iter().map(|k| k.0).collect();
+    strata.dedup();
+    for s in strata {
+        let mut own: Vec<usize> = keys.iter().filter(|k| k.0 == s).filter_map(|k| k.1).collect();
+        if keys.contains(&(s, None)) {
+            cohorts.extend(own.into_iter().map(|g| (s, g)));
+            continue;
+        }
+        if options.comparison == Comparison::NeverTreated {
+            // Only a stepped level gets here (a stratum without units that stay below).
+            warnings.push(format!(
+                "level {lv}: every unit that reached level {} in {} goes on to level {lv}: with no unit of theirs staying at level {}, cohort(s) {} are not estimated (control=\"not_yet\" compares them with each other)",
+                panel.level_values[level - 1],
+                panel.period(s),
+                panel.level_values[level - 1],
+                own.iter().map(|&g| panel.period(g).to_string()).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        }
+        // Without units that never reach the level the last cohort is only ever a comparison (R's
+        // `did` does the same): nothing is left to compare it with once it is treated.
+        let last = own.pop().expect("a cohort");
+        warnings.push(if step {
+            format!(
+                "level {lv}: every unit that reached level {} in {} goes on to level {lv}, so their last cohort ({}) serves only as comparison and is not estimated; periods from {} on have no comparison for them",
+                panel.level_values[level - 1],
+                panel.period(s),
+                panel.period(last),
+                panel.period(last)
+            )
+        } else {
+            format!(
+                "level {lv}: no unit is never treated, so the last cohort ({}) serves only as comparison and is not estimated; periods from {} on have no comparison",
+                panel.period(last),
+                panel.period(last)
+            )
+        });
+        cohorts.extend(own.into_iter().map(|g| (s, g)));
+    }
+    if cohorts.is_empty() {
+        return Ok(None);
+    }
+    cohorts.sort_unstable_by_key(|&(s, g)| (g, s));
+    Ok(Some(Design { stratum, keys, cohorts, never }))
 }
 
 /// The cells of one treatment level and their influence matrix; `None` when the level has no
@@ -600,45 +839,27 @@ fn level_effects(
     let n = panel.n();
     let tn = panel.t();
     let cohort_of = &panel.cohorts[level];
-    let mut all: Vec<usize> = cohort_of.iter().flatten().copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    if all.is_empty() {
-        warnings.push(format!("level {lv}: no unit reaches this level within the panel"));
-        return Ok(None);
-    }
-    let never = cohort_of.iter().filter(|c| c.is_none()).count();
-    if options.comparison == Comparison::NeverTreated && never == 0 {
-        return Err(Error::NoComparison(format!(
-            "level {lv}: no unit is never treated, so there is nothing to compare with; use the not-yet-treated comparison (control=\"not_yet\")"
-        )));
-    }
-    // Without never-treated units the last cohort is only ever a comparison (R's `did` does the
-    // same): nothing is left to compare it with once it is treated.
-    let mut cohorts = all.clone();
-    if never == 0 {
-        let last = cohorts.pop().expect("a cohort");
-        warnings.push(format!(
-            "level {lv}: no unit is never treated, so the last cohort ({}) serves only as comparison and is not estimated; periods from {} on have no comparison",
-            panel.period(last),
-            panel.period(last)
-        ));
-        if cohorts.is_empty() {
-            return Ok(None);
+    let Some(design) = design(panel, level, options, warnings)? else { return Ok(None) };
+    let cohorts = design.cohorts.clone();
+    let key_of = |u: usize| design.stratum[u].map(|s| (s, cohort_of[u]));
+    let mut sizes = vec![0usize; cohorts.len()];
+    for u in 0..n {
+        if let Some((s, Some(g))) = key_of(u) {
+            if let Ok(i) = cohorts.binary_search_by_key(&(g, s), |&(s, g)| (g, s)) {
+                sizes[i] += 1;
+            }
         }
     }
-    let sizes: Vec<usize> =
-        cohorts.iter().map(|&g| cohort_of.iter().filter(|&&c| c == Some(g)).count()).collect();
     let pg: Vec<f64> = sizes.iter().map(|&s| s as f64 / n as f64).collect();
     let k = panel.covariate_names.len();
     let p = k + 1;
 
-    // Cells, in cohort then period order.
+    // Cells, in cohort then period order, from the period after the stratum's.
     let mut plan = Vec::new();
-    for &g in &cohorts {
-        for t in 1..tn {
+    for &(s, g) in &cohorts {
+        for t in s + 1..tn {
             let base = if t >= g { g - 1 } else { t - 1 };
-            plan.push((g, t, base));
+            plan.push((s, g, t, base));
         }
     }
     if plan.len() > MAX_CELLS {
@@ -650,7 +871,7 @@ fn level_effects(
         )));
     }
     if p == 1 && panel.cluster.is_none() && !force_dense {
-        return grouped(panel, level, options, &plan, &all, &cohorts, &pg, warnings);
+        return grouped(panel, level, options, &plan, &design, &sizes, &pg, warnings);
     }
     let total = plan.len() as u64;
     let rows = panel.clusters;
@@ -667,16 +888,13 @@ fn level_effects(
         let results: Vec<_> = part
             .par_iter()
             .zip(columns.par_chunks_mut(rows))
-            .map(|(&(g, t, base), column)| {
+            .map(|(&(st, g, t, base), column)| {
                 let mut members = Vec::new();
                 let mut treated = 0usize;
-                for (u, c) in cohort_of.iter().enumerate() {
-                    let is_treated = *c == Some(g);
-                    let is_control = match c {
-                        None => true,
-                        Some(cu) => options.comparison == Comparison::NotYetTreated && *cu > t && *cu != g,
-                    };
-                    if is_treated || is_control {
+                for u in 0..n {
+                    let Some(key) = key_of(u) else { continue };
+                    let is_treated = key == (st, Some(g));
+                    if is_treated || design.compares(key, st, g, t, options.comparison) {
                         members.push(u);
                         treated += usize::from(is_treated);
                     }
@@ -697,7 +915,7 @@ fn level_effects(
                     for (&u, v) in members.iter().zip(&e.influence) {
                         column[cluster_of(u)] += v * scale;
                     }
-                    Cell { col: 0, g, t, base, att: e.att, treated, comparison: m - treated }
+                    Cell { col: 0, s: st, g, t, base, att: e.att, treated, comparison: m - treated }
                 });
                 (g, t, result.map_err(Some))
             })
@@ -719,10 +937,11 @@ fn level_effects(
     }
     warn_left_out(warnings, lv, &no_comparison, &omitted);
     // Cohort-share columns.
-    for (u, c) in cohort_of.iter().enumerate() {
+    for u in 0..n {
         let r = cluster_of(u);
-        for (gi, &g) in cohorts.iter().enumerate() {
-            s[(ncells + gi) * rows + r] += f64::from(u8::from(*c == Some(g))) - pg[gi];
+        let key = key_of(u);
+        for (gi, &(st, g)) in cohorts.iter().enumerate() {
+            s[(ncells + gi) * rows + r] += f64::from(u8::from(key == Some((st, Some(g))))) - pg[gi];
         }
     }
     // Cells keep their column index.
@@ -733,23 +952,23 @@ fn level_effects(
         return Ok(None);
     }
     let influence = Influence { rows, cols, cells: ncells, s, n: n as f64, known_gram: None };
-    Ok(Some(LevelResult { cells, cohorts, sizes, never, influence, pg }))
+    Ok(Some(LevelResult { cells, cohorts, sizes, never: design.never, influence, pg }))
 }
 
 /// The path without covariates or clusters: every cell's influence function is, within each group
-/// of units (a cohort, or the never-treated), `alpha * (change of outcome) + beta`, so every
-/// standard error and the whole Gram follow from each group's size, mean outcomes and centred
-/// cross-products over periods, in O(units x periods^2) rather than O(units x cells^2), with no
-/// units x cells matrix. `None` (the dense path takes over) where a cell's treated share reaches
-/// the doubly robust estimator's trimming level.
+/// of units (a cohort of a stratum, or the stratum's units that do not reach the level), `alpha *
+/// (change of outcome) + beta`, so every standard error and the whole Gram follow from each group's
+/// size, mean outcomes and centred cross-products over periods, in O(units x periods^2) rather than
+/// O(units x cells^2), with no units x cells matrix. Units outside the level's analysis form one
+/// more group, which enters only the cohort shares.
 #[allow(clippy::too_many_arguments)]
 fn grouped(
     panel: &Panel,
     level: usize,
     options: &RolloutOptions,
-    plan: &[(usize, usize, usize)],
-    all: &[usize],
-    cohorts: &[usize],
+    plan: &[(usize, usize, usize, usize)],
+    design: &Design,
+    sizes: &[usize],
     pg: &[f64],
     warnings: &mut Vec<String>,
 ) -> Result<Option<LevelResult>> {
@@ -757,54 +976,21 @@ fn grouped(
     let n = panel.n();
     let tn = panel.t();
     let cohort_of = &panel.cohorts[level];
-    // Group 0: never treated; group 1 + i: all[i] (every cohort, estimated or comparison only).
-    let ng = all.len() + 1;
-    let group_of: Vec<usize> = cohort_of
-        .iter()
-        .map(|c| c.map_or(0, |g| 1 + all.binary_search(&g).expect("a cohort of the level")))
+    let cohorts = &design.cohorts;
+    // Group i < keys.len(): design.keys[i]; group keys.len(): units outside the analysis.
+    let keys = &design.keys;
+    let ng = keys.len() + 1;
+    let group_of: Vec<usize> = (0..n)
+        .map(|u| match design.stratum[u] {
+            Some(s) => keys.binary_search(&(s, cohort_of[u])).expect("a key of the level"),
+            None => keys.len(),
+        })
         .collect();
     let mut count = vec![0.0f64; ng];
     for &g in &group_of {
         count[g] += 1.0;
     }
-    let never = count[0] as usize;
-    let sizes: Vec<usize> =
-        cohorts.iter().map(|g| count[1 + all.binary_search(g).expect("a cohort")] as usize).collect();
-    let mut mean = vec![0.0; ng * tn];
-    for (u, &g) in group_of.iter().enumerate() {
-        for t in 0..tn {
-            mean[g * tn + t] += panel.y(u, t);
-        }
-    }
-    for g in 0..ng {
-        for t in 0..tn {
-            mean[g * tn + t] /= count[g].max(1.0);
-        }
-    }
-    // Centred cross-products per group (upper triangle, then mirrored).
-    let mut cross = vec![0.0; ng * tn * tn];
-    let mut centred = vec![0.0; tn];
-    for (u, &g) in group_of.iter().enumerate() {
-        for t in 0..tn {
-            centred[t] = panel.y(u, t) - mean[g * tn + t];
-        }
-        let c = &mut cross[g * tn * tn..(g + 1) * tn * tn];
-        for a in 0..tn {
-            let ca = centred[a];
-            let row = &mut c[a * tn..(a + 1) * tn];
-            for b in a..tn {
-                row[b] += ca * centred[b];
-            }
-        }
-    }
-    for g in 0..ng {
-        let c = &mut cross[g * tn * tn..(g + 1) * tn * tn];
-        for a in 0..tn {
-            for b in 0..a {
-                c[a * tn + b] = c[b * tn + a];
-            }
-        }
-    }
+    let (mean, cross) = group_moments(panel, &group_of, &count);
 
     // Per planned cell: alpha and beta per group (0 outside the cell).
     let ncells = plan.len();
@@ -814,17 +1000,13 @@ fn grouped(
     let mut estimates: Vec<Option<Cell>> = Vec::with_capacity(ncells);
     let mut no_comparison = Vec::new();
     let mut overlap = Vec::new();
-    for (j, &(g, t, base)) in plan.iter().enumerate() {
-        let gt = 1 + all.binary_search(&g).expect("a cohort");
-        let in_control = |grp: usize| -> bool {
-            if grp == 0 {
-                return true;
-            }
-            let cu = all[grp - 1];
-            options.comparison == Comparison::NotYetTreated && cu > t && cu != g
-        };
+    let comparing = |st: usize, g: usize, t: usize| {
+        (0..keys.len()).filter(move |&x| design.compares(keys[x], st, g, t, options.comparison))
+    };
+    for (j, &(st, g, t, base)) in plan.iter().enumerate() {
+        let gt = keys.binary_search(&(st, Some(g))).expect("a cohort");
         let mt = count[gt];
-        let mc: f64 = (0..ng).filter(|&x| in_control(x)).map(|x| count[x]).sum();
+        let mc: f64 = comparing(st, g, t).map(|x| count[x]).sum();
         let at = format!("({}, {})", panel.period(g), panel.period(t));
         if mc == 0.0 {
             no_comparison.push(at);
@@ -842,16 +1024,17 @@ fn grouped(
         }
         let change = |grp: usize| mean[grp * tn + t] - mean[grp * tn + base];
         let mean_t = change(gt);
-        let mean_c = (0..ng).filter(|&x| in_control(x)).map(|x| count[x] * change(x)).sum::<f64>() / mc;
+        let mean_c = comparing(st, g, t).map(|x| count[x] * change(x)).sum::<f64>() / mc;
         let nf = n as f64;
         alpha[j * ng + gt] = nf / mt;
         beta[j * ng + gt] = -nf / mt * mean_t;
-        for x in (0..ng).filter(|&x| in_control(x)) {
+        for x in comparing(st, g, t) {
             alpha[j * ng + x] = -nf / mc;
             beta[j * ng + x] = nf / mc * mean_c;
         }
         estimates.push(Some(Cell {
             col: j,
+            s: st,
             g,
             t,
             base,
@@ -860,8 +1043,8 @@ fn grouped(
             comparison: mc as usize,
         }));
     }
-    for (gi, g) in cohorts.iter().enumerate() {
-        let own = 1 + all.binary_search(g).expect("a cohort");
+    for (gi, &(st, g)) in cohorts.iter().enumerate() {
+        let own = keys.binary_search(&(st, Some(g))).expect("a cohort");
         for x in 0..ng {
             beta[(ncells + gi) * ng + x] = f64::from(u8::from(x == own)) - pg[gi];
         }
@@ -869,7 +1052,7 @@ fn grouped(
     warn_left_out(warnings, lv, &no_comparison, &overlap);
     // Gram from the moments: sum over groups of
     // n_G [a_j a_k (dm_j dm_k + Q_jk / n_G) + a_j b_k dm_j + b_j a_k dm_k + b_j b_k].
-    let period = |j: usize| if j < ncells { Some((plan[j].1, plan[j].2)) } else { None };
+    let period = |j: usize| if j < ncells { Some((plan[j].2, plan[j].3)) } else { None };
     let mut gram = vec![0.0; cols * cols];
     for x in 0..ng {
         let nx = count[x];
@@ -913,10 +1096,73 @@ fn grouped(
         cells,
         cohorts: cohorts.to_vec(),
         sizes: sizes.to_vec(),
-        never,
+        never: design.never,
         influence,
         pg: pg.to_vec(),
     }))
+}
+
+/// Each group's mean outcome per period (`ng x t`) and centred cross-products over periods
+/// (`ng x t x t`), summed over units in parallel blocks and added in block order (the same result
+/// on any number of threads).
+fn group_moments(panel: &Panel, group_of: &[usize], count: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let tn = panel.t();
+    let ng = count.len();
+    let mut mean = vec![0.0; ng * tn];
+    for (u, &g) in group_of.iter().enumerate() {
+        for (m, y) in mean[g * tn..(g + 1) * tn].iter_mut().zip(&panel.y[u * tn..(u + 1) * tn]) {
+            *m += y;
+        }
+    }
+    for g in 0..ng {
+        for t in 0..tn {
+            mean[g * tn + t] /= count[g].max(1.0);
+        }
+    }
+    // Centred cross-products per group (upper triangle, then mirrored).
+    const BLOCK: usize = 4_096;
+    let blocks: Vec<usize> = (0..group_of.len().div_ceil(BLOCK)).collect();
+    let mut cross = vec![0.0; ng * tn * tn];
+    // A few blocks at a time (memory: one ng x t x t sum per block in flight), added in block order.
+    for batch in blocks.chunks(4) {
+        let partials: Vec<Vec<f64>> = batch
+            .par_iter()
+            .map(|&b| {
+                let mut cross = vec![0.0; ng * tn * tn];
+                let mut centred = vec![0.0; tn];
+                let end = ((b + 1) * BLOCK).min(group_of.len());
+                for (u, &g) in group_of.iter().enumerate().take(end).skip(b * BLOCK) {
+                    let (ys, means) = (&panel.y[u * tn..(u + 1) * tn], &mean[g * tn..(g + 1) * tn]);
+                    for ((c, y), m) in centred.iter_mut().zip(ys).zip(means) {
+                        *c = y - m;
+                    }
+                    let c = &mut cross[g * tn * tn..(g + 1) * tn * tn];
+                    for a in 0..tn {
+                        let ca = centred[a];
+                        let row = &mut c[a * tn + a..(a + 1) * tn];
+                        for (r, cb) in row.iter_mut().zip(&centred[a..]) {
+                            *r += ca * cb;
+                        }
+                    }
+                }
+                cross
+            })
+            .collect();
+        for part in partials {
+            for (x, y) in cross.iter_mut().zip(part) {
+                *x += y;
+            }
+        }
+    }
+    for g in 0..ng {
+        let c = &mut cross[g * tn * tn..(g + 1) * tn * tn];
+        for a in 0..tn {
+            for b in 0..a {
+                c[a * tn + b] = c[b * tn + a];
+            }
+        }
+    }
+    (mean, cross)
 }
 
 /// The warnings for cells left out: without comparison units, and for another reason (named).
@@ -960,6 +1206,9 @@ fn sup_t_critical(
 ) -> f64 {
     let cols = influence.cols;
     let k = family.len();
+    if k == 0 {
+        return 0.0;
+    }
     // Dense weights of each member over the columns, and G w.
     let weights: Vec<Vec<(usize, f64)>> =
         family.iter().map(|(lin, _)| weights_of(lin, influence.cells)).collect();
@@ -988,31 +1237,37 @@ fn sup_t_critical(
     // A member that is a combination of earlier ones gets a zero column.
     let l = crate::twobytwo::cholesky(&cov, k, true).expect("a semi-definite factor always exists");
     let sd: Vec<f64> = (0..k).map(|j| cov[j * k + j].sqrt()).collect();
-    let mut rng = SplitMix64::new(options.seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut e = vec![0.0; k];
-    let mut maxima: Vec<f64> = (0..options.bootstrap)
-        .map(|_| {
-            let mut i = 0;
-            while i < k {
-                // Box-Muller: two standard normals from two uniforms in (0, 1].
-                let u1 = 1.0 - rng.next_f64();
-                let u2 = rng.next_f64();
-                let r = (-2.0 * u1.ln()).sqrt();
-                e[i] = r * (std::f64::consts::TAU * u2).cos();
-                if i + 1 < k {
-                    e[i + 1] = r * (std::f64::consts::TAU * u2).sin();
+    let stream = options.seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // Each draw has its own random stream, keyed by its number: the draws run in parallel and give
+    // the same maxima on any number of threads.
+    let mut maxima: Vec<f64> = (0..options.bootstrap as u64)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; k],
+            |e, draw| {
+                let mut rng = SplitMix64::new(stream ^ (draw + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+                let mut i = 0;
+                while i < k {
+                    // Box-Muller: two standard normals from two uniforms in (0, 1].
+                    let u1 = 1.0 - rng.next_f64();
+                    let u2 = rng.next_f64();
+                    let r = (-2.0 * u1.ln()).sqrt();
+                    e[i] = r * (std::f64::consts::TAU * u2).cos();
+                    if i + 1 < k {
+                        e[i + 1] = r * (std::f64::consts::TAU * u2).sin();
+                    }
+                    i += 2;
                 }
-                i += 2;
-            }
-            let mut top = 0.0f64;
-            for j in 0..k {
-                if live[j] {
-                    let z: f64 = l[j * k..j * k + j + 1].iter().zip(&e).map(|(a, b)| a * b).sum();
-                    top = top.max((z / sd[j]).abs());
+                let mut top = 0.0f64;
+                for j in 0..k {
+                    if live[j] {
+                        let z = dot(&l[j * k..j * k + j + 1], &e[..j + 1]);
+                        top = top.max((z / sd[j]).abs());
+                    }
                 }
-            }
-            top
-        })
+                top
+            },
+        )
         .collect();
     maxima.sort_by(f64::total_cmp);
     let idx = ((options.level * maxima.len() as f64).ceil() as usize).clamp(1, maxima.len()) - 1;
@@ -1028,13 +1283,15 @@ mod tests {
     }
 
     /// The grouped path (group moments) and the dense path (a units x cells matrix) give the same
-    /// effects, standard errors and bands, for both comparisons.
+    /// effects, standard errors and bands, for both comparisons and both level estimands.
     #[test]
     fn grouped_path_equals_dense_path() {
         let sim = touchpoint_sim::programme(&touchpoint_sim::ProgrammeParams {
             employees: 400,
             weeks: 16,
             waves: vec![4, 8, 12],
+            second_waves: vec![10, 14],
+            second_gap: 2,
             ..Default::default()
         })
         .unwrap();
@@ -1042,14 +1299,20 @@ mod tests {
             crate::Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
             sim.rows.iter().map(|r| r.week).collect(),
             sim.rows.iter().map(|r| 1_000.0 + r.value).collect(),
-            crate::Treatment::Cohort(sim.rows.iter().map(|r| (r.cohort > 0).then_some(r.cohort)).collect()),
+            crate::Treatment::Level(sim.rows.iter().map(|r| r.level).collect()),
         );
         let panel = Panel::from_rows(&rows).unwrap();
-        for comparison in [Comparison::NeverTreated, Comparison::NotYetTreated] {
-            let options = RolloutOptions { comparison, ..RolloutOptions::default() };
+        for (comparison, levels) in [
+            (Comparison::NeverTreated, Levels::Reached),
+            (Comparison::NotYetTreated, Levels::Reached),
+            (Comparison::NeverTreated, Levels::Step),
+            (Comparison::NotYetTreated, Levels::Step),
+        ] {
+            let options = RolloutOptions { comparison, levels, ..RolloutOptions::default() };
             let a = estimate(&panel, &options, &touchpoint_core::Unattended, false).unwrap();
             let b = estimate(&panel, &options, &touchpoint_core::Unattended, true).unwrap();
             assert_eq!(a.group_time.len(), b.group_time.len());
+            assert!(a.group_time.iter().any(|r| r.level == 2));
             let close =
                 |x: f64, y: f64| (x - y).abs() <= 1e-9 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan());
             for (x, y) in a.group_time.iter().zip(&b.group_time) {

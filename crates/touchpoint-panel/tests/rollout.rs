@@ -1,6 +1,8 @@
 //! Hand-computed cases, the treatment levels, clustering, determinism and every bad input.
 use touchpoint_core::Unattended;
-use touchpoint_panel::{rollout_effect, Comparison, Error, Ids, Panel, PanelRows, RolloutOptions, Treatment};
+use touchpoint_panel::{
+    rollout_effect, Comparison, Error, Ids, Levels, Panel, PanelRows, RolloutOptions, Treatment,
+};
 
 /// Rows of a balanced panel from per-unit outcome series and cohorts.
 fn rows(series: &[(&[f64], Option<i64>)]) -> PanelRows {
@@ -373,4 +375,145 @@ fn pre_trends_are_warned() {
         rollout_effect(&Panel::from_rows(&rows(&refs)).unwrap(), &RolloutOptions::default(), &Unattended)
             .unwrap();
     assert!(!res.warnings.iter().any(|w| w.contains("parallel trends")), "{:?}", res.warnings);
+}
+
+/// The step to level 2, by hand: among the units that reached level 1 in period 3, the one that
+/// reaches level 2 in period 4 against the one that stays at level 1; reaching level 2 compares
+/// with every unit below it instead.
+#[test]
+fn step_to_a_level_compares_within_the_level_below() {
+    let mut r = rows(&[
+        (&[0.0, 0.0, 1.0, 4.0], None),
+        (&[0.0, 0.0, 1.0, 2.0], None),
+        (&[0.0, 0.0, 0.0, 0.0], None),
+        (&[0.0, 1.0, 1.0, 1.0], None),
+    ]);
+    r.treatment = Treatment::Level(vec![
+        0, 0, 1, 2, /* */ 0, 0, 1, 1, /* */ 0, 0, 0, 0, /* */ 0, 0, 0, 0,
+    ]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let reached = rollout_effect(&panel, &no_bootstrap(), &Unattended).unwrap();
+    let step =
+        rollout_effect(&panel, &RolloutOptions { levels: Levels::Step, ..no_bootstrap() }, &Unattended)
+            .unwrap();
+    let cell = |res: &touchpoint_panel::RolloutEffect, level: i64| {
+        res.group_time.iter().filter(|c| c.level == level).cloned().collect::<Vec<_>>()
+    };
+    // Reaching level 2: (4 - 1) - mean(1, 0, 0) = 8/3, with pre-period cells from period 2 on.
+    let r2 = cell(&reached, 2);
+    assert_eq!(r2.len(), 3);
+    assert!((r2.iter().find(|c| c.time == 4).unwrap().effect - 8.0 / 3.0).abs() < 1e-12);
+    // The step: (4 - 1) - (2 - 1) = 2, against unit 2 only; the stratum starts in period 3, so the
+    // one cell is period 4 (a pre-period cell would need two periods at level 1).
+    let s2 = cell(&step, 2);
+    assert_eq!(s2.len(), 1, "{s2:?}");
+    assert!((s2[0].effect - 2.0).abs() < 1e-12);
+    assert_eq!((s2[0].previous_cohort, s2[0].comparison_units, s2[0].treated_units), (Some(3), 1, 1));
+    // Level 1 is the same in both.
+    assert_eq!(format!("{:?}", cell(&reached, 1)), format!("{:?}", cell(&step, 1)));
+
+    // Every unit of the stratum steps up: nothing to compare with the never comparison.
+    r.treatment = Treatment::Level(vec![0, 0, 1, 2, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let err = rollout_effect(&panel, &RolloutOptions { levels: Levels::Step, ..no_bootstrap() }, &Unattended)
+        .unwrap_err();
+    assert!(err.to_string().contains("goes on to level 2") && err.to_string().contains("not_yet"), "{err}");
+    // Jumping from 0 to 2 leaves the unit out of the step, with a warning.
+    r.treatment = Treatment::Level(vec![0, 0, 1, 2, 0, 0, 1, 1, 0, 0, 2, 2, 0, 0, 0, 0]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let res = rollout_effect(&panel, &RolloutOptions { levels: Levels::Step, ..no_bootstrap() }, &Unattended)
+        .unwrap();
+    assert!(res.warnings.iter().any(|w| w.contains("1 unit(s) reached levels 1 and 2 in the same period")));
+    let s2 = cell(&res, 2);
+    assert_eq!((s2.len(), s2[0].comparison_units), (1, 1));
+}
+
+/// The step estimand is the plain estimator run on each stratum alone: every cell (effect and
+/// standard error) of the step to level 2 equals the cell of the rollout, on the units that
+/// reached level 1 in that period and the periods from then on, with their level-2 cohort as the
+/// treatment; on the grouped path and, with a covariate, on the doubly robust one.
+#[test]
+fn step_equals_the_rollout_within_each_stratum() {
+    let sim = touchpoint_sim::programme(&touchpoint_sim::ProgrammeParams {
+        employees: 1_500,
+        seed: 4,
+        second_waves: vec![29, 37, 45],
+        ..Default::default()
+    })
+    .unwrap();
+    let weeks = sim.params.weeks as i64;
+    for covariate in [false, true] {
+        let mut all = PanelRows::new(
+            Ids::Int(sim.rows.iter().map(|r| r.employee as i64).collect()),
+            sim.rows.iter().map(|r| r.week).collect(),
+            sim.rows.iter().map(|r| r.value).collect(),
+            Treatment::Level(sim.rows.iter().map(|r| r.level).collect()),
+        );
+        // A time-invariant covariate: the employee's first-week shares.
+        let first: Vec<f64> = sim
+            .rows
+            .iter()
+            .map(|r| sim.rows[(r.employee as usize - 1) * weeks as usize].shares as f64)
+            .collect();
+        if covariate {
+            all.covariates.push(("first".into(), first.clone()));
+        }
+        let step = rollout_effect(
+            &Panel::from_rows(&all).unwrap(),
+            &RolloutOptions { levels: Levels::Step, ..no_bootstrap() },
+            &Unattended,
+        )
+        .unwrap();
+        let mut compared = 0;
+        for s in sim.params.waves.clone() {
+            // The stratum: units first trained in week s; their level-2 cohort from their rows.
+            let second: std::collections::HashMap<u64, i64> = sim
+                .rows
+                .iter()
+                .filter(|r| r.cohort == s && r.level == 2)
+                .fold(std::collections::HashMap::new(), |mut m, r| {
+                    m.entry(r.employee).or_insert(r.week);
+                    m
+                });
+            let keep: Vec<usize> =
+                (0..sim.rows.len()).filter(|&i| sim.rows[i].cohort == s && sim.rows[i].week >= s).collect();
+            let mut sub = PanelRows::new(
+                Ids::Int(keep.iter().map(|&i| sim.rows[i].employee as i64).collect()),
+                keep.iter().map(|&i| sim.rows[i].week).collect(),
+                keep.iter().map(|&i| sim.rows[i].value).collect(),
+                Treatment::Cohort(keep.iter().map(|&i| second.get(&sim.rows[i].employee).copied()).collect()),
+            );
+            if covariate {
+                sub.covariates.push(("first".into(), keep.iter().map(|&i| first[i]).collect()));
+            }
+            let Ok(plain) = rollout_effect(&Panel::from_rows(&sub).unwrap(), &no_bootstrap(), &Unattended)
+            else {
+                continue;
+            };
+            for c in &plain.group_time {
+                let d = step
+                    .group_time
+                    .iter()
+                    .find(|x| {
+                        x.level == 2
+                            && x.previous_cohort == Some(s)
+                            && x.cohort == c.cohort
+                            && x.time == c.time
+                    })
+                    .unwrap_or_else(|| panic!("stratum {s}: no step cell for {c:?}"));
+                assert!((d.effect - c.effect).abs() < 1e-9 * (1.0 + c.effect.abs()), "{d:?} vs {c:?}");
+                assert!((d.se - c.se).abs() < 1e-9 * (1.0 + c.se), "{d:?} vs {c:?}");
+                assert_eq!(
+                    (d.base, d.treated_units, d.comparison_units),
+                    (c.base, c.treated_units, c.comparison_units)
+                );
+                compared += 1;
+            }
+            assert_eq!(
+                step.group_time.iter().filter(|x| x.level == 2 && x.previous_cohort == Some(s)).count(),
+                plain.group_time.len()
+            );
+        }
+        assert!(compared > 50, "{compared} cells compared");
+    }
 }

@@ -115,7 +115,7 @@ pub fn rollout_effect(
 /// difference, naive shares difference, parameters as JSON). `params` is JSON; keys left out take
 /// the defaults.
 #[pyfunction]
-pub fn simulate_programme(params: &str) -> PyResult<(PyDataFrame, PyDataFrame, f64, f64, String)> {
+pub fn simulate_programme(params: &str) -> PyResult<(PyDataFrame, PyDataFrame, f64, f64, f64, String)> {
     let p: ProgrammeParams = serde_json::from_str(params)
         .map_err(|e| parameter_error(format!("invalid programme parameters: {e}")))?;
     let sim = programme(&p).map_err(|e| parameter_error(e.to_string()))?;
@@ -124,12 +124,14 @@ pub fn simulate_programme(params: &str) -> PyResult<(PyDataFrame, PyDataFrame, f
         Column::new("employee".into(), r.iter().map(|x| x.employee).collect::<Vec<_>>()),
         Column::new("week".into(), r.iter().map(|x| x.week).collect::<Vec<_>>()),
         Column::new("cohort".into(), r.iter().map(|x| x.cohort).collect::<Vec<_>>()),
+        Column::new("level".into(), r.iter().map(|x| x.level).collect::<Vec<_>>()),
         Column::new("shares".into(), r.iter().map(|x| x.shares).collect::<Vec<_>>()),
         Column::new("value".into(), r.iter().map(|x| x.value).collect::<Vec<_>>()),
     ])
     .map_err(|e| PyTpErr::from(touchpoint_frame::Error::from(e)))?;
     let t = &sim.truth;
     let truth = DataFrame::new_infer_height(vec![
+        Column::new("level".into(), t.iter().map(|x| x.level).collect::<Vec<_>>()),
         Column::new("cohort".into(), t.iter().map(|x| x.cohort).collect::<Vec<_>>()),
         Column::new("week".into(), t.iter().map(|x| x.week).collect::<Vec<_>>()),
         Column::new("event_time".into(), t.iter().map(|x| x.event_time).collect::<Vec<_>>()),
@@ -139,5 +141,12 @@ pub fn simulate_programme(params: &str) -> PyResult<(PyDataFrame, PyDataFrame, f
     ])
     .map_err(|e| PyTpErr::from(touchpoint_frame::Error::from(e)))?;
     let params = serde_json::to_string(&sim.params).expect("plain data serialises");
-    Ok((PyDataFrame(rows), PyDataFrame(truth), sim.naive_value, sim.naive_shares, params))
+    Ok((
+        PyDataFrame(rows),
+        PyDataFrame(truth),
+        sim.naive_value,
+        sim.naive_shares,
+        sim.naive_second_value,
+        params,
+    ))
 }

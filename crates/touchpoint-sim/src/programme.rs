@@ -16,6 +16,16 @@
 //!
 //! Volunteering: the score `selection * k_i + N(0, 1)` ranks employees; the top `trained` share is
 //! trained, split into equal waves in rank order (the keenest first).
+//!
+//! A second level (belt 2), when `second_waves` is given: the trained employees are ranked again by
+//! a fresh score `selection * k_i + N(0, 1)`; the top `second_trained` share of them is split into
+//! equal groups in rank order, one per second wave, and each takes the first second wave at least
+//! `second_gap` weeks after its first training (none left: it stays at level 1). From then on the
+//! second level adds `second_share_lift * a_i * r(e2)` shares and `second_value_lift * r(e2)` to the
+//! value factor, on top of the first level's. The truth of level 1 is the effect of the whole
+//! programme on its cohorts (what was reached from the first training on, the second level
+//! included, against never trained); the truth of level 2 is the step: the outcome with the second
+//! level against the same employees staying at level 1.
 use serde::{Deserialize, Serialize};
 use touchpoint_util::rng::SplitMix64;
 
@@ -52,6 +62,16 @@ pub struct ProgrammeParams {
     pub value_per_share: f64,
     /// Standard deviation of the mean-one noise on value.
     pub noise: f64,
+    /// The weeks in which each second-level wave's training ends, increasing (empty: one level).
+    pub second_waves: Vec<i64>,
+    /// Share of the trained employees who go on to the second level, in [0, 1).
+    pub second_trained: f64,
+    /// Fewest weeks between an employee's first and second training.
+    pub second_gap: i64,
+    /// Relative rise of the share rate from the second level at full effect (on top of the first's).
+    pub second_share_lift: f64,
+    /// Rise of the value-per-share factor from the second level at full effect.
+    pub second_value_lift: f64,
     /// Seed.
     pub seed: u64,
 }
@@ -72,6 +92,11 @@ impl Default for ProgrammeParams {
             build: 4.0,
             value_per_share: 40.0,
             noise: 0.2,
+            second_waves: Vec::new(),
+            second_trained: 0.5,
+            second_gap: 12,
+            second_share_lift: 0.2,
+            second_value_lift: 0.1,
             seed: 0,
         }
     }
@@ -86,6 +111,8 @@ pub struct ProgrammeRow {
     pub week: i64,
     /// First trained week (0: never trained within the panel).
     pub cohort: i64,
+    /// The employee's level in this week: 0 untrained, 1, 2.
+    pub level: i64,
     /// Shares posted.
     pub shares: u64,
     /// Money value of the shares.
@@ -95,7 +122,10 @@ pub struct ProgrammeRow {
 /// The true average effect on the trained of one cohort in one week.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProgrammeTruth {
-    /// Cohort (first trained week).
+    /// 1: the effect of the programme from the first training on, against never trained; 2: the
+    /// step to the second level, against staying at level 1.
+    pub level: i64,
+    /// Cohort (first trained week at the row's level).
     pub cohort: i64,
     /// Week.
     pub week: i64,
@@ -121,6 +151,10 @@ pub struct Programme {
     pub naive_value: f64,
     /// The same for shares.
     pub naive_shares: f64,
+    /// The naive comparison of the second level: mean value per employee-week of employees in
+    /// their level-2 weeks minus that of employees at level 1 in the same weeks who never reach
+    /// level 2 (0 without a second level).
+    pub naive_second_value: f64,
     /// The parameters used.
     pub params: ProgrammeParams,
 }
@@ -186,6 +220,31 @@ impl ProgrammeParams {
         if self.noise >= 1.0 {
             return Err(invalid("noise", self.noise, "below 1 (value stays positive)"));
         }
+        for w in self.second_waves.windows(2) {
+            if w[1] <= w[0] {
+                return Err(invalid(
+                    "second_waves",
+                    format!("{:?}", self.second_waves),
+                    "weeks must increase",
+                ));
+            }
+        }
+        let first = self.waves[0];
+        for &w in &self.second_waves {
+            if w <= first || w > self.weeks as i64 {
+                return Err(invalid(
+                    "second_waves",
+                    w,
+                    "each second wave's week must lie after the first wave and within the weeks",
+                ));
+            }
+        }
+        unit("second_trained", self.second_trained)?;
+        non_negative("second_share_lift", self.second_share_lift)?;
+        non_negative("second_value_lift", self.second_value_lift)?;
+        if self.second_gap < 1 {
+            return Err(invalid("second_gap", self.second_gap, "at least 1 week"));
+        }
         Ok(())
     }
 }
@@ -194,6 +253,7 @@ impl ProgrammeParams {
 pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
     params.validate()?;
     let n = params.employees;
+    let weeks = params.weeks;
     let mut rng = SplitMix64::new(params.seed ^ 0x5052_4F47_5241_4D4D);
     let keen: Vec<f64> = (0..n).map(|_| normal(&mut rng)).collect();
     let level: Vec<f64> = keen.iter().map(|k| params.shares * (params.spread * k).exp()).collect();
@@ -210,26 +270,62 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
         wave_of[i] = rank * waves / trained.max(1);
         cohort[i] = params.waves[wave_of[i]];
     }
+    // The second level, from its own random stream (a one-level programme is unchanged by it).
+    let mut second = vec![0i64; n];
+    let mut second_wave_of = vec![usize::MAX; n];
+    let second_waves = params.second_waves.len();
+    if second_waves > 0 {
+        let mut rng2 = SplitMix64::new(params.seed ^ 0x4245_4C54_5457_4F32);
+        let mut order2: Vec<(f64, usize)> = order
+            .iter()
+            .take(trained)
+            .map(|&(_, i)| (params.selection * keen[i] + normal(&mut rng2), i))
+            .collect();
+        order2.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let go_on = (params.second_trained * trained as f64).round() as usize;
+        for (rank, &(_, i)) in order2.iter().take(go_on).enumerate() {
+            let planned = rank * second_waves / go_on.max(1);
+            if let Some(w) =
+                (planned..second_waves).find(|&w| params.second_waves[w] >= cohort[i] + params.second_gap)
+            {
+                second_wave_of[i] = w;
+                second[i] = params.second_waves[w];
+            }
+        }
+    }
     let ramp = |e: i64| if e < 0 { 0.0 } else { 1.0 - (-((e + 1) as f64) / params.build).exp() };
     let season =
         |t: i64| params.seasonality * params.shares * (2.0 * std::f64::consts::PI * t as f64 / 52.0).sin();
 
-    let mut rows = Vec::with_capacity(n * params.weeks);
-    // Per (wave, week): employees and sums of expected effects.
-    let mut cell = vec![(0u64, 0.0, 0.0); waves * (params.weeks + 1)];
+    let mut rows = Vec::with_capacity(n * weeks);
+    // Per (wave, week): employees and sums of expected effects; the same per second wave.
+    let mut cell = vec![(0u64, 0.0, 0.0); waves * (weeks + 1)];
+    let mut cell2 = vec![(0u64, 0.0, 0.0); second_waves * (weeks + 1)];
     let (mut trained_value, mut trained_shares, mut trained_n) = (0.0, 0.0, 0u64);
-    let mut never_by_week = vec![(0.0, 0.0, 0u64); params.weeks + 1];
-    let mut trained_weeks = vec![0u64; params.weeks + 1];
+    let mut never_by_week = vec![(0.0, 0.0, 0u64); weeks + 1];
+    let mut trained_weeks = vec![0u64; weeks + 1];
+    // Per week: value and count of level-2 employee-weeks, and of level-1 weeks of employees who
+    // never reach level 2.
+    let mut second_by_week = vec![(0.0, 0u64); weeks + 1];
+    let mut first_only_by_week = vec![(0.0, 0u64); weeks + 1];
     for i in 0..n {
-        for t in 1..=params.weeks as i64 {
+        for t in 1..=weeks as i64 {
             let untreated = (level[i] + season(t)).max(0.0);
             let (e, r) = if cohort[i] > 0 && t >= cohort[i] {
                 (t - cohort[i], ramp(t - cohort[i]))
             } else {
                 (-1, 0.0)
             };
-            let rate = untreated + params.share_lift * level[i] * r;
-            let per_share = params.value_per_share * (1.0 + params.value_lift * r);
+            let (e2, r2) = if second[i] > 0 && t >= second[i] {
+                (t - second[i], ramp(t - second[i]))
+            } else {
+                (-1, 0.0)
+            };
+            // Rate and value per share at level 1 only, and with the second level.
+            let rate1 = untreated + params.share_lift * level[i] * r;
+            let per_share1 = params.value_per_share * (1.0 + params.value_lift * r);
+            let rate = rate1 + params.second_share_lift * level[i] * r2;
+            let per_share = per_share1 + params.value_per_share * params.second_value_lift * r2;
             let shares = rng.poisson(rate);
             // Money, to the cent.
             let value =
@@ -237,7 +333,7 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
                     .round()
                     / 100.0;
             if e >= 0 {
-                let entry = &mut cell[wave_of[i] * (params.weeks + 1) + t as usize];
+                let entry = &mut cell[wave_of[i] * (weeks + 1) + t as usize];
                 entry.0 += 1;
                 entry.1 += rate - untreated;
                 entry.2 += rate * per_share - untreated * params.value_per_share;
@@ -251,41 +347,78 @@ pub fn programme(params: &ProgrammeParams) -> Result<Programme> {
                 w.1 += shares as f64;
                 w.2 += 1;
             }
-            rows.push(ProgrammeRow { employee: i as u64 + 1, week: t, cohort: cohort[i], shares, value });
+            if e2 >= 0 {
+                let entry = &mut cell2[second_wave_of[i] * (weeks + 1) + t as usize];
+                entry.0 += 1;
+                entry.1 += rate - rate1;
+                entry.2 += rate * per_share - rate1 * per_share1;
+                let w = &mut second_by_week[t as usize];
+                w.0 += value;
+                w.1 += 1;
+            } else if e >= 0 && second[i] == 0 {
+                let w = &mut first_only_by_week[t as usize];
+                w.0 += value;
+                w.1 += 1;
+            }
+            let at = if e2 >= 0 { 2 } else { i64::from(e >= 0) };
+            rows.push(ProgrammeRow {
+                employee: i as u64 + 1,
+                week: t,
+                cohort: cohort[i],
+                level: at,
+                shares,
+                value,
+            });
         }
     }
     // Never-trained means over the trained employee-weeks' weeks (same weights).
     let (mut never_value, mut never_shares) = (0.0, 0.0);
-    for t in 1..=params.weeks {
+    for t in 1..=weeks {
         let (v, s, k) = never_by_week[t];
         if k > 0 && trained_weeks[t] > 0 {
             never_value += v / k as f64 * trained_weeks[t] as f64;
             never_shares += s / k as f64 * trained_weeks[t] as f64;
         }
     }
+    // Over the weeks that have both level-2 employees and employees at level 1 alone.
+    let (mut diff, mut compared) = (0.0, 0u64);
+    for t in 1..=weeks {
+        let ((sv, sk), (fv, fk)) = (second_by_week[t], first_only_by_week[t]);
+        if sk > 0 && fk > 0 {
+            diff += sv - fv / fk as f64 * sk as f64;
+            compared += sk;
+        }
+    }
+    let naive_second_value = if compared > 0 { diff / compared as f64 } else { 0.0 };
     let denom = trained_n.max(1) as f64;
-    // In (cohort, week) order: waves increase, and so do weeks.
-    let truth = cell
-        .into_iter()
-        .enumerate()
-        .filter(|(_, (k, _, _))| *k > 0)
-        .map(|(j, (k, s, v))| {
-            let (g, t) = (params.waves[j / (params.weeks + 1)], (j % (params.weeks + 1)) as i64);
-            ProgrammeTruth {
-                cohort: g,
-                week: t,
-                event_time: t - g,
-                employees: k,
-                shares: s / k as f64,
-                value: v / k as f64,
-            }
-        })
-        .collect();
+    // In (level, cohort, week) order: waves increase, and so do weeks.
+    let truth_of = |cells: Vec<(u64, f64, f64)>, level: i64, waves_at: &[i64]| {
+        cells
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (k, _, _))| *k > 0)
+            .map(|(j, (k, s, v))| {
+                let (g, t) = (waves_at[j / (weeks + 1)], (j % (weeks + 1)) as i64);
+                ProgrammeTruth {
+                    level,
+                    cohort: g,
+                    week: t,
+                    event_time: t - g,
+                    employees: k,
+                    shares: s / k as f64,
+                    value: v / k as f64,
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut truth = truth_of(cell, 1, &params.waves);
+    truth.extend(truth_of(cell2, 2, &params.second_waves));
     Ok(Programme {
         rows,
         truth,
         naive_value: (trained_value - never_value) / denom,
         naive_shares: (trained_shares - never_shares) / denom,
+        naive_second_value,
         params: params.clone(),
     })
 }
