@@ -1,6 +1,7 @@
 //! Touchpoint: attribution of an organisation's goals to channels, campaigns and people.
 //!
 //! The facade over the workspace: [`core`] holds journeys, models and reports (no polars);
+//! [`mmm`] the media-mix model, its scenarios and comparisons of plans (no polars);
 //! [`panel`] the panel estimators (staggered rollouts; no polars); [`report`] the HTML report for the
 //! people who decide (no polars); [`frame`] (feature `frame`)
 //! reads path tables, event logs and panels with polars and writes results as DataFrames.
@@ -17,6 +18,7 @@
 pub use touchpoint_core as core;
 #[cfg(feature = "frame")]
 pub use touchpoint_frame as frame;
+pub use touchpoint_mmm as mmm;
 pub use touchpoint_panel as panel;
 pub use touchpoint_report as report;
 

@@ -32,8 +32,9 @@ def test_tutorial_is_stored_with_current_outputs() -> None:
     fresh = run.execute(copy.deepcopy(stored))
     images = sum(1 for c in fresh.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
     # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with
-    # intervals, media-mix contributions and response curves, the rollout's event study, belt 2's step
-    assert images == 12
+    # intervals, media-mix contributions and response curves, the quarter's scenario, the rollout's
+    # event study, belt 2's step
+    assert images == 13
     htmls = [
         o["data"]["text/html"]
         for c in fresh.cells

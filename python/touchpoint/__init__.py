@@ -22,7 +22,7 @@ from .exceptions import (
 )
 from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
-from .mmm import MMM, MMMFit, WeeklySimulation, simulate_weekly
+from .mmm import MMM, Comparison, MMMFit, Scenario, WeeklySimulation, simulate_weekly
 from .models import LiftTest
 from .reporting import Report, report
 from .rollout import ProgrammeSimulation, RolloutEffect, rollout_effect, simulate_programme
@@ -50,6 +50,8 @@ __all__ = [
     "lift_test",
     "MMM",
     "MMMFit",
+    "Scenario",
+    "Comparison",
     "WeeklySimulation",
     "simulate_weekly",
     "report",

@@ -18,6 +18,7 @@ import json
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from ._frames import as_polars
 from ._progress import ProgressLine
 from .exceptions import ColumnError, InputError, ParameterError
 
-__all__ = ["MMM", "MMMFit", "WeeklySimulation", "simulate_weekly", "LIFT_MEASUREMENT_COLUMNS"]
+__all__ = ["MMM", "MMMFit", "Scenario", "Comparison", "WeeklySimulation", "simulate_weekly", "LIFT_MEASUREMENT_COLUMNS"]
 
 #: The columns of a lift-measurement table (pymc-marketing's ``add_lift_test_measurements`` shape).
 LIFT_MEASUREMENT_COLUMNS = ("channel", "x", "delta_x", "delta_y", "sigma")
@@ -468,10 +469,77 @@ class MMMFit:
 
     def lift(self, channel: str, x: float, delta_x: float) -> dict[str, float | None]:
         """The modelled lift of raising ``channel`` from ``x`` to ``x + delta_x`` per period (target
-        units per period, mean and interval): what an experiment on that channel would measure."""
-        mean, lower, upper = self._inner.lift(channel, float(x), float(delta_x))
+        units per period, mean and interval): what an experiment on that channel would measure.
+
+        ``beyond_observed`` is the higher level's factor over the largest level the fit saw, when
+        above it (the curve is extrapolated there; a warning says so), else ``None``."""
+        mean, lower, upper, beyond = self._inner.lift(channel, float(x), float(delta_x))
         nan = math.isnan
-        return {"mean": mean, "lower": None if nan(lower) else lower, "upper": None if nan(upper) else upper}
+        if beyond is not None:
+            warnings.warn(beyond[1], UserWarning, stacklevel=2)
+        return {
+            "mean": mean,
+            "lower": None if nan(lower) else lower,
+            "upper": None if nan(upper) else upper,
+            "beyond_observed": None if beyond is None else beyond[0],
+        }
+
+    def predict(self, future: Any, seed: int | None = None) -> Scenario:
+        """What the fit expects of future periods: the KPI per period and over the horizon, and
+        every component's contribution, with intervals over the joint posterior draws (totals are
+        summed per draw, never by adding weekly intervals).
+
+        The carryover of the fit's last periods flows into the future; after the last future period
+        the input is taken as zero and the contribution that still comes is the tail, reported on
+        its own. Levels above the largest the fit saw are flagged (``beyond_observed``) and named
+        in the warnings.
+
+        Args:
+            future: one row per future period, in order (a polars or pandas DataFrame, or a CSV or
+                Parquet file) with a column per channel of the fit (spend for media, volume for
+                organic: 0 for none) and per control; the fit's date column is optional and, when
+                given, must continue the series without gaps. Other columns are not read.
+            seed: seed of the observation noise in the predictive intervals (default 0).
+
+        Raises:
+            ColumnError: a channel or control of the fit missing, or columns of unequal length.
+            InputError: a negative or non-finite level, a null, dates that do not continue the series.
+            ParameterError: no future period, or more than 1,000.
+        """
+        options: dict[str, Any] = {}
+        if seed is not None:
+            whole("seed", seed, 0)
+            options["seed"] = seed
+        given = json.dumps(self._future(future))
+        return Scenario(json.loads(self._inner.predict_json(given, json.dumps(options))))
+
+    def compare(self, plan: Any, against: Any) -> Comparison:
+        """What ``plan`` adds over ``against`` (two tables of the same future periods, as
+        :meth:`predict` reads them): per component and for the KPI, the difference of the totals over
+        the horizon and of the tails, with intervals taken draw by draw. The intervals of two
+        scenarios cannot give the interval of their difference: what both share (the baseline and
+        its uncertainty) cancels only within each draw."""
+        a, b = json.dumps(self._future(plan)), json.dumps(self._future(against))
+        return Comparison(json.loads(self._inner.compare_json(a, b)))
+
+    def _future(self, table: Any) -> dict[str, Any]:
+        """A future table as the Rust `Future`: the fit's channels and controls that the table has
+        (a missing one is Rust's error, which names it), and its dates when it has the date column."""
+        df = _read(table)
+        spec = self.model
+        given: dict[str, Any] = {
+            "channels": {c: _numbers(df, c) for c in spec.channels if c in df.columns},
+            "controls": {c: _numbers(df, c) for c in spec.controls if c in df.columns},
+        }
+        # JSON carries no NaN or infinity: such a value is named here, as Rust names the others.
+        for part in ("channels", "controls"):
+            for name, values in given[part].items():
+                bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+                if bad is not None:
+                    raise InputError(f"column `{name}`, row {bad}: {values[bad]} (a planned value must be finite)")
+        if spec.date in df.columns:
+            given["dates"] = _dates(df, spec.date)
+        return given
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Saves the fit (model, priors, data, settings, draws, diagnostics, version) as JSON."""
@@ -546,6 +614,112 @@ class MMMFit:
             "<th>per unit of spend</th></tr>"
             f"{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
         )
+
+
+def _totals(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    df = pl.DataFrame(_flat(rows, ["horizon", "tail", "predictive"]), infer_schema_length=None)
+    return df.select(
+        "component",
+        "kind",
+        pl.col("input").cast(pl.Float64),
+        pl.col("horizon").cast(pl.Float64).alias("expected"),
+        pl.col("horizon_lower").cast(pl.Float64).alias("lower"),
+        pl.col("horizon_upper").cast(pl.Float64).alias("upper"),
+        pl.col("tail").cast(pl.Float64),
+        pl.col("tail_lower").cast(pl.Float64),
+        pl.col("tail_upper").cast(pl.Float64),
+        pl.col("predictive_lower").cast(pl.Float64),
+        pl.col("predictive_upper").cast(pl.Float64),
+    )
+
+
+class Comparison:
+    """What one plan adds over another (:meth:`MMMFit.compare`)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self._raw = raw
+        self.level: float = raw["level"]
+        """The intervals' level."""
+        self.warnings: list[str] = raw["warnings"]
+        """Both plans' levels beyond those observed; a MAP fit without intervals."""
+
+    def totals(self) -> pl.DataFrame:
+        """Per component, and ``kpi``: input (the difference of planned spend or volume), expected,
+        lower, upper (the difference over the horizon), tail, tail_lower, tail_upper (of the tails)."""
+        return _totals(self._raw["totals"]).drop("predictive_lower", "predictive_upper")
+
+    def __repr__(self) -> str:
+        t = self.totals().filter(pl.col("component") == "kpi").row(0, named=True)
+        if t["lower"] is None:
+            return f"Comparison(KPI {t['expected']:+,.4g})"
+        return f"Comparison(KPI {t['expected']:+,.4g} [{t['lower']:+,.4g}, {t['upper']:+,.4g}])"
+
+
+class Scenario:
+    """What a fitted media mix expects of future periods (:meth:`MMMFit.predict`)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self._raw = raw
+        self.level: float = raw["level"]
+        """The intervals' level."""
+        self.warnings: list[str] = raw["warnings"]
+        """Levels beyond those observed; a MAP fit without intervals."""
+
+    def periods(self) -> pl.DataFrame:
+        """Per future period: period (1, 2, ...), date, the expected KPI with the interval of that
+        mean (expected, lower, upper) and the interval of the KPI itself, observation noise
+        included (predictive_lower, predictive_upper)."""
+        rows = _flat(self._raw["periods"], ["kpi", "predictive"])
+        df = pl.DataFrame(rows, infer_schema_length=None)
+        return df.select(
+            pl.col("period").cast(pl.Int64),
+            (pl.lit(_EPOCH) + pl.duration(days=pl.col("date"))).cast(pl.Date).alias("date"),
+            pl.col("kpi").cast(pl.Float64).alias("expected"),
+            pl.col("kpi_lower").cast(pl.Float64).alias("lower"),
+            pl.col("kpi_upper").cast(pl.Float64).alias("upper"),
+            pl.col("predictive_lower").cast(pl.Float64),
+            pl.col("predictive_upper").cast(pl.Float64),
+        )
+
+    def contributions(self) -> pl.DataFrame:
+        """Per future period and component: period, date, component, kind, input (the planned level,
+        or the control's value), expected, lower, upper (target units), and beyond_observed (the
+        level's factor over the largest the fit saw, when above it)."""
+        rows = _flat(self._raw["contributions"], ["value"])
+        df = pl.DataFrame(rows, infer_schema_length=None)
+        return df.select(
+            pl.col("period").cast(pl.Int64),
+            (pl.lit(_EPOCH) + pl.duration(days=pl.col("date"))).cast(pl.Date).alias("date"),
+            "component",
+            "kind",
+            pl.col("input").cast(pl.Float64),
+            pl.col("value").cast(pl.Float64).alias("expected"),
+            pl.col("value_lower").cast(pl.Float64).alias("lower"),
+            pl.col("value_upper").cast(pl.Float64).alias("upper"),
+            pl.col("beyond_observed").cast(pl.Float64),
+        )
+
+    def totals(self) -> pl.DataFrame:
+        """Per component, and ``kpi`` for their sum, over the horizon: input (planned spend or
+        volume), expected, lower, upper; the tail after the horizon (tail, tail_lower, tail_upper:
+        what the plan's carryover still adds once it stops); for the KPI, the interval of the KPI
+        itself (predictive_lower, predictive_upper)."""
+        return _totals(self._raw["totals"])
+
+    def plot(self, title: str | None = None) -> Any:
+        """The KPI per future period (expected, with the mean's interval and the predictive one) above
+        each channel's contribution, planned levels beyond those observed marked. Returns the
+        matplotlib Figure."""
+        from .plotting import scenario as plot_scenario
+
+        return plot_scenario(self, title=title)
+
+    def __repr__(self) -> str:
+        t = self.totals().filter(pl.col("component") == "kpi").row(0, named=True)
+        h = len(self._raw["periods"])
+        if t["lower"] is None:
+            return f"Scenario({h} periods; KPI {t['expected']:,.4g})"
+        return f"Scenario({h} periods; KPI {t['expected']:,.4g} [{t['lower']:,.4g}, {t['upper']:,.4g}])"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import polars as pl
 if TYPE_CHECKING:
     from .attribution import Attribution
     from .goals import ContributionReport
-    from .mmm import MMMFit
+    from .mmm import MMMFit, Scenario
 
 __all__ = [
     "credit_bars",
@@ -19,6 +19,7 @@ __all__ = [
     "truth_vs_models",
     "mmm_contributions",
     "mmm_response",
+    "scenario",
     "rollout_event_study",
 ]
 
@@ -376,6 +377,63 @@ def mmm_contributions(fit: MMMFit) -> Any:
         sub.margins(x=0)
     for a in fig.axes:
         a.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def scenario(s: Scenario, title: str | None = None) -> Any:
+    """A scenario over its future periods. Top: the expected KPI with the interval of that mean
+    (dark band) and of the KPI itself, noise included (light band). Below: each channel's expected
+    contribution with its band; planned levels above the largest the fit saw are marked."""
+    plt = _pyplot()
+    p = s.periods()
+    c = s.contributions()
+    channels = c.filter(pl.col("kind").is_in(["media", "organic"]))["component"].unique(maintain_order=True).to_list()
+    cols = min(max(1, len(channels)), 4)
+    rows = (len(channels) + cols - 1) // cols
+    fig = plt.figure(figsize=(11, 3.8 + 2.2 * rows))
+    grid = fig.add_gridspec(1 + rows, cols, height_ratios=[2.0] + [1.0] * rows)
+    ax = fig.add_subplot(grid[0, :])
+    x = p["period"].to_list()
+    if p["lower"].null_count() == 0:
+        ax.fill_between(
+            x,
+            p["predictive_lower"].to_list(),
+            p["predictive_upper"].to_list(),
+            color="C0",
+            alpha=0.15,
+            label="the KPI itself (noise included)",
+        )
+        ax.fill_between(x, p["lower"].to_list(), p["upper"].to_list(), color="C0", alpha=0.35, label="expected KPI")
+    ax.plot(x, p["expected"].to_list(), color="C0", lw=1.5, marker="o", ms=3, label="expected (mean)")
+    ax.set_ylabel("KPI per period")
+    ax.set_xlabel("future period")
+    ax.yaxis.set_major_formatter(_thousands())
+    ax.set_title(title or f"Scenario: the KPI per future period ({s.level:.0%} intervals)")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.margins(x=0.01)
+    for i, ch in enumerate(channels):
+        sub = fig.add_subplot(grid[1 + i // cols, i % cols])
+        d = c.filter(pl.col("component") == ch).sort("period")
+        px = d["period"].to_list()
+        sub.plot(px, d["expected"].to_list(), color=f"C{i + 1}", lw=1.0)
+        if d["lower"].null_count() == 0:
+            sub.fill_between(px, d["lower"].to_list(), d["upper"].to_list(), color=f"C{i + 1}", alpha=0.3)
+        beyond = d.filter(pl.col("beyond_observed").is_not_null())
+        if beyond.height:
+            sub.scatter(
+                beyond["period"].to_list(),
+                beyond["expected"].to_list(),
+                marker="x",
+                color="black",
+                zorder=3,
+                label="level beyond the data",
+            )
+            sub.legend(fontsize=7, loc="lower right")
+        sub.set_title(ch, fontsize=9)
+        sub.yaxis.set_major_formatter(_thousands())
+        sub.tick_params(labelsize=7)
+        sub.margins(x=0.01)
     fig.tight_layout()
     return fig
 

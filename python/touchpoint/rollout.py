@@ -42,7 +42,8 @@ class RolloutEffect:
     def group_time(self) -> pl.DataFrame:
         """Every group-time effect: level, cohort, time, event_time, base (the period the change is
         measured from), effect, se, lower, upper (simultaneous band over the level's cells),
-        treated_units, comparison_units."""
+        treated_units, comparison_units; with ``levels="step"``, previous_cohort after cohort (the
+        period the cell's units reached the level below)."""
         return self._inner.table("group_time")
 
     def event_study(self) -> pl.DataFrame:
@@ -80,7 +81,7 @@ class RolloutEffect:
 
     @property
     def options(self) -> dict[str, Any]:
-        """The options used (comparison, estimand, level, bootstrap, seed, min_cohort_units)."""
+        """The options used (comparison, estimand, level, bootstrap, seed, min_cohort_units, levels)."""
         return json.loads(self._inner.options())
 
     def plot(self, level: int = 1, title: str | None = None, unit: str = "outcome per unit and period") -> Any:

@@ -467,7 +467,7 @@ pub struct ResponsePoint {
     pub value: Estimate,
 }
 
-fn estimate(mut v: Vec<f64>, level: f64, intervals: bool) -> Estimate {
+pub(crate) fn estimate(mut v: Vec<f64>, level: f64, intervals: bool) -> Estimate {
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     if !intervals {
         return Estimate { mean, lower: f64::NAN, upper: f64::NAN };
@@ -478,7 +478,7 @@ fn estimate(mut v: Vec<f64>, level: f64, intervals: bool) -> Estimate {
 }
 
 impl Fit {
-    fn post(&self) -> Arc<Posterior> {
+    pub(crate) fn post(&self) -> Arc<Posterior> {
         match &self.post {
             Some(p) => p.clone(),
             None => unreachable!("a Fit is built by fit() or load(), both set the posterior"),
@@ -643,7 +643,7 @@ impl Fit {
         warnings
     }
 
-    fn components(&self) -> Vec<(String, &'static str)> {
+    pub(crate) fn components(&self) -> Vec<(String, &'static str)> {
         let m = &self.model;
         let mut v = vec![("intercept".to_string(), "baseline")];
         if m.trend {

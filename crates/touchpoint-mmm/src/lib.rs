@@ -27,6 +27,7 @@ mod error;
 mod fit;
 mod posterior;
 mod sampler;
+mod scenario;
 mod spec;
 
 pub use diagnostics::{ess_bulk, ess_tail, rhat};
@@ -35,6 +36,10 @@ pub use fit::{
     fit, ComponentSummary, Estimate, Fit, FitOptions, Method, ParamSummary, PeriodContribution, ResponsePoint,
 };
 pub use posterior::{ChannelParams, Params};
+pub use scenario::{
+    Comparison, Future, PredictOptions, Scenario, ScenarioContribution, ScenarioPeriod, ScenarioTotal,
+    MAX_PERIODS,
+};
 pub use spec::{
     BetaPrior, ChannelKind, ChannelSpec, GammaPrior, HalfNormalPrior, LaplacePrior, LiftMeasurement,
     LogNormalPrior, MediaMix, NormalPrior, Priors, Saturation, Series,

@@ -497,7 +497,7 @@ pub(crate) struct ScaledLift {
     pub sigma: f64,
 }
 
-fn date_string(days: i32) -> String {
+pub(crate) fn date_string(days: i32) -> String {
     chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
         .map(|d| d.to_string())
         .unwrap_or_else(|| format!("day {days}"))

@@ -726,7 +726,7 @@ fn design(
     let stratum: Vec<Option<usize>> = if step {
         let below = &panel.cohorts[level - 1];
         let mut jumped = 0usize;
-        let stratum = below
+        let stratum: Vec<Option<usize>> = below
             .iter()
             .zip(cohort_of)
             .map(|(b, c)| match (b, c) {
@@ -745,6 +745,24 @@ fn design(
                 panel.level_values[level - 1],
                 panel.level_values[level - 1]
             ));
+        }
+        // A unit that reaches the level above in the same period never held this level alone: its
+        // change carries the next step's effect too.
+        let mut stratum = stratum;
+        if let Some(above) = panel.cohorts.get(level + 1) {
+            let mut over = 0usize;
+            for ((s, c), a) in stratum.iter_mut().zip(cohort_of).zip(above) {
+                if s.is_some() && c.is_some() && a == c {
+                    *s = None;
+                    over += 1;
+                }
+            }
+            if over > 0 {
+                warnings.push(format!(
+                    "level {lv}: {over} unit(s) reached levels {lv} and {} in the same period: with no period at level {lv} alone they are left out of the step to level {lv}",
+                    panel.level_values[level + 1]
+                ));
+            }
         }
         stratum
     } else {
@@ -822,6 +840,16 @@ fn design(
         return Ok(None);
     }
     cohorts.sort_unstable_by_key(|&(s, g)| (g, s));
+    // Strata with nothing to estimate take no part in any cell: their units are outside.
+    let mut stratum = stratum;
+    let kept: std::collections::BTreeSet<usize> = cohorts.iter().map(|c| c.0).collect();
+    for s in stratum.iter_mut() {
+        if s.is_some_and(|v| !kept.contains(&v)) {
+            *s = None;
+        }
+    }
+    keys.retain(|k| kept.contains(&k.0));
+    let never = stratum.iter().zip(cohort_of).filter(|(s, c)| s.is_some() && c.is_none()).count();
     Ok(Some(Design { stratum, keys, cohorts, never }))
 }
 
@@ -863,10 +891,13 @@ fn level_effects(
         }
     }
     if plan.len() > MAX_CELLS {
+        let what = if options.levels == Levels::Step && level > 0 {
+            format!("{} (stratum, cohort) pairs over their periods make", cohorts.len())
+        } else {
+            format!("{} cohorts x {} periods make", cohorts.len(), tn - 1)
+        };
         return Err(Error::TooLarge(format!(
-            "level {lv}: {} cohorts x {} periods make {} group-time cells, more than {MAX_CELLS}: use longer periods (weeks, not days) or fewer cohorts",
-            cohorts.len(),
-            tn,
+            "level {lv}: {what} {} group-time cells, more than {MAX_CELLS}: use longer periods (weeks, not days) or fewer cohorts",
             plan.len()
         )));
     }

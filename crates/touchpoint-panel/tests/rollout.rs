@@ -517,3 +517,70 @@ fn step_equals_the_rollout_within_each_stratum() {
         assert!(compared > 50, "{compared} cells compared");
     }
 }
+
+/// A unit that skips a level (1 to 3) never held level 2 alone: the step to level 2 leaves it out,
+/// with a warning. And a cohort's row of `by_cohort` under the step is its strata's post-treatment
+/// means weighted by their sizes, computed here by hand from the cells.
+#[test]
+fn step_leaves_out_skipped_levels_and_weights_strata_by_size() {
+    let mut r = rows(&[
+        (&[0.0, 0.0, 1.0, 4.0, 5.0], None),
+        (&[0.0, 0.0, 1.0, 2.0, 2.0], None),
+        (&[0.0, 0.0, 1.0, 9.0, 9.0], None),
+        (&[0.0, 0.0, 0.0, 0.0, 1.0], None),
+    ]);
+    r.treatment = Treatment::Level(vec![
+        0, 0, 1, 2, 2, /* */ 0, 0, 1, 1, 1, /* */ 0, 0, 1, 3, 3, /* */ 0, 0, 0, 0, 0,
+    ]);
+    let panel = Panel::from_rows(&r).unwrap();
+    let res = rollout_effect(&panel, &RolloutOptions { levels: Levels::Step, ..no_bootstrap() }, &Unattended)
+        .unwrap();
+    assert!(
+        res.warnings
+            .iter()
+            .any(|w| w.contains("level 2: 1 unit(s) reached levels 2 and 3 in the same period")),
+        "{:?}",
+        res.warnings
+    );
+    let l2: Vec<_> = res.group_time.iter().filter(|c| c.level == 2).collect();
+    assert!(l2.iter().all(|c| c.treated_units == 1 && c.comparison_units == 1), "{l2:?}");
+    // Period 4: (4 - 1) - (2 - 1) = 2; period 5: (5 - 1) - (2 - 1) = 3.
+    assert!((l2.iter().find(|c| c.time == 4).unwrap().effect - 2.0).abs() < 1e-12);
+    assert!((l2.iter().find(|c| c.time == 5).unwrap().effect - 3.0).abs() < 1e-12);
+
+    // Strata by hand on the simulated two-belt programme.
+    let sim = touchpoint_sim::programme(&touchpoint_sim::ProgrammeParams {
+        employees: 2_000,
+        seed: 9,
+        second_waves: vec![29, 37, 45],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut two = programme_rows(&sim);
+    two.treatment = Treatment::Level(sim.rows.iter().map(|r| r.level).collect());
+    let res = rollout_effect(
+        &Panel::from_rows(&two).unwrap(),
+        &RolloutOptions { levels: Levels::Step, ..no_bootstrap() },
+        &Unattended,
+    )
+    .unwrap();
+    let mut merged = 0;
+    for row in res.aggregates.iter().filter(|a| a.level == 2 && a.aggregation == "group" && a.at.is_some()) {
+        let g = row.at.unwrap();
+        let post: Vec<_> =
+            res.group_time.iter().filter(|c| c.level == 2 && c.cohort == g && c.event_time >= 0).collect();
+        let mut strata: Vec<i64> = post.iter().map(|c| c.previous_cohort.unwrap()).collect();
+        strata.sort_unstable();
+        strata.dedup();
+        merged += usize::from(strata.len() > 1);
+        let (mut num, mut den) = (0.0, 0.0);
+        for s in strata {
+            let cells: Vec<_> = post.iter().filter(|c| c.previous_cohort == Some(s)).collect();
+            let mean = cells.iter().map(|c| c.effect).sum::<f64>() / cells.len() as f64;
+            num += cells[0].treated_units as f64 * mean;
+            den += cells[0].treated_units as f64;
+        }
+        assert!((row.effect - num / den).abs() < 1e-9 * (1.0 + row.effect.abs()), "cohort {g}");
+    }
+    assert!(merged > 0, "some cohort spans several strata");
+}

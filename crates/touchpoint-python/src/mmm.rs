@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use touchpoint_mmm::{Fit, FitOptions, LiftMeasurement, MediaMix, Series};
+use touchpoint_mmm::{Fit, FitOptions, Future, LiftMeasurement, MediaMix, PredictOptions, Series};
 use touchpoint_sim::{weekly, WeeklyParams};
 
 use crate::control::PyControl;
@@ -157,10 +157,36 @@ impl PyMmmFit {
         Ok(to_json(&rows))
     }
 
-    /// The modelled lift of raising `channel` from `x` to `x + delta_x` per period: (mean, lower, upper).
-    fn lift(&self, channel: &str, x: f64, delta_x: f64) -> PyResult<(f64, f64, f64)> {
+    /// A scenario: the future periods' inputs (a JSON `Future`) and options (JSON; keys left out
+    /// take the defaults) -> the `Scenario` as JSON.
+    fn predict_json(&self, py: Python<'_>, future: &str, options: &str) -> PyResult<String> {
+        let future: Future = from_json("future", future)?;
+        let options: PredictOptions = from_json("predict options", options)?;
+        let s = py.detach(|| self.inner.predict(&future, &options)).map_err(mmm_error)?;
+        Ok(to_json(&s))
+    }
+
+    /// What `plan` adds over `against` (JSON `Future`s of one length) -> the `Comparison` as JSON.
+    fn compare_json(&self, py: Python<'_>, plan: &str, against: &str) -> PyResult<String> {
+        let plan: Future = from_json("plan", plan)?;
+        let against: Future = from_json("against", against)?;
+        let c = py.detach(|| self.inner.compare(&plan, &against)).map_err(mmm_error)?;
+        Ok(to_json(&c))
+    }
+
+    /// For a level of `channel` above the largest the fit saw: (its factor over that level, the
+    /// warning); `None` within it.
+    fn beyond_observed(&self, channel: &str, level: f64) -> PyResult<Option<(f64, String)>> {
+        self.inner.beyond_observed(channel, level).map_err(mmm_error)
+    }
+
+    /// The modelled lift of raising `channel` from `x` to `x + delta_x` per period: (mean, lower,
+    /// upper, and for the higher level above the largest the fit saw: its factor and the warning).
+    #[allow(clippy::type_complexity)]
+    fn lift(&self, channel: &str, x: f64, delta_x: f64) -> PyResult<(f64, f64, f64, Option<(f64, String)>)> {
         let e = self.inner.lift(channel, x, delta_x).map_err(mmm_error)?;
-        Ok((e.mean, e.lower, e.upper))
+        let beyond = self.inner.beyond_observed(channel, x.max(x + delta_x)).map_err(mmm_error)?;
+        Ok((e.mean, e.lower, e.upper, beyond))
     }
 
     /// Warnings: convergence, divergences, MAP without intervals.
