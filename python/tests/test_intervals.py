@@ -51,9 +51,12 @@ def test_every_credit_row_gets_an_interval_around_it() -> None:
         assert df.filter(pl.col(lo) > pl.col(hi)).is_empty()
         # The point lies inside its interval for these smooth statistics.
         assert df.filter((pl.col(mid) < pl.col(lo) - 1e-9) | (pl.col(mid) > pl.col(hi) + 1e-9)).is_empty()
+    # Whether each row's conversions differ from zero: its interval leaves 0 out.
+    rule = (pl.col("conversions_lower") > 0) | (pl.col("conversions_upper") < 0)
+    assert df["differs_from_zero"].to_list() == df.select(rule).to_series().to_list()
     # Without intervals: no bound columns, no resamples.
     plain = tp.attribute(tp.Journeys.from_paths(table()), models=MODELS, progress=False)
-    assert not set(BOUNDS) & set(plain.to_polars().columns)
+    assert not (set(BOUNDS) | {"differs_from_zero"}) & set(plain.to_polars().columns)
     assert plain.intervals is None and plain.resamples().is_empty()
     # The resamples are kept: one row per resample and credit row.
     assert r.resamples().height == 60 * df.height
@@ -191,7 +194,8 @@ def test_cli_prints_intervals(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     header = done.stdout.splitlines()[0].split(",")
-    assert header[-6:] == BOUNDS
+    assert header[-7:] == [*BOUNDS, "differs_from_zero"]
+    assert {line.split(",")[-1] for line in done.stdout.splitlines()[1:]} <= {"true", "false"}
     bad = subprocess.run(
         [str(script), "attribute", "--paths", str(f), "--intervals", "2"], capture_output=True, text=True, check=False
     )

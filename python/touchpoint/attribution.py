@@ -199,7 +199,9 @@ class Attribution:
             baseline (``additive_hazard``) add a ``(baseline)`` row: the conversions that would have
             happened anyway, with a null share; their players' conversions are incremental, and players
             plus baseline sum to every conversion in the period. With intervals, also
-            conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper.
+            conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper,
+            and differs_from_zero (the conversions' interval leaves 0 out: for an incremental model,
+            the player's effect is told apart from none at the interval's level).
 
         Example:
             >>> r.to_polars().filter(pl.col("model") == "markov")  # doctest: +SKIP

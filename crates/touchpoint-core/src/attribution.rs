@@ -44,6 +44,17 @@ pub struct Credit {
 }
 
 impl Credit {
+    /// Whether the credited conversions are distinguishable from zero at the intervals' level: the
+    /// interval leaves 0 out. `None` without intervals. For an incremental model it says whether
+    /// the player's effect is told apart from none; credit from a rule (last touch, linear) is
+    /// positive wherever the player was touched, so there it says little.
+    pub fn differs_from_zero(&self) -> Option<bool> {
+        match (self.conversions_lower, self.conversions_upper) {
+            (Some(lo), Some(hi)) => Some(lo > 0.0 || hi < 0.0),
+            _ => None,
+        }
+    }
+
     fn new(model: &str, kpi: &str, player: &str, conversions: f64, value: f64, share: Option<f64>) -> Self {
         Credit {
             model: model.to_owned(),

@@ -158,6 +158,14 @@ fn intervals_contain_the_point_and_shrink_as_data_grows() {
         let (w_small, w_big) = (hi - lo, y.share_upper.unwrap() - y.share_lower.unwrap());
         assert!(w_big < w_small / 2.5, "{} {}: {w_small} -> {w_big}", x.model, x.player);
     }
+    // Whether the conversions differ from zero: the interval leaves 0 out.
+    let mut c = a.credits[0].clone();
+    for (lo, hi, want) in [(0.0, 5.0, false), (0.1, 5.0, true), (-3.0, -1.0, true), (-1.0, 2.0, false)] {
+        (c.conversions_lower, c.conversions_upper) = (Some(lo), Some(hi));
+        assert_eq!(c.differs_from_zero(), Some(want), "[{lo}, {hi}]");
+    }
+    c.conversions_lower = None;
+    assert_eq!(c.differs_from_zero(), None);
 }
 
 #[test]

@@ -78,7 +78,8 @@ const BOUNDS: [(&str, CreditField); 6] = [
 ];
 
 /// Credit rows: `model, kpi, <by>, conversions, value, share`, and with intervals
-/// `conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper`.
+/// `conversions_lower, conversions_upper, value_lower, value_upper, share_lower, share_upper`,
+/// `differs_from_zero` (the conversions' interval leaves 0 out).
 pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
     let c = &r.credits;
     let mut cols = vec![
@@ -93,6 +94,10 @@ pub fn credits_frame(r: &Attribution) -> Result<DataFrame> {
         for (name, get) in BOUNDS {
             cols.push(Column::new(name.into(), c.iter().map(get).collect::<Vec<Option<f64>>>()));
         }
+        cols.push(Column::new(
+            "differs_from_zero".into(),
+            c.iter().map(|x| x.differs_from_zero()).collect::<Vec<Option<bool>>>(),
+        ));
     }
     Ok(DataFrame::new_infer_height(cols)?)
 }
@@ -108,6 +113,7 @@ pub fn write_credits_csv(r: &Attribution, out: impl std::io::Write) -> Result<()
     let bounds = r.bootstrap.is_some();
     if bounds {
         header.extend(BOUNDS.map(|b| b.0));
+        header.push("differs_from_zero");
     }
     w.write_record(&header).map_err(io)?;
     let num = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:?}"));
@@ -116,6 +122,7 @@ pub fn write_credits_csv(r: &Attribution, out: impl std::io::Write) -> Result<()
         row.extend([Some(c.conversions), Some(c.value), c.share].map(num));
         if bounds {
             row.extend(BOUNDS.map(|(_, get)| num(get(c))));
+            row.push(c.differs_from_zero().map_or_else(String::new, |d| d.to_string()));
         }
         w.write_record(&row).map_err(io)?;
     }
