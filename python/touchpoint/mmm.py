@@ -633,15 +633,19 @@ def _totals(rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
-class Comparison:
-    """What one plan adds over another (:meth:`MMMFit.compare`)."""
+class _Outlook:
+    """A scenario's or a comparison's JSON from Rust, with its level and warnings."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self._raw = raw
         self.level: float = raw["level"]
         """The intervals' level."""
         self.warnings: list[str] = raw["warnings"]
-        """Both plans' levels beyond those observed; a MAP fit without intervals."""
+        """Levels beyond those observed (for a comparison, both plans'); a MAP fit without intervals."""
+
+
+class Comparison(_Outlook):
+    """What one plan adds over another (:meth:`MMMFit.compare`)."""
 
     def totals(self) -> pl.DataFrame:
         """Per component, and ``kpi``: input (the difference of planned spend or volume), expected,
@@ -655,15 +659,8 @@ class Comparison:
         return f"Comparison(KPI {t['expected']:+,.4g} [{t['lower']:+,.4g}, {t['upper']:+,.4g}])"
 
 
-class Scenario:
+class Scenario(_Outlook):
     """What a fitted media mix expects of future periods (:meth:`MMMFit.predict`)."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self._raw = raw
-        self.level: float = raw["level"]
-        """The intervals' level."""
-        self.warnings: list[str] = raw["warnings"]
-        """Levels beyond those observed; a MAP fit without intervals."""
 
     def periods(self) -> pl.DataFrame:
         """Per future period: period (1, 2, ...), date, the expected KPI with the interval of that

@@ -364,21 +364,29 @@ def mmm_contributions(fit: MMMFit) -> Any:
     ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=0.9)
     ax.margins(x=0)
     for i, ch in enumerate(channels):
-        sub = fig.add_subplot(grid[1 + i // cols, i % cols])
         d = c.filter(pl.col("channel") == ch).sort("period")
-        x = d["date"].to_list()
-        sub.plot(x, d["mean"].to_list(), color=f"C{i + 1}", lw=1.0)
-        if d["lower"].null_count() == 0:
-            sub.fill_between(x, d["lower"].to_list(), d["upper"].to_list(), color=f"C{i + 1}", alpha=0.3)
-        sub.set_title(ch, fontsize=9)
-        sub.yaxis.set_major_formatter(_thousands())
-        sub.tick_params(labelsize=7)
+        sub = _band_panel(fig, grid, i, cols, ch, d["date"].to_list(), d["mean"], d["lower"], d["upper"])
         sub.xaxis.set_major_locator(_ticks(3))
         sub.margins(x=0)
     for a in fig.axes:
         a.tick_params(axis="x", labelrotation=20)
     fig.tight_layout()
     return fig
+
+
+def _band_panel(
+    fig: Any, grid: Any, i: int, cols: int, name: str, x: list[Any], mean: pl.Series, lower: pl.Series, upper: pl.Series
+) -> Any:
+    """Channel `i`'s small panel below a main one: its line in its own colour, with the interval
+    band when there is one."""
+    sub = fig.add_subplot(grid[1 + i // cols, i % cols])
+    sub.plot(x, mean.to_list(), color=f"C{i + 1}", lw=1.0)
+    if lower.null_count() == 0:
+        sub.fill_between(x, lower.to_list(), upper.to_list(), color=f"C{i + 1}", alpha=0.3)
+    sub.set_title(name, fontsize=9)
+    sub.yaxis.set_major_formatter(_thousands())
+    sub.tick_params(labelsize=7)
+    return sub
 
 
 def scenario(s: Scenario, title: str | None = None) -> Any:
@@ -413,12 +421,8 @@ def scenario(s: Scenario, title: str | None = None) -> Any:
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     ax.margins(x=0.01)
     for i, ch in enumerate(channels):
-        sub = fig.add_subplot(grid[1 + i // cols, i % cols])
         d = c.filter(pl.col("component") == ch).sort("period")
-        px = d["period"].to_list()
-        sub.plot(px, d["expected"].to_list(), color=f"C{i + 1}", lw=1.0)
-        if d["lower"].null_count() == 0:
-            sub.fill_between(px, d["lower"].to_list(), d["upper"].to_list(), color=f"C{i + 1}", alpha=0.3)
+        sub = _band_panel(fig, grid, i, cols, ch, d["period"].to_list(), d["expected"], d["lower"], d["upper"])
         beyond = d.filter(pl.col("beyond_observed").is_not_null())
         if beyond.height:
             sub.scatter(
@@ -430,9 +434,6 @@ def scenario(s: Scenario, title: str | None = None) -> Any:
                 label="level beyond the data",
             )
             sub.legend(fontsize=7, loc="lower right")
-        sub.set_title(ch, fontsize=9)
-        sub.yaxis.set_major_formatter(_thousands())
-        sub.tick_params(labelsize=7)
         sub.margins(x=0.01)
     fig.tight_layout()
     return fig
