@@ -217,6 +217,19 @@ def test_the_summary_sentence_and_total_interval(page: Any, built: dict[str, Any
     )
     assert lo <= added <= hi
     assert hi - lo < rows["conversions_upper"].sum() - rows["conversions_lower"].sum()
+    # The goal's sentence names the players whose effect the intervals tell apart from none.
+    told = set(rows.filter(pl.col("differs_from_zero"))["channel"].to_list())
+    sentence = page.find_element("id", "section-tickets_deflected").find_element("tag name", "p").text
+    assert 0 < len(told) < rows.height
+    m = re.search(r"Clearly adding \(range above 0\): ([^;]+); the other (\d+) ranges include 0\.", sentence)
+    assert m, sentence
+    assert set(m.group(1).split(", ")) == told and int(m.group(2)) == rows.height - len(told)
+    # Where every range is above 0 the sentence says so.
+    sales = r.to_polars().filter(
+        (pl.col("model") == MODEL) & (pl.col("kpi") == "sales") & (pl.col("channel") != "(baseline)")
+    )
+    sales_text = page.find_element("id", "section-sales").find_element("tag name", "p").text
+    assert sales["differs_from_zero"].all() == ("Every channel's range is above 0." in sales_text), sales_text
     # The sentence's numbers are the valuation's goal totals (ContributionReport.by_goal).
     goal = (
         tp.contribution(r, built["goals"])

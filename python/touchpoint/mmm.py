@@ -742,6 +742,29 @@ class WeeklySimulation:
     target: str
     params: dict[str, Any]
 
+    def respond(self, plan: Any) -> pl.DataFrame:
+        """The truth of a plan for the weeks after the series: what the generator's own response
+        curves give for each channel (the adstock over the series' last weeks and the plan, the
+        series' saturation scale), as a media-mix scenario of the same plan should find.
+
+        Args:
+            plan: one row per week after the series, a column per channel (as :meth:`MMMFit.predict`
+                reads it; other columns are not read).
+
+        Returns:
+            One row per channel: channel, horizon (the summed contribution over the planned weeks),
+            tail (what the plan still adds in the 7 weeks after it), and weekly (the contribution
+            per planned week, a list).
+        """
+        df = _read(plan)
+        names = self.media + self.organic
+        given = {c: _numbers(df, c) for c in names if c in df.columns}
+        raw = json.loads(_touchpoint.weekly_respond(json.dumps(self.params), json.dumps(given)))
+        return pl.DataFrame(
+            raw["channels"],
+            schema={"channel": pl.String, "horizon": pl.Float64, "tail": pl.Float64, "weekly": pl.List(pl.Float64)},
+        )
+
 
 def simulate_weekly(weeks: int = 156, seed: int = 0, params: Mapping[str, Any] | None = None) -> WeeklySimulation:
     """A weekly series of tickets deflected (issues resolved without a ticket) driven by care replies

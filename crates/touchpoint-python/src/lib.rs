@@ -29,7 +29,9 @@ mod _touchpoint {
     #[pymodule_export]
     use crate::journeys::{csv_header, first_non_utf8_line, load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
-    use crate::mmm::{mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, PyMmmFit};
+    use crate::mmm::{
+        mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, weekly_respond, PyMmmFit,
+    };
     #[pymodule_export]
     use crate::report::{report, report_defaults};
     #[pymodule_export]

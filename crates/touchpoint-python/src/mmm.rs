@@ -82,6 +82,17 @@ pub fn simulate_weekly(weeks: usize, seed: u64, params: Option<&str>) -> PyResul
     Ok(to_json(&s))
 }
 
+/// The true response of the weeks after a simulated series (its full parameters as JSON) to a plan
+/// (JSON: channel -> level per week): the `WeeklyResponse` as JSON.
+#[pyfunction]
+pub fn weekly_respond(params: &str, plan: &str) -> PyResult<String> {
+    let p: WeeklyParams = from_json("weekly parameters", params)?;
+    let plan: std::collections::BTreeMap<String, Vec<f64>> = from_json("plan", plan)?;
+    let s = weekly(&p).map_err(|e| parameter_error(e.to_string()))?;
+    let r = s.respond(&plan).map_err(|e| parameter_error(e.to_string()))?;
+    Ok(to_json(&r))
+}
+
 impl PyMmmFit {
     /// The fit, shared (to use it without the GIL).
     pub fn shared(&self) -> Arc<Fit> {

@@ -545,6 +545,33 @@ fn goal_section(
             iv(l.zip(u), decimals_for(top.conversions), false)
         ));
     }
+    // Which effects the intervals tell apart from none (issue "Honest intervals"): the heads ask
+    // which channels demonstrably add, not only which add the most.
+    if incremental {
+        let ranged: Vec<(&str, f64)> = players
+            .iter()
+            .filter_map(|r| conv_interval(&r.player).0.map(|l| (r.player.as_str(), l)))
+            .collect();
+        let told: Vec<&str> = ranged.iter().filter(|(_, l)| *l > 0.0).map(|(p, _)| *p).collect();
+        if ranged.len() > 1 && told.len() == ranged.len() {
+            sentence.push_str(&format!(". Every {}'s range is above 0", attr.by.as_str().replace('_', " ")));
+        } else if !ranged.is_empty() && told.len() < ranged.len() {
+            let others = ranged.len() - told.len();
+            sentence.push_str(&if told.is_empty() {
+                format!(
+                    ". No {}'s range is above 0: none is clearly adding",
+                    attr.by.as_str().replace('_', " ")
+                )
+            } else {
+                format!(
+                    ". Clearly adding (range above 0): {}; the other {others} range{} include{} 0",
+                    told.join(", "),
+                    if others == 1 { "" } else { "s" },
+                    if others == 1 { "s" } else { "" }
+                )
+            });
+        }
+    }
     sentence.push('.');
     Ok(GoalSection {
         kpi: kpi.name.clone(),

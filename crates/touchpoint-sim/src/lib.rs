@@ -35,4 +35,4 @@ pub use score::{
 };
 pub use simulate::{simulate, simulate_with, Simulation};
 pub use truth::{TruthRow, EXACT_LIMIT, TRUTH_COLUMNS};
-pub use weekly::{weekly, WeeklyChannel, WeeklyParams, WeeklySeries};
+pub use weekly::{weekly, ChannelResponse, WeeklyChannel, WeeklyParams, WeeklyResponse, WeeklySeries};

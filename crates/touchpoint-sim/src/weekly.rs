@@ -210,7 +210,7 @@ pub fn weekly(params: &WeeklyParams) -> Result<WeeklySeries> {
         truth.push((
             c.name.clone(),
             c.kind.clone(),
-            adstock_saturate(col, c.alpha, c.lam, 8).iter().map(|s| c.beta * s).collect(),
+            adstock_saturate(col, c.alpha, c.lam, MAX_LAG).iter().map(|s| c.beta * s).collect(),
         ));
     }
     let target =
@@ -218,10 +218,93 @@ pub fn weekly(params: &WeeklyParams) -> Result<WeeklySeries> {
     Ok(WeeklySeries { params: params.clone(), dates, target, channels, control, truth })
 }
 
+/// The true response of future weeks to a plan, per channel (the parameters' order).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeeklyResponse {
+    /// One per channel.
+    pub channels: Vec<ChannelResponse>,
+}
+
+/// One channel's true response to a plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelResponse {
+    /// The channel.
+    pub channel: String,
+    /// The true contribution in each planned week.
+    pub weekly: Vec<f64>,
+    /// Their sum.
+    pub horizon: f64,
+    /// What the plan still adds in the 7 weeks after it (with the plan minus without).
+    pub tail: f64,
+}
+
+/// The generator's adstock window, in weeks.
+const MAX_LAG: usize = 8;
+
+impl WeeklySeries {
+    /// What the generator's own response curves give for the weeks after the series under a plan:
+    /// each channel's level per future week (every channel, one length). The adstock runs over the
+    /// series' last 7 weeks and then the plan, and the saturation keeps the series' scale (its
+    /// largest level), as the truth of the series itself was made. What a media-mix model's
+    /// scenario of the same plan should find.
+    pub fn respond(&self, plan: &std::collections::BTreeMap<String, Vec<f64>>) -> Result<WeeklyResponse> {
+        let names: Vec<&str> = self.params.channels.iter().map(|c| c.name.as_str()).collect();
+        if let Some(unknown) = plan.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::invalid("plan", unknown, format!("not a channel ({})", names.join(", "))));
+        }
+        let mut h = None;
+        let mut out = Vec::with_capacity(names.len());
+        for (c, col) in self.params.channels.iter().zip(&self.channels) {
+            let Some(x) = plan.get(&c.name) else {
+                return Err(Error::invalid(
+                    "plan",
+                    &c.name,
+                    "every channel needs its level in each planned week",
+                ));
+            };
+            if *h.get_or_insert(x.len()) != x.len() || x.is_empty() {
+                return Err(Error::invalid(
+                    format!("plan.{}", c.name),
+                    x.len(),
+                    "one level per planned week, the same number of weeks for every channel",
+                ));
+            }
+            if let Some(v) = x.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+                return Err(Error::invalid(format!("plan.{}", c.name), v, "levels are finite and >= 0"));
+            }
+            let peak = col.iter().cloned().fold(0.0, f64::max);
+            let tail = MAX_LAG - 1;
+            let history = &col[col.len().saturating_sub(tail)..];
+            let run = |future: &[f64]| -> Vec<f64> {
+                let mut ext: Vec<f64> = history.to_vec();
+                ext.extend_from_slice(future);
+                ext.extend(std::iter::repeat_n(0.0, tail));
+                let s = adstock_saturate_at(&ext, c.alpha, c.lam, MAX_LAG, peak);
+                s[history.len()..].iter().map(|v| c.beta * v).collect()
+            };
+            let with = run(x);
+            let without = run(&vec![0.0; x.len()]);
+            let n = x.len();
+            out.push(ChannelResponse {
+                channel: c.name.clone(),
+                weekly: with[..n].to_vec(),
+                horizon: with[..n].iter().sum(),
+                tail: (n..n + tail).map(|i| with[i] - without[i]).sum(),
+            });
+        }
+        Ok(WeeklyResponse { channels: out })
+    }
+}
+
 /// Normalised geometric adstock over `max_lag` weeks, then the logistic saturation of the result
 /// divided by the column's largest value.
 fn adstock_saturate(x: &[f64], alpha: f64, lam: f64, max_lag: usize) -> Vec<f64> {
     let peak = x.iter().cloned().fold(0.0, f64::max);
+    adstock_saturate_at(x, alpha, lam, max_lag, peak)
+}
+
+/// [`adstock_saturate`] with the scale (`peak`) given.
+fn adstock_saturate_at(x: &[f64], alpha: f64, lam: f64, max_lag: usize, peak: f64) -> Vec<f64> {
     let w: Vec<f64> = (0..max_lag).map(|l| alpha.powi(l as i32)).collect();
     let sum: f64 = w.iter().sum();
     (0..x.len())
@@ -278,5 +361,51 @@ mod tests {
         assert!(s.channels.iter().all(|c| c.iter().all(|v| *v >= 0.0)));
         let bad = WeeklyParams { weeks: 1, ..p };
         assert!(weekly(&bad).is_err());
+    }
+}
+
+#[cfg(test)]
+mod respond_tests {
+    use super::*;
+
+    /// The series' own last weeks, answered from the weeks before them, are its truth: the same
+    /// adstock over the same weeks and the same scale (where the last weeks hold no channel's peak).
+    #[test]
+    fn responding_with_the_series_own_weeks_gives_its_truth() {
+        let full = weekly(&WeeklyParams::social_care(169, 3)).unwrap();
+        let cut = 156;
+        let mut head = full.clone();
+        head.dates.truncate(cut);
+        head.target.truncate(cut);
+        head.control.truncate(cut);
+        head.channels.iter_mut().for_each(|c| c.truncate(cut));
+        let plan: std::collections::BTreeMap<String, Vec<f64>> = full
+            .params
+            .channels
+            .iter()
+            .zip(&full.channels)
+            .map(|(c, col)| (c.name.clone(), col[cut..].to_vec()))
+            .collect();
+        let r = head.respond(&plan).unwrap();
+        let mut compared = 0;
+        for (resp, (col_full, col_head)) in r.channels.iter().zip(full.channels.iter().zip(&head.channels)) {
+            let (name, weeks) = (&resp.channel, &resp.weekly);
+            let peak = |c: &[f64]| c.iter().cloned().fold(0.0, f64::max);
+            if peak(col_full) != peak(col_head) {
+                continue;
+            }
+            let truth = &full.truth.iter().find(|(n, _, _)| n == name).unwrap().2[cut..];
+            for (a, b) in weeks.iter().zip(truth) {
+                assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{name}: {a} vs {b}");
+            }
+            compared += 1;
+        }
+        assert!(compared >= 2, "{compared} channels compared");
+        // Nothing planned: no tail; errors name the channel.
+        let zero = plan.keys().map(|k| (k.clone(), vec![0.0; 4])).collect();
+        assert!(head.respond(&zero).unwrap().channels.iter().all(|c| c.tail == 0.0));
+        let mut bad = plan.clone();
+        bad.remove("search");
+        assert!(head.respond(&bad).unwrap_err().to_string().contains("search"));
     }
 }
