@@ -434,6 +434,11 @@ fn day_of(us: i64, end: bool) -> String {
     })
 }
 
+/// A KPI's unit in the plural ("tickets"), or its name in words.
+fn unit_name(kpi: &touchpoint_core::Kpi) -> String {
+    kpi.unit.clone().map(|u| plural(&u)).unwrap_or_else(|| kpi.name.replace('_', " "))
+}
+
 /// One goal's section.
 fn goal_section(
     attr: &Attribution,
@@ -444,11 +449,17 @@ fn goal_section(
     cur: &str,
     external: Option<&ExternalKpi>,
 ) -> Result<GoalSection> {
-    let unit = kpi.unit.clone().map(|u| plural(&u)).unwrap_or_else(|| kpi.name.replace('_', " "));
+    let unit = unit_name(kpi);
     let uv = kpi.unit_value;
     let rows = sorted_rows(contribution, model, &kpi.name);
     let source = rows.first().map_or("journeys".to_owned(), |r| r.source.clone());
-    let conv_interval = |player: &str| conversions_interval(attr, model, &kpi.name, player, external);
+    // Each player's conversions interval, looked up once for the chart, the sentence and its
+    // clauses.
+    let intervals: std::collections::HashMap<&str, (Option<f64>, Option<f64>)> = rows
+        .iter()
+        .map(|r| (r.player.as_str(), conversions_interval(attr, model, &kpi.name, &r.player, external)))
+        .collect();
+    let conv_interval = |player: &str| intervals.get(player).copied().unwrap_or((None, None));
     let players: Vec<_> = rows.iter().filter(|r| r.player != BASELINE_PLAYER).collect();
     let base = rows.iter().find(|r| r.player == BASELINE_PLAYER);
     let added: f64 = players.iter().map(|r| r.conversions).sum();
@@ -617,7 +628,7 @@ fn player_table(
     external: Option<&ExternalKpi>,
     (id, header): (String, String),
 ) -> TableView {
-    let unit = kpi.unit.clone().map(|u| plural(&u)).unwrap_or_else(|| kpi.name.replace('_', " "));
+    let unit = unit_name(kpi);
     let rows = sorted_rows(contribution, model, &kpi.name);
     let added: f64 = rows.iter().filter(|r| r.player != BASELINE_PLAYER).map(|r| r.conversions).sum();
     let mut table_rows = Vec::new();
