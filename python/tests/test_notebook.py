@@ -34,7 +34,7 @@ def test_tutorial_is_stored_with_current_outputs() -> None:
     # credit, agreement, transitions, contribution, truth vs models (shares, incremental x2), credit with
     # intervals, media-mix contributions and response curves, the quarter's scenario, the rollout's
     # event study, belt 2's step
-    assert images == 13
+    assert images == 14
     htmls = [
         o["data"]["text/html"]
         for c in fresh.cells

@@ -24,6 +24,7 @@ from .goals import ContributionReport, GoalBook, Kpi, contribution
 from .journeys import Journeys
 from .mmm import MMM, Comparison, MMMFit, Scenario, WeeklySimulation, simulate_weekly
 from .models import LiftTest
+from .plan import Plan, plan
 from .reporting import Report, report
 from .rollout import ProgrammeSimulation, RolloutEffect, rollout_effect, simulate_programme
 from .simulation import SCENARIOS, Simulation, benchmark, lift_test, score, simulate
@@ -54,6 +55,8 @@ __all__ = [
     "Comparison",
     "WeeklySimulation",
     "simulate_weekly",
+    "plan",
+    "Plan",
     "report",
     "Report",
     "rollout_effect",

@@ -16,6 +16,7 @@ __all__ = [
     "Journeys",
     "MmmFit",
     "ParameterError",
+    "Plan",
     "ReadError",
     "RolloutEffect",
     "TouchpointError",
@@ -40,6 +41,7 @@ __all__ = [
     "mmm_priors",
     "mmm_validate",
     "model_names",
+    "plan",
     "reads_remote",
     "remote_part",
     "report",
@@ -52,10 +54,10 @@ __all__ = [
     "simulate",
     "simulate_programme",
     "simulate_weekly",
-    "weekly_respond",
     "time_attribute",
     "validate_goal_book",
     "validate_model",
+    "weekly_respond",
 ]
 
 _Progress = Callable[[str, int, int], object] | None
@@ -339,6 +341,14 @@ def mmm_default_priors() -> str: ...
 def mmm_priors(overrides: str) -> str: ...
 def simulate_weekly(weeks: int, seed: int, params: str | None = None) -> str: ...
 def weekly_respond(params: str, plan: str) -> str: ...
+def plan(fits: list[tuple[str, MmmFit]], goals: str, options: str, progress: Any | None = None) -> Plan: ...
+
+@final
+class Plan:
+    def json(self) -> str: ...
+    def compare_json(self, against: str) -> str: ...
+    def outcome_draws_json(self) -> str: ...
+    def curves_json(self, points: int, max_multiple: float) -> str: ...
 
 @final
 class RolloutEffect:

@@ -63,6 +63,8 @@ class GoalBook:
         kpis: the KPIs (names unique).
         costs: cost per player name (channel, campaign, actor, ...) for the analysis window.
         social: channel names that count as social.
+        unit_costs: money per unit of an organic channel's volume (per care reply, per employee
+            share), so that :func:`touchpoint.plan` can weigh staff time against paid media.
 
     Raises:
         GoalBookError: a KPI without a name or defined twice, a negative unit value or cost.
@@ -74,6 +76,7 @@ class GoalBook:
     kpis: Sequence[Kpi]
     costs: Mapping[str, float] = field(default_factory=dict)
     social: Sequence[str] = ()
+    unit_costs: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from .exceptions import GoalBookError
@@ -85,6 +88,10 @@ class GoalBook:
                 raise GoalBookError(f"GoalBook `{arg}` = {v!r}: expected a list (e.g. [{v!r}])")
         if not isinstance(self.costs, Mapping):
             raise GoalBookError(f"GoalBook `costs` = {self.costs!r}: expected a dict of cost per player")
+        if not isinstance(self.unit_costs, Mapping):
+            raise GoalBookError(
+                f"GoalBook `unit_costs` = {self.unit_costs!r}: expected a dict of money per unit per channel"
+            )
         kpis = tuple(self.kpis)
         for i, k in enumerate(kpis):
             if not isinstance(k, Kpi):
@@ -95,13 +102,19 @@ class GoalBook:
                 raise GoalBookError(f"GoalBook `social[{i}]` = {c!r}: expected a channel's name")
         object.__setattr__(self, "kpis", kpis)
         object.__setattr__(self, "costs", _costs(self.costs, "player"))
+        object.__setattr__(self, "unit_costs", _costs(self.unit_costs, "channel"))
         object.__setattr__(self, "social", social)
         _touchpoint.validate_goal_book(self.to_json())
 
     def to_json(self) -> str:
         """The goal book as JSON (the format `load` reads from .json files)."""
         return json.dumps(
-            {"kpi": [asdict(k) for k in self.kpis], "costs": dict(self.costs), "social": list(self.social)}
+            {
+                "kpi": [asdict(k) for k in self.kpis],
+                "costs": dict(self.costs),
+                "social": list(self.social),
+                "unit_costs": dict(self.unit_costs),
+            }
         )
 
     @classmethod
@@ -116,6 +129,7 @@ class GoalBook:
             kpis=[Kpi(**k) for k in data.get("kpi", [])],
             costs=data.get("costs", {}),
             social=data.get("social", []),
+            unit_costs=data.get("unit_costs", {}),
         )
 
     def __hash__(self) -> int:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from .attribution import Attribution
     from .goals import ContributionReport
     from .mmm import MMMFit, Scenario
+    from .plan import Plan
 
 __all__ = [
     "credit_bars",
@@ -20,6 +21,9 @@ __all__ = [
     "mmm_contributions",
     "mmm_response",
     "scenario",
+    "plan_allocation",
+    "plan_curves",
+    "plan_outcome",
     "rollout_event_study",
 ]
 
@@ -435,6 +439,138 @@ def scenario(s: Scenario, title: str | None = None) -> Any:
             )
             sub.legend(fontsize=7, loc="lower right")
         sub.margins(x=0.01)
+    fig.tight_layout()
+    return fig
+
+
+def plan_allocation(p: Plan) -> Any:
+    """Left: each channel's spend over the horizon, the run rate's against the plan's, with the
+    spread of the optimal spend over the posterior draws (each solved alone) and the share of draws
+    whose optimum spends more than the run rate. Right: the planned spend per period (flighting)."""
+    plt = _pyplot()
+    a = p.allocation()
+    d = p.decision()
+    channels = a["channel"].unique(maintain_order=True).to_list()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.8 + 0.6 * max(4, len(channels))), width_ratios=[1.2, 1])
+    y = list(range(len(channels)))
+    planned, current = [], []
+    for ch in channels:
+        rows = a.filter(pl.col("channel") == ch)
+        planned.append(rows["spend"].sum())
+        current.append(rows["current_spend"].sum())
+    h = 0.38
+    left.barh([v + h / 2 for v in y], current, height=h, color="#b9b4aa", label="run rate")
+    left.barh([v - h / 2 for v in y], planned, height=h, color="C0", label="plan")
+    if d.height:
+        dd = {r["channel"]: r for r in d.iter_rows(named=True)}
+        for i, ch in enumerate(channels):
+            r = dd.get(ch)
+            if r is None or r["optimal_lower"] is None:
+                continue
+            left.plot([r["optimal_lower"], r["optimal_upper"]], [i - h / 2] * 2, color="black", lw=1.2)
+            left.plot([r["optimal"]], [i - h / 2], marker="|", color="black", ms=9)
+            left.annotate(
+                f"grows in {r['probability_grow']:.0%} of draws",
+                (max(planned[i], current[i], r["optimal_upper"]), i),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
+        left.plot([], [], color="black", lw=1.2, label=f"optimal spend over the draws ({p.level:.0%})")
+    left.set_yticks(y, channels)
+    left.invert_yaxis()
+    left.xaxis.set_major_formatter(_thousands())
+    left.set_xlabel(f"spend over the {p.periods} periods (money)")
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    left.set_title(f"Plan against the run rate (budget {p.budget:,.0f})", fontsize=10)
+    left.margins(x=0.25)
+    for i, ch in enumerate(channels):
+        rows = a.filter(pl.col("channel") == ch).sort("period")
+        right.plot(
+            rows["period"].to_list(), rows["spend"].fill_null(0.0).to_list(), marker="o", ms=3, color=f"C{i}", label=ch
+        )
+    right.set_xlabel("period")
+    right.set_ylabel("planned spend per period")
+    right.yaxis.set_major_formatter(_thousands())
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(channels)), frameon=False)
+    right.set_title("Flighting", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plan_curves(p: Plan, points: int = 60) -> Any:
+    """Each KPI and channel's steady-state response (contribution per period against the level held
+    per period) with its band: the dot marks the run rate, the cross the plan's average level; right of
+    the dotted line (the largest level observed) the curve is an extrapolation, shaded."""
+    plt = _pyplot()
+    c = p.curves(points=points)
+    a = p.allocation()
+    panels = c.select("kpi", "channel").unique(maintain_order=True).rows()
+    cols = min(len(panels), 3)
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
+    for i, (kpi, ch) in enumerate(panels):
+        ax = axes[i // cols][i % cols]
+        d = c.filter((pl.col("kpi") == kpi) & (pl.col("channel") == ch))
+        x = d["level"].to_list()
+        mean = d["expected"].to_list()
+        ax.plot(x, mean, color="C0")
+        if d["lower"].null_count() == 0:
+            ax.fill_between(x, d["lower"].to_list(), d["upper"].to_list(), color="C0", alpha=0.25)
+        top = d["observed"][0]
+        ax.axvspan(top, max(x), color="#f3efe6", zorder=0)
+        ax.axvline(top, color="grey", ls=":", lw=1, label="largest observed")
+        rows_ch = a.filter(pl.col("channel") == ch)
+        for at, marker, label in (
+            (rows_ch["current"].mean(), "o", "run rate"),
+            (rows_ch["volume"].mean(), "X", "plan (average period)"),
+        ):
+            ax.plot(
+                [at], [_interpolate(x, mean, at)], marker=marker, color="C3", ms=7, ls="none", label=label, zorder=3
+            )
+        ax.set_title(f"{ch} → {kpi}", fontsize=9)
+        kind = rows_ch["kind"][0]
+        ax.set_xlabel("spend per period" if kind == "media" else "volume per period")
+        ax.set_ylabel(f"{kpi} per period")
+        ax.xaxis.set_major_formatter(_thousands())
+        ax.xaxis.set_major_locator(_ticks(4))
+        if i == 0:
+            ax.legend(fontsize=7, loc="lower right")
+    for j in range(len(panels), rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    fig.suptitle("Response per period at steady levels; shaded: beyond the largest level observed", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plan_outcome(p: Plan) -> Any:
+    """Each goal's contribution over the horizon under the plan, over the posterior draws (a
+    histogram), with its mean and interval, and the run rate's mean for reference."""
+    plt = _pyplot()
+    draws = p.outcome_draws()
+    o = p.outcome()
+    diff = p.compare()
+    kpis = [k for k in o["kpi"].to_list() if k != "value"]
+    fig, axes = plt.subplots(1, len(kpis), figsize=(5.2 * len(kpis), 3.4), squeeze=False)
+    for i, k in enumerate(kpis):
+        ax = axes[0][i]
+        v = draws.filter(pl.col("kpi") == k)["value"].to_list()
+        ax.hist(v, bins=40, color="C0", alpha=0.6)
+        r = o.filter(pl.col("kpi") == k).row(0, named=True)
+        ax.axvline(r["expected"], color="C0", lw=1.5, label="plan: mean")
+        if r["lower"] is not None:
+            ax.axvspan(r["lower"], r["upper"], color="C0", alpha=0.12, label=f"plan: {p.level:.0%} interval")
+        now = r["expected"] - diff.filter(pl.col("kpi") == k)["expected"][0]
+        ax.axvline(now, color="#7a7368", ls="--", lw=1.2, label="run rate: mean")
+        if p.probability is not None:
+            ax.set_title(f"{k}: reached in {p.probability:.0%} of draws", fontsize=10)
+        else:
+            ax.set_title(k, fontsize=10)
+        ax.set_xlabel(f"{k} over the {p.periods} periods (planned channels)")
+        ax.set_ylabel("draws")
+        ax.xaxis.set_major_formatter(_thousands())
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

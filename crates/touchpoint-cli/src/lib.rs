@@ -47,6 +47,10 @@ enum Command {
     /// Estimate a staggered rollout's effect (Callaway & Sant'Anna): writes group_time.csv,
     /// event_study.csv, by_cohort.csv, by_period.csv and summary.csv, and prints the summary.
     Rollout(RolloutArgs),
+    /// Plan the channels of saved media-mix fits (`touchpoint mmm` writes fit.json) across goals
+    /// valued by a goal book: writes allocation.csv, outcome.csv, marginal.csv, decision.csv and
+    /// plan.json, and prints the outcome.
+    Plan(PlanArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -162,6 +166,58 @@ struct MmmArgs {
     /// Threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    /// A saved fit per KPI: `kpi=path/fit.json` (repeat for several goals).
+    #[arg(long = "fit", required = true)]
+    fits: Vec<String>,
+    /// Goal book (TOML or JSON) valuing each KPI; it may hold `unit_costs`.
+    #[arg(long)]
+    goals: PathBuf,
+    /// Money over the horizon (default: the run rate's cost).
+    #[arg(long)]
+    budget: Option<f64>,
+    /// Periods ahead.
+    #[arg(long, default_value_t = 13)]
+    periods: usize,
+    /// Money per unit of an organic channel: `channel=cost` (repeat).
+    #[arg(long = "unit-cost")]
+    unit_costs: Vec<String>,
+    /// Level per period: `channel=min:max` (either side may be empty), or `channel=level` to fix it.
+    #[arg(long = "bound")]
+    bounds: Vec<String>,
+    /// Channels held at their run rate, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    lock: Vec<String>,
+    /// free or even.
+    #[arg(long, default_value = "free")]
+    flighting: String,
+    /// The least budget reaching `kpi=level` with `--probability` (instead of a budget).
+    #[arg(long)]
+    target: Option<String>,
+    /// For a target: the share of posterior draws that must reach it.
+    #[arg(long, default_value_t = 0.5)]
+    probability: f64,
+    /// `mean`, or a quantile of the value in (0, 1) to maximise.
+    #[arg(long, default_value = "mean")]
+    risk: String,
+    /// Interval level.
+    #[arg(long, default_value_t = 0.9)]
+    level: f64,
+    /// Seed of the draws the decision's spread is computed on.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Draws the plan is solved again on (default all; 0 for none).
+    #[arg(long)]
+    decision_draws: Option<usize>,
+    /// Leave the tail after the horizon out of the value.
+    #[arg(long)]
+    no_tail: bool,
     /// Output folder.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -1064,6 +1120,156 @@ fn run_mmm(a: &MmmArgs) -> AnyResult<()> {
     Ok(())
 }
 
+/// `name=value` of a repeated option, the value parsed by `parse`.
+fn pair<T>(option: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> AnyResult<(String, T)> {
+    let bad = || format!("--{option} {text:?}: expected name=value");
+    let (name, value) = text.split_once('=').ok_or_else(bad)?;
+    if name.trim().is_empty() {
+        return Err(bad().into());
+    }
+    let v = parse(value.trim()).ok_or_else(|| format!("--{option} {text:?}: cannot read {value:?}"))?;
+    Ok((name.trim().to_string(), v))
+}
+
+fn run_plan(a: &PlanArgs) -> AnyResult<()> {
+    use std::collections::BTreeMap;
+    use touchpoint_mmm::{Bound, Fit, Flighting, PlanOptions, Response, Risk};
+    let goals = GoalBook::load(&a.goals)?;
+    let mut responses = Vec::new();
+    for f in &a.fits {
+        let (kpi, path) = pair("fit", f, |v| Some(PathBuf::from(v)))?;
+        let fit = Fit::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        responses.push(Response::from_fit(&kpi, &fit));
+    }
+    let num = |v: &str| v.parse::<f64>().ok();
+    let unit_costs: BTreeMap<String, f64> =
+        a.unit_costs.iter().map(|u| pair("unit-cost", u, num)).collect::<AnyResult<_>>()?;
+    let bounds: BTreeMap<String, Bound> = a
+        .bounds
+        .iter()
+        .map(|b| {
+            pair("bound", b, |v| match v.split_once(':') {
+                None => num(v).map(|x| Bound { min: x, max: x }),
+                Some((lo, hi)) => {
+                    let min = if lo.trim().is_empty() { Some(0.0) } else { num(lo.trim()) }?;
+                    let max = if hi.trim().is_empty() { Some(f64::INFINITY) } else { num(hi.trim()) }?;
+                    Some(Bound { min, max })
+                }
+            })
+        })
+        .collect::<AnyResult<_>>()?;
+    let target: BTreeMap<String, f64> =
+        a.target.iter().map(|t| pair("target", t, num)).collect::<AnyResult<_>>()?;
+    let risk = match a.risk.as_str() {
+        "mean" => Risk::Mean,
+        q => Risk::Quantile(
+            q.parse().map_err(|_| format!("--risk {q:?}: `mean` or a quantile in (0, 1), e.g. 0.1"))?,
+        ),
+    };
+    let flighting = match a.flighting.as_str() {
+        "free" => Flighting::Free,
+        "even" => Flighting::Even,
+        other => return Err(format!("--flighting {other:?}: `free` or `even`").into()),
+    };
+    let options = PlanOptions {
+        budget: a.budget,
+        periods: a.periods,
+        unit_costs,
+        bounds,
+        locked: a.lock.clone(),
+        flighting,
+        target,
+        probability: a.probability,
+        risk,
+        count_tail: !a.no_tail,
+        level: a.level,
+        seed: a.seed,
+        decision_draws: a.decision_draws,
+        run_rate_periods: None,
+    };
+    let started = std::time::Instant::now();
+    let plan = touchpoint_mmm::plan(&responses, &goals, &options, &Unattended)?;
+    create_dir(&a.out)?;
+    use polars::prelude::{Column, DataFrame};
+    let opt = |v: f64| Some(v).filter(|x| x.is_finite());
+    let al = &plan.allocation;
+    let mut alloc = DataFrame::new_infer_height(vec![
+        Column::new("channel".into(), al.iter().map(|r| r.channel.clone()).collect::<Vec<_>>()),
+        Column::new("kind".into(), al.iter().map(|r| r.kind.clone()).collect::<Vec<_>>()),
+        Column::new("period".into(), al.iter().map(|r| r.period as u64).collect::<Vec<_>>()),
+        Column::new("volume".into(), al.iter().map(|r| r.volume).collect::<Vec<_>>()),
+        Column::new("spend".into(), al.iter().map(|r| r.spend).collect::<Vec<_>>()),
+        Column::new("current".into(), al.iter().map(|r| r.current).collect::<Vec<_>>()),
+        Column::new("beyond_observed".into(), al.iter().map(|r| r.beyond_observed).collect::<Vec<_>>()),
+    ])?;
+    let o = &plan.outcome;
+    let vs = &plan.against_current.outcome;
+    let mut outcome = DataFrame::new_infer_height(vec![
+        Column::new("kpi".into(), o.iter().map(|r| r.kpi.clone()).collect::<Vec<_>>()),
+        Column::new("expected".into(), o.iter().map(|r| r.horizon.mean).collect::<Vec<_>>()),
+        Column::new("lower".into(), o.iter().map(|r| opt(r.horizon.lower)).collect::<Vec<_>>()),
+        Column::new("upper".into(), o.iter().map(|r| opt(r.horizon.upper)).collect::<Vec<_>>()),
+        Column::new("tail".into(), o.iter().map(|r| r.tail.mean).collect::<Vec<_>>()),
+        Column::new("value".into(), o.iter().map(|r| r.value.mean).collect::<Vec<_>>()),
+        Column::new("vs_run_rate".into(), vs.iter().map(|r| r.horizon.mean).collect::<Vec<_>>()),
+        Column::new("vs_run_rate_lower".into(), vs.iter().map(|r| opt(r.horizon.lower)).collect::<Vec<_>>()),
+        Column::new("vs_run_rate_upper".into(), vs.iter().map(|r| opt(r.horizon.upper)).collect::<Vec<_>>()),
+    ])?;
+    let m = &plan.marginal;
+    let mut marginal = DataFrame::new_infer_height(vec![
+        Column::new("channel".into(), m.iter().map(|r| r.channel.clone()).collect::<Vec<_>>()),
+        Column::new("period".into(), m.iter().map(|r| r.period as u64).collect::<Vec<_>>()),
+        Column::new("volume".into(), m.iter().map(|r| r.volume).collect::<Vec<_>>()),
+        Column::new("marginal".into(), m.iter().map(|r| opt(r.marginal)).collect::<Vec<_>>()),
+        Column::new("status".into(), m.iter().map(|r| r.status.clone()).collect::<Vec<_>>()),
+    ])?;
+    let d = &plan.decision;
+    let mut decision = DataFrame::new_infer_height(vec![
+        Column::new("channel".into(), d.iter().map(|r| r.channel.clone()).collect::<Vec<_>>()),
+        Column::new("planned".into(), d.iter().map(|r| r.planned).collect::<Vec<_>>()),
+        Column::new("current".into(), d.iter().map(|r| r.current).collect::<Vec<_>>()),
+        Column::new("optimal".into(), d.iter().map(|r| r.optimal.mean).collect::<Vec<_>>()),
+        Column::new("optimal_lower".into(), d.iter().map(|r| r.optimal.lower).collect::<Vec<_>>()),
+        Column::new("optimal_upper".into(), d.iter().map(|r| r.optimal.upper).collect::<Vec<_>>()),
+        Column::new("probability_grow".into(), d.iter().map(|r| r.probability_grow).collect::<Vec<_>>()),
+    ])?;
+    let md = markdown(&outcome)?;
+    let mut written = Vec::new();
+    for (name, df) in [
+        ("allocation.csv", &mut alloc),
+        ("outcome.csv", &mut outcome),
+        ("marginal.csv", &mut marginal),
+        ("decision.csv", &mut decision),
+    ] {
+        let path = a.out.join(name);
+        write_csv(&path, df)?;
+        written.push(path.display().to_string());
+    }
+    let json = a.out.join("plan.json");
+    write_text(&json, &serde_json::to_string(&plan)?)?;
+    written.push(json.display().to_string());
+    println!(
+        "Plan: budget {:.0} over {} periods{}",
+        plan.budget,
+        plan.periods,
+        plan.probability.map_or(String::new(), |p| format!(", target reached in {:.1}% of draws", 100.0 * p))
+    );
+    std::io::stdout().write_all(md.as_bytes())?;
+    let k = &plan.kkt;
+    println!(
+        "Optimality: marginal value {:.4} per unit of money inside the bounds, gap {:.1e}, {} violation(s){}",
+        k.multiplier,
+        k.interior_gap,
+        k.violations,
+        if k.holds { "" } else { " (does not hold)" }
+    );
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("planned in {:.2} s; wrote {}", started.elapsed().as_secs_f64(), written.join(", "));
+    Ok(())
+}
+
 /// Runs the command line `args` (the program name first) and returns the process exit code: 0 on
 /// success, 2 on an error (printed to stderr), clap's code for `--help`, `--version` and usage errors.
 pub fn run<I, T>(args: I) -> u8
@@ -1085,6 +1291,7 @@ where
         Command::Bench(a) => run_bench(a),
         Command::Mmm(a) => run_mmm(a),
         Command::Rollout(a) => run_rollout(a),
+        Command::Plan(a) => run_plan(a),
     };
     match outcome {
         Ok(()) => 0,

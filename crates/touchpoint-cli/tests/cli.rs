@@ -233,6 +233,38 @@ fn mmm_fits_a_weekly_table() {
     assert!(touchpoint_mmm::Fit::from_json(&fit).is_ok());
     assert!(std::fs::read_to_string(dir.join("contributions.csv")).unwrap().lines().count() > 179);
 
+    // Plan the two channels from the saved fit: the budget is the run rate's, spent in full.
+    let goals = dir.join("goals.toml");
+    std::fs::write(&goals, "[[kpi]]\nname = \"y\"\nfunction = \"sales\"\nunit_value = 1.0\n").unwrap();
+    let fit_arg = format!("y={}", dir.join("fit.json").display());
+    let goals_arg = goals.display().to_string();
+    let plan_out = dir.join("plan").display().to_string();
+    let plan = ["plan", "--fit", &fit_arg, "--goals", &goals_arg, "--periods", "8", "--out", &plan_out];
+    let (code, out, err) = touchpoint(&plan);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Plan: budget") && out.contains("| value |") && out.contains("Optimality"),
+        "{out}"
+    );
+    let alloc = std::fs::read_to_string(dir.join("plan/allocation.csv")).unwrap();
+    assert_eq!(alloc.lines().count(), 1 + 2 * 8);
+    let spend: f64 =
+        alloc.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap()).sum();
+    let current: f64 =
+        alloc.lines().skip(1).map(|l| l.split(',').nth(5).unwrap().parse::<f64>().unwrap()).sum();
+    assert!((spend - current).abs() < 1e-6 * current, "{spend} vs {current}");
+    assert!(dir.join("plan/plan.json").exists() && dir.join("plan/marginal.csv").exists());
+    let mut capped = plan.to_vec();
+    capped.extend(["--bound", "x1=:1", "--bound", "x2=0:1", "--target", "y=1e9"]);
+    let (code, _, err) = touchpoint(&capped);
+    assert_eq!(code, 2);
+    assert!(err.contains("kpi `y`: no plan within the bounds reaches 1000000000"), "{err}");
+    let mut unknown = plan.to_vec();
+    unknown.extend(["--lock", "tv"]);
+    let (code, _, err) = touchpoint(&unknown);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid `locked`: \"tv\""), "{err}");
+
     let mut bad = args.to_vec();
     bad[8] = "x1,x9";
     let (code, _, err) = touchpoint(&bad);

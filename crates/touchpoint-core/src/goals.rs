@@ -58,6 +58,11 @@ pub struct GoalBook {
     /// Channels that count as social.
     #[serde(default)]
     pub social: Vec<String>,
+    /// Money per unit of an organic channel's volume (per care reply, per employee share, per
+    /// post): organic work costs staff time, so a planner can weigh it against paid media. Media
+    /// channels are measured in money already and take none.
+    #[serde(default, deserialize_with = "costs_once", skip_serializing_if = "BTreeMap::is_empty")]
+    pub unit_costs: BTreeMap<String, f64>,
 }
 
 /// The largest goal book file read (a goal book is a few KPIs and costs; this refuses a device or a
@@ -96,7 +101,7 @@ fn costs_once<'de, D: serde::Deserializer<'de>>(
 impl GoalBook {
     /// A goal book from parts, validated.
     pub fn new(kpis: Vec<Kpi>, costs: BTreeMap<String, f64>, social: Vec<String>) -> Result<Self> {
-        let book = GoalBook { kpis, costs, social };
+        let book = GoalBook { kpis, costs, social, unit_costs: BTreeMap::new() };
         book.validate("(in memory)")?;
         Ok(book)
     }
@@ -162,6 +167,11 @@ impl GoalBook {
         for (player, cost) in &self.costs {
             if !(cost.is_finite() && *cost >= 0.0) {
                 return Err(bad(format!("costs: `{player}` = {cost} must be finite and >= 0")));
+            }
+        }
+        for (channel, cost) in &self.unit_costs {
+            if !(cost.is_finite() && *cost > 0.0) {
+                return Err(bad(format!("unit_costs: `{channel}` = {cost} must be finite and > 0")));
             }
         }
         Ok(())

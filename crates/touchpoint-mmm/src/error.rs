@@ -42,6 +42,15 @@ pub enum Error {
     /// A saved fit that cannot be read back.
     #[error("cannot read the saved fit: {reason}")]
     Load { reason: String },
+    /// A plan's budget that its locked channels or its bounds cannot hold.
+    #[error("budget {budget}: {reason}")]
+    Budget { budget: String, reason: String },
+    /// A channel's bounds, lock or unit cost that a plan cannot use.
+    #[error("channel `{channel}`: {reason}")]
+    Channel { channel: String, reason: String },
+    /// A goal that a plan cannot value or reach.
+    #[error("kpi `{kpi}`: {reason}")]
+    Goal { kpi: String, reason: String },
     /// The run was interrupted (Ctrl-C, kernel interrupt).
     #[error("interrupted")]
     Interrupted,

@@ -25,6 +25,7 @@
 mod diagnostics;
 mod error;
 mod fit;
+mod plan;
 mod posterior;
 mod sampler;
 mod scenario;
@@ -34,6 +35,10 @@ pub use diagnostics::{ess_bulk, ess_tail, rhat};
 pub use error::{Error, Result};
 pub use fit::{
     fit, ComponentSummary, Estimate, Fit, FitOptions, Method, ParamSummary, PeriodContribution, ResponsePoint,
+};
+pub use plan::{
+    plan, plan_fits, AllocationRow, Bound, ChannelCurve, ContributionRow, CurveDraw, CurvePoint, DecisionRow,
+    Flighting, Kkt, MarginalRow, OutcomeRow, Plan, PlanComparison, PlanOptions, Response, Risk,
 };
 pub use posterior::{ChannelParams, Params};
 pub use scenario::{

@@ -190,6 +190,8 @@ pub fn mmm_error(e: touchpoint_mmm::Error) -> PyErr {
         M::InvalidOption { .. } | M::InvalidPrior { .. } | M::TooFewRows { .. } => Class::Parameter,
         M::Column { .. } | M::Constant { .. } => Class::Column,
         M::Value { .. } | M::Periods { .. } | M::Lift { .. } => Class::Input,
+        M::Budget { .. } | M::Channel { .. } => Class::Parameter,
+        M::Goal { .. } => Class::GoalBook,
         M::Load { .. } => Class::Read,
         _ => Class::Touchpoint,
     };

@@ -30,7 +30,8 @@ mod _touchpoint {
     use crate::journeys::{csv_header, first_non_utf8_line, load_journeys, save_journeys, PyJourneys};
     #[pymodule_export]
     use crate::mmm::{
-        mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, simulate_weekly, weekly_respond, PyMmmFit,
+        mmm_default_priors, mmm_fit, mmm_priors, mmm_validate, plan, simulate_weekly, weekly_respond,
+        PyMmmFit, PyPlan,
     };
     #[pymodule_export]
     use crate::report::{report, report_defaults};

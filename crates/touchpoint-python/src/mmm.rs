@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use touchpoint_mmm::{Fit, FitOptions, Future, LiftMeasurement, MediaMix, PredictOptions, Series};
+use touchpoint_core::GoalBook;
+use touchpoint_mmm::{
+    Fit, FitOptions, Future, LiftMeasurement, MediaMix, Plan, PlanOptions, PredictOptions, Series,
+};
 use touchpoint_sim::{weekly, WeeklyParams};
 
 use crate::control::PyControl;
-use crate::error::{mmm_error, parameter_error};
+use crate::error::{mmm_error, parameter_error, PyTpErr};
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> PyResult<T> {
     serde_json::from_str(text).map_err(|e| parameter_error(format!("invalid {what}: {e}")))
@@ -232,5 +235,65 @@ impl PyMmmFit {
     /// Summed spend or volume per channel, in the model's order.
     fn channel_totals(&self) -> Vec<f64> {
         self.inner.series.channels.iter().map(|c| c.iter().sum()).collect()
+    }
+}
+
+/// A budget plan across goals.
+#[derive(Debug)]
+#[pyclass(name = "Plan", module = "touchpoint._touchpoint", frozen)]
+pub struct PyPlan {
+    inner: Plan,
+}
+
+/// Plans the channels of media-mix fits keyed by KPI, valued by a goal book (JSON), with options
+/// (JSON `PlanOptions`; keys left out take the defaults).
+#[pyfunction]
+#[pyo3(signature = (fits, goals, options, progress=None))]
+pub fn plan(
+    py: Python<'_>,
+    fits: Vec<(String, PyRef<'_, PyMmmFit>)>,
+    goals: &str,
+    options: &str,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<PyPlan> {
+    let book = GoalBook::from_json(goals, "goals").map_err(PyTpErr::from)?;
+    let options: PlanOptions = from_json("plan options", options)?;
+    let fits: Vec<(String, Arc<Fit>)> = fits.iter().map(|(k, f)| (k.clone(), f.shared())).collect();
+    let control = PyControl::new(progress);
+    let p = py
+        .detach(|| {
+            let responses: Vec<touchpoint_mmm::Response> =
+                fits.iter().map(|(k, f)| touchpoint_mmm::Response::from_fit(k, f)).collect();
+            touchpoint_mmm::plan(&responses, &book, &options, &control)
+        })
+        .map_err(mmm_error)?;
+    Ok(PyPlan { inner: p })
+}
+
+#[pymethods]
+impl PyPlan {
+    /// The plan as JSON: allocation, outcome, contributions, against the run rate, marginal
+    /// values, the KKT check, the decision's spread, budget, probability, warnings.
+    fn json(&self) -> String {
+        to_json(&self.inner)
+    }
+
+    /// The plan against another (JSON object: channel -> level per period), draw by draw.
+    fn compare_json(&self, py: Python<'_>, against: &str) -> PyResult<String> {
+        let against: std::collections::BTreeMap<String, Vec<f64>> =
+            from_json("plan compared against", against)?;
+        let c = py.detach(|| self.inner.compare(&against)).map_err(mmm_error)?;
+        Ok(to_json(&c))
+    }
+
+    /// Each KPI's horizon contribution per draw under the plan, as JSON.
+    fn outcome_draws_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(&self.inner.outcome_draws()))
+    }
+
+    /// Steady-state response curves with the plan's and the run rate's levels, as JSON rows.
+    fn curves_json(&self, py: Python<'_>, points: usize, max_multiple: f64) -> PyResult<String> {
+        let rows = py.detach(|| self.inner.curves(points, max_multiple)).map_err(mmm_error)?;
+        Ok(to_json(&rows))
     }
 }
