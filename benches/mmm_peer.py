@@ -7,6 +7,8 @@ fit's wall time (what the user waits for; for the peer, model compilation includ
 
     python benches/mmm_peer.py            # Touchpoint over seeds 0-4, and the peer if installed
     python benches/mmm_peer.py --install  # first installs pymc-marketing 0.19.2 into this environment
+    python benches/mmm_peer.py --peer-python /tmp/pymc/bin/python   # the peer in its own environment,
+                                          # with each of its samplers: pymc, nutpie, numpyro
 
 The peer's figure measured on a 2-core machine like ours is in ../shared/PEERS.md (88.9 s, about 16
 effective samples per second).
@@ -15,6 +17,7 @@ effective samples per second).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -22,8 +25,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-
-import touchpoint as tp
 
 # This folder holds `coverage.py`, which would shadow the `coverage` package that numba (under the
 # peer) probes for.
@@ -34,6 +35,8 @@ TRUTH = {"x1": 274_848.0, "x2": 65_906.0}
 
 
 def touchpoint_runs(seeds: list[int]) -> list[dict[str, float]]:
+    import touchpoint as tp
+
     df = pl.read_csv(DATA, try_parse_dates=True)
     m = tp.MMM(
         date="date_week",
@@ -62,7 +65,7 @@ def touchpoint_runs(seeds: list[int]) -> list[dict[str, float]]:
     return out
 
 
-def peer_run() -> dict[str, float] | None:
+def peer_run(sampler: str = "pymc") -> dict[str, float] | None:
     try:
         import arviz as az
         from pymc_marketing.mmm import MMM, GeometricAdstock, LogisticSaturation
@@ -86,7 +89,7 @@ def peer_run() -> dict[str, float] | None:
         chains=4,
         draws=1000,
         tune=1000,
-        nuts_sampler="pymc",
+        nuts_sampler=sampler,
         cores=2,
         random_seed=0,
         progressbar=False,
@@ -94,14 +97,21 @@ def peer_run() -> dict[str, float] | None:
     wall = time.perf_counter() - t0
     ess = az.ess(mmm.idata, var_names=["adstock_alpha", "saturation_lam", "saturation_beta"], method="bulk")
     min_ess = min(float(ess[v].min()) for v in ess.data_vars)
-    return {"wall_s": wall, "min_ess": min_ess, "ess_per_s": min_ess / wall}
+    rhat = az.rhat(mmm.idata, var_names=["adstock_alpha", "saturation_lam", "saturation_beta"])
+    max_rhat = max(float(rhat[v].max()) for v in rhat.data_vars)
+    return {"wall_s": wall, "min_ess": min_ess, "ess_per_s": min_ess / wall, "max_r_hat": max_rhat}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--install", action="store_true", help="pip install pymc-marketing==0.19.2 first")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--peer-python", help="a Python with pymc-marketing 0.19.2, nutpie and numpyro")
+    ap.add_argument("--peer-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.peer_child:
+        print(json.dumps(peer_run(args.peer_child)))
+        return
     if args.install:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pymc-marketing==0.19.2"], check=True)
     runs = touchpoint_runs(list(range(args.seeds)))
@@ -111,6 +121,26 @@ def main() -> None:
         f"touchpoint: median wall {statistics.median(r['wall_s'] for r in runs):.2f} s, "
         f"median min-ESS/s {med:.0f} over {len(runs)} seeds"
     )
+    if args.peer_python:
+        peers = {}
+        for sampler in ("pymc", "nutpie", "numpyro"):
+            r = subprocess.run(
+                [args.peer_python, __file__, "--peer-child", sampler], check=True, capture_output=True, text=True
+            )
+            peers[sampler] = json.loads(r.stdout.strip().splitlines()[-1])
+            p = peers[sampler]
+            print(
+                f"pymc-marketing ({sampler}): wall {p['wall_s']:.1f} s, min ESS {p['min_ess']:.0f} "
+                f"({p['min_ess'] / 4000:.3f} per draw), max R-hat {p['max_r_hat']:.4f}, min-ESS/s {p['ess_per_s']:.1f}"
+            )
+        fastest = max(peers, key=lambda k: peers[k]["ess_per_s"])
+        ess = statistics.median(r["min_ess"] for r in runs)
+        print(
+            f"touchpoint: min ESS per draw {ess / 4000:.3f} (median); against "
+            + ", ".join(f"{k} {peers[k]['min_ess'] / 4000:.3f}" for k in peers)
+            + f"; min-ESS/s ratio against the fastest peer ({fastest}): {med / peers[fastest]['ess_per_s']:.0f}x"
+        )
+        return
     peer = peer_run()
     if peer is None:
         print(f"pymc-marketing not installed (--install): against PEERS.md's 16 ESS/s the ratio is {med / 16:.0f}x")

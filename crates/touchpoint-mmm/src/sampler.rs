@@ -83,6 +83,7 @@ pub(crate) struct NutsRun {
     pub threads: usize,
     pub max_depth: u64,
     pub low_rank: bool,
+    pub gradient_mass_matrix: bool,
     pub target_accept: f64,
 }
 
@@ -96,8 +97,8 @@ fn one_chain(
 ) -> Result<ChainDraws> {
     // The two adaptations have different settings types with the same fields.
     macro_rules! run_with {
-        ($settings:ty) => {{
-            let mut settings = <$settings>::default();
+        ($settings:expr) => {{
+            let mut settings = $settings;
             settings.num_tune = run.tune;
             settings.num_draws = run.draws;
             settings.num_chains = run.chains;
@@ -108,9 +109,13 @@ fn one_chain(
         }};
     }
     if run.low_rank {
-        run_with!(LowRankNutsSettings)
+        run_with!(LowRankNutsSettings::default())
     } else {
-        run_with!(DiagNutsSettings)
+        // The diagonal from the draws' variances (Stan's and PyMC's windowed estimate) by default,
+        // or from the draws' and the gradients' (nutpie's `sqrt(var(x) / var(grad))`).
+        let mut settings = DiagNutsSettings::default();
+        settings.adapt_options.mass_matrix_options.use_grad_based_estimate = run.gradient_mass_matrix;
+        run_with!(settings)
     }
 }
 
