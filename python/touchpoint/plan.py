@@ -207,8 +207,9 @@ class Plan:
 
     def allocation(self) -> pl.DataFrame:
         """Per channel and period: channel, kind, period (1..periods), volume (the channel's units),
-        spend (money; null for an organic channel without a unit cost), current and current_spend (the
-        run rate's level and its cost), beyond_observed (the level's factor over the largest the fits saw, when above it)."""
+        spend (money; null for an organic channel without a unit cost), current and current_spend
+        (the run rate's level and its cost), beyond_observed (the level's factor over the largest the
+        fits saw, when above it)."""
         df = pl.DataFrame(self._raw["allocation"], infer_schema_length=None)
         return df.select(
             "channel",
@@ -341,9 +342,8 @@ class Plan:
         warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         return (
             f"<div><b>Plan</b>: budget {self.budget:,.0f} over {self.periods} periods"
-            f"<table><tr><th>kpi</th><th>expected</th><th>{self.level:.0%} interval</th><th>value</th></tr>{rows}</table>"
-            + (f"<ul>{warn}</ul>" if warn else "")
-            + "</div>"
+            f"<table><tr><th>kpi</th><th>expected</th><th>{self.level:.0%} interval</th><th>value</th></tr>"
+            f"{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>"
         )
 
 
