@@ -14,7 +14,7 @@ use crate::sampler::{self, NutsRun};
 use crate::spec::{ChannelKind, Design, LiftMeasurement, MediaMix, Saturation, Series};
 
 /// NaN (no interval, no R-hat) as JSON null and back: JSON has no NaN.
-mod nullable {
+pub(crate) mod nullable {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {

@@ -300,7 +300,8 @@ pub struct MarginalRow {
     /// Planned level.
     pub volume: f64,
     /// The objective's change per extra unit of money (money of value per money, or KPI units per
-    /// money for a target).
+    /// money for a target); null for a fixed organic channel without a unit cost.
+    #[serde(with = "crate::fit::nullable")]
     pub marginal: f64,
     /// `interior`, `at_min`, `at_max` or `fixed`.
     pub status: String,
@@ -309,9 +310,12 @@ pub struct MarginalRow {
 /// The optimality conditions at the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Kkt {
-    /// The common marginal value of the decisions inside their bounds (the budget's shadow price).
+    /// The common marginal value of the decisions inside their bounds (the budget's shadow price;
+    /// with none inside, the middle of the interval the bounded decisions leave).
+    #[serde(with = "crate::fit::nullable")]
     pub multiplier: f64,
     /// The largest `|m_i - multiplier| / |multiplier|` over the decisions inside their bounds.
+    #[serde(with = "crate::fit::nullable")]
     pub interior_gap: f64,
     /// Decisions at a bound whose marginal value says they should move (beyond `tolerance`).
     pub violations: usize,
@@ -495,7 +499,12 @@ impl Term {
             for (l, wl) in w.iter().enumerate().take(t + 1) {
                 a += wl * ext[t - l];
             }
-            let (s, ds, _, _) = saturate(self.curve.saturation, a, cd.lam, cd.slope);
+            let (s, mut ds, _, _) = saturate(self.curve.saturation, a, cd.lam, cd.slope);
+            if ds == 0.0 && a <= 0.0 && self.curve.saturation == Saturation::Hill {
+                // At zero the Hill curve's slope is its one-sided limit (infinite for a slope below
+                // 1): taken just above zero, so a channel without input still draws money.
+                ds = saturate(Saturation::Hill, 1e-9, cd.lam, cd.slope).1;
+            }
             let in_horizon = t < tail + h;
             if in_horizon {
                 sum_h += s;
@@ -739,6 +748,9 @@ fn project(y: &[f64], lo: &[f64], hi: &[f64], total: f64) -> Vec<f64> {
     y.iter().zip(lo).zip(hi).map(|((v, l), u)| (v - tau).clamp(*l, *u)).collect()
 }
 
+/// The largest step length of the projected gradient, in budget shares.
+const LAMBDA_MAX: f64 = 1e6;
+
 /// A function's value and gradient.
 type ValueAndGradient<'a> = dyn Fn(&[f64]) -> (f64, Vec<f64>) + 'a;
 
@@ -785,7 +797,7 @@ fn maximise(f: &ValueAndGradient<'_>, vars: &Vars, start: &[f64], tol: f64, max_
     let (mut best, mut since) = (fz, 0);
     while it < max_iter && pg > tol && since < 50 {
         it += 1;
-        lambda = lambda.clamp(1e-30, 1e30);
+        lambda = lambda.clamp(1e-30, LAMBDA_MAX);
         let y: Vec<f64> = z.iter().zip(&g).map(|(a, b)| a - lambda * b).collect();
         let d: Vec<f64> = project(&y, &zlo, &zhi, 1.0).iter().zip(&z).map(|(a, b)| a - b).collect();
         let gd: f64 = g.iter().zip(&d).map(|(a, b)| a * b).sum();
@@ -807,7 +819,9 @@ fn maximise(f: &ValueAndGradient<'_>, vars: &Vars, start: &[f64], tol: f64, max_
         let yv: Vec<f64> = gnew.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sty: f64 = s.iter().zip(&yv).map(|(a, b)| a * b).sum();
         let sts: f64 = s.iter().map(|a| a * a).sum();
-        lambda = if sty <= 0.0 { 1e30 } else { sts / sty };
+        // Barzilai-Borwein length, capped: in budget shares a step of 1e6 times the gradient already
+        // crosses every box, and a larger one would cost the projection its precision.
+        lambda = if sty <= 0.0 { LAMBDA_MAX } else { (sts / sty).min(LAMBDA_MAX) };
         let stalled = sts.sqrt() < 1e-15;
         z = znew;
         fz = fnew;
@@ -827,9 +841,9 @@ fn maximise(f: &ValueAndGradient<'_>, vars: &Vars, start: &[f64], tol: f64, max_
             break;
         }
     }
-    // Converged: the projected gradient met its tolerance, or the value stopped moving; not when the
-    // iterations ran out.
-    Solved { x: to_x(&z), iterations: it, converged: pg <= tol || it < max_iter }
+    // Converged: the projected gradient (in budget shares, the objective scaled to 1 at the start)
+    // below 1e-7, or its own tolerance when that is looser.
+    Solved { x: to_x(&z), iterations: it, converged: pg <= tol.max(1e-7) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,6 +863,37 @@ fn option(option: &'static str, value: impl ToString, reason: impl Into<String>)
 
 fn channel_error(channel: &str, reason: impl Into<String>) -> Error {
     Error::Channel { channel: channel.to_string(), reason: reason.into() }
+}
+
+/// A channel's curve the planner can use: finite positive scale, levels >= 0, and each draw's
+/// parameters in their domains.
+fn check_curve(kpi: &str, c: &ChannelCurve) -> Result<()> {
+    let bad = |reason: String| Err(channel_error(&c.name, format!("in the response of `{kpi}`: {reason}")));
+    if !(c.scale.is_finite() && c.scale > 0.0) {
+        return bad(format!("scale {} must be finite and > 0", c.scale));
+    }
+    if c.max_lag == 0 {
+        return bad("max_lag 0: at least one adstock weight".into());
+    }
+    if let Some((row, v)) = c.levels.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+        return bad(format!("observed level {v} in row {row} must be finite and >= 0"));
+    }
+    for (d, cd) in c.draws.iter().enumerate() {
+        let ok = cd.beta.is_finite()
+            && cd.beta >= 0.0
+            && (0.0..1.0).contains(&cd.alpha)
+            && cd.lam.is_finite()
+            && cd.lam > 0.0
+            && cd.slope.is_finite()
+            && cd.slope > 0.0;
+        if !ok {
+            return bad(format!(
+                "draw {d}: beta {}, alpha {}, lam {}, slope {} (beta >= 0, 0 <= alpha < 1, lam > 0, slope > 0)",
+                cd.beta, cd.alpha, cd.lam, cd.slope
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build(responses: &[Response], goals: &GoalBook, o: &PlanOptions) -> Result<(Problem, Vec<String>)> {
@@ -871,7 +916,13 @@ fn build(responses: &[Response], goals: &GoalBook, o: &PlanOptions) -> Result<(P
         }
     }
     let h = o.periods;
-    let n = responses[0].channels.first().map_or(0, |c| c.draws.len());
+    let n = responses.iter().flat_map(|r| r.channels.first()).map(|c| c.draws.len()).next().unwrap_or(0);
+    if n == 0 {
+        return Err(option("fits", "0 draws", "a plan needs fits with channels and posterior draws"));
+    }
+    if o.run_rate_periods == Some(0) {
+        return Err(option("run_rate_periods", 0, "at least one period makes the run rate"));
+    }
     let mut kpis = Vec::new();
     let mut unit_values = Vec::new();
     for r in responses {
@@ -887,6 +938,12 @@ fn build(responses: &[Response], goals: &GoalBook, o: &PlanOptions) -> Result<(P
                 ),
             });
         };
+        if k.unit_value == Some(0.0) {
+            return Err(Error::Goal {
+                kpi: r.kpi.clone(),
+                reason: "`unit_value` is 0 in the goal book: the plan would give it no weight; value it, or leave its fit out".into(),
+            });
+        }
         let Some(u) = k.unit_value else {
             return Err(Error::Goal {
                 kpi: r.kpi.clone(),
@@ -894,7 +951,8 @@ fn build(responses: &[Response], goals: &GoalBook, o: &PlanOptions) -> Result<(P
             });
         };
         for c in &r.channels {
-            if c.draws.len() != n || n == 0 {
+            check_curve(&r.kpi, c)?;
+            if c.draws.len() != n {
                 return Err(Error::Goal {
                     kpi: r.kpi.clone(),
                     reason: format!(
@@ -1070,7 +1128,7 @@ impl Problem {
         let h = self.h;
         let mut lv = vec![0.0; self.channels.len() * h];
         for (c, ch) in self.channels.iter().enumerate() {
-            let v = if ch.fixed { ch.lo } else { ch.current };
+            let v = ch.current;
             lv[c * h..(c + 1) * h].iter_mut().for_each(|x| *x = v);
         }
         lv
@@ -1222,38 +1280,44 @@ pub fn plan(
     let max_iter = 20_000;
 
     // What the plan maximises, and at which budget.
-    let target =
-        match options.target.len() {
-            0 => None,
-            1 => {
-                let (kpi, &t) = options.target.iter().next().expect("one");
-                let Some(k) = p.kpis.iter().position(|n| n == kpi) else {
-                    return Err(Error::Goal {
-                        kpi: kpi.clone(),
-                        reason: format!("a target for a KPI without a fit ({})", p.kpis.join(", ")),
-                    });
-                };
-                if !(t.is_finite() && t > 0.0) {
-                    return Err(Error::Goal {
-                        kpi: kpi.clone(),
-                        reason: format!("target {t} must be finite and > 0"),
-                    });
-                }
-                if options.budget.is_some() {
-                    return Err(option(
-                        "budget",
-                        options.budget.unwrap_or_default(),
-                        "a target asks the least budget that reaches it: give a budget or a target, not both",
-                    ));
-                }
-                Some((k, t))
+    let target = match options.target.len() {
+        0 => None,
+        1 => {
+            let (kpi, &t) = options.target.iter().next().expect("one");
+            let Some(k) = p.kpis.iter().position(|n| n == kpi) else {
+                return Err(option(
+                    "target",
+                    format!("{kpi:?}"),
+                    format!("a target for a KPI without a fit ({})", p.kpis.join(", ")),
+                ));
+            };
+            if !(t.is_finite() && t > 0.0) {
+                return Err(option("target", format!("{kpi} = {t}"), "a target must be finite and > 0"));
             }
-            m => return Err(option(
+            if let Risk::Quantile(q) = options.risk {
+                return Err(option(
+                        "risk",
+                        q,
+                        "a target plans for the `1 - probability` quantile of its KPI already: give `probability`, not `risk`",
+                    ));
+            }
+            if options.budget.is_some() {
+                return Err(option(
+                    "budget",
+                    options.budget.unwrap_or_default(),
+                    "a target asks the least budget that reaches it: give a budget or a target, not both",
+                ));
+            }
+            Some((k, t))
+        }
+        m => {
+            return Err(option(
                 "target",
                 m,
                 "one KPI's target at a time (the least budget for each, then the largest, reaches them all)",
-            )),
-        };
+            ))
+        }
+    };
     let hd = |q: f64| harrell_davis(p.n, q, QUANTILE_SAMPLE);
     let objective = match (target, options.risk) {
         (Some((k, _)), _) => {
@@ -1293,8 +1357,9 @@ pub fn plan(
         };
         // A start with no spend has no direction to the others: spread the money evenly.
         let spend0: f64 = s0.iter().zip(&vars.cost).map(|(x, k)| x * k).sum();
-        let s0 = if spend0 > 0.0 {
-            s0
+        let s0: Vec<f64> = if spend0 > 0.0 {
+            // The run rate scaled to the budget (then projected onto the bounds).
+            s0.iter().map(|x| x * vars.money / spend0).collect()
         } else {
             let m = vars.of.len().max(1) as f64;
             vars.cost.iter().map(|k| vars.money / m / k).collect()
@@ -1410,27 +1475,37 @@ pub fn plan(
         };
         marginal.push((c, t.map_or(0, |t| t + 1), x, m, status));
     }
+    let kkt_tol = 1e-4;
+    let bounded =
+        |st: &str| -> Vec<f64> { marginal.iter().filter(|r| r.4 == st).map(|r| r.3).collect::<Vec<f64>>() };
+    let (lows, highs) = (bounded("at_min"), bounded("at_max"));
     let multiplier = if interior.is_empty() {
-        f64::NAN
+        // No decision inside its bounds: any value between the largest marginal at a minimum and
+        // the smallest at a maximum is a multiplier; the conditions need that interval not empty.
+        let top_low = lows.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let low_high = highs.iter().copied().fold(f64::INFINITY, f64::min);
+        match (top_low.is_finite(), low_high.is_finite()) {
+            (true, true) => 0.5 * (top_low + low_high),
+            (true, false) => top_low,
+            (false, true) => low_high,
+            (false, false) => f64::NAN,
+        }
     } else {
         let mut s = interior.clone();
         s.sort_by(f64::total_cmp);
         s[s.len() / 2]
     };
-    let kkt_tol = 1e-4;
     let scale = multiplier.abs().max(1e-300);
     let interior_gap = interior.iter().map(|m| (m - multiplier).abs() / scale).fold(0.0, f64::max);
     let violations = if multiplier.is_nan() {
         0
+    } else if interior.is_empty() {
+        let top_low = lows.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let tol = kkt_tol * top_low.abs().max(1e-300);
+        lows.iter().filter(|m| highs.iter().any(|h| **m > h + tol)).count()
     } else {
-        marginal
-            .iter()
-            .filter(|(_, _, _, m, st)| match *st {
-                "at_min" => *m > multiplier + kkt_tol * scale,
-                "at_max" => *m < multiplier - kkt_tol * scale,
-                _ => false,
-            })
-            .count()
+        lows.iter().filter(|m| **m > multiplier + kkt_tol * scale).count()
+            + highs.iter().filter(|m| **m < multiplier - kkt_tol * scale).count()
     };
     let mut marginal_rows: Vec<MarginalRow> = marginal
         .iter()
@@ -1515,8 +1590,8 @@ pub fn plan(
                 period: t + 1,
                 volume: v,
                 spend: ch.cost.map(|k| k * v),
-                current: if ch.fixed { ch.lo } else { ch.current },
-                current_spend: ch.cost.map(|k| k * if ch.fixed { ch.lo } else { ch.current }),
+                current: ch.current,
+                current_spend: ch.cost.map(|k| k * ch.current),
                 beyond_observed: beyond,
             });
         }

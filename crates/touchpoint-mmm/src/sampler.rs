@@ -109,7 +109,8 @@ fn one_chain(
         }};
     }
     if run.low_rank {
-        run_with!(LowRankNutsSettings::default())
+        let settings = LowRankNutsSettings::default();
+        run_with!(settings)
     } else {
         // The diagonal from the draws' variances (Stan's and PyMC's windowed estimate) by default,
         // or from the draws' and the gradients' (nutpie's `sqrt(var(x) / var(grad))`).

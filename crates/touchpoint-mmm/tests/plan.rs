@@ -108,6 +108,34 @@ fn a_bound_that_binds_keeps_the_kkt_conditions() {
 }
 
 #[test]
+fn a_channel_fixed_by_its_bounds_keeps_the_run_rate_as_current_and_the_kkt_holds_at_a_vertex() {
+    // `b` fixed at 80 a period where its run rate is 50: `current` and the default budget stay the
+    // run rate's (2 x 100 a period), and `a` gets what is left: 20 a period, its only choice.
+    let (responses, _) = closed_form_case();
+    let o = PlanOptions {
+        periods: 2,
+        bounds: BTreeMap::from([("b".to_string(), Bound { min: 80.0, max: 80.0 })]),
+        ..Default::default()
+    };
+    let p = plan(&responses, &goals(&[("tickets", 1.0)]), &o, &Unattended).unwrap();
+    assert!((p.budget - 200.0).abs() < 1e-9, "{}", p.budget);
+    assert!(p.allocation.iter().all(|r| r.current == 50.0));
+    assert!((volume(&p, "a", 1) - 20.0).abs() < 1e-9 && (volume(&p, "b", 2) - 80.0).abs() < 1e-12);
+    // Both of `a`'s periods are at no bound: interior. Now bound `a` to exactly what is left,
+    // so no decision is inside its bounds: the check compares the bounded marginals.
+    let o2 = PlanOptions {
+        bounds: BTreeMap::from([
+            ("a".to_string(), Bound { min: 0.0, max: 20.0 }),
+            ("b".to_string(), Bound { min: 80.0, max: 80.0 }),
+        ]),
+        ..o
+    };
+    let q = plan(&responses, &goals(&[("tickets", 1.0)]), &o2, &Unattended).unwrap();
+    assert!(q.marginal.iter().all(|m| m.status != "interior"));
+    assert!(q.kkt.multiplier.is_finite() && q.kkt.holds && q.kkt.violations == 0, "{:?}", q.kkt);
+}
+
+#[test]
 fn carryover_moves_spend_earlier_and_the_conditions_hold() {
     // One channel with a long carryover and a saturating one without: under free flighting the
     // carryover channel is worth more early (its effect runs on), so its spend falls over the periods
@@ -370,7 +398,31 @@ fn bad_input_is_a_typed_error_naming_the_value() {
         &g,
         PlanOptions { budget: None, target: BTreeMap::from([("hires".into(), 10.0)]), ..o.clone() },
     );
-    assert!(e.starts_with("kpi `hires`: a target for a KPI without a fit"), "{e}");
+    assert!(e.contains("invalid `target`: \"hires\" (a target for a KPI without a fit (tickets))"), "{e}");
+    let e = bad(
+        &r,
+        &g,
+        PlanOptions {
+            budget: None,
+            target: BTreeMap::from([("tickets".into(), 10.0)]),
+            risk: Risk::Quantile(0.1),
+            ..o.clone()
+        },
+    );
+    assert!(e.contains("invalid `risk`: 0.1") && e.contains("give `probability`"), "{e}");
+    let e = bad(&r, &g, PlanOptions { run_rate_periods: Some(0), ..o.clone() });
+    assert!(e.contains("invalid `run_rate_periods`: 0"), "{e}");
+    let e = bad(&r, &goals(&[("tickets", 0.0)]), o.clone());
+    assert!(e.starts_with("kpi `tickets`: `unit_value` is 0"), "{e}");
+    // A hand-built response out of its domain names the channel, the draw and the value.
+    let mut broken = r.clone();
+    broken[0].channels[0].draws[0].alpha = 1.5;
+    let e = bad(&broken, &g, o.clone());
+    assert!(e.starts_with("channel `a`: in the response of `tickets`: draw 0: beta 10, alpha 1.5"), "{e}");
+    broken[0].channels[0].draws[0].alpha = 0.0;
+    broken[0].channels[0].scale = 0.0;
+    let e = bad(&broken, &g, o.clone());
+    assert!(e.contains("scale 0 must be finite and > 0"), "{e}");
     let e = bad(&r, &g, PlanOptions { probability: 1.0, ..o.clone() });
     assert!(e.contains("invalid `probability`: 1"), "{e}");
     assert!(matches!(
