@@ -488,52 +488,69 @@ impl Term {
         let tail = w.len() - 1;
         let len = 2 * tail + h;
         let scale = self.curve.scale;
-        let mut ext = Vec::with_capacity(len);
-        ext.extend_from_slice(&self.history);
-        ext.extend(levels[self.channel * h..(self.channel + 1) * h].iter().map(|v| v / scale));
-        ext.resize(len, 0.0);
-        let mut u = vec![0.0; len];
-        let (mut sum_h, mut sum_t) = (0.0, 0.0);
-        for t in tail..len {
-            let mut a = 0.0;
-            for (l, wl) in w.iter().enumerate().take(t + 1) {
-                a += wl * ext[t - l];
+        SCRATCH.with(|cell| {
+            let (ext, u) = &mut *cell.borrow_mut();
+            ext.clear();
+            ext.extend_from_slice(&self.history);
+            ext.extend(levels[self.channel * h..(self.channel + 1) * h].iter().map(|v| v / scale));
+            ext.resize(len, 0.0);
+            u.clear();
+            u.resize(len, 0.0);
+            let (mut sum_h, mut sum_t) = (0.0, 0.0);
+            for t in tail..len {
+                let mut a = 0.0;
+                for (l, wl) in w.iter().enumerate().take(t + 1) {
+                    a += wl * ext[t - l];
+                }
+                let (s, mut ds, _, _) = saturate(self.curve.saturation, a, cd.lam, cd.slope);
+                if ds == 0.0 && a <= 0.0 && self.curve.saturation == Saturation::Hill {
+                    // At zero the Hill curve's slope is its one-sided limit (infinite for a slope below
+                    // 1): taken just above zero, so a channel without input still draws money.
+                    ds = saturate(Saturation::Hill, 1e-9, cd.lam, cd.slope).1;
+                }
+                let in_horizon = t < tail + h;
+                if in_horizon {
+                    sum_h += s;
+                } else {
+                    sum_t += s;
+                }
+                if let Some((wh, wt)) = weigh {
+                    u[t] = if in_horizon { wh } else { wt } * cd.beta * ds / scale;
+                }
             }
-            let (s, mut ds, _, _) = saturate(self.curve.saturation, a, cd.lam, cd.slope);
-            if ds == 0.0 && a <= 0.0 && self.curve.saturation == Saturation::Hill {
-                // At zero the Hill curve's slope is its one-sided limit (infinite for a slope below
-                // 1): taken just above zero, so a channel without input still draws money.
-                ds = saturate(Saturation::Hill, 1e-9, cd.lam, cd.slope).1;
+            if let (Some(g), Some(_)) = (grad, weigh) {
+                let gc = &mut g[self.channel * h..(self.channel + 1) * h];
+                for (i, gi) in gc.iter_mut().enumerate() {
+                    let t0 = tail + i;
+                    *gi += w.iter().zip(&u[t0..]).map(|(wl, ul)| wl * ul).sum::<f64>();
+                }
             }
-            let in_horizon = t < tail + h;
-            if in_horizon {
-                sum_h += s;
-            } else {
-                sum_t += s;
-            }
-            if let Some((wh, wt)) = weigh {
-                u[t] = if in_horizon { wh } else { wt } * cd.beta * ds / scale;
-            }
-        }
-        if let (Some(g), Some(_)) = (grad, weigh) {
-            let gc = &mut g[self.channel * h..(self.channel + 1) * h];
-            for (i, gi) in gc.iter_mut().enumerate() {
-                let t0 = tail + i;
-                *gi += w.iter().zip(&u[t0..]).map(|(wl, ul)| wl * ul).sum::<f64>();
-            }
-        }
-        (cd.beta * sum_h, cd.beta * sum_t - self.base_tail[d])
+            (cd.beta * sum_h, cd.beta * sum_t - self.base_tail[d])
+        })
     }
 }
 
+thread_local! {
+    /// Each thread's input path and gradient weights of [`Term::run`], reused from call to call
+    /// (the solver calls it millions of times).
+    static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 impl Problem {
-    /// One draw's contributions per KPI under `levels` (`channel * h + t`), and, when asked, the
-    /// gradient of `sum_k weigh.horizon[k] H_k + weigh.tail[k] T_k` in the levels, added to `grad`.
-    fn draw(&self, d: usize, levels: &[f64], weigh: Option<&Weigh>, mut grad: Option<&mut [f64]>) -> DrawOut {
+    /// One draw's contributions per KPI under `levels` (`channel * h + t`), and, when asked with
+    /// `weigh = (weights, w)`, `w` times the gradient of `sum_k weights.horizon[k] H_k +
+    /// weights.tail[k] T_k` in the levels, added to `grad`.
+    fn draw(
+        &self,
+        d: usize,
+        levels: &[f64],
+        weigh: Option<(&Weigh, f64)>,
+        mut grad: Option<&mut [f64]>,
+    ) -> DrawOut {
         let mut out = DrawOut { horizon: vec![0.0; self.kpis.len()], tail: vec![0.0; self.kpis.len()] };
         for term in &self.terms {
             let k = term.kpi;
-            let wk = weigh.map(|w| (w.horizon[k], w.tail[k]));
+            let wk = weigh.map(|(wt, w)| (w * wt.horizon[k], w * wt.tail[k]));
             let (hz, tl) = term.run(d, self.h, levels, wk, grad.as_deref_mut());
             out.horizon[k] += hz;
             out.tail[k] += tl;
@@ -630,26 +647,22 @@ impl Objective {
                     .collect()
             }
         };
-        let one = |&(d, wd): &(usize, f64)| -> (f64, Vec<f64>) {
+        // Each chunk of draws sums into one gradient; the chunks are fixed and summed in order, so
+        // the result does not depend on the number of threads.
+        let sum = |ws: &[(usize, f64)]| -> (f64, Vec<f64>) {
             let mut g = vec![0.0; nv];
-            let o = p.draw(d, levels, Some(&self.weigh), Some(&mut g));
-            g.iter_mut().for_each(|v| *v *= wd);
-            (wd * p.scalar(&o, &self.weigh), g)
+            let mut f = 0.0;
+            for &(d, wd) in ws {
+                let o = p.draw(d, levels, Some((&self.weigh, wd)), Some(&mut g));
+                f += wd * p.scalar(&o, &self.weigh);
+            }
+            (f, g)
         };
-        // Fixed chunks summed in order: the same sum whatever the number of threads.
         let chunk = 64;
-        let parts: Vec<(f64, Vec<f64>)> = if self.parallel && weights.len() > chunk {
-            weights
-                .par_chunks(chunk)
-                .map(|ws| {
-                    ws.iter().map(one).fold((0.0, vec![0.0; nv]), |(f, mut g), (fi, gi)| {
-                        g.iter_mut().zip(&gi).for_each(|(a, b)| *a += b);
-                        (f + fi, g)
-                    })
-                })
-                .collect()
+        let parts: Vec<(f64, Vec<f64>)> = if self.parallel {
+            weights.par_chunks(chunk).map(sum).collect()
         } else {
-            weights.iter().map(one).collect()
+            weights.chunks(chunk).map(sum).collect()
         };
         let mut f = 0.0;
         let mut g = vec![0.0; nv];
@@ -1479,11 +1492,11 @@ pub fn plan(
     let bounded =
         |st: &str| -> Vec<f64> { marginal.iter().filter(|r| r.4 == st).map(|r| r.3).collect::<Vec<f64>>() };
     let (lows, highs) = (bounded("at_min"), bounded("at_max"));
+    let top_low = lows.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let low_high = highs.iter().copied().fold(f64::INFINITY, f64::min);
     let multiplier = if interior.is_empty() {
         // No decision inside its bounds: any value between the largest marginal at a minimum and
         // the smallest at a maximum is a multiplier; the conditions need that interval not empty.
-        let top_low = lows.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let low_high = highs.iter().copied().fold(f64::INFINITY, f64::min);
         match (top_low.is_finite(), low_high.is_finite()) {
             (true, true) => 0.5 * (top_low + low_high),
             (true, false) => top_low,
@@ -1500,9 +1513,8 @@ pub fn plan(
     let violations = if multiplier.is_nan() {
         0
     } else if interior.is_empty() {
-        let top_low = lows.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let tol = kkt_tol * top_low.abs().max(1e-300);
-        lows.iter().filter(|m| highs.iter().any(|h| **m > h + tol)).count()
+        lows.iter().filter(|m| **m > low_high + tol).count()
     } else {
         lows.iter().filter(|m| **m > multiplier + kkt_tol * scale).count()
             + highs.iter().filter(|m| **m < multiplier - kkt_tol * scale).count()
